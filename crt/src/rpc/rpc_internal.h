@@ -1,0 +1,85 @@
+/* Internals shared by the RPC server's files (not part of the public API). */
+#ifndef UTVM_RPC_INTERNAL_H_
+#define UTVM_RPC_INTERNAL_H_
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tvm/ffi/c_api.h"
+#include "utvm/rpc_server.h"
+#include "utvm/runtime.h"
+
+/* RPC codes of protocol 0.8.0. */
+enum {
+  kRPCNone = 0,
+  kRPCShutdown = 1,
+  kRPCInitServer = 2,
+  kRPCCallFunc = 3,
+  kRPCReturn = 4,
+  kRPCException = 5,
+  kRPCCopyFromRemote = 6,
+  kRPCCopyToRemote = 7,
+  kRPCCopyAck = 8,
+  kRPCGetGlobalFunc = 9,
+  kRPCFreeHandle = 10,
+  kRPCDevSetDevice = 11,
+  kRPCDevGetAttr = 12,
+  kRPCDevAllocData = 13,
+  kRPCDevFreeData = 14,
+  kRPCDevStreamSync = 15,
+  kRPCCopyAmongRemote = 16,
+  kRPCDevAllocDataWithScope = 17,
+  kRPCDevCreateStream = 18,
+  kRPCDevFreeStream = 19,
+  kRPCDevSetStream = 20,
+  kRPCDevGetCurrentStream = 21,
+};
+
+#define UTVM_RPC_PROTOCOL_VERSION "0.8.0"
+#define UTVM_RPC_OBJECT_REF_TYPE (kTVMFFIDynObjectBegin - 13)
+#define UTVM_MAX_NDIM 16
+
+/* Bounds-checked little-endian reader over a (mutable) packet body. */
+typedef struct {
+  uint8_t* p;
+  size_t n;
+  size_t pos;
+  const char* err; /* first failure, NULL while fine */
+} utvm_reader_t;
+
+bool rd_take(utvm_reader_t* r, void* out, size_t k);
+uint8_t* rd_span(utvm_reader_t* r, uint64_t k);
+bool rd_i32(utvm_reader_t* r, int32_t* v);
+bool rd_u64(utvm_reader_t* r, uint64_t* v);
+
+/* Per-request scratch (the argument arena). */
+void* arena_alloc(utvm_rpc_server_t* s, size_t size);
+
+/* Decode a DLTensor (wire form) / a packed argument sequence into the arena. */
+DLTensor* decode_tensor(utvm_rpc_server_t* s, utvm_reader_t* r);
+bool decode_args(utvm_rpc_server_t* s, utvm_reader_t* r, TVMFFIAny** args, int32_t* num_args);
+
+/* Encoded size of one value (type index + payload); 0 if it cannot be sent. */
+size_t value_wire_size(const TVMFFIAny* v);
+void write_value(utvm_rpc_server_t* s, const TVMFFIAny* v);
+
+/* Reply helpers: every reply is one RPC packet. */
+void reply_begin(utvm_rpc_server_t* s, int32_t code, size_t body_after_code);
+void reply_write(utvm_rpc_server_t* s, const void* data, size_t n);
+void reply_end(utvm_rpc_server_t* s);
+void reply_exception(utvm_rpc_server_t* s, const char* msg);
+void reply_exception_parts(utvm_rpc_server_t* s, const char* const* parts, int n);
+void reply_values(utvm_rpc_server_t* s, const TVMFFIAny* values, int32_t n);
+
+/* Globals, handles and closures (rpc_globals.c). */
+const utvm_func_t* rpc_find_function(const char* name);
+const utvm_func_t* rpc_func_from_handle(uint64_t handle);
+const utvm_module_t* rpc_module_from_handle(uint64_t handle);
+void rpc_release_handle(uint64_t handle);
+void rpc_handles_reset(void);
+
+/* Free arena space for a global to build its return value in. */
+char* rpc_scratch(size_t* cap);
+
+#endif /* UTVM_RPC_INTERNAL_H_ */
