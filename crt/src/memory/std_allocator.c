@@ -46,11 +46,12 @@ static void std_reset(utvm_allocator_t* base) {
 
 static void* std_alloc(utvm_allocator_t* base, size_t nbytes, size_t alignment) {
   utvm_std_allocator_t* s = self_of(base);
-  if (alignment < UNIT) alignment = UNIT;
-  if ((alignment & (alignment - 1)) != 0 || nbytes > (size_t)(s->end - s->begin)) {
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0 ||
+      nbytes > (size_t)(s->end - s->begin)) {
     s->stats.num_failures++;
     return NULL;
   }
+  if (alignment < UNIT) alignment = UNIT;
   size_t need = (size_t)round_up(nbytes ? nbytes : 1, UNIT) + HDR;
   for (uint8_t* p = s->begin; p < s->end; p += bsize(H(p))) {
     if (bused(H(p))) continue;

@@ -1,0 +1,78 @@
+"""The `utvm` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from harness import bench
+from harness.build import build
+from harness.errors import UtvmError
+from harness.target import TARGETS, get_target
+
+DEFAULT_TARGET = "host"
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    manifest = build(get_target(args.target), Path(args.out), [Path(s) for s in args.extra_source])
+    print(f"built {manifest.artifact}")
+    print(f"  functions: {', '.join(manifest.functions) or '(none)'}")
+    print(f"  size: text={manifest.size['text']} data={manifest.size['data']} bss={manifest.size['bss']}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="utvm-bench-"))
+    manifest = build(get_target(args.target), out)
+    figures = bench.run(manifest, mib=args.mib)
+    if args.json:
+        print(json.dumps([{**f.__dict__, "ok": f.ok} for f in figures], indent=2))
+    else:
+        print(f"utvm bench on target {args.target} ({manifest.toolchain})")
+        for f in figures:
+            print("  " + f.line())
+    return 0 if all(f.ok is not False for f in figures) else 1
+
+
+def _cmd_targets(args: argparse.Namespace) -> int:
+    for t in TARGETS.values():
+        print(f"{t.name:<20} {t.description}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="utvm", description="Build, run and test the utvm runtime.")
+    sub = p.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build the runtime image for a target")
+    b.add_argument("--target", default=DEFAULT_TARGET)
+    b.add_argument("--extra-source", action="append", default=[], metavar="FILE.c",
+                   help="C file with __tvm_ffi_<name> kernels to build in (repeatable)")
+    b.add_argument("--out", required=True, metavar="DIR")
+    b.set_defaults(func=_cmd_build)
+    be = sub.add_parser("bench", help="measure session open, RPC latency and throughput")
+    be.add_argument("--target", default=DEFAULT_TARGET)
+    be.add_argument("--out", metavar="DIR", help="build directory (default: a temporary one)")
+    be.add_argument("--mib", type=int, default=1, help="tensor size for throughput, MiB")
+    be.add_argument("--json", action="store_true")
+    be.set_defaults(func=_cmd_bench)
+    t = sub.add_parser("targets", help="list the targets")
+    t.set_defaults(func=_cmd_targets)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UtvmError as exc:
+        print(f"utvm: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

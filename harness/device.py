@@ -1,0 +1,57 @@
+"""A running image and an open RPC session with it."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from harness.build import Manifest
+from harness.errors import InfrastructureError
+from harness.rpc import RPCClient
+from harness.session import Session
+from harness.target import get_target, launch
+from harness.transport import Transport
+
+DEFAULT_TIMEOUT = 10.0
+
+
+class Device:
+    """Start the image, open the framed session and the RPC server; reopen after a reset."""
+
+    def __init__(self, manifest: Manifest, timeout: float | None = None, workdir: Path | None = None) -> None:
+        self.manifest = manifest
+        self.target = get_target(manifest.target)
+        self.timeout = (timeout or DEFAULT_TIMEOUT) * self.target.timeout_multiplier
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="utvm-dev-"))
+        self.transport: Transport | None = None
+        self.session: Session | None = None
+        self.client: RPCClient | None = None
+
+    def start(self) -> RPCClient:
+        self.transport = launch(self.manifest, self.workdir)
+        self.transport.open()
+        return self.reconnect()
+
+    def reconnect(self) -> RPCClient:
+        """A new session on the running device (a StartInit resets device state)."""
+        if self.transport is None:
+            raise InfrastructureError("device is not started")
+        self.session = Session(self.transport, timeout=self.timeout)
+        self.session.open()
+        self.client = RPCClient(self.session)
+        self.client.init_server()
+        self.session.mtu = self.client.max_packet_size
+        return self.client
+
+    def stop(self) -> None:
+        if self.session is not None:
+            self.session.close()
+        if self.transport is not None:
+            self.transport.close()
+        self.session = self.client = self.transport = None
+
+    def __enter__(self) -> RPCClient:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

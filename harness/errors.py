@@ -1,0 +1,89 @@
+"""Error taxonomy.
+
+InfrastructureError covers faults of the machinery (build, boot, transport,
+device reset): a runner may retry those. Everything else is a result: a
+RemoteError is the device answering "no", with its message.
+"""
+
+from __future__ import annotations
+
+
+class UtvmError(Exception):
+    """Base of every error the harness raises."""
+
+
+class InfrastructureError(UtvmError):
+    """Build, boot, flash or transport fault; retrying may help."""
+
+
+class BuildError(InfrastructureError):
+    """The toolchain failed or the inputs cannot be built."""
+
+
+class TransportError(InfrastructureError):
+    """The byte pipe to the device failed."""
+
+
+class TransportClosed(TransportError):
+    """The device closed the pipe or its process exited."""
+
+
+class TransportTimeout(TransportError):
+    """No answer within the allowed time."""
+
+
+class DeviceResetError(TransportError):
+    """The device rebooted or ended the session; reopen the session."""
+
+
+class HandshakeError(TransportError):
+    """The session handshake did not complete."""
+
+
+class ProtocolError(UtvmError):
+    """The device sent bytes that violate the RPC protocol."""
+
+
+class FunctionNotFound(UtvmError, LookupError):
+    """The device has no function of that name."""
+
+
+class RemoteError(UtvmError):
+    """The device raised an error; `kind` is its error kind (e.g. 'ValueError')."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+class RemoteValueError(RemoteError, ValueError):
+    pass
+
+
+class RemoteTypeError(RemoteError, TypeError):
+    pass
+
+
+class RemoteMemoryError(RemoteError, MemoryError):
+    pass
+
+
+class RemoteAttributeError(RemoteError, AttributeError):
+    pass
+
+
+_REMOTE_KINDS: dict[str, type[RemoteError]] = {
+    "ValueError": RemoteValueError,
+    "TypeError": RemoteTypeError,
+    "MemoryError": RemoteMemoryError,
+    "AttributeError": RemoteAttributeError,
+}
+
+
+def remote_error(text: str) -> RemoteError:
+    """Build the right RemoteError subclass from a device message 'Kind: message'."""
+    kind, sep, message = text.partition(": ")
+    if not sep or not kind.isidentifier():
+        kind, message = "RuntimeError", text
+    return _REMOTE_KINDS.get(kind, RemoteError)(kind, message)

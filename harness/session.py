@@ -1,0 +1,143 @@
+"""Session layer (microTVM session v1) on top of framing: handshake, reset
+detection, logs, and the RPC byte stream carried in Normal messages."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import struct
+import time
+from dataclasses import dataclass, field
+
+from harness.errors import DeviceResetError, HandshakeError, TransportError, TransportTimeout
+from harness.framing import FrameDecoder, encode_frame
+from harness.transport import Transport
+
+log = logging.getLogger(__name__)
+
+START_INIT, START_REPLY, TERMINATE, LOG, NORMAL = 0x00, 0x01, 0x02, 0x03, 0x10
+VERSION = 1
+
+
+def message(session_id: int, kind: int, payload: bytes = b"") -> bytes:
+    return struct.pack("<HB", session_id, kind) + payload
+
+
+@dataclass
+class SessionStats:
+    handshakes: int = 0
+    resets_seen: int = 0
+    logs: list[str] = field(default_factory=list)
+
+
+class Session:
+    """A framed session with a device. Use send()/recv_exact() for the RPC stream."""
+
+    def __init__(self, transport: Transport, timeout: float = 10.0, mtu: int = 1024) -> None:
+        self.transport = transport
+        self.timeout = timeout
+        self.mtu = mtu  # largest Normal payload per frame; raised once the device says more
+        self.session_id = 0
+        self.stats = SessionStats()
+        self._decoder = FrameDecoder()
+        self._inbox: list[bytes] = []  # decoded frames not yet handled
+        self._stream = bytearray()  # RPC bytes received, not yet consumed
+        self._reset_state = True
+
+    # ---- sending ----
+    def _send_frame(self, payload: bytes) -> None:
+        self.transport.write(encode_frame(payload, reset=self._reset_state))
+        self._reset_state = False
+
+    def send(self, data: bytes) -> None:
+        """Send RPC bytes, split into Normal messages of at most `mtu` bytes."""
+        if not self.session_id:
+            raise DeviceResetError("no session is open")
+        view = memoryview(data)
+        chunks = [view[i : i + self.mtu] for i in range(0, len(view), self.mtu)] or [view]
+        wire = b"".join(
+            encode_frame(message(self.session_id, NORMAL, bytes(c)), reset=False) for c in chunks
+        )
+        if self._reset_state:
+            wire = b"\xfe" + wire
+            self._reset_state = False
+        self.transport.write(wire)
+
+    # ---- receiving ----
+    def _next_frame(self, deadline: float) -> bytes:
+        while not self._inbox:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TransportTimeout("timed out waiting for a frame from the device")
+            self._inbox.extend(self._decoder.feed(self.transport.read(1 << 20, remaining)))
+        return self._inbox.pop(0)
+
+    def _handle(self, frame: bytes) -> bytes | None:
+        """Process one frame; returns Normal payload for this session, else None."""
+        if len(frame) < 3:
+            return None
+        sid, kind = struct.unpack_from("<HB", frame)
+        body = frame[3:]
+        if kind == LOG:
+            text = body.decode(errors="replace")
+            self.stats.logs.append(text)
+            log.info("device log: %s", text)
+        elif kind == TERMINATE and self.session_id and sid in (0, self.session_id):
+            self.session_id = 0
+            self._stream.clear()
+            self.stats.resets_seen += 1
+            raise DeviceResetError(
+                "device reset or ended the session (boot announcement)" if sid == 0
+                else "device ended the session"
+            )
+        elif kind == NORMAL and sid == self.session_id and self.session_id:
+            return body
+        return None
+
+    def recv_exact(self, n: int, timeout: float | None = None) -> bytes:
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while len(self._stream) < n:
+            try:
+                body = self._handle(self._next_frame(deadline))
+            except TransportTimeout as exc:
+                raise TransportTimeout(
+                    f"device sent {len(self._stream)} of {n} expected bytes before the "
+                    f"timeout ({self.timeout:.3g} s)"
+                ) from exc
+            if body:
+                self._stream += body
+        out = bytes(self._stream[:n])
+        del self._stream[:n]
+        return out
+
+    # ---- handshake ----
+    def open(self, timeout: float | None = None, retry_interval: float = 0.25) -> None:
+        """StartInit until a matching StartReply arrives (retries cover lost frames)."""
+        total = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + total
+        nonce = random.randint(1, 255)
+        self.session_id = 0
+        self._stream.clear()
+        while time.monotonic() < deadline:
+            self._send_frame(message(nonce, START_INIT, bytes([VERSION])))
+            retry_at = min(deadline, time.monotonic() + retry_interval)
+            try:
+                while True:
+                    frame = self._next_frame(retry_at)
+                    if len(frame) >= 4:
+                        sid, kind = struct.unpack_from("<HB", frame)
+                        if kind == START_REPLY and sid & 0xFF == nonce and sid >> 8:
+                            self.session_id = sid
+                            self.stats.handshakes += 1
+                            return
+                    self._handle(frame)
+            except TransportTimeout:
+                continue
+        raise HandshakeError(f"no StartReply from the device within {total:.3g} s")
+
+    def close(self) -> None:
+        if self.session_id:
+            with contextlib.suppress(TransportError):  # best effort: the device may be gone
+                self._send_frame(message(self.session_id, TERMINATE))
+        self.session_id = 0

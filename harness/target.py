@@ -1,0 +1,102 @@
+"""Targets: one registry of descriptions that the build and the launcher read.
+
+Adding a target is adding a Target(...) to the registry; a new *kind* of
+target adds one launcher to LAUNCHERS. No if/elif over board kinds elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from harness.errors import UtvmError
+from harness.transport import ChildProcessTransport, Transport
+
+if TYPE_CHECKING:
+    from harness.build import Manifest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CRT = REPO_ROOT / "crt"
+
+_HOST_DEFINES = MappingProxyType({
+    "UTVM_MAX_PACKET_SIZE": "131072",
+    "UTVM_RX_CHUNK": "65536",
+    "UTVM_TX_CHUNK": "4096",
+    "UTVM_ARG_ARENA_SIZE": "4096",
+    "UTVM_MAX_CLOSURES": "8",
+    "UTVM_MAX_TIMER_REPEATS": "64",
+})
+_SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g")
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    description: str
+    port: str  # crt/platform/<port>
+    launcher: str  # key of LAUNCHERS
+    cc: str = "gcc"
+    cflags: tuple[str, ...] = ("-std=c11", "-O2")
+    ldflags: tuple[str, ...] = ()
+    defines: Mapping[str, str] = field(default_factory=dict)
+    features: frozenset[str] = frozenset()
+    timeout_multiplier: float = 1.0
+
+    @property
+    def port_dir(self) -> Path:
+        return CRT / "platform" / self.port
+
+
+TARGETS: dict[str, Target] = {}
+
+
+def register(target: Target) -> Target:
+    if target.name in TARGETS:
+        raise ValueError(f"target {target.name} registered twice")
+    TARGETS[target.name] = target
+    return target
+
+
+def get_target(name: str) -> Target:
+    try:
+        return TARGETS[name]
+    except KeyError:
+        known = ", ".join(sorted(TARGETS))
+        raise UtvmError(f"unknown target {name!r}; known targets: {known}") from None
+
+
+def _launch_host(manifest: Manifest, workdir: Path) -> Transport:
+    return ChildProcessTransport([str(manifest.artifact)], stderr_path=workdir / "device.stderr")
+
+
+LAUNCHERS: dict[str, Callable[[Manifest, Path], Transport]] = {"host": _launch_host}
+
+
+def launch(manifest: Manifest, workdir: Path) -> Transport:
+    target = get_target(manifest.target)
+    return LAUNCHERS[target.launcher](manifest, workdir)
+
+
+register(Target(
+    name="host",
+    description="the runtime as an x86 child process (framed session on stdin/stdout)",
+    port="host",
+    launcher="host",
+    defines=_HOST_DEFINES,
+    features=frozenset({"host", "process"}),
+))
+
+register(Target(
+    name="host-asan",
+    description="host target built with AddressSanitizer and UndefinedBehaviorSanitizer",
+    port="host",
+    launcher="host",
+    cflags=("-std=c11", "-O1", *_SANITIZE),
+    ldflags=_SANITIZE,
+    defines=_HOST_DEFINES,
+    features=frozenset({"host", "process", "sanitizers"}),
+    timeout_multiplier=3.0,
+))

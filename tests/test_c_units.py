@@ -1,0 +1,79 @@
+"""C unit tests and fuzzing of the runtime, built for the host under ASan/UBSan."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import rpc_codec as c
+from harness.framing import encode_frame
+from harness.session import NORMAL, START_INIT, message
+from harness.target import CRT
+
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1"]
+RUNTIME = sorted(str(p) for p in (CRT / "src").rglob("*.c"))
+TESTS = CRT / "tests"
+
+
+def compile_c(out: Path, sources: list[str], cc: str = "gcc", extra: tuple[str, ...] = ()) -> Path:
+    cmd = [cc, "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", *SANITIZE, *extra,
+           f"-I{CRT / 'include'}", *sources, "-o", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return out
+
+
+def test_unit_tests_under_sanitizers(tmp_path: Path) -> None:
+    exe = compile_c(tmp_path / "unit", [*RUNTIME, *map(str, sorted(TESTS.glob("test_*.c"))),
+                                        str(TESTS / "fake_platform.c")])
+    proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert " 0 failed" in proc.stdout and proc.stderr == ""
+
+
+def seed_corpus(directory: Path) -> list[Path]:
+    """Valid inputs for the fuzz target (mode byte + stream), to start from."""
+    init = c.packet(c.INIT_SERVER, struct.pack("<Q", 5) + c.PROTOCOL_VERSION + c.encode_args(()))
+    get = c.packet(c.GET_GLOBAL_FUNC, c.encode_args(("utvm.testing.echo",)))
+    alloc = c.packet(c.DEV_ALLOC_DATA, c.encode_args((c.Device(), 64, 16, np.dtype("u1"))))
+    call = c.packet(c.CALL_FUNC, b"\0" * 8 + c.encode_args((1, "s", b"b", None, 2.5)))
+    seeds = []
+    for i, s in enumerate([init + get, alloc, get + call]):
+        framed = encode_frame(message(0x12, START_INIT, b"\x01")) + encode_frame(message(0x3412, NORMAL, s))
+        for mode, body in ((0, framed), (1, s), (2, bytes([len(s) // 8]) + s)):
+            path = directory / f"seed{i}_{mode}"
+            path.write_bytes(bytes([mode]) + body)
+            seeds.append(path)
+    return seeds
+
+
+def test_fuzz_decoders_bounded(tmp_path: Path) -> None:
+    """A short bounded run (libFuzzer when clang-14 is present, else the gcc driver)."""
+    seeds = seed_corpus(tmp_path)
+    fuzz_src = [*RUNTIME, str(TESTS / "fuzz_device.c"), str(TESTS / "fake_platform.c")]
+    seconds = os.environ.get("UTVM_FUZZ_SECONDS", "20")
+    if shutil.which("clang-14"):
+        exe = compile_c(tmp_path / "fuzz", fuzz_src, cc="clang-14", extra=("-fsanitize=fuzzer",))
+        corpus = tmp_path / "corpus"
+        corpus.mkdir()
+        cmd = [str(exe), f"-max_total_time={seconds}", "-max_len=4096", str(corpus), str(tmp_path)]
+    else:
+        exe = compile_c(tmp_path / "fuzz", [*fuzz_src, str(TESTS / "fuzz_driver.c")])
+        cmd = [str(exe), "200000", *map(str, seeds)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=int(seconds) + 120)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+
+
+@pytest.mark.skipif(shutil.which("clang-14") is None,
+                    reason="without clang-14 the bounded fuzz test already runs the gcc driver")
+def test_fuzz_driver_builds_with_gcc(tmp_path: Path) -> None:
+    exe = compile_c(tmp_path / "fuzzd", [*RUNTIME, str(TESTS / "fuzz_device.c"),
+                                         str(TESTS / "fake_platform.c"), str(TESTS / "fuzz_driver.c")])
+    seeds = seed_corpus(tmp_path)
+    proc = subprocess.run([str(exe), "50000", *map(str, seeds)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "no failure" in proc.stdout, proc.stderr[-3000:]

@@ -1,0 +1,73 @@
+"""Properties of built images and of the `utvm` command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from harness.build import Manifest
+from tests.conftest import KERNELS
+
+MALLOC_FAMILY = {"malloc", "calloc", "realloc", "free", "aligned_alloc", "posix_memalign",
+                 "memalign", "valloc", "pvalloc", "reallocarray"}
+
+
+def symbol_names(elf: Path) -> set[str]:
+    names: set[str] = set()
+    with elf.open("rb") as f:
+        for sec in ELFFile(f).iter_sections():
+            if sec["sh_type"] in ("SHT_SYMTAB", "SHT_DYNSYM"):
+                names.update(s.name.split("@")[0] for s in sec.iter_symbols())
+    return names
+
+
+def test_manifest_fields(host_image: Manifest) -> None:
+    data = json.loads((Path(host_image.artifact).parent / "manifest.json").read_text())
+    assert data["target"] == "host"
+    assert Path(data["artifact"]).is_file() and Path(data["rpc_launcher"]).is_file()
+    assert {"scale", "busy", "add_int", "workspace", "fail_with", "sum_bytes"} == set(data["functions"])
+    assert all(data["size"][k] > 0 for k in ("text", "data", "bss"))
+    assert data["toolchain"].startswith("gcc")
+
+
+def test_no_malloc_family_in_image(host_image: Manifest) -> None:
+    names = symbol_names(Path(host_image.artifact))
+    assert "utvm_serve_framed" in names  # the symbol table was read
+    assert not names & MALLOC_FAMILY, names & MALLOC_FAMILY
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True)
+
+
+def test_cli_build_writes_manifest(tmp_path: Path) -> None:
+    proc = run_cli("build", "--target", "host", "--extra-source", str(KERNELS / "handwritten.c"),
+                   "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "scale" in Manifest.load(tmp_path / "manifest.json").functions
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["build", "--target", "nope", "--out", "x"], "unknown target 'nope'"),
+    (["build", "--target", "host", "--extra-source", "/no/such.c", "--out", "x"], "does not exist"),
+])
+def test_cli_errors_are_clear(args: list[str], message: str, tmp_path: Path) -> None:
+    proc = run_cli(*[a if a != "x" else str(tmp_path) for a in args])
+    assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_bad_kernel_source_is_a_build_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.c"
+    bad.write_text("int32_t __tvm_ffi_x(void) { return syntax error }\n")
+    proc = run_cli("build", "--extra-source", str(bad), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 1 and "compiling" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_wrong_flag_exits_2() -> None:
+    proc = run_cli("build", "--out", "x", "--frobnicate")
+    assert proc.returncode == 2 and "unrecognized arguments" in proc.stderr
