@@ -180,17 +180,23 @@ static void test_oversized_packet_is_skipped(void) {
   CHECK(get_global("utvm.Stats") != 0);
 }
 
+/* DevAllocData(cpu(0), nbytes, alignment 16, uint8) */
+static void put_alloc_request(uint64_t nbytes) {
+  static const uint8_t dtype_u8[8] = {1, 8, 1, 0, 0, 0, 0, 0};
+  start(13);
+  put_i32(4);
+  put_i32(kTVMFFIDevice); put_i32(1); put_i32(0);
+  put_i32(kTVMFFIInt); put_u64(nbytes);
+  put_i32(kTVMFFIInt); put_u64(16);
+  put_i32(kTVMFFIDataType); put(dtype_u8, 8);
+}
+
 static void test_alloc_copy_free(void) {
   const uint8_t* b;
   size_t n;
   setup();
-  /* DevAllocData(cpu, 64, 16, uint8) */
-  start(13);
-  put_i32(4);
-  put_i32(kTVMFFIDevice); put_i32(1); put_i32(0);
-  put_i32(kTVMFFIInt); put_u64(64);
-  put_i32(kTVMFFIInt); put_u64(16);
-  put_i32(kTVMFFIDataType); uint8_t dt[8] = {1, 8, 1, 0, 0, 0, 0, 0}; put(dt, 8);
+  static const uint8_t dt[4] = {1, 8, 1, 0};
+  put_alloc_request(64);
   CHECK(send_packet(&b, &n) == 4);
   uint64_t ptr;
   memcpy(&ptr, b + 8, 8);
@@ -232,12 +238,7 @@ static void test_out_of_memory_keeps_serving(void) {
   const uint8_t* b;
   size_t n;
   setup();
-  start(13);
-  put_i32(4);
-  put_i32(kTVMFFIDevice); put_i32(1); put_i32(0);
-  put_i32(kTVMFFIInt); put_u64(1 << 20);
-  put_i32(kTVMFFIInt); put_u64(16);
-  put_i32(kTVMFFIDataType); uint8_t dt[8] = {1, 8, 1, 0}; put(dt, 8);
+  put_alloc_request(1 << 20);
   CHECK(send_packet(&b, &n) == 5 && reply_has("MemoryError: device out of memory"));
   CHECK(get_global("utvm.Stats") != 0);
 }

@@ -72,6 +72,16 @@ void reply_exception(utvm_rpc_server_t* s, const char* msg);
 void reply_exception_parts(utvm_rpc_server_t* s, const char* const* parts, int n);
 void reply_values(utvm_rpc_server_t* s, const TVMFFIAny* values, int32_t n);
 
+/* Checks and reply helpers shared by the request handlers (rpc_syscalls.c). Each check
+ * replies with an Exception itself and returns false when the request is refused. */
+bool check_cpu(utvm_rpc_server_t* s, DLDevice dev);
+bool check_tensor_range(utvm_rpc_server_t* s, const DLTensor* t, uint64_t nbytes, const char* what);
+void reply_one(utvm_rpc_server_t* s, TVMFFIAny v);
+TVMFFIAny any_none(void);
+TVMFFIAny any_ptr(void* p);
+TVMFFIAny any_int(int64_t x);
+void do_syscall(utvm_rpc_server_t* s, int32_t code, TVMFFIAny* a, int32_t n);
+
 /* Globals, handles and closures (rpc_globals.c). */
 const utvm_func_t* rpc_find_function(const char* name);
 const utvm_func_t* rpc_func_from_handle(uint64_t handle);
