@@ -31,8 +31,8 @@ typedef struct utvm_allocator utvm_allocator_t;
 struct utvm_allocator {
   /* Required. alignment is a power of two. NULL when the request cannot be met. */
   void* (*alloc)(utvm_allocator_t* self, size_t nbytes, size_t alignment);
-  /* Required. UTVM_ERR_INVALID_ARG for a pointer this allocator did not hand out. */
-  utvm_status_t (*free)(utvm_allocator_t* self, void* ptr);
+  /* Required: give memory back. UTVM_ERR_INVALID_ARG for a pointer this allocator did not hand out. */
+  utvm_status_t (*release)(utvm_allocator_t* self, void* ptr);
   /* Optional: true when [ptr, ptr+nbytes) lies inside one live allocation. The
    * RPC server uses it to refuse host-supplied pointers it does not own. */
   bool (*contains)(utvm_allocator_t* self, const void* ptr, size_t nbytes);

@@ -1,9 +1,9 @@
 /*
  * Standard allocator: first fit over one caller buffer, with boundary tags so
- * free() coalesces with both neighbours in O(1). Every block starts with a
+ * Releasing coalesces with both neighbours in O(1). Every block starts with a
  * 16-byte header {size | USED, prev_size}; payloads are 16-byte aligned, larger
  * alignments are met by splitting a free block off the front.
- * free() and contains() walk the block list to validate host-supplied pointers,
+ * release and contains walk the block list to validate host-supplied pointers,
  * so a wrong pointer is an error, never corruption.
  */
 #include <string.h>
@@ -92,7 +92,7 @@ static uint8_t* find_used(utvm_std_allocator_t* s, const uint8_t* ptr) {
   return NULL;
 }
 
-static utvm_status_t std_free(utvm_allocator_t* base, void* ptr) {
+static utvm_status_t std_release(utvm_allocator_t* base, void* ptr) {
   utvm_std_allocator_t* s = self_of(base);
   uint8_t* p = find_used(s, (const uint8_t*)ptr);
   if (p == NULL || p + HDR != (uint8_t*)ptr) return UTVM_ERR_INVALID_ARG;
@@ -135,7 +135,7 @@ utvm_status_t utvm_std_allocator_init(utvm_std_allocator_t* a, void* buffer, siz
   if ((size_t)(begin - raw) + 2 * HDR > size) return UTVM_ERR_INVALID_ARG;
   size_t usable = (size - (size_t)(begin - raw)) & ~(size_t)(UNIT - 1);
   a->base.alloc = std_alloc;
-  a->base.free = std_free;
+  a->base.release = std_release;
   a->base.contains = std_contains;
   a->base.reset = std_reset;
   a->base.get_stats = std_get_stats;
@@ -150,7 +150,7 @@ void* utvm_alloc(utvm_allocator_t* a, size_t nbytes, size_t alignment) {
 }
 
 utvm_status_t utvm_free(utvm_allocator_t* a, void* ptr) {
-  return a ? a->free(a, ptr) : UTVM_ERR_INVALID_ARG;
+  return a ? a->release(a, ptr) : UTVM_ERR_INVALID_ARG;
 }
 
 bool utvm_alloc_contains(utvm_allocator_t* a, const void* ptr, size_t nbytes) {
