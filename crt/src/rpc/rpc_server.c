@@ -62,14 +62,8 @@ static void do_call(utvm_rpc_server_t* s, uint64_t handle, TVMFFIAny* a, int32_t
   }
   for (int32_t i = 0; i < n; ++i) {
     uint64_t nbytes;
-    const DLTensor* t = (const DLTensor*)a[i].v_ptr;
-    if (a[i].type_index != kTVMFFIDLTensorPtr) continue;
-    if (!utvm_tensor_nbytes(t, &nbytes)) {
-      reply_exception(s, "ValueError: CallFunc: tensor argument has an invalid shape or dtype");
-      return;
-    }
-    if (!check_tensor_range(s, t, nbytes - (t->byte_offset < nbytes ? t->byte_offset : nbytes),
-                            f->name)) {
+    if (a[i].type_index == kTVMFFIDLTensorPtr &&
+        !check_tensor_rest(s, (const DLTensor*)a[i].v_ptr, f->name, &nbytes)) {
       return;
     }
   }

@@ -11,7 +11,7 @@ bool check_cpu(utvm_rpc_server_t* s, DLDevice dev) {
 
 /* The tensor's bytes [data+byte_offset, +nbytes) must be memory this session allocated. */
 bool check_tensor_range(utvm_rpc_server_t* s, const DLTensor* t, uint64_t nbytes,
-                               const char* what) {
+                        const char* what) {
   uint64_t total;
   if (!check_cpu(s, t->device)) return false;
   if (!utvm_tensor_nbytes(t, &total) || t->byte_offset > total ||
@@ -28,6 +28,19 @@ bool check_tensor_range(utvm_rpc_server_t* s, const DLTensor* t, uint64_t nbytes
     return false;
   }
   return true;
+}
+
+bool check_tensor_rest(utvm_rpc_server_t* s, const DLTensor* t, const char* what,
+                       uint64_t* nbytes) {
+  uint64_t total;
+  if (!utvm_tensor_nbytes(t, &total)) {
+    const char* parts[3] = {"ValueError: ", what, ": tensor has an invalid shape or dtype"};
+    reply_exception_parts(s, parts, 3);
+    return false;
+  }
+  /* An offset past the end leaves 0 bytes; check_tensor_range then refuses the offset. */
+  *nbytes = t->byte_offset <= total ? total - t->byte_offset : 0;
+  return check_tensor_range(s, t, *nbytes, what);
 }
 
 void reply_one(utvm_rpc_server_t* s, TVMFFIAny v) { reply_values(s, &v, 1); }
@@ -208,17 +221,15 @@ void do_syscall(utvm_rpc_server_t* s, int32_t code, TVMFFIAny* a, int32_t n) {
       const DLTensor* from = (const DLTensor*)a[0].v_ptr;
       const DLTensor* to = (const DLTensor*)a[1].v_ptr;
       uint64_t nb_from, nb_to;
-      if (!utvm_tensor_nbytes(from, &nb_from) || !utvm_tensor_nbytes(to, &nb_to) ||
-          nb_from - (nb_from > from->byte_offset ? from->byte_offset : nb_from) !=
-              nb_to - (nb_to > to->byte_offset ? to->byte_offset : nb_to)) {
-        reply_exception(s, "ValueError: CopyAmongRemote: tensors differ in size");
+      if (!check_tensor_rest(s, from, "CopyAmongRemote", &nb_from) ||
+          !check_tensor_rest(s, to, "CopyAmongRemote", &nb_to)) {
         return;
       }
-      uint64_t nbytes = nb_to - to->byte_offset;
-      if (check_tensor_range(s, from, nbytes, "CopyAmongRemote") &&
-          check_tensor_range(s, to, nbytes, "CopyAmongRemote")) {
+      if (nb_from != nb_to) {
+        reply_exception(s, "ValueError: CopyAmongRemote: tensors differ in size");
+      } else {
         memmove((uint8_t*)to->data + to->byte_offset,
-                (const uint8_t*)from->data + from->byte_offset, (size_t)nbytes);
+                (const uint8_t*)from->data + from->byte_offset, (size_t)nb_to);
         reply_one(s, any_none());
       }
       return;
