@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -71,10 +70,10 @@ def toolchain_version(cc: str) -> str:
     return out.splitlines()[0].strip()
 
 
-def build_key(target: Target, extra_sources: Sequence[Path]) -> str:
+def build_key(target: Target, extra_sources: Sequence[Path], toolchain: str) -> str:
     # Only ordered data in the key: repr() of a frozenset varies between processes.
     desc = (target.name, target.port, target.cc, target.cflags, target.ldflags,
-            sorted(target.defines.items()), toolchain_version(target.cc))
+            sorted(target.defines.items()), toolchain)
     h = hashlib.sha256(repr(desc).encode())
     files = [*runtime_sources(target), *sorted((CRT / "include").rglob("*.h")),
              *sorted(target.port_dir.glob("*.h")), Path(__file__), *extra_sources]
@@ -147,7 +146,8 @@ def build(target: Target, out: Path, extra_sources: Sequence[Path] = ()) -> Mani
             raise BuildError(f"extra source {s} does not exist")
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    key = build_key(target, sources)
+    toolchain = toolchain_version(target.cc)
+    key = build_key(target, sources, toolchain)
     manifest_path = out / "manifest.json"
     if manifest_path.exists():
         old = Manifest.load(manifest_path)
@@ -164,12 +164,8 @@ def build(target: Target, out: Path, extra_sources: Sequence[Path] = ()) -> Mani
     os.replace(partial, artifact)  # atomic: a running device never sees a half-written file
     manifest = Manifest(
         target=target.name, artifact=str(artifact), rpc_launcher=str(artifact),
-        functions=kernels, size=section_sizes(artifact), toolchain=toolchain_version(target.cc),
+        functions=kernels, size=section_sizes(artifact), toolchain=toolchain,
         build_key=key, sources=[str(s) for s in sources],
     )
     manifest.save(manifest_path)
     return manifest
-
-
-def clean(out: Path) -> None:
-    shutil.rmtree(out, ignore_errors=True)

@@ -201,7 +201,8 @@ class RPCClient:
         return self.empty(array.shape, array.dtype).copyfrom(array)
 
     def _block(self, t: RemoteTensor) -> int:
-        overhead = 4 + 8 + 8 + 4 + 4 + 8 * len(t.shape) + 8 + 8
+        """Data bytes per copy packet: the max packet less code, tensor and length fields."""
+        overhead = 4 + len(c.encode_tensor(t.rpc_value())) + 8
         return max(1, self.max_packet_size - overhead)
 
     def copy_to(self, t: RemoteTensor, raw: bytes, byte_offset: int = 0) -> None:

@@ -46,8 +46,10 @@ class Session:
         self._reset_state = True
 
     # ---- sending ----
-    def _send_frame(self, payload: bytes) -> None:
-        self.transport.write(encode_frame(payload, reset=self._reset_state))
+    def _send_frames(self, *payloads: bytes) -> None:
+        """One transport write; the first frame after a reset carries the FE prefix."""
+        wire = b"".join(encode_frame(p, reset=self._reset_state and i == 0) for i, p in enumerate(payloads))
+        self.transport.write(wire)
         self._reset_state = False
 
     def send(self, data: bytes) -> None:
@@ -56,13 +58,7 @@ class Session:
             raise DeviceResetError("no session is open")
         view = memoryview(data)
         chunks = [view[i : i + self.mtu] for i in range(0, len(view), self.mtu)] or [view]
-        wire = b"".join(
-            encode_frame(message(self.session_id, NORMAL, bytes(c)), reset=False) for c in chunks
-        )
-        if self._reset_state:
-            wire = b"\xfe" + wire
-            self._reset_state = False
-        self.transport.write(wire)
+        self._send_frames(*(message(self.session_id, NORMAL, bytes(c)) for c in chunks))
 
     # ---- receiving ----
     def _next_frame(self, deadline: float) -> bytes:
@@ -96,14 +92,15 @@ class Session:
         return None
 
     def recv_exact(self, n: int, timeout: float | None = None) -> bytes:
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
         while len(self._stream) < n:
             try:
                 body = self._handle(self._next_frame(deadline))
             except TransportTimeout as exc:
                 raise TransportTimeout(
                     f"device sent {len(self._stream)} of {n} expected bytes before the "
-                    f"timeout ({self.timeout:.3g} s)"
+                    f"timeout ({limit:.3g} s)"
                 ) from exc
             if body:
                 self._stream += body
@@ -120,7 +117,7 @@ class Session:
         self.session_id = 0
         self._stream.clear()
         while time.monotonic() < deadline:
-            self._send_frame(message(nonce, START_INIT, bytes([VERSION])))
+            self._send_frames(message(nonce, START_INIT, bytes([VERSION])))
             retry_at = min(deadline, time.monotonic() + retry_interval)
             try:
                 while True:
@@ -139,5 +136,5 @@ class Session:
     def close(self) -> None:
         if self.session_id:
             with contextlib.suppress(TransportError):  # best effort: the device may be gone
-                self._send_frame(message(self.session_id, TERMINATE))
+                self._send_frames(message(self.session_id, TERMINATE))
         self.session_id = 0
