@@ -6,15 +6,17 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
 from harness.errors import BuildError
-from harness.target import CRT, Target
+from harness.footprint import footprint
+from harness.target import CRT, REPO_ROOT, Target
 
 KERNEL_PREFIX = "__tvm_ffi_"
 # Symbols every TVM-generated file defines; renamed per file so several link together.
@@ -32,6 +34,7 @@ class Manifest:
     toolchain: str
     build_key: str
     sources: list[str]
+    footprint: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
@@ -45,7 +48,7 @@ class Manifest:
 
 
 def runtime_sources(target: Target) -> list[Path]:
-    return sorted((CRT / "src").rglob("*.c")) + sorted(target.port_dir.glob("*.c"))
+    return [*sorted((CRT / "src").rglob("*.c")), *target.port_files(), *target.extra_sources]
 
 
 def _flags(target: Target) -> list[str]:
@@ -73,13 +76,18 @@ def toolchain_version(cc: str) -> str:
 def build_key(target: Target, extra_sources: Sequence[Path], toolchain: str) -> str:
     # Only ordered data in the key: repr() of a frozenset varies between processes.
     desc = (target.name, target.port, target.cc, target.cflags, target.ldflags,
-            sorted(target.defines.items()), toolchain)
+            sorted(target.defines.items()), sorted(target.link_files.items()), toolchain)
     h = hashlib.sha256(repr(desc).encode())
     files = [*runtime_sources(target), *sorted((CRT / "include").rglob("*.h")),
-             *sorted(target.port_dir.glob("*.h")), Path(__file__), *extra_sources]
+             *sorted(target.port_dir.glob("*.h")), Path(__file__), *_linker_scripts(target), *extra_sources]
     for f in files:
         h.update(str(f).encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:24]
+
+
+def _linker_scripts(target: Target) -> list[Path]:
+    flags = list(target.ldflags)
+    return [Path(flags[i + 1]) for i, f in enumerate(flags[:-1]) if f == "-T"]
 
 
 def defined_kernels(obj: Path) -> list[str]:
@@ -138,6 +146,28 @@ def _compile_kernels(target: Target, sources: Sequence[Path], out: Path) -> tupl
     return objects, sorted(kernels)
 
 
+def _compile_runtime(target: Target, out: Path) -> list[Path]:
+    """One object per runtime file (kept apart so the map can attribute sizes)."""
+    objects = []
+    for src in runtime_sources(target):
+        rel = src.relative_to(REPO_ROOT) if src.is_relative_to(REPO_ROOT) else Path(src.name)
+        obj = out / "obj" / rel.with_suffix(".o")
+        obj.parent.mkdir(parents=True, exist_ok=True)
+        _run([target.cc, *_flags(target), "-Wall", "-Wextra", "-Werror", "-c", str(src), "-o", str(obj)],
+             f"compiling {rel}")
+        objects.append(obj)
+    return objects
+
+
+def _write_launcher(out: Path, manifest_path: Path) -> Path:
+    """`LAUNCHER READ_FD WRITE_FD`: the bridge that tvm.rpc.PopenSession execs."""
+    script = out / "rpc_launcher"
+    script.write_text(f"#!/bin/sh\n# Raw TVM RPC on fds $1/$2, relayed to the device's framed session.\n"
+                      f'exec "{sys.executable}" -m harness.bridge --manifest "{manifest_path}" "$@"\n')
+    script.chmod(0o755)
+    return script
+
+
 def build(target: Target, out: Path, extra_sources: Sequence[Path] = ()) -> Manifest:
     """Build (or reuse, when nothing changed) the image for `target` in `out`."""
     sources = [Path(s).resolve() for s in extra_sources]
@@ -153,19 +183,28 @@ def build(target: Target, out: Path, extra_sources: Sequence[Path] = ()) -> Mani
         old = Manifest.load(manifest_path)
         if old.build_key == key and Path(old.artifact).exists():
             return old
+    for name, text in target.link_files.items():
+        (out / name).write_text(text)
+    runtime_objects = _compile_runtime(target, out)
     objects, kernels = _compile_kernels(target, sources, out)
     syslib = out / "system_lib.c"
     syslib.write_text(_system_lib_source(kernels))
-    artifact = out / "utvm.elf"
+    syslib_obj = out / "system_lib.o"
+    _run([target.cc, *_flags(target), "-c", str(syslib), "-o", str(syslib_obj)],
+         "compiling the system library")
+    artifact, map_file = out / "utvm.elf", out / "utvm.map"
     partial = out / f".utvm.elf.{os.getpid()}"
-    _run([target.cc, *_flags(target), "-Wall", "-Wextra", "-Werror",
-          *map(str, runtime_sources(target)), str(syslib), *map(str, objects),
-          *target.ldflags, "-o", str(partial)], f"linking {target.name} image")
+    _run([target.cc, *target.cflags, *map(str, runtime_objects), str(syslib_obj), *map(str, objects),
+          f"-L{out}", *target.ldflags, f"-Wl,-Map={map_file}", "-o", str(partial)],
+         f"linking {target.name} image")
     os.replace(partial, artifact)  # atomic: a running device never sees a half-written file
+    own_executable = target.launcher == "host"
     manifest = Manifest(
-        target=target.name, artifact=str(artifact), rpc_launcher=str(artifact),
+        target=target.name, artifact=str(artifact),
+        rpc_launcher=str(artifact if own_executable else _write_launcher(out, manifest_path)),
         functions=kernels, size=section_sizes(artifact), toolchain=toolchain,
         build_key=key, sources=[str(s) for s in sources],
+        footprint=footprint(artifact, map_file).as_dict(),
     )
     manifest.save(manifest_path)
     return manifest

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import UtvmError
 from harness.transport import ChildProcessTransport, Transport
@@ -44,10 +44,19 @@ class Target:
     defines: Mapping[str, str] = field(default_factory=dict)
     features: frozenset[str] = frozenset()
     timeout_multiplier: float = 1.0
+    port_sources: tuple[str, ...] | None = None  # files of the port to build; None: all *.c
+    extra_sources: tuple[Path, ...] = ()  # startup code and the like, built with the runtime
+    link_files: Mapping[str, str] = field(default_factory=dict)  # written beside the image first
+    launch: Mapping[str, Any] = field(default_factory=dict)  # what the launcher needs to know
 
     @property
     def port_dir(self) -> Path:
         return CRT / "platform" / self.port
+
+    def port_files(self) -> list[Path]:
+        if self.port_sources is None:
+            return sorted(self.port_dir.glob("*.c"))
+        return [self.port_dir / f for f in self.port_sources]
 
 
 TARGETS: dict[str, Target] = {}
@@ -68,16 +77,33 @@ def get_target(name: str) -> Target:
         raise UtvmError(f"unknown target {name!r}; known targets: {known}") from None
 
 
-def _launch_host(manifest: Manifest, workdir: Path) -> Transport:
+@dataclass(frozen=True)
+class LaunchOptions:
+    """How to start a device, beyond what its target says."""
+
+    container_image: str | None = None  # run the device's process inside this Docker image
+
+
+Launcher = Callable[["Manifest", Path, LaunchOptions], Transport]
+LAUNCHERS: dict[str, Launcher] = {}
+
+
+def register_launcher(kind: str, launcher: Launcher) -> None:
+    LAUNCHERS[kind] = launcher
+
+
+def launch(manifest: Manifest, workdir: Path, options: LaunchOptions | None = None) -> Transport:
+    target = get_target(manifest.target)
+    return LAUNCHERS[target.launcher](manifest, workdir, options or LaunchOptions())
+
+
+def _launch_host(manifest: Manifest, workdir: Path, options: LaunchOptions) -> Transport:
+    if options.container_image:
+        raise UtvmError(f"target {manifest.target} runs as a local process, not in a container")
     return ChildProcessTransport([str(manifest.artifact)], stderr_path=workdir / "device.stderr")
 
 
-LAUNCHERS: dict[str, Callable[[Manifest, Path], Transport]] = {"host": _launch_host}
-
-
-def launch(manifest: Manifest, workdir: Path) -> Transport:
-    target = get_target(manifest.target)
-    return LAUNCHERS[target.launcher](manifest, workdir)
+register_launcher("host", _launch_host)
 
 
 register(Target(
@@ -100,3 +126,5 @@ register(Target(
     features=frozenset({"host", "process", "sanitizers"}),
     timeout_multiplier=3.0,
 ))
+
+import harness.qemu  # noqa: E402,F401  (registers the QEMU boards and their launcher)

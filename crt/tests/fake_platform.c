@@ -13,3 +13,8 @@ utvm_status_t utvm_platform_random(uint8_t* buf, size_t n) {
 }
 int32_t utvm_platform_read(uint8_t* buf, size_t cap) { (void)buf; (void)cap; return 0; }
 int32_t utvm_platform_write(const uint8_t* buf, size_t n) { (void)buf; return (int32_t)n; }
+
+const utvm_counter_t* utvm_platform_counters(size_t* n) {
+  *n = 0;
+  return NULL;
+}

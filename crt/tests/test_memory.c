@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "utvm/byte_ring.h"
 #include "utvm/config.h"
 #include "utvm/memory.h"
 #include "utvm/runtime.h"
@@ -111,7 +112,37 @@ static void test_registry_and_errors(void) {
   CHECK(strcmp(utvm_fmt_u64(num, 0), "0") == 0);
 }
 
+
+static void test_byte_ring(void) {
+  uint8_t store[8], out[16];
+  utvm_byte_ring_t r;
+  CHECK(utvm_byte_ring_init(&r, store, 6) == -1); /* not a power of two */
+  CHECK(utvm_byte_ring_init(&r, store, 8) == 0);
+  CHECK(utvm_byte_ring_get(&r, out, sizeof(out)) == 0);
+  /* wrap the indexes around many times; order and content survive */
+  uint8_t next_in = 0, next_out = 0;
+  for (int round = 0; round < 100; ++round) {
+    for (int i = 0; i < 5; ++i) CHECK(utvm_byte_ring_put(&r, next_in++) == 0);
+    size_t got = utvm_byte_ring_get(&r, out, 3 + (size_t)(round % 3));
+    for (size_t i = 0; i < got; ++i) CHECK(out[i] == next_out++);
+    got = utvm_byte_ring_get(&r, out, sizeof(out));
+    for (size_t i = 0; i < got; ++i) CHECK(out[i] == next_out++);
+  }
+  CHECK(next_in == next_out && r.overruns == 0);
+  /* full: the 9th byte is dropped and counted, earlier bytes kept */
+  for (int i = 0; i < 8; ++i) CHECK(utvm_byte_ring_put(&r, (uint8_t)i) == 0);
+  CHECK(utvm_byte_ring_put(&r, 99) == -1 && r.overruns == 1 && r.high_water == 8);
+  CHECK(utvm_byte_ring_used(&r) == 8);
+  CHECK(utvm_byte_ring_get(&r, out, sizeof(out)) == 8 && out[0] == 0 && out[7] == 7);
+  /* indexes near 2^32 wrap without losing bytes */
+  r.head = r.tail = UINT32_MAX - 2;
+  for (int i = 0; i < 6; ++i) CHECK(utvm_byte_ring_put(&r, (uint8_t)(10 + i)) == 0);
+  CHECK(utvm_byte_ring_used(&r) == 6);
+  CHECK(utvm_byte_ring_get(&r, out, sizeof(out)) == 6 && out[0] == 10 && out[5] == 15);
+}
+
 void test_memory(void) {
+  RUN(test_byte_ring);
   RUN(test_alloc_free_coalesce);
   RUN(test_alignment_and_exhaustion);
   RUN(test_invalid_pointers);

@@ -39,6 +39,16 @@ utvm_status_t utvm_platform_random(uint8_t* buf, size_t n);
 int32_t utvm_platform_read(uint8_t* buf, size_t cap);
 int32_t utvm_platform_write(const uint8_t* buf, size_t n);
 
+/*
+ * The port's own counters (transport errors, interrupts, ...), reported under
+ * "port" by utvm.Stats. Sets *n; returns NULL when the port has none.
+ */
+typedef struct {
+  const char* name;
+  uint32_t value;
+} utvm_counter_t;
+const utvm_counter_t* utvm_platform_counters(size_t* n);
+
 #ifdef __cplusplus
 }
 #endif

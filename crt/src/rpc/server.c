@@ -80,20 +80,24 @@ static void put(json_t* j, const char* s) {
   j->len += n;
 }
 
-static void field(json_t* j, const char* key, uint64_t value) {
-  char num[21];
-  put(j, j->len > 1 && j->buf[j->len - 1] != '{' ? ",\"" : "\"");
-  put(j, key);
+/* `"key":`, preceded by a comma unless it opens an object. */
+static void key(json_t* j, const char* name) {
+  put(j, j->len > 0 && j->buf[j->len - 1] != '{' ? ",\"" : "\"");
+  put(j, name);
   put(j, "\":");
+}
+
+static void field(json_t* j, const char* name, uint64_t value) {
+  char num[21];
+  key(j, name);
   put(j, utvm_fmt_u64(num, value));
 }
 
 static void alloc_fields(json_t* j, const char* name, utvm_allocator_t* a) {
   utvm_alloc_stats_t st;
   utvm_alloc_get_stats(a, &st);
-  put(j, j->buf[j->len - 1] == '{' ? "\"" : ",\"");
-  put(j, name);
-  put(j, "\":{");
+  key(j, name);
+  put(j, "{");
   field(j, "capacity", st.capacity);
   field(j, "in_use", st.in_use);
   field(j, "high_water", st.high_water);
@@ -101,6 +105,15 @@ static void alloc_fields(json_t* j, const char* name, utvm_allocator_t* a) {
   field(j, "allocs", st.num_allocs);
   field(j, "frees", st.num_frees);
   field(j, "failures", st.num_failures);
+  put(j, "}");
+}
+
+static void port_fields(json_t* j) {
+  size_t n = 0;
+  const utvm_counter_t* counters = utvm_platform_counters(&n);
+  key(j, "port");
+  put(j, "{");
+  for (size_t i = 0; i < n; ++i) field(j, counters[i].name, counters[i].value);
   put(j, "}");
 }
 
@@ -125,6 +138,7 @@ int32_t utvm_stats_json(char* buf, size_t cap) {
     field(&j, "rpc_exceptions", r->exceptions);
     field(&j, "rpc_oversized", r->oversized);
   }
+  port_fields(&j);
   alloc_fields(&j, "data", utvm_runtime_config()->data);
   alloc_fields(&j, "workspace", utvm_runtime_config()->workspace);
   put(&j, "}");

@@ -1,0 +1,32 @@
+/* MPS2 firmware entry: heaps over the RAM the linker left free, then serve. */
+#include "utvm/platform.h"
+#include "utvm/runtime.h"
+#include "utvm/server.h"
+
+/* Bytes of the free RAM given to kernel workspaces; the data heap gets the rest. */
+#ifndef UTVM_WORKSPACE_SIZE
+#define UTVM_WORKSPACE_SIZE (256u * 1024u)
+#endif
+
+extern const utvm_func_registry_t utvm_system_lib_registry;
+extern uint8_t __heap_start[], __heap_end[]; /* from qemu/cortex-m.ld */
+
+static utvm_std_allocator_t g_data;
+static utvm_std_allocator_t g_workspace;
+static utvm_server_t g_server;
+
+int main(void) {
+  size_t free_ram = (size_t)(__heap_end - __heap_start);
+  if (free_ram <= UTVM_WORKSPACE_SIZE) utvm_platform_abort(UTVM_ERR_NO_MEMORY);
+  if (utvm_platform_init() != UTVM_OK ||
+      utvm_std_allocator_init(&g_workspace, __heap_start, UTVM_WORKSPACE_SIZE) != UTVM_OK ||
+      utvm_std_allocator_init(&g_data, __heap_start + UTVM_WORKSPACE_SIZE,
+                              free_ram - UTVM_WORKSPACE_SIZE) != UTVM_OK) {
+    utvm_platform_abort(UTVM_ERR_PLATFORM);
+  }
+  utvm_runtime_config_t cfg = {&utvm_system_lib_registry, &g_data.base, &g_workspace.base};
+  if (utvm_runtime_init(&cfg) != UTVM_OK) utvm_platform_abort(UTVM_ERR_PLATFORM);
+  for (;;) {
+    (void)utvm_serve_framed(&g_server); /* returns only if the link failed: start over */
+  }
+}

@@ -1,0 +1,81 @@
+/* MPS2 port: SysTick timer with a wrap counter, reset on abort, counters. */
+#include "mps2_port.h"
+#include "utvm/platform.h"
+
+uint32_t mps2_counters[MPS2_NUM_COUNTERS];
+static volatile uint32_t g_timer_wraps; /* SysTick periods of 2^24 cycles */
+static uint64_t g_timer_start;
+
+void SysTick_Handler(void) {
+  g_timer_wraps++;
+  mps2_counters[MPS2_CNT_TIMER_WRAPS]++;
+}
+
+/* External interrupts all enter here (see qemu/startup.c); IRQ n is exception 16 + n. */
+void External_IRQHandler(void) { mps2_transport_irq(active_irq() - 16u); }
+
+/* Cycles since boot, 64-bit, consistent even when read across a wrap. */
+static uint64_t cycles(void) {
+  irq_disable();
+  uint32_t wraps = g_timer_wraps;
+  uint32_t value = SYST_CVR;
+  if (SCB_ICSR & SCB_ICSR_PENDSTSET) { /* wrapped, handler not yet run */
+    value = SYST_CVR;
+    wraps++;
+  }
+  irq_enable();
+  return ((uint64_t)wraps << 24) | (0xFFFFFFu - value);
+}
+
+utvm_status_t utvm_platform_init(void) {
+  SYST_RVR = 0xFFFFFFu;
+  SYST_CVR = 0;
+  SYST_CSR = 0x7u; /* processor clock, interrupt on wrap, enable */
+  mps2_transport_init();
+  irq_enable();
+  return UTVM_OK;
+}
+
+void utvm_platform_abort(utvm_status_t code) {
+  (void)code;
+  SCB_AIRCR = SCB_AIRCR_SYSRESET; /* the host sees a new boot announcement */
+  for (;;) wait_for_interrupt();
+}
+
+utvm_status_t utvm_platform_timer_start(void) {
+  g_timer_start = cycles();
+  return UTVM_OK;
+}
+
+utvm_status_t utvm_platform_timer_stop(double* elapsed_seconds) {
+  uint64_t elapsed = cycles() - g_timer_start;
+  *elapsed_seconds = (double)elapsed / (double)UTVM_BOARD_CPU_HZ;
+  return UTVM_OK;
+}
+
+/* No entropy source on these boards: mix the free-running counter (nonces only). */
+utvm_status_t utvm_platform_random(uint8_t* buf, size_t n) {
+  static uint32_t state = 0x9E3779B9u;
+  for (size_t i = 0; i < n; ++i) {
+    state ^= SYST_CVR + (uint32_t)i;
+    state ^= state << 13;
+    state ^= state >> 17;
+    state ^= state << 5;
+    buf[i] = (uint8_t)state;
+  }
+  return UTVM_OK;
+}
+
+static const char* const kCounterNames[MPS2_NUM_COUNTERS] = {
+    "rx_bytes", "rx_irqs", "rx_overruns", "hw_overruns", "rx_high_water", "rx_ring_size", "timer_wraps",
+};
+
+const utvm_counter_t* utvm_platform_counters(size_t* n) {
+  static utvm_counter_t table[MPS2_NUM_COUNTERS];
+  for (int i = 0; i < MPS2_NUM_COUNTERS; ++i) {
+    table[i].name = kCounterNames[i];
+    table[i].value = mps2_counters[i];
+  }
+  *n = MPS2_NUM_COUNTERS;
+  return table;
+}

@@ -1,0 +1,156 @@
+"""QEMU Cortex-M boards: read qemu/boards.toml, register a target per board and
+transport, and start QEMU for them (locally or in a container)."""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import InfrastructureError, UtvmError
+from harness.target import (
+    REPO_ROOT,
+    LaunchOptions,
+    Target,
+    get_target,
+    register,
+    register_launcher,
+)
+from harness.transport import ChildProcessTransport, Transport
+
+if TYPE_CHECKING:
+    from harness.build import Manifest
+
+QEMU_DIR = REPO_ROOT / "qemu"
+BOARDS_FILE = QEMU_DIR / "boards.toml"
+QEMU = "qemu-system-arm"
+ARM_CC = "arm-none-eabi-gcc"
+
+# Per transport: the port file that implements it and the QEMU options that wire it to stdio.
+TRANSPORTS: Mapping[str, tuple[str, tuple[str, ...]]] = MappingProxyType({
+    "uart": ("transport_uart.c",
+             ("-chardev", "stdio,id=link,signal=off", "-serial", "chardev:link")),
+    "semihosting": ("transport_semihosting.c",
+                    ("-semihosting-config", "enable=on,target=native", "-serial", "null")),
+})
+_FIRMWARE_CFLAGS = ("-std=c11", "-Os", "-g", "-ffunction-sections", "-fdata-sections")
+_FIRMWARE_LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections")
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    description: str
+    machine: str
+    cpu: str
+    cflags: tuple[str, ...]
+    cpu_hz: int
+    flash: tuple[int, int]
+    ram: tuple[int, int]
+    uart_base: int
+    uart_irqs: tuple[int, ...]
+    port: str
+    icount_shift: int
+    transports: tuple[str, ...]
+    timers: tuple[str, ...]
+    features: frozenset[str]
+
+    def memory_ld(self) -> str:
+        (fo, fl), (ro, rl) = self.flash, self.ram
+        return (f"/* {self.name}: generated from qemu/boards.toml */\nMEMORY\n{{\n"
+                f"  FLASH (rx) : ORIGIN = {fo:#010x}, LENGTH = {fl:#x}\n"
+                f"  RAM (rwx) : ORIGIN = {ro:#010x}, LENGTH = {rl:#x}\n}}\n")
+
+    def defines(self) -> dict[str, str]:
+        return {
+            "UTVM_BOARD_CPU_HZ": f"{self.cpu_hz}u",
+            "UTVM_BOARD_UART_BASE": f"{self.uart_base:#x}u",
+            "UTVM_BOARD_UART_IRQS": "{" + ",".join(map(str, self.uart_irqs)) + "}",
+        }
+
+
+def _board(name: str, raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> Board:
+    merged = {**defaults, **raw}
+    try:
+        return Board(
+            name=name, description=merged["description"], machine=merged["machine"], cpu=merged["cpu"],
+            cflags=tuple(merged["cflags"]), cpu_hz=int(merged["cpu_hz"]),
+            flash=(int(merged["flash"][0]), int(merged["flash"][1])),
+            ram=(int(merged["ram"][0]), int(merged["ram"][1])),
+            uart_base=int(merged["uart"]["base"]), uart_irqs=tuple(int(i) for i in merged["uart"]["irqs"]),
+            port=merged["port"], icount_shift=int(merged["icount_shift"]),
+            transports=tuple(merged["transports"]), timers=tuple(merged["timers"]),
+            features=frozenset(merged.get("features", ())),
+        )
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise UtvmError(f"{BOARDS_FILE}: board {name!r} is malformed: {exc!r}") from exc
+
+
+def load_boards(path: Path = BOARDS_FILE) -> dict[str, Board]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UtvmError(f"cannot read board registry {path}: {exc}") from exc
+    defaults = data.get("defaults", {})
+    boards = {name: _board(name, raw, defaults) for name, raw in data.get("boards", {}).items()}
+    for b in boards.values():
+        unknown = set(b.transports) - set(TRANSPORTS)
+        if unknown:
+            raise UtvmError(f"{path}: board {b.name} names unknown transports {sorted(unknown)}")
+    return boards
+
+
+def target_name(board: Board, transport: str) -> str:
+    """The UART is the board's own link; other transports get a suffix."""
+    return board.name if transport == "uart" else f"{board.name}-{transport}"
+
+
+def _target(board: Board, transport: str) -> Target:
+    port_file, _ = TRANSPORTS[transport]
+    return Target(
+        name=target_name(board, transport),
+        description=f"{board.description}; QEMU {board.machine}, link over {transport}",
+        port=board.port,
+        launcher="qemu",
+        cc=ARM_CC,
+        cflags=(*_FIRMWARE_CFLAGS, *board.cflags),
+        ldflags=(*_FIRMWARE_LDFLAGS, "-T", str(QEMU_DIR / "cortex-m.ld")),
+        defines=MappingProxyType(board.defines()),
+        features=frozenset({"qemu", "board", transport, *board.features, *board.timers}),
+        # Emulated time is virtual (-icount); these cover a loaded host, not a slow device.
+        timeout_multiplier=3.0,
+        port_sources=("main.c", "platform.c", port_file),
+        extra_sources=(QEMU_DIR / "startup.c",),
+        link_files=MappingProxyType({"memory.ld": board.memory_ld()}),
+        launch=MappingProxyType({"board": board, "transport": transport}),
+    )
+
+
+def qemu_argv(board: Board, transport: str, elf: str, qemu: str = QEMU) -> list[str]:
+    _, wiring = TRANSPORTS[transport]
+    return [qemu, "-M", board.machine, "-display", "none", "-monitor", "none", "-nodefaults",
+            "-net", "none", "-icount", f"shift={board.icount_shift}", *wiring, "-kernel", elf]
+
+
+def _launch_qemu(manifest: Manifest, workdir: Path, options: LaunchOptions) -> Transport:
+    target = get_target(manifest.target)
+    board, transport = target.launch["board"], target.launch["transport"]
+    if options.container_image:
+        from harness.container import ContainerTransport
+
+        return ContainerTransport(options.container_image, board, transport, Path(manifest.artifact))
+    if shutil.which(QEMU) is None:
+        raise InfrastructureError(f"{QEMU} is not installed (run ci/install-system.sh)")
+    return ChildProcessTransport(qemu_argv(board, transport, manifest.artifact),
+                                 stderr_path=workdir / "device.stderr")
+
+
+BOARDS = load_boards()
+for _b in BOARDS.values():
+    for _t in _b.transports:
+        register(_target(_b, _t))
+register_launcher("qemu", _launch_qemu)

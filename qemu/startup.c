@@ -1,0 +1,63 @@
+/*
+ * Startup for Armv7-M / Armv8-M Mainline cores: vector table, reset handler
+ * (copy .data, zero .bss, enable the FPU when the image uses it), and fault
+ * handlers that reset the core so the host sees a typed reset, not a hang.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#define NUM_EXTERNAL_IRQS 96
+
+extern uint32_t __stack_top[];
+extern uint8_t __data_load[], __data_start[], __data_end[], __bss_start[], __bss_end[];
+extern int main(void);
+
+void Reset_Handler(void) __attribute__((noreturn));
+void Fault_Handler(void) __attribute__((noreturn));
+void Default_Handler(void);
+void SysTick_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void External_IRQHandler(void) __attribute__((weak, alias("Default_Handler")));
+
+#define VTOR (*(volatile uint32_t*)0xE000ED08u)
+#define CPACR (*(volatile uint32_t*)0xE000ED88u)
+#define AIRCR (*(volatile uint32_t*)0xE000ED0Cu)
+
+typedef void (*vector_t)(void);
+
+__attribute__((section(".vectors"), used)) const vector_t g_vectors[16 + NUM_EXTERNAL_IRQS] = {
+    (vector_t)(uintptr_t)__stack_top,
+    Reset_Handler,
+    Fault_Handler, /* NMI */
+    Fault_Handler, /* HardFault */
+    Fault_Handler, /* MemManage */
+    Fault_Handler, /* BusFault */
+    Fault_Handler, /* UsageFault */
+    Fault_Handler, /* SecureFault (Armv8-M) */
+    0, 0, 0,
+    Default_Handler, /* SVCall */
+    Default_Handler, /* DebugMonitor */
+    0,
+    Default_Handler, /* PendSV */
+    SysTick_Handler,
+    [16 ... 16 + NUM_EXTERNAL_IRQS - 1] = External_IRQHandler,
+};
+
+void Reset_Handler(void) {
+  VTOR = (uint32_t)(uintptr_t)g_vectors;
+#if defined(__ARM_FP)
+  CPACR |= 0xFu << 20; /* CP10 and CP11: full access to the FPU */
+  __asm volatile("dsb\n isb" ::: "memory");
+#endif
+  memcpy(__data_start, __data_load, (size_t)(__data_end - __data_start));
+  memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
+  (void)main();
+  Fault_Handler();
+}
+
+void Fault_Handler(void) {
+  AIRCR = 0x05FA0004u; /* SYSRESETREQ */
+  for (;;) {
+  }
+}
+
+void Default_Handler(void) {}
