@@ -145,8 +145,9 @@ def _launch_qemu(manifest: Manifest, workdir: Path, options: LaunchOptions) -> T
         return ContainerTransport(options.container_image, board, transport, Path(manifest.artifact))
     if shutil.which(QEMU) is None:
         raise InfrastructureError(f"{QEMU} is not installed (run ci/install-system.sh)")
+    # QEMU does not exit when its stdin closes: stop it at once.
     return ChildProcessTransport(qemu_argv(board, transport, manifest.artifact),
-                                 stderr_path=workdir / "device.stderr")
+                                 stderr_path=workdir / "device.stderr", exit_grace=0.0)
 
 
 BOARDS = load_boards()

@@ -108,6 +108,17 @@ class Session:
         del self._stream[:n]
         return out
 
+    def recv_some(self, timeout: float) -> bytes:
+        """Whatever RPC bytes have arrived (at least one); TransportTimeout if none did."""
+        deadline = time.monotonic() + timeout
+        while not self._stream:
+            body = self._handle(self._next_frame(deadline))
+            if body:
+                self._stream += body
+        out = bytes(self._stream)
+        self._stream.clear()
+        return out
+
     # ---- handshake ----
     def open(self, timeout: float | None = None, retry_interval: float = 0.25) -> None:
         """StartInit until a matching StartReply arrives (retries cover lost frames)."""

@@ -43,9 +43,11 @@ class Transport(ABC):
 class ChildProcessTransport(Transport):
     """The device is a child process; its stdin/stdout are the pipe."""
 
-    def __init__(self, argv: Sequence[str], stderr_path: Path | None = None) -> None:
+    def __init__(self, argv: Sequence[str], stderr_path: Path | None = None,
+                 exit_grace: float = 2.0) -> None:
         self.argv = list(argv)
         self.stderr_path = stderr_path
+        self.exit_grace = exit_grace  # how long close() waits for an exit at EOF before SIGTERM
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_file = None
 
@@ -115,10 +117,14 @@ class ChildProcessTransport(Transport):
                 if stream is not None:
                     stream.close()
             try:
-                proc.wait(timeout=2)
+                proc.wait(timeout=self.exit_grace)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+                proc.terminate()
+                try:
+                    proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=5)
         if self._stderr_file is not None:
             self._stderr_file.close()
             self._stderr_file = None

@@ -14,7 +14,7 @@ from filelock import FileLock
 from harness.build import Manifest, build
 from harness.device import Device
 from harness.rpc import RPCClient
-from harness.target import REPO_ROOT, get_target
+from harness.target import REPO_ROOT, TARGETS, get_target
 
 KERNELS = Path(__file__).parent / "kernels"
 BUILD_ROOT = REPO_ROOT / "build" / "test-images"
@@ -28,20 +28,19 @@ def build_image(target: str, sources: list[Path]) -> Manifest:
         return build(get_target(target), out, sources)
 
 
+# Every target the device tests run on: the host builds and each QEMU board over each transport.
+DEVICE_TARGETS = ["host", "host-asan", *(n for n, t in TARGETS.items() if t.launcher == "qemu")]
+QEMU_TARGETS = [n for n in DEVICE_TARGETS if TARGETS[n].launcher == "qemu"]
+
+
 @pytest.fixture(scope="session")
 def host_image() -> Manifest:
     return build_image("host", [KERNELS / "handwritten.c"])
 
 
-@pytest.fixture(scope="session")
-def asan_image() -> Manifest:
-    return build_image("host-asan", [KERNELS / "handwritten.c"])
-
-
-@pytest.fixture(params=["host", "host-asan"])
+@pytest.fixture(params=DEVICE_TARGETS)
 def image(request: pytest.FixtureRequest) -> Manifest:
-    name = "host_image" if request.param == "host" else "asan_image"
-    return request.getfixturevalue(name)
+    return build_image(request.param, [KERNELS / "handwritten.c"])
 
 
 @pytest.fixture

@@ -109,3 +109,13 @@ int32_t __tvm_ffi_sum_bytes(void* self, void* args, int32_t num_args, void* resu
   r->v_int64 = s;
   return 0;
 }
+
+/* crash(): executes an undefined instruction. A board resets (fault handler);
+ * the host process dies of SIGILL. Either way the harness must say so. */
+int32_t __tvm_ffi_crash(void* self, void* args, int32_t num_args, void* result) {
+  (void)self;
+  (void)args;
+  (void)num_args;
+  (void)result;
+  __builtin_trap();
+}

@@ -1,12 +1,15 @@
-"""The host target driven through the harness client (plain and ASan/UBSan builds)."""
+"""Every device target (host builds, each QEMU board and transport) driven through the harness client."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from harness.device import Device
 from harness.errors import (
+    DeviceResetError,
     FunctionNotFound,
+    InfrastructureError,
     RemoteError,
     RemoteMemoryError,
     RemoteTypeError,
@@ -81,7 +84,7 @@ def test_memory_exhaustion_is_an_error_and_device_keeps_serving(client: RPCClien
     total = client.stats()["data"]["capacity"]
     with pytest.raises(RemoteMemoryError, match="out of memory"):
         client.empty((total + 1,), "uint8")
-    blocks = [client.alloc(1 << 20) for _ in range(8)]
+    blocks = [client.alloc(total // 10) for _ in range(8)]
     for b in blocks[::2] + blocks[1::2]:
         client.free_data(b)
     with pytest.raises(RemoteValueError, match="not allocated"):
@@ -117,3 +120,17 @@ def test_oversized_packet_gets_an_error(client: RPCClient) -> None:
         client.get_function("utvm.testing.echo")(b"x" * (client.max_packet_size + 10))
     assert client.get_function("add_int")(2, 2) == 4
     assert client.stats()["rpc_oversized"] == 1
+
+
+def test_device_crash_is_an_infrastructure_error_and_a_restart_recovers(device: Device) -> None:
+    """A fault in a kernel: a board resets itself, a host process dies; both are typed errors."""
+    assert device.client is not None
+    with pytest.raises(InfrastructureError) as info:
+        device.client.get_function("crash")()
+    if device.target.launcher == "qemu":
+        assert isinstance(info.value, DeviceResetError)
+        client = device.reconnect()  # the board rebooted and announced itself
+    else:
+        device.stop()
+        client = device.start()
+    assert client.get_function("add_int")(2, 3) == 5
