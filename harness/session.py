@@ -121,15 +121,24 @@ class Session:
 
     # ---- handshake ----
     def open(self, timeout: float | None = None, retry_interval: float = 0.25) -> None:
-        """StartInit until a matching StartReply arrives (retries cover lost frames)."""
+        """StartInit until the StartReply to the latest one arrives.
+
+        Every retry carries a new nonce and only the reply to the newest is
+        taken: a slow device that answers an earlier StartInit and then resets
+        again for a later one must not leave us holding a stale session id.
+        The interval between retries doubles (up to 2 s) so a slow boot is not
+        flooded.
+        """
         total = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + total
-        nonce = random.randint(1, 255)
+        nonce = 0
         self.session_id = 0
         self._stream.clear()
         while time.monotonic() < deadline:
+            nonce = random.choice([n for n in range(1, 256) if n != nonce])
             self._send_frames(message(nonce, START_INIT, bytes([VERSION])))
             retry_at = min(deadline, time.monotonic() + retry_interval)
+            retry_interval = min(2 * retry_interval, 2.0)
             try:
                 while True:
                     frame = self._next_frame(retry_at)

@@ -39,8 +39,7 @@ int32_t utvm_platform_read(uint8_t* buf, size_t cap) {
   int32_t got = (int32_t)(cap - (size_t)not_read);
   mps2_counters[MPS2_CNT_RX_BYTES] += (uint32_t)got;
   if (got == 0) { /* the host closed the console: nothing more can arrive, so stop */
-    const uint32_t exit_args[2] = {ADP_STOPPED_APPLICATION_EXIT, 0};
-    (void)semihost(SYS_EXIT, exit_args);
+    (void)semihost(SYS_EXIT, (const void*)ADP_STOPPED_APPLICATION_EXIT); /* AArch32: reason in r1 */
   }
   return got;
 }
