@@ -9,7 +9,7 @@ from harness.build import Manifest
 from harness.errors import InfrastructureError
 from harness.rpc import RPCClient
 from harness.session import Session
-from harness.target import get_target, launch
+from harness.target import LaunchOptions, get_target, launch
 from harness.transport import Transport
 
 DEFAULT_TIMEOUT = 10.0
@@ -18,8 +18,10 @@ DEFAULT_TIMEOUT = 10.0
 class Device:
     """Start the image, open the framed session and the RPC server; reopen after a reset."""
 
-    def __init__(self, manifest: Manifest, timeout: float | None = None, workdir: Path | None = None) -> None:
+    def __init__(self, manifest: Manifest, timeout: float | None = None, workdir: Path | None = None,
+                 options: LaunchOptions | None = None) -> None:
         self.manifest = manifest
+        self.options = options or LaunchOptions()
         self.target = get_target(manifest.target)
         self.timeout = (timeout or DEFAULT_TIMEOUT) * self.target.timeout_multiplier
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="utvm-dev-"))
@@ -28,9 +30,13 @@ class Device:
         self.client: RPCClient | None = None
 
     def start(self) -> RPCClient:
-        self.transport = launch(self.manifest, self.workdir)
-        self.transport.open()
-        return self.reconnect()
+        self.transport = launch(self.manifest, self.workdir, self.options)
+        try:
+            self.transport.open()
+            return self.reconnect()
+        except BaseException:
+            self.stop()  # never leave a process or container behind
+            raise
 
     def reconnect(self) -> RPCClient:
         """A new session on the running device (a StartInit resets device state)."""

@@ -142,7 +142,8 @@ def _launch_qemu(manifest: Manifest, workdir: Path, options: LaunchOptions) -> T
     if options.container_image:
         from harness.container import ContainerTransport
 
-        return ContainerTransport(options.container_image, board, transport, Path(manifest.artifact))
+        return ContainerTransport(options.container_image, board, transport, Path(manifest.artifact),
+                                  stderr_path=workdir / "device.stderr")
     if shutil.which(QEMU) is None:
         raise InfrastructureError(f"{QEMU} is not installed (run ci/install-system.sh)")
     # QEMU does not exit when its stdin closes: stop it at once.

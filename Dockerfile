@@ -1,0 +1,34 @@
+# utvm CI image. Two stages:
+#   qemu  what one emulated device needs (QEMU only); the harness runs one
+#         container of it per device session
+#   ci    the whole CI job: toolchains, QEMU, Python and this project
+# Where no registry is reachable, build a base first (ci/docker-base.sh) and pass
+#   --build-arg BASE_IMAGE=utvm-base:bookworm
+ARG BASE_IMAGE=debian:bookworm-slim
+
+FROM ${BASE_IMAGE} AS qemu
+ARG DEBIAN_FRONTEND=noninteractive
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends qemu-system-arm \
+ && rm -rf /var/lib/apt/lists/*
+LABEL org.opencontainers.image.title="utvm-qemu" \
+      org.opencontainers.image.description="QEMU for utvm's emulated Cortex-M boards"
+
+FROM qemu AS ci
+ARG DEBIAN_FRONTEND=noninteractive
+ARG UTVM_EXTRAS=dev,tvm
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends \
+      gcc make libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi binutils file \
+      clang-14 libclang-rt-14-dev python3 python3-venv ca-certificates git \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src/utvm
+COPY pyproject.toml README.md ./
+COPY harness ./harness
+RUN python3 -m venv /opt/utvm \
+ && /opt/utvm/bin/pip install -q --upgrade pip \
+ && /opt/utvm/bin/pip install -q -e ".[${UTVM_EXTRAS}]"
+COPY . .
+ENV PATH=/opt/utvm/bin:$PATH
+LABEL org.opencontainers.image.title="utvm-ci"
+CMD ["utvm", "targets"]
