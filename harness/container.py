@@ -8,6 +8,7 @@ session that starts on this machine.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import select
@@ -41,7 +42,8 @@ def _docker():
     try:
         return docker.from_env(timeout=60)
     except docker.errors.DockerException as exc:
-        raise InfrastructureError(f"cannot reach the Docker engine (ci/start-dockerd.sh starts it): {exc}") from exc
+        raise InfrastructureError(
+            f"cannot reach the Docker engine (ci/start-dockerd.sh starts it): {exc}") from exc
 
 
 def _pid_alive(pid: int) -> bool:
@@ -171,7 +173,7 @@ class ContainerTransport(Transport):
             self._container.reload()
             state = self._container.attrs["State"]
             return f" (container {self.name}: {state['Status']}, exit code {state['ExitCode']})"
-        except Exception:  # noqa: BLE001 - only decorates a message
+        except Exception:  # only decorates a message
             return f" (container {self.name})"
 
     def write(self, data: bytes) -> None:
@@ -221,10 +223,8 @@ class ContainerTransport(Transport):
             sock.close()
         ctr, self._container = self._container, None
         if ctr is not None:
-            try:
+            with contextlib.suppress(Exception):  # else the next run's orphan sweep removes it
                 _remove_quietly(_docker(), ctr.id)
-            except Exception:  # noqa: BLE001 - the next run's orphan sweep removes it
-                pass
 
     def describe(self) -> str:
         return f"QEMU {self.board.machine} in container {self.name}"
