@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -67,7 +68,12 @@ def relay(manifest: Manifest, read_fd: int, write_fd: int) -> int:
         device.stop()
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through relay()'s finally: the device is stopped
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     p = argparse.ArgumentParser(prog="utvm-bridge", description=__doc__.splitlines()[0])
     p.add_argument("--manifest", required=True, type=Path)
     p.add_argument("read_fd", type=int)

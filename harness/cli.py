@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness import bench
 from harness.build import build
+from harness.container import ensure_qemu_image
 from harness.errors import UtvmError
 from harness.target import TARGETS, get_target
 
@@ -21,17 +22,22 @@ def _cmd_build(args: argparse.Namespace) -> int:
     print(f"built {manifest.artifact}")
     print(f"  functions: {', '.join(manifest.functions) or '(none)'}")
     print(f"  size: text={manifest.size['text']} data={manifest.size['data']} bss={manifest.size['bss']}")
+    for kind in ("flash", "ram"):
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(manifest.footprint.get(kind, {}).items()))
+        print(f"  {kind}: {parts}")
     return 0
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="utvm-bench-"))
     manifest = build(get_target(args.target), out)
-    figures = bench.run(manifest, mib=args.mib)
+    image = ensure_qemu_image() if args.container else None
+    figures = bench.run(manifest, args.kib << 10 if args.kib else None, container_image=image)
     if args.json:
         print(json.dumps([{**f.__dict__, "ok": f.ok} for f in figures], indent=2))
     else:
-        print(f"utvm bench on target {args.target} ({manifest.toolchain})")
+        where = " in a container" if args.container else ""
+        print(f"utvm bench on target {args.target}{where} ({manifest.toolchain})")
         for f in figures:
             print("  " + f.line())
     return 0 if all(f.ok is not False for f in figures) else 1
@@ -55,7 +61,9 @@ def parser() -> argparse.ArgumentParser:
     be = sub.add_parser("bench", help="measure session open, RPC latency and throughput")
     be.add_argument("--target", default=DEFAULT_TARGET)
     be.add_argument("--out", metavar="DIR", help="build directory (default: a temporary one)")
-    be.add_argument("--mib", type=int, default=1, help="tensor size for throughput, MiB")
+    be.add_argument("--kib", type=int, help="tensor size for throughput, KiB (default: 1024 on the host, "
+                    "64 on QEMU boards)")
+    be.add_argument("--container", action="store_true", help="run the QEMU board inside a container")
     be.add_argument("--json", action="store_true")
     be.set_defaults(func=_cmd_bench)
     t = sub.add_parser("targets", help="list the targets")

@@ -50,11 +50,13 @@ class Device:
         return self.client
 
     def stop(self) -> None:
-        if self.session is not None:
-            self.session.close()
-        if self.transport is not None:
-            self.transport.close()
-        self.session = self.client = self.transport = None
+        try:
+            if self.session is not None:
+                self.session.close()
+        finally:
+            if self.transport is not None:
+                self.transport.close()
+            self.session = self.client = self.transport = None
 
     def __enter__(self) -> RPCClient:
         return self.start()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import select
+import signal
 import subprocess
+import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -40,6 +43,19 @@ class Transport(ABC):
         self.close()
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: Linux kills it when the parent dies, so a
+    killed test run leaves no device process behind."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: best effort
+        pass
+
+
+PR_SET_PDEATHSIG = 1
+
+
 class ChildProcessTransport(Transport):
     """The device is a child process; its stdin/stdout are the pipe."""
 
@@ -61,6 +77,7 @@ class ChildProcessTransport(Transport):
                 stdout=subprocess.PIPE,
                 stderr=self._stderr_file or subprocess.DEVNULL,
                 bufsize=0,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         except OSError as exc:
             raise TransportError(f"cannot start {self.argv[0]}: {exc}") from exc

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import struct
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -130,3 +131,31 @@ def test_semihosting_firmware_stops_when_the_host_closes_the_console() -> None:
     proc.stdin.close()
     assert proc.wait(timeout=30) == 0
     assert b"\xff\xfd" in proc.stdout.read()  # it had announced itself before
+
+
+def _running(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "State:\tZ" not in status.read_text()
+    except OSError:
+        return False
+
+
+def test_killed_owner_leaves_no_qemu_behind(tmp_path: Path) -> None:
+    """SIGKILL the process that started a board: its QEMU must go too (no stray emulators)."""
+    image = build_image("qemu-mps2-an385", [KERNELS / "handwritten.c"])
+    script = tmp_path / "owner.py"
+    script.write_text(
+        "import time\nfrom harness.build import Manifest\nfrom harness.device import Device\n"
+        f"dev = Device(Manifest.load({str(Path(image.artifact).parent / 'manifest.json')!r}))\n"
+        "dev.start()\nprint(dev.transport.proc.pid, flush=True)\ntime.sleep(600)\n")
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert owner.stdout is not None
+    qemu_pid = int(owner.stdout.readline())
+    assert _running(qemu_pid)
+    owner.kill()
+    owner.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _running(qemu_pid):
+        time.sleep(0.05)
+    assert not _running(qemu_pid), "QEMU outlived the process that started it"
