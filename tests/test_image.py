@@ -11,7 +11,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from harness.build import Manifest
-from tests.conftest import KERNELS
+from tests.conftest import KERNELS, build_image
 
 MALLOC_FAMILY = {"malloc", "calloc", "realloc", "free", "aligned_alloc", "posix_memalign",
                  "memalign", "valloc", "pvalloc", "reallocarray"}
@@ -30,13 +30,15 @@ def test_manifest_fields(host_image: Manifest) -> None:
     data = json.loads((Path(host_image.artifact).parent / "manifest.json").read_text())
     assert data["target"] == "host"
     assert Path(data["artifact"]).is_file() and Path(data["rpc_launcher"]).is_file()
-    assert {"scale", "busy", "add_int", "workspace", "fail_with", "sum_bytes"} == set(data["functions"])
+    kernels = {"scale", "busy", "add_int", "workspace", "fail_with", "sum_bytes", "crash"}
+    assert kernels == set(data["functions"])
     assert all(data["size"][k] > 0 for k in ("text", "data", "bss"))
     assert data["toolchain"].startswith("gcc")
 
 
-def test_no_malloc_family_in_image(host_image: Manifest) -> None:
-    names = symbol_names(Path(host_image.artifact))
+@pytest.mark.parametrize("target", ["host", "qemu-mps2-an385", "qemu-mps2-an505-semihosting"])
+def test_no_malloc_family_in_image(target: str) -> None:
+    names = symbol_names(Path(build_image(target, [KERNELS / "handwritten.c"]).artifact))
     assert "utvm_serve_framed" in names  # the symbol table was read
     assert not names & MALLOC_FAMILY, names & MALLOC_FAMILY
 
@@ -71,3 +73,19 @@ def test_cli_bad_kernel_source_is_a_build_error(tmp_path: Path) -> None:
 def test_cli_wrong_flag_exits_2() -> None:
     proc = run_cli("build", "--out", "x", "--frobnicate")
     assert proc.returncode == 2 and "unrecognized arguments" in proc.stderr
+
+
+def test_board_manifest_has_bridge_launcher_and_footprint() -> None:
+    image = build_image("qemu-mps2-an386", [KERNELS / "handwritten.c"])
+    launcher = Path(image.rpc_launcher)
+    assert launcher != Path(image.artifact) and launcher.stat().st_mode & 0o111
+    assert image.toolchain.startswith("arm-none-eabi-gcc")
+    assert image.footprint["flash"]["kernels"] > 0 and image.footprint["ram"]["stack"] > 0
+
+
+def test_bridge_with_a_broken_manifest_says_so(tmp_path: Path) -> None:
+    bad = tmp_path / "manifest.json"
+    bad.write_text("{not json")
+    proc = subprocess.run([sys.executable, "-m", "harness.bridge", "--manifest", str(bad), "3", "4"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "cannot read manifest" in proc.stderr
