@@ -103,7 +103,8 @@ def transport_floor(manifest: Manifest, message_len: int, bulk: int) -> Floor:
     target = get_target(manifest.target)
     elf = _echo_image(manifest)
     board, transport = target.launch["board"], target.launch["transport"]
-    with ChildProcessTransport(qemu_argv(board, transport, str(elf)), exit_grace=0.0) as link:
+    with ChildProcessTransport(qemu_argv(board, transport, str(elf)), exit_grace=0.0,
+                               die_with_parent=True) as link:
         def echo(data: bytes) -> None:
             link.write(data)
             got = 0

@@ -148,7 +148,7 @@ def _launch_qemu(manifest: Manifest, workdir: Path, options: LaunchOptions) -> T
         raise InfrastructureError(f"{QEMU} is not installed (run ci/install-system.sh)")
     # QEMU does not exit when its stdin closes: stop it at once.
     return ChildProcessTransport(qemu_argv(board, transport, manifest.artifact),
-                                 stderr_path=workdir / "device.stderr", exit_grace=0.0)
+                                 stderr_path=workdir / "device.stderr", exit_grace=0.0, die_with_parent=True)
 
 
 BOARDS = load_boards()

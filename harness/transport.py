@@ -43,27 +43,27 @@ class Transport(ABC):
         self.close()
 
 
+PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
 def _die_with_parent() -> None:
     """Runs in the child before exec: Linux kills it when the parent dies, so a
-    killed test run leaves no device process behind."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: best effort
-        pass
-
-
-PR_SET_PDEATHSIG = 1
+    killed test run leaves no emulator behind."""
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class ChildProcessTransport(Transport):
     """The device is a child process; its stdin/stdout are the pipe."""
 
     def __init__(self, argv: Sequence[str], stderr_path: Path | None = None,
-                 exit_grace: float = 2.0) -> None:
+                 exit_grace: float = 2.0, die_with_parent: bool = False) -> None:
         self.argv = list(argv)
         self.stderr_path = stderr_path
         self.exit_grace = exit_grace  # how long close() waits for an exit at EOF before SIGTERM
+        # For children that do not end at EOF (QEMU). It costs a fork instead of a vfork.
+        self.die_with_parent = die_with_parent
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_file = None
 
@@ -77,7 +77,7 @@ class ChildProcessTransport(Transport):
                 stdout=subprocess.PIPE,
                 stderr=self._stderr_file or subprocess.DEVNULL,
                 bufsize=0,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                preexec_fn=_die_with_parent if self.die_with_parent else None,
             )
         except OSError as exc:
             raise TransportError(f"cannot start {self.argv[0]}: {exc}") from exc
