@@ -17,13 +17,12 @@ import numpy as np
 from harness import rpc_codec as c
 from harness.build import Manifest, build
 from harness.device import Device
-from harness.footprint import RUNTIME_COMPONENTS
+from harness.footprint import runtime_use
 from harness.framing import encode_frame
-from harness.qemu import QEMU_DIR, qemu_argv
+from harness.qemu import QEMU_DIR, qemu_process
 from harness.rpc import RPCClient
 from harness.session import NORMAL, message
 from harness.target import LaunchOptions, get_target
-from harness.transport import ChildProcessTransport
 
 
 @dataclass
@@ -103,8 +102,7 @@ def transport_floor(manifest: Manifest, message_len: int, bulk: int) -> Floor:
     target = get_target(manifest.target)
     elf = _echo_image(manifest)
     board, transport = target.launch["board"], target.launch["transport"]
-    with ChildProcessTransport(qemu_argv(board, transport, str(elf)), exit_grace=0.0,
-                               die_with_parent=True) as link:
+    with qemu_process(board, transport, str(elf)) as link:
         def echo(data: bytes) -> None:
             link.write(data)
             got = 0
@@ -153,9 +151,7 @@ def footprint_figures(manifest: Manifest) -> list[Figure]:
     flash, ram = manifest.footprint["flash"], manifest.footprint["ram"]
     figures = [Figure(f"flash: {k}", v, "B") for k, v in sorted(flash.items())]
     figures += [Figure(f"RAM: {k}", v, "B") for k, v in sorted(ram.items())]
-    packet_buffer = int(get_target(manifest.target).defines.get("UTVM_MAX_PACKET_SIZE", 2048)) + 8 + 3
-    rt_flash = sum(flash.get(k, 0) for k in RUNTIME_COMPONENTS)
-    rt_ram = sum(ram.get(k, 0) for k in RUNTIME_COMPONENTS) + ram.get("link buffers", 0) - packet_buffer
+    rt_flash, rt_ram = runtime_use(manifest.footprint, get_target(manifest.target).defines)
     figures.append(Figure("runtime + RPC + link: flash", rt_flash / 1024, "KiB", 16.0))
     figures.append(Figure("runtime + RPC + link: RAM (no packet buf)", rt_ram / 1024, "KiB", 4.0))
     return figures

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,17 @@ _RULES: tuple[tuple[str, str, str], ...] = (
 )
 # Parts of the crt counted against the runtime budget (issue: runtime + RPC server + link layer).
 RUNTIME_COMPONENTS = ("memory", "runtime", "link layer", "rpc server")
+DEFAULT_MAX_PACKET_SIZE = 2048  # crt/include/utvm/config.h
+
+
+def runtime_use(fp: Mapping[str, Mapping[str, int]], defines: Mapping[str, str]) -> tuple[int, int]:
+    """Flash and RAM bytes of runtime + RPC server + link layer, the RAM without the
+    packet buffer (max packet + 8-byte length + 3-byte session header)."""
+    flash, ram = fp["flash"], fp["ram"]
+    packet_buffer = int(defines.get("UTVM_MAX_PACKET_SIZE", DEFAULT_MAX_PACKET_SIZE)) + 8 + 3
+    used_flash = sum(flash.get(k, 0) for k in RUNTIME_COMPONENTS)
+    used_ram = sum(ram.get(k, 0) for k in RUNTIME_COMPONENTS) + ram.get("link buffers", 0) - packet_buffer
+    return used_flash, used_ram
 
 _OUT_SECTION = re.compile(r"^(\.\S+|\S+)(?:\s+0x[0-9a-f]+\s+0x[0-9a-f]+)?")
 _INPUT = re.compile(r"^ (\S+)?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")

@@ -136,6 +136,13 @@ def qemu_argv(board: Board, transport: str, elf: str, qemu: str = QEMU) -> list[
             "-net", "none", "-icount", f"shift={board.icount_shift}", *wiring, "-kernel", elf]
 
 
+def qemu_process(board: Board, transport: str, elf: str, stderr_path: Path | None = None) -> Transport:
+    """QEMU as a local child process; it does not exit when its stdin closes, so it is
+    stopped at once on close, and it dies with its parent."""
+    return ChildProcessTransport(qemu_argv(board, transport, elf), stderr_path=stderr_path,
+                                 exit_grace=0.0, die_with_parent=True)
+
+
 def _launch_qemu(manifest: Manifest, workdir: Path, options: LaunchOptions) -> Transport:
     target = get_target(manifest.target)
     board, transport = target.launch["board"], target.launch["transport"]
@@ -146,9 +153,7 @@ def _launch_qemu(manifest: Manifest, workdir: Path, options: LaunchOptions) -> T
                                   stderr_path=workdir / "device.stderr")
     if shutil.which(QEMU) is None:
         raise InfrastructureError(f"{QEMU} is not installed (run ci/install-system.sh)")
-    # QEMU does not exit when its stdin closes: stop it at once.
-    return ChildProcessTransport(qemu_argv(board, transport, manifest.artifact),
-                                 stderr_path=workdir / "device.stderr", exit_grace=0.0, die_with_parent=True)
+    return qemu_process(board, transport, manifest.artifact, workdir / "device.stderr")
 
 
 BOARDS = load_boards()

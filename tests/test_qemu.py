@@ -17,7 +17,7 @@ from harness import rpc_codec as c
 from harness.build import Manifest
 from harness.device import Device
 from harness.errors import UtvmError
-from harness.footprint import RUNTIME_COMPONENTS
+from harness.footprint import RUNTIME_COMPONENTS, runtime_use
 from harness.qemu import BOARDS, load_boards, qemu_argv
 from harness.rpc import RPCClient
 from harness.target import get_target
@@ -94,9 +94,8 @@ def test_footprint_split_and_runtime_budget(board_image: Manifest) -> None:
     assert {"kernels", "port", "libc/libgcc"} <= set(flash), flash
     assert abs(sum(flash.values()) - (size["text"] + size["data"])) <= 64, "map and ELF disagree"
     assert abs(sum(ram.values()) - (size["data"] + size["bss"])) <= 64, "map and ELF disagree"
-    runtime_flash = sum(flash[k] for k in RUNTIME_COMPONENTS)
-    packet_buffer = 2048 + 8 + 3
-    runtime_ram = sum(ram.get(k, 0) for k in RUNTIME_COMPONENTS) + ram["link buffers"] - packet_buffer
+    assert "link buffers" in ram, ram
+    runtime_flash, runtime_ram = runtime_use(fp, get_target(board_image.target).defines)
     assert runtime_flash <= 16 * 1024, f"runtime + RPC + link use {runtime_flash} B of flash"
     assert runtime_ram <= 4 * 1024, f"runtime + RPC + link use {runtime_ram} B of RAM"
 
