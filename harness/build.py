@@ -79,7 +79,8 @@ def build_key(target: Target, extra_sources: Sequence[Path], toolchain: str) -> 
             sorted(target.defines.items()), sorted(target.link_files.items()), toolchain)
     h = hashlib.sha256(repr(desc).encode())
     files = [*runtime_sources(target), *sorted((CRT / "include").rglob("*.h")),
-             *sorted(target.port_dir.glob("*.h")), Path(__file__), *_linker_scripts(target), *extra_sources]
+             *sorted(target.port_dir.glob("*.h")), Path(__file__), Path(__file__).with_name("footprint.py"),
+             *_linker_scripts(target), *extra_sources]
     for f in files:
         h.update(str(f).encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:24]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -49,6 +50,57 @@ def _cmd_targets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_vboard_serve(args: argparse.Namespace) -> int:
+    from harness.faults import FaultPlan
+    from harness.qemu import BOARDS
+    from harness.virtual_board import VirtualBoard
+
+    if args.board not in BOARDS:
+        raise UtvmError(f"unknown board {args.board!r}; known boards: {', '.join(sorted(BOARDS))}")
+    port = Path(args.port).absolute()
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="utvm-vboard-"))
+    vb = VirtualBoard(BOARDS[args.board], port, workdir, FaultPlan.parse(args.faults))
+    signal.signal(signal.SIGTERM, lambda *_: vb.stop())
+    if args.elf:
+        vb.flash(Path(args.elf))
+    print(f"virtual board {args.board} on {port} (control: {port}.ctl, QEMU log: {workdir}/qemu.log)",
+          flush=True)
+    try:
+        vb.serve_forever()
+    finally:
+        vb.stop()
+    return 0
+
+
+def _cmd_vboard_control(args: argparse.Namespace) -> int:
+    from harness.virtual_board import control
+
+    command = " ".join([args.verb, *(str(Path(a).absolute()) if args.verb == "flash" else a
+                                     for a in args.arg)])
+    print(control(Path(args.port), command))
+    return 0
+
+
+def _add_vboard(sub: argparse._SubParsersAction) -> None:
+    vb = sub.add_parser("virtual-board", help="a QEMU board on a pseudo-terminal, behind a fault relay")
+    vsub = vb.add_subparsers(dest="action", required=True)
+    serve = vsub.add_parser("serve", help="run the board until SIGTERM")
+    serve.add_argument("--board", required=True, help="a board of qemu/boards.toml")
+    serve.add_argument("--port", required=True, help="path of the serial port to create (a symlink)")
+    serve.add_argument("--elf", help="image to flash at start")
+    serve.add_argument("--faults", default="", help="e.g. drop=0.001,corrupt=0.001,delay=0.005,split=0.5")
+    serve.add_argument("--workdir", help="where QEMU's log goes (default: a temporary directory)")
+    serve.set_defaults(func=_cmd_vboard_serve)
+    for verb, text in (("flash", "restart the board with an image"), ("reset", "restart the board"),
+                       ("off", "power off"), ("on", "power on"), ("faults", "set the fault plan"),
+                       ("status", "print the board's state and fault counts")):
+        p = vsub.add_parser(verb, help=text)
+        p.add_argument("port")
+        if verb in ("flash", "faults"):
+            p.add_argument("arg", nargs=1, metavar="ELF" if verb == "flash" else "SPEC")
+        p.set_defaults(func=_cmd_vboard_control, verb=verb, arg=[])
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="utvm", description="Build, run and test the utvm runtime.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -68,6 +120,7 @@ def parser() -> argparse.ArgumentParser:
     be.set_defaults(func=_cmd_bench)
     t = sub.add_parser("targets", help="list the targets")
     t.set_defaults(func=_cmd_targets)
+    _add_vboard(sub)
     return p
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.build import Manifest
@@ -29,10 +30,13 @@ class Device:
         self.session: Session | None = None
         self.client: RPCClient | None = None
 
-    def start(self) -> RPCClient:
+    def start(self, after_open: Callable[[], None] | None = None) -> RPCClient:
+        """Launch, then (after `after_open`, e.g. a board reset) open the session."""
         self.transport = launch(self.manifest, self.workdir, self.options)
         try:
             self.transport.open()
+            if after_open is not None:
+                after_open()
             return self.reconnect()
         except BaseException:
             self.stop()  # never leave a process or container behind

@@ -39,6 +39,7 @@ def runtime_use(fp: Mapping[str, Mapping[str, int]], defines: Mapping[str, str])
 
 _OUT_SECTION = re.compile(r"^(\.\S+|\S+)(?:\s+0x[0-9a-f]+\s+0x[0-9a-f]+)?")
 _INPUT = re.compile(r"^ (\S+)?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
+_FILL = re.compile(r"^ \*fill\*\s+0x[0-9a-f]+\s+0x([0-9a-f]+)")  # alignment padding between inputs
 
 
 @dataclass
@@ -72,6 +73,15 @@ def _section_kinds(elf: Path) -> dict[str, tuple[bool, bool, int]]:
     return kinds
 
 
+def _count(kind: tuple[bool, bool, int], component: str, size: int, flash: dict[str, int],
+           ram: dict[str, int]) -> None:
+    in_flash, in_ram, _ = kind
+    if in_flash:
+        flash[component] += size
+    if in_ram:
+        ram[component] += size
+
+
 def footprint(elf: Path, map_file: Path) -> Footprint:
     kinds = _section_kinds(elf)
     flash: dict[str, int] = defaultdict(int)
@@ -84,6 +94,10 @@ def footprint(elf: Path, map_file: Path) -> Footprint:
             m = _OUT_SECTION.match(line)
             out_section = m.group(1) if m and m.group(1) in kinds else ""
             continue
+        fill = _FILL.match(line)
+        if fill is not None and out_section and out_section != ".stack":  # the stack is counted below
+            _count(kinds[out_section], "alignment", int(fill.group(1), 16), flash, ram)
+            continue
         m = _INPUT.match(line)
         if m is None:
             stripped = line.strip()
@@ -94,12 +108,7 @@ def footprint(elf: Path, map_file: Path) -> Footprint:
         size = int(m.group(3), 16)
         if not out_section or size == 0 or not name:
             continue
-        in_flash, in_ram, _ = kinds[out_section]
-        component = _classify(name, m.group(4))
-        if in_flash:
-            flash[component] += size
-        if in_ram:
-            ram[component] += size
+        _count(kinds[out_section], _classify(name, m.group(4)), size, flash, ram)
     if ".stack" in kinds:  # reserved by the linker script, no input files
         ram["stack"] += kinds[".stack"][2]
     return Footprint(dict(flash), dict(ram))

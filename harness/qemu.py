@@ -120,7 +120,7 @@ def _target(board: Board, transport: str) -> Target:
         cflags=(*_FIRMWARE_CFLAGS, *board.cflags),
         ldflags=(*_FIRMWARE_LDFLAGS, "-T", str(QEMU_DIR / "cortex-m.ld")),
         defines=MappingProxyType(board.defines()),
-        features=frozenset({"qemu", "board", transport, *board.features, *board.timers}),
+        features=frozenset({"qemu", "board", "exact_time", transport, *board.features, *board.timers}),
         # Emulated time is virtual (-icount); these cover a loaded host, not a slow device.
         timeout_multiplier=3.0,
         port_sources=("main.c", "platform.c", port_file),

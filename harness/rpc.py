@@ -73,7 +73,7 @@ class RemoteTensor:
         return c.TensorRef(self.data, self.shape, self.dtype, byte_offset)
 
     def copyfrom(self, array: np.ndarray) -> RemoteTensor:
-        array = np.ascontiguousarray(array, dtype=self.dtype)
+        array = np.asarray(array, dtype=self.dtype, order="C")  # keeps 0-d arrays 0-d
         if array.shape != self.shape:
             raise ValueError(f"shape {array.shape} does not match tensor shape {self.shape}")
         self.client.copy_to(self, array.tobytes())
@@ -109,6 +109,12 @@ class TimeEvaluator:
 
     def free(self) -> None:
         self.fn.free()
+
+    def __enter__(self) -> TimeEvaluator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.free()  # a device has few closure slots
 
 
 class RPCClient:
@@ -197,7 +203,7 @@ class RPCClient:
         return RemoteTensor(self, h.value, ref.shape, ref.dtype)
 
     def tensor(self, array: np.ndarray) -> RemoteTensor:
-        array = np.ascontiguousarray(array)
+        array = np.asarray(array, order="C")
         return self.empty(array.shape, array.dtype).copyfrom(array)
 
     def _block(self, t: RemoteTensor) -> int:

@@ -85,10 +85,14 @@ def encode_value(v: Any) -> bytes:
     if isinstance(v, (bool, np.bool_)):
         return struct.pack("<iq", T_BOOL, int(v))
     if isinstance(v, (int, np.integer)):
+        if not -(2**63) <= int(v) < 2**63:
+            raise OverflowError(f"{v} does not fit the device's int64")
         return struct.pack("<iq", T_INT, int(v))
     if isinstance(v, (float, np.floating)):
         return struct.pack("<id", T_FLOAT, float(v))
     if isinstance(v, str):
+        if "\0" in v:  # the ABI passes strings as C strings: the device would see them cut
+            raise ValueError("a string with a NUL character cannot be passed to the device; pass bytes")
         raw = v.encode()
         return struct.pack("<iQ", T_RAWSTR, len(raw)) + raw
     if isinstance(v, (bytes, bytearray, memoryview)):

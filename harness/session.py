@@ -27,7 +27,8 @@ def message(session_id: int, kind: int, payload: bytes = b"") -> bytes:
 @dataclass
 class SessionStats:
     handshakes: int = 0
-    resets_seen: int = 0
+    resets_seen: int = 0  # resets noticed during a session
+    boots_seen: int = 0  # boot announcements (Terminate on session 0), at any time
     logs: list[str] = field(default_factory=list)
 
 
@@ -44,6 +45,11 @@ class Session:
         self._inbox: list[bytes] = []  # decoded frames not yet handled
         self._stream = bytearray()  # RPC bytes received, not yet consumed
         self._reset_state = True
+
+    @property
+    def idle(self) -> bool:
+        """Open, and nothing half-read: the next request starts clean."""
+        return bool(self.session_id) and not self._stream and not self._inbox
 
     # ---- sending ----
     def _send_frames(self, *payloads: bytes) -> None:
@@ -75,6 +81,8 @@ class Session:
             return None
         sid, kind = struct.unpack_from("<HB", frame)
         body = frame[3:]
+        if kind == TERMINATE and sid == 0:
+            self.stats.boots_seen += 1
         if kind == LOG:
             text = body.decode(errors="replace")
             self.stats.logs.append(text)

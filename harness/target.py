@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import UtvmError
+from harness.serial_link import DEFAULT_BAUD, SerialTransport
 from harness.transport import ChildProcessTransport, Transport
 
 if TYPE_CHECKING:
@@ -82,6 +83,8 @@ class LaunchOptions:
     """How to start a device, beyond what its target says."""
 
     container_image: str | None = None  # run the device's process inside this Docker image
+    serial_port: str | None = None  # the device is a board already running the image, on this port
+    baud: int = DEFAULT_BAUD
 
 
 Launcher = Callable[["Manifest", Path, LaunchOptions], Transport]
@@ -94,7 +97,10 @@ def register_launcher(kind: str, launcher: Launcher) -> None:
 
 def launch(manifest: Manifest, workdir: Path, options: LaunchOptions | None = None) -> Transport:
     target = get_target(manifest.target)
-    return LAUNCHERS[target.launcher](manifest, workdir, options or LaunchOptions())
+    options = options or LaunchOptions()
+    if options.serial_port:  # a board: whatever its kind, its link is a UART
+        return SerialTransport(options.serial_port, options.baud)
+    return LAUNCHERS[target.launcher](manifest, workdir, options)
 
 
 def _launch_host(manifest: Manifest, workdir: Path, options: LaunchOptions) -> Transport:

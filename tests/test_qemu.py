@@ -92,8 +92,8 @@ def test_footprint_split_and_runtime_budget(board_image: Manifest) -> None:
     flash, ram = fp["flash"], fp["ram"]
     assert set(RUNTIME_COMPONENTS) <= set(flash), flash
     assert {"kernels", "port", "libc/libgcc"} <= set(flash), flash
-    assert abs(sum(flash.values()) - (size["text"] + size["data"])) <= 64, "map and ELF disagree"
-    assert abs(sum(ram.values()) - (size["data"] + size["bss"])) <= 64, "map and ELF disagree"
+    assert abs(sum(flash.values()) - (size["text"] + size["data"])) <= 8, "map and ELF disagree"
+    assert abs(sum(ram.values()) - (size["data"] + size["bss"])) <= 8, "map and ELF disagree"
     assert "link buffers" in ram, ram
     runtime_flash, runtime_ram = runtime_use(fp, get_target(board_image.target).defines)
     assert runtime_flash <= 16 * 1024, f"runtime + RPC + link use {runtime_flash} B of flash"

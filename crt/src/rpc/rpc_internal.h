@@ -76,8 +76,8 @@ void reply_values(utvm_rpc_server_t* s, const TVMFFIAny* values, int32_t n);
  * replies with an Exception itself and returns false when the request is refused. */
 bool check_cpu(utvm_rpc_server_t* s, DLDevice dev);
 bool check_tensor_range(utvm_rpc_server_t* s, const DLTensor* t, uint64_t nbytes, const char* what);
-/* Same for the bytes from byte_offset to the tensor's end; their count in *nbytes. */
-bool check_tensor_rest(utvm_rpc_server_t* s, const DLTensor* t, const char* what, uint64_t* nbytes);
+/* A whole tensor as a DLPack view: numel * itemsize bytes (in *nbytes) at data + byte_offset. */
+bool check_tensor_view(utvm_rpc_server_t* s, const DLTensor* t, const char* what, uint64_t* nbytes);
 void reply_one(utvm_rpc_server_t* s, TVMFFIAny v);
 TVMFFIAny any_none(void);
 TVMFFIAny any_ptr(void* p);

@@ -63,7 +63,7 @@ static void do_call(utvm_rpc_server_t* s, uint64_t handle, TVMFFIAny* a, int32_t
   for (int32_t i = 0; i < n; ++i) {
     uint64_t nbytes;
     if (a[i].type_index == kTVMFFIDLTensorPtr &&
-        !check_tensor_rest(s, (const DLTensor*)a[i].v_ptr, f->name, &nbytes)) {
+        !check_tensor_view(s, (const DLTensor*)a[i].v_ptr, f->name, &nbytes)) {
       return;
     }
   }

@@ -30,17 +30,24 @@ bool check_tensor_range(utvm_rpc_server_t* s, const DLTensor* t, uint64_t nbytes
   return true;
 }
 
-bool check_tensor_rest(utvm_rpc_server_t* s, const DLTensor* t, const char* what,
+/* A tensor handed to a kernel or copied whole: a DLPack view, whose numel * itemsize bytes
+ * start at data + byte_offset; all of them must be memory this session allocated. */
+bool check_tensor_view(utvm_rpc_server_t* s, const DLTensor* t, const char* what,
                        uint64_t* nbytes) {
-  uint64_t total;
-  if (!utvm_tensor_nbytes(t, &total)) {
+  if (!check_cpu(s, t->device)) return false;
+  if (!utvm_tensor_nbytes(t, nbytes) || t->byte_offset > UINT64_MAX - *nbytes) {
     const char* parts[3] = {"ValueError: ", what, ": tensor has an invalid shape or dtype"};
     reply_exception_parts(s, parts, 3);
     return false;
   }
-  /* An offset past the end leaves 0 bytes; check_tensor_range then refuses the offset. */
-  *nbytes = t->byte_offset <= total ? total - t->byte_offset : 0;
-  return check_tensor_range(s, t, *nbytes, what);
+  const uint8_t* p = (const uint8_t*)t->data + t->byte_offset;
+  if (t->data == NULL || !utvm_alloc_contains(utvm_runtime_config()->data, p, (size_t)*nbytes)) {
+    const char* parts[3] = {"ValueError: ", what,
+                            ": tensor data is not device memory allocated in this session"};
+    reply_exception_parts(s, parts, 3);
+    return false;
+  }
+  return true;
 }
 
 void reply_one(utvm_rpc_server_t* s, TVMFFIAny v) { reply_values(s, &v, 1); }
@@ -221,8 +228,8 @@ void do_syscall(utvm_rpc_server_t* s, int32_t code, TVMFFIAny* a, int32_t n) {
       const DLTensor* from = (const DLTensor*)a[0].v_ptr;
       const DLTensor* to = (const DLTensor*)a[1].v_ptr;
       uint64_t nb_from, nb_to;
-      if (!check_tensor_rest(s, from, "CopyAmongRemote", &nb_from) ||
-          !check_tensor_rest(s, to, "CopyAmongRemote", &nb_to)) {
+      if (!check_tensor_view(s, from, "CopyAmongRemote", &nb_from) ||
+          !check_tensor_view(s, to, "CopyAmongRemote", &nb_to)) {
         return;
       }
       if (nb_from != nb_to) {

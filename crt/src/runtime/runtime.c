@@ -37,9 +37,11 @@ void utvm_error_clear(void) { g_error[0] = '\0'; }
 
 const char* utvm_error_get(void) { return g_error; }
 
+/* Appends s; a message cut at the buffer's size ends in "..." so the cut is visible. */
 static size_t append(size_t at, const char* s) {
   while (s != NULL && *s != '\0' && at + 1 < sizeof(g_error)) g_error[at++] = *s++;
   g_error[at] = '\0';
+  if (s != NULL && *s != '\0' && at >= 3) memcpy(&g_error[at - 3], "...", 3);
   return at;
 }
 

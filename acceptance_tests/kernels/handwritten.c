@@ -119,3 +119,27 @@ int32_t __tvm_ffi_crash(void* self, void* args, int32_t num_args, void* result) 
   (void)result;
   __builtin_trap();
 }
+
+/* A constant table: read-only data that must stay in flash on a board. */
+const int32_t utvm_test_table[64] = {
+#define SQ(i) (i) * (i) * 7 + 3
+    SQ(0),  SQ(1),  SQ(2),  SQ(3),  SQ(4),  SQ(5),  SQ(6),  SQ(7),  SQ(8),  SQ(9),  SQ(10), SQ(11), SQ(12),
+    SQ(13), SQ(14), SQ(15), SQ(16), SQ(17), SQ(18), SQ(19), SQ(20), SQ(21), SQ(22), SQ(23), SQ(24), SQ(25),
+    SQ(26), SQ(27), SQ(28), SQ(29), SQ(30), SQ(31), SQ(32), SQ(33), SQ(34), SQ(35), SQ(36), SQ(37), SQ(38),
+    SQ(39), SQ(40), SQ(41), SQ(42), SQ(43), SQ(44), SQ(45), SQ(46), SQ(47), SQ(48), SQ(49), SQ(50), SQ(51),
+    SQ(52), SQ(53), SQ(54), SQ(55), SQ(56), SQ(57), SQ(58), SQ(59), SQ(60), SQ(61), SQ(62), SQ(63),
+#undef SQ
+};
+
+/* table(i: int) -> int: utvm_test_table[i]. */
+int32_t __tvm_ffi_table(void* self, void* args, int32_t num_args, void* result) {
+  (void)self;
+  TVMFFIAny* a = (TVMFFIAny*)args;
+  if (num_args != 1 || a[0].type_index != kTVMFFIInt || a[0].v_int64 < 0 || a[0].v_int64 >= 64) {
+    return fail("ValueError", "table(i: int) with 0 <= i < 64");
+  }
+  TVMFFIAny* r = (TVMFFIAny*)result;
+  r->type_index = kTVMFFIInt;
+  r->v_int64 = utvm_test_table[a[0].v_int64];
+  return 0;
+}

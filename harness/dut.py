@@ -1,0 +1,154 @@
+"""The device under test: one running image shared by many tests.
+
+A test that breaks the session (a wrong reply, a reset, a lost byte) marks it
+broken; the next test gets a fresh session, or a restarted device when a new
+session cannot be had. A device that cannot be started several times in a row
+is abandoned: later tests error at once with the cause instead of each waiting
+for its own timeout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from harness.build import Manifest
+from harness.device import Device
+from harness.errors import InfrastructureError, TransportError
+from harness.rpc import RPCClient
+from harness.session import Session
+from harness.target import LaunchOptions, Target, get_target
+from harness.transport import Transport
+
+ABANDON_AFTER = 3  # consecutive failed starts
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Commands that act on a physical (or virtual) board; {elf} and {port} are filled in."""
+
+    flash: str | None = None
+    reset: str | None = None
+
+    def run(self, which: str, manifest: Manifest, port: str | None) -> None:
+        template = getattr(self, which)
+        if template is None:
+            raise InfrastructureError(f"no {which} command given for this board")
+        cmd = template.format(elf=shlex.quote(manifest.artifact), port=shlex.quote(port or ""))
+        proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=300, check=False)
+        if proc.returncode != 0:
+            out = (proc.stderr or proc.stdout).strip()[-1000:]
+            raise InfrastructureError(f"{which} command failed ({proc.returncode}): {cmd}\n{out}")
+
+
+def image_sha256(manifest: Manifest) -> str:
+    return hashlib.sha256(Path(manifest.artifact).read_bytes()).hexdigest()
+
+
+class DeviceUnderTest:
+    def __init__(self, manifest: Manifest, options: LaunchOptions, timeout: float, workdir: Path,
+                 hooks: Hooks | None = None) -> None:
+        self.manifest = manifest
+        self.options = options
+        self.timeout = timeout
+        self.workdir = workdir
+        self.hooks = hooks or Hooks()
+        self.target: Target = get_target(manifest.target)
+        self.broken = False
+        self.failed_starts = 0
+        self.last_error: BaseException | None = None
+        self._device: Device | None = None
+
+    @cached_property
+    def sha256(self) -> str:
+        return image_sha256(self.manifest)
+
+    @property
+    def functions(self) -> Sequence[str]:
+        return self.manifest.functions
+
+    # ---- what tests use ----
+    @property
+    def rpc(self) -> RPCClient:
+        client = self.ready().client
+        assert client is not None
+        return client
+
+    @property
+    def session(self) -> Session:
+        session = self.ready().session
+        assert session is not None
+        return session
+
+    @property
+    def link(self) -> Transport:
+        """The raw byte pipe, for tests that speak the link layer themselves."""
+        transport = self.ready().transport
+        assert transport is not None
+        return transport
+
+    def reconnect(self) -> RPCClient:
+        """A new session on the running device (StartInit resets its RPC state and memory)."""
+        return self.ready().reconnect()
+
+    @property
+    def idle(self) -> bool:
+        """The current session is open and clean (never starts or recovers anything)."""
+        session = self._device.session if self._device is not None else None
+        return session is not None and session.idle
+
+    # ---- lifecycle ----
+    def ready(self) -> Device:
+        """The device with an open, clean session: started, or recovered when broken."""
+        if self._device is not None and not self.broken:
+            return self._device
+        return self._attempt(self._recover if self._device is not None else self._start)
+
+    def restart(self) -> Device:
+        """Stop and start again; a board on a serial port is reset when a reset command is known."""
+        self.stop()
+        return self._attempt(lambda: self._start(reset=True))
+
+    def _attempt(self, how: Callable[[], Device]) -> Device:
+        if self.failed_starts >= ABANDON_AFTER:
+            raise InfrastructureError(
+                f"{self.target.name}: device abandoned after {self.failed_starts} failed starts; "
+                f"last error: {self.last_error}")
+        try:
+            device = how()
+        except InfrastructureError as exc:
+            self.failed_starts += 1
+            self.last_error = exc
+            raise
+        self.failed_starts, self.broken = 0, False
+        return device
+
+    def _start(self, reset: bool = False) -> Device:
+        device = Device(self.manifest, timeout=self.timeout, workdir=self.workdir, options=self.options)
+        port = self.options.serial_port
+        board_reset = None
+        if reset and port and self.hooks.reset:  # port open first, so the boot announcement is seen
+            board_reset = lambda: self.hooks.run("reset", self.manifest, port)  # noqa: E731
+        device.start(after_open=board_reset)
+        self._device = device
+        return device
+
+    def _recover(self) -> Device:
+        """A new session; if the link or the process is gone, a restart (a reset for a board)."""
+        assert self._device is not None
+        try:
+            self._device.reconnect()
+            return self._device
+        except TransportError:
+            self.stop()
+        return self._start(reset=True)
+
+    def stop(self) -> None:
+        device, self._device = self._device, None
+        if device is not None:
+            device.stop()

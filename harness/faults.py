@@ -1,0 +1,106 @@
+"""Faults a relay injects into a byte stream: drop, corrupt, delay and split.
+
+A FaultPlan is written `drop=0.001,corrupt=0.001,delay=0.005,split=0.5,seed=7`:
+drop and corrupt are per-byte probabilities, delay is the longest pause (s)
+before a chunk is passed on, split the probability that a chunk is cut into
+pieces written separately. The same seed gives the same faults.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+
+from harness.errors import UtvmError
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    drop: float = 0.0
+    corrupt: float = 0.0
+    delay: float = 0.0
+    split: float = 0.0
+    seed: int = 0
+
+    @classmethod
+    def parse(cls, spec: str) -> FaultPlan:
+        """`key=value,...`; an empty spec is no faults."""
+        known = {f.name: f.type for f in fields(cls)}
+        values: dict[str, float | int] = {}
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            key, sep, raw = item.partition("=")
+            if not sep or key not in known:
+                raise UtvmError(f"bad fault {item!r}: expected one of {', '.join(known)} as key=value")
+            try:
+                values[key] = int(raw) if key == "seed" else float(raw)
+            except ValueError:
+                raise UtvmError(f"bad fault {item!r}: {raw!r} is not a number") from None
+        plan = cls(**values)  # type: ignore[arg-type]
+        for name in ("drop", "corrupt", "split"):
+            if not 0.0 <= getattr(plan, name) <= 1.0:
+                raise UtvmError(f"bad fault {name}={getattr(plan, name)}: a probability is in [0, 1]")
+        if plan.delay < 0:
+            raise UtvmError(f"bad fault delay={plan.delay}: must not be negative")
+        return plan
+
+    def __str__(self) -> str:
+        return ",".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))
+
+    @property
+    def active(self) -> bool:
+        return any((self.drop, self.corrupt, self.delay, self.split))
+
+
+@dataclass
+class FaultCounts:
+    dropped: int = 0
+    corrupted: int = 0
+    delayed: int = 0
+    split: int = 0
+    bytes: int = 0
+
+
+@dataclass
+class FaultInjector:
+    """Applies a plan to chunks of one direction of a stream."""
+
+    plan: FaultPlan
+    salt: int = 0  # one injector per direction, each with its own sequence
+    counts: FaultCounts = field(default_factory=FaultCounts)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.plan.seed * 1000003 + self.salt)
+
+    def mangle(self, chunk: bytes) -> bytes:
+        self.counts.bytes += len(chunk)
+        if not (self.plan.drop or self.plan.corrupt):
+            return chunk
+        out = bytearray()
+        for b in chunk:
+            r = self._rng.random()
+            if r < self.plan.drop:
+                self.counts.dropped += 1
+                continue
+            if r < self.plan.drop + self.plan.corrupt:
+                self.counts.corrupted += 1
+                b ^= self._rng.randrange(1, 256)
+            out.append(b)
+        return bytes(out)
+
+    def deliver(self, chunk: bytes, write: Callable[[bytes], None]) -> None:
+        """Mangle the chunk and write it, maybe late and maybe in pieces."""
+        data = self.mangle(chunk)
+        if self.plan.delay and data:
+            self.counts.delayed += 1
+            time.sleep(self._rng.uniform(0, self.plan.delay))
+        if len(data) > 1 and self._rng.random() < self.plan.split:
+            self.counts.split += 1
+            cuts = sorted(self._rng.sample(range(1, len(data)), min(3, len(data) - 1)))
+            for start, end in zip([0, *cuts], [*cuts, len(data)], strict=True):
+                write(data[start:end])
+                time.sleep(0.0005)
+            return
+        if data:
+            write(data)

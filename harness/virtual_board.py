@@ -1,0 +1,193 @@
+"""A virtual serial board: QEMU with its UART on a pseudo-terminal, behind a
+fault-injecting relay, seen by the harness as a serial port like a USB board.
+
+    harness --pyserial--> PORT (pty) <-relay: faults-> QEMU's UART pty
+
+It runs as a long-lived process (`utvm virtual-board serve`) with a control
+socket beside the port (`PORT.ctl`) that flashes (restarts QEMU with a new
+ELF), resets, powers off/on and changes the faults, so flash and reset
+commands in a lab inventory drive it exactly as they would a real board.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import select
+import socket
+import subprocess
+import threading
+import time
+import tty
+from pathlib import Path
+
+from harness.errors import InfrastructureError, UtvmError
+from harness.faults import FaultInjector, FaultPlan
+from harness.qemu import QEMU, Board, qemu_argv
+
+_PTY_LINE = re.compile(rb"char device redirected to (\S+) \(label link\)")
+_PTY_WIRING = ("-chardev", "pty,id=link", "-serial", "chardev:link")
+
+
+def control_path(port: Path) -> Path:
+    return port.with_name(port.name + ".ctl")
+
+
+def _raw_open(path: str) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    tty.setraw(fd)
+    return fd
+
+
+class VirtualBoard:
+    def __init__(self, board: Board, port: Path, workdir: Path, faults: FaultPlan | None = None) -> None:
+        self.board = board
+        self.port = port
+        self.workdir = workdir
+        self.faults = faults or FaultPlan()
+        self.elf: Path | None = None
+        self._qemu: subprocess.Popen[bytes] | None = None
+        self._dev_fd: int | None = None  # QEMU's UART pty
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._master, self._slave = os.openpty()  # the harness's side
+        tty.setraw(self._slave)  # held open: the port survives the harness closing it
+        self._injectors = self._new_injectors()
+
+    def _new_injectors(self) -> tuple[FaultInjector, FaultInjector]:
+        return FaultInjector(self.faults, salt=1), FaultInjector(self.faults, salt=2)
+
+    # ---- power ----
+    def power_on(self) -> None:
+        if self.elf is None:
+            raise UtvmError("nothing flashed yet")
+        log = self.workdir / "qemu.log"
+        argv = [*qemu_argv(self.board, "uart", str(self.elf), QEMU)]
+        wiring_at = argv.index("-chardev")
+        argv[wiring_at : wiring_at + 4] = _PTY_WIRING
+        with open(log, "wb") as err:
+            self._qemu = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        deadline = time.monotonic() + 10
+        while not (match := _PTY_LINE.search(log.read_bytes())):
+            if self._qemu.poll() is not None or time.monotonic() > deadline:
+                self.power_off()
+                raise InfrastructureError(f"QEMU did not start: {log.read_text(errors='replace')[-400:]}")
+            time.sleep(0.01)
+        with self._lock:
+            self._dev_fd = _raw_open(match.group(1).decode())
+        threading.Thread(target=self._device_to_host, args=(self._dev_fd,), daemon=True).start()
+
+    def power_off(self) -> None:
+        with self._lock:
+            fd, self._dev_fd = self._dev_fd, None
+            proc, self._qemu = self._qemu, None
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+        if fd is not None:
+            os.close(fd)
+
+    def flash(self, elf: Path) -> None:
+        if not elf.is_file():
+            raise UtvmError(f"no such image: {elf}")
+        self.power_off()
+        self.elf = elf.resolve()
+        self.power_on()
+
+    def reset(self) -> None:
+        self.power_off()
+        self.power_on()
+
+    # ---- relay ----
+    def _device_to_host(self, fd: int) -> None:
+        while not self._stop.is_set():
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                return  # QEMU went away (power off, reflash)
+            if not chunk:
+                return
+            self._injectors[1].deliver(chunk, lambda b: os.write(self._master, b))
+
+    def _to_device(self, data: bytes) -> None:
+        with self._lock:
+            if self._dev_fd is not None:
+                with contextlib.suppress(OSError):
+                    os.write(self._dev_fd, data)
+
+    def _host_to_device(self) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self._master], [], [], 0.2)
+            if ready:
+                chunk = os.read(self._master, 4096)
+                self._injectors[0].deliver(chunk, self._to_device)  # powered off: bytes are lost
+
+    # ---- control ----
+    def command(self, line: str) -> str:
+        verb, _, arg = line.strip().partition(" ")
+        if verb == "flash":
+            self.flash(Path(arg))
+        elif verb == "reset":
+            self.reset()
+        elif verb == "off":
+            self.power_off()
+        elif verb == "on":
+            self.power_on()
+        elif verb == "faults":
+            self.faults = FaultPlan.parse(arg)
+            self._injectors = self._new_injectors()
+        elif verb != "status":
+            raise UtvmError(f"unknown command {verb!r}: flash ELF, reset, off, on, faults SPEC, status")
+        tx, rx = (i.counts for i in self._injectors)
+        return (f"ok powered={'on' if self._qemu else 'off'} elf={self.elf} faults={self.faults} "
+                f"to_device={tx} to_host={rx}")
+
+    def serve_forever(self) -> None:
+        """Relay and answer the control socket until stop()."""
+        ctl = control_path(self.port)
+        ctl.unlink(missing_ok=True)
+        self.port.unlink(missing_ok=True)
+        self.port.symlink_to(os.ttyname(self._slave))
+        threading.Thread(target=self._host_to_device, daemon=True).start()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+            server.bind(str(ctl))
+            server.listen()
+            server.settimeout(0.2)
+            while not self._stop.is_set():
+                try:
+                    conn, _ = server.accept()
+                except TimeoutError:
+                    continue
+                with conn:
+                    self._answer(conn)
+        ctl.unlink(missing_ok=True)
+        self.port.unlink(missing_ok=True)
+
+    def _answer(self, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        request = conn.makefile("r").readline()
+        try:
+            reply = self.command(request)
+        except UtvmError as exc:
+            reply = f"error {exc}"
+        conn.sendall(reply.encode() + b"\n")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.power_off()
+
+
+def control(port: Path, command: str, timeout: float = 30.0) -> str:
+    """Send one command to a running virtual board; returns its status line."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(control_path(port)))
+            sock.sendall(command.encode() + b"\n")
+            reply = sock.makefile("r").readline().strip()
+    except OSError as exc:
+        raise InfrastructureError(f"virtual board at {port} does not answer: {exc}") from exc
+    if not reply.startswith("ok"):
+        raise InfrastructureError(f"virtual board at {port}: {reply or 'no reply'}")
+    return reply
