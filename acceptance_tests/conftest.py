@@ -24,4 +24,4 @@ def _sources(cache_dir: Path) -> list[Path]:
 
 
 def pytest_utvm_image_sources(config: pytest.Config) -> list[Path]:
-    return _sources(Path(config.rootpath) / "build" / "utvm-cache")
+    return _sources(Path(config.getoption("utvm_cache") or Path(config.rootpath) / "build" / "utvm-cache"))

@@ -59,7 +59,8 @@ class DeviceUnderTest:
         self.workdir = workdir
         self.hooks = hooks or Hooks()
         self.target: Target = get_target(manifest.target)
-        self.broken = False
+        self.broken = False  # the next use opens a new session first
+        self.raw_access = False  # a test spoke the link or session layer itself
         self.failed_starts = 0
         self.last_error: BaseException | None = None
         self._device: Device | None = None
@@ -81,6 +82,7 @@ class DeviceUnderTest:
 
     @property
     def session(self) -> Session:
+        self.raw_access = True
         session = self.ready().session
         assert session is not None
         return session
@@ -88,6 +90,7 @@ class DeviceUnderTest:
     @property
     def link(self) -> Transport:
         """The raw byte pipe, for tests that speak the link layer themselves."""
+        self.raw_access = True
         transport = self.ready().transport
         assert transport is not None
         return transport
@@ -125,7 +128,7 @@ class DeviceUnderTest:
             self.failed_starts += 1
             self.last_error = exc
             raise
-        self.failed_starts, self.broken = 0, False
+        self.failed_starts, self.broken, self.raw_access = 0, False, False
         return device
 
     def _start(self, reset: bool = False) -> Device:

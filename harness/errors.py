@@ -32,6 +32,10 @@ class TransportTimeout(TransportError):
     """No answer within the allowed time."""
 
 
+class LinkCorrupted(TransportError):
+    """A frame from the device failed its check during a session: a reply may be lost."""
+
+
 class DeviceResetError(TransportError):
     """The device rebooted or ended the session; reopen the session."""
 

@@ -71,7 +71,10 @@ class FaultInjector:
     counts: FaultCounts = field(default_factory=FaultCounts)
 
     def __post_init__(self) -> None:
-        self._rng = random.Random(self.plan.seed * 1000003 + self.salt)
+        # Byte faults draw from their own sequence, one draw per byte: where they land in the
+        # stream does not depend on how the stream was cut into chunks (timing).
+        self._byte_rng = random.Random(self.plan.seed * 1000003 + self.salt)
+        self._chunk_rng = random.Random(self.plan.seed * 1000003 + self.salt + 500009)
 
     def mangle(self, chunk: bytes) -> bytes:
         self.counts.bytes += len(chunk)
@@ -79,13 +82,13 @@ class FaultInjector:
             return chunk
         out = bytearray()
         for b in chunk:
-            r = self._rng.random()
+            r = self._byte_rng.random()
             if r < self.plan.drop:
                 self.counts.dropped += 1
                 continue
             if r < self.plan.drop + self.plan.corrupt:
                 self.counts.corrupted += 1
-                b ^= self._rng.randrange(1, 256)
+                b ^= self._byte_rng.randrange(1, 256)
             out.append(b)
         return bytes(out)
 
@@ -94,10 +97,10 @@ class FaultInjector:
         data = self.mangle(chunk)
         if self.plan.delay and data:
             self.counts.delayed += 1
-            time.sleep(self._rng.uniform(0, self.plan.delay))
-        if len(data) > 1 and self._rng.random() < self.plan.split:
+            time.sleep(self._chunk_rng.uniform(0, self.plan.delay))
+        if len(data) > 1 and self._chunk_rng.random() < self.plan.split:
             self.counts.split += 1
-            cuts = sorted(self._rng.sample(range(1, len(data)), min(3, len(data) - 1)))
+            cuts = sorted(self._chunk_rng.sample(range(1, len(data)), min(3, len(data) - 1)))
             for start, end in zip([0, *cuts], [*cuts, len(data)], strict=True):
                 write(data[start:end])
                 time.sleep(0.0005)

@@ -12,7 +12,6 @@ devices; images are built once and shared through file locks.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="keep images and device logs under --artifacts-dir")
     g.addoption("--artifacts-dir", default=None, metavar="DIR",
                 help="default: <rootdir>/build/utvm-artifacts")
+    g.addoption("--utvm-cache", default=None, metavar="DIR",
+                help="built images, shared between runs and workers (default: <rootdir>/build/utvm-cache)")
     g.addoption("--serial-port", default=None, metavar="PORT",
                 help="the target is a board on this serial port (/dev/tty*, a pty, or a pyserial URL)")
     g.addoption("--baud", type=int, default=115200)
@@ -148,8 +149,9 @@ def utvm_run(pytestconfig: pytest.Config) -> RunConfig:
 
 
 @pytest.fixture(scope="session")
-def utvm_pool(utvm_run: RunConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevicePool]:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+def utvm_pool(utvm_run: RunConfig, pytestconfig: pytest.Config,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevicePool]:
+    worker = getattr(pytestconfig, "workerinput", {}).get("workerid", "main")
     root = (utvm_run.artifacts / "devices" / worker if utvm_run.keep_artifacts
             else tmp_path_factory.mktemp("devices"))
     pool = DevicePool(utvm_run, root)
@@ -187,10 +189,11 @@ def dut(request: pytest.FixtureRequest, utvm_spec: TargetSpec, utvm_image: Manif
     device = utvm_pool.get(utvm_spec, utvm_image)
     _attach_facts(request.node, utvm_spec, device)
     device.ready()  # an infrastructure fault here is a setup error
+    device.raw_access = False
     yield device
     report = request.node.stash.get(_PHASE, {}).get("call")
-    if report is None or report.failed or not device.idle:
-        device.broken = True  # the next test gets a fresh session
+    if report is None or report.failed or device.raw_access or not device.idle:
+        device.broken = True  # the next test gets a fresh session: it may have left the link mid-packet
 
 
 class LiveRPC:

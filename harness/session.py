@@ -10,7 +10,7 @@ import struct
 import time
 from dataclasses import dataclass, field
 
-from harness.errors import DeviceResetError, HandshakeError, TransportError, TransportTimeout
+from harness.errors import DeviceResetError, HandshakeError, LinkCorrupted, TransportError, TransportTimeout
 from harness.framing import FrameDecoder, encode_frame
 from harness.transport import Transport
 
@@ -67,12 +67,24 @@ class Session:
         self._send_frames(*(message(self.session_id, NORMAL, bytes(c)) for c in chunks))
 
     # ---- receiving ----
+    def _link_errors(self) -> int:
+        st = self._decoder.stats
+        return st.crc_errors + st.escape_errors + st.oversized + st.abandoned
+
     def _next_frame(self, deadline: float) -> bytes:
         while not self._inbox:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TransportTimeout("timed out waiting for a frame from the device")
+            errors = self._link_errors()
             self._inbox.extend(self._decoder.feed(self.transport.read(1 << 20, remaining)))
+            if self.session_id and self._link_errors() != errors:
+                # what was lost may be (part of) a reply: the stream cannot be trusted any more
+                self.session_id = 0
+                self._inbox.clear()
+                self._stream.clear()
+                raise LinkCorrupted(f"a frame from the device failed its check ({self._decoder.stats}); "
+                                    "the session must be reopened")
         return self._inbox.pop(0)
 
     def _handle(self, frame: bytes) -> bytes | None:

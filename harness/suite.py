@@ -87,7 +87,7 @@ class RunConfig:
         if opt("infra_retries") < 0:
             raise UtvmError("--infra-retries must not be negative")
         root = Path(config.rootpath) / "build"
-        return cls(specs=specs, cache=root / "utvm-cache",
+        return cls(specs=specs, cache=Path(opt("utvm_cache") or root / "utvm-cache"),
                    artifacts=Path(opt("artifacts_dir") or root / "utvm-artifacts"),
                    keep_artifacts=opt("keep_artifacts"), serial_port=serial, baud=opt("baud"),
                    firmware=firmware, flash_cmd=opt("flash_cmd"), reset_cmd=opt("reset_cmd"),

@@ -159,6 +159,57 @@ static void test_normal_without_session_gets_terminate(void) {
   CHECK(g_cap_len >= 12 && g_cap[7] == 0x11 && g_cap[8] == 0x22 && g_cap[9] == 0x02);
 }
 
+/* A frame that fails its CRC in a session ends the session (Terminate), and a new
+ * StartInit recovers; outside a session the same frame is only counted. */
+static void test_bad_frame_in_session_ends_it(void) {
+  static utvm_rpc_server_t rpc;
+  static utvm_session_t s;
+  utvm_framer_tx_t host;
+  uint8_t wire[64];
+  size_t n;
+  utvm_session_init(&s, &rpc, capture, NULL);
+  utvm_rpc_server_init(&rpc, utvm_session_rpc_out(&s));
+  utvm_framer_tx_init(&host, capture, NULL);
+  host.reset_state = false;
+  static const uint8_t start_init[] = {0x82, 0x00, 0x00, 0x01};
+  static const uint8_t normal[] = {0x82, 0x00, 0x10, 1, 2, 3};
+  g_cap_len = 0;
+  send_frame(&host, start_init, sizeof(start_init));
+  n = g_cap_len;
+  memcpy(wire, g_cap, n);
+  g_cap_len = 0;
+  CHECK(utvm_session_feed(&s, wire, n) == UTVM_OK);
+  CHECK(s.session_id != 0);
+  uint16_t id = s.session_id;
+  uint8_t bad[sizeof(normal)];
+  memcpy(bad, normal, sizeof(normal));
+  bad[0] = (uint8_t)id;
+  bad[1] = (uint8_t)(id >> 8);
+  g_cap_len = 0;
+  send_frame(&host, bad, sizeof(bad));
+  n = g_cap_len;
+  memcpy(wire, g_cap, n);
+  wire[n - 1] ^= 0x5A; /* break the CRC */
+  g_cap_len = 0;
+  CHECK(utvm_session_feed(&s, wire, n) == UTVM_OK);
+  CHECK(s.session_id == 0 && s.stats.link_faults == 1 && s.rx.stats.crc_errors == 1);
+  uint8_t reply[8];
+  utvm_framer_rx_t rx;
+  utvm_framer_rx_init(&rx, reply, sizeof(reply));
+  CHECK(count_frames(&rx, g_cap, g_cap_len) == 1); /* one Terminate for the session that ended */
+  CHECK(reply[0] == (uint8_t)id && reply[1] == (uint8_t)(id >> 8) && reply[2] == UTVM_MSG_TERMINATE);
+  g_cap_len = 0;
+  CHECK(utvm_session_feed(&s, wire, n) == UTVM_OK); /* no session: counted, nothing sent */
+  CHECK(s.stats.link_faults == 1 && s.rx.stats.crc_errors == 2 && g_cap_len == 0);
+  g_cap_len = 0;
+  send_frame(&host, start_init, sizeof(start_init));
+  n = g_cap_len;
+  memcpy(wire, g_cap, n);
+  g_cap_len = 0;
+  CHECK(utvm_session_feed(&s, wire, n) == UTVM_OK);
+  CHECK(s.session_id != 0 && s.stats.sessions_started == 2);
+}
+
 void test_link(void) {
   RUN(test_crc16);
   RUN(test_golden_frames);
@@ -166,4 +217,5 @@ void test_link(void) {
   RUN(test_normal_hello_and_escapes);
   RUN(test_receiver_robustness);
   RUN(test_normal_without_session_gets_terminate);
+  RUN(test_bad_frame_in_session_ends_it);
 }

@@ -3,6 +3,9 @@
  * u8 type}; StartInit/StartReply with nonces, Terminate, Log, Normal (RPC bytes).
  * A device announces itself at boot with Terminate(session 0). A StartInit always
  * starts a fresh session and resets the RPC server, whatever state it was in.
+ * A frame that fails its check (CRC, escape, length, cut short) during a session
+ * ends the session with a Terminate: part of a request may be lost, and a wrong
+ * answer is worse than a new handshake.
  */
 #ifndef UTVM_SESSION_H_
 #define UTVM_SESSION_H_
@@ -32,6 +35,7 @@ typedef struct {
   uint32_t sessions_started;
   uint32_t dropped_no_session;  /* Normal messages with no or a stale session */
   uint32_t dropped_malformed;   /* frames too short or with an unknown type */
+  uint32_t link_faults;         /* sessions ended because a frame failed its check */
 } utvm_session_stats_t;
 
 typedef struct {

@@ -134,6 +134,7 @@ int32_t utvm_stats_json(char* buf, size_t cap) {
     field(&j, "sessions_started", ss->sessions_started);
     field(&j, "dropped_no_session", ss->dropped_no_session);
     field(&j, "dropped_malformed", ss->dropped_malformed);
+    field(&j, "link_faults", ss->link_faults);
     field(&j, "rpc_packets", r->packets);
     field(&j, "rpc_exceptions", r->exceptions);
     field(&j, "rpc_oversized", r->oversized);

@@ -111,12 +111,32 @@ static utvm_status_t on_frame(utvm_session_t* s, uint8_t* frame, size_t n) {
   }
 }
 
+static uint32_t link_errors(const utvm_framer_stats_t* f) {
+  return f->crc_errors + f->escape_errors + f->oversized + f->abandoned;
+}
+
+/* A frame that failed its check during a session may have been (part of) a request:
+ * the RPC stream can no longer be trusted. End the session and say so, so the host
+ * re-handshakes at once instead of getting an answer to a request it did not make. */
+static utvm_status_t end_session_on_link_fault(utvm_session_t* s) {
+  uint16_t id = s->session_id;
+  s->session_id = 0;
+  s->stats.link_faults++;
+  utvm_rpc_server_reset(s->rpc);
+  return send_message(s, id, UTVM_MSG_TERMINATE, NULL, 0);
+}
+
 utvm_status_t utvm_session_feed(utvm_session_t* s, const uint8_t* data, size_t n) {
   while (n > 0) {
     int32_t frame_len;
+    uint32_t errors = link_errors(&s->rx.stats);
     size_t used = utvm_framer_rx_feed(&s->rx, data, n, &frame_len);
     data += used;
     n -= used;
+    if (s->session_id != 0 && link_errors(&s->rx.stats) != errors) {
+      utvm_status_t st = end_session_on_link_fault(s);
+      if (st != UTVM_OK) return st;
+    }
     if (frame_len >= 0) {
       utvm_status_t st = on_frame(s, s->rx.buf, (size_t)frame_len);
       point_rx_at_rpc(s);
