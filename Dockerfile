@@ -20,11 +20,12 @@ ARG UTVM_EXTRAS=dev,tvm
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
       gcc make libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi binutils file \
-      clang-14 libclang-rt-14-dev python3 python3-venv ca-certificates git \
+      clang-14 libclang-rt-14-dev python3 python3-venv ca-certificates git docker.io \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src/utvm
 COPY pyproject.toml README.md ./
 COPY harness ./harness
+COPY ci ./ci
 RUN python3 -m venv /opt/utvm \
  && /opt/utvm/bin/pip install -q --upgrade pip \
  && /opt/utvm/bin/pip install -q -e ".[${UTVM_EXTRAS}]"

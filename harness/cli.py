@@ -12,7 +12,7 @@ from pathlib import Path
 from harness import bench
 from harness.build import build
 from harness.container import ensure_qemu_image
-from harness.errors import UtvmError
+from harness.errors import InfrastructureError, UtvmError
 from harness.target import TARGETS, get_target
 
 DEFAULT_TARGET = "host"
@@ -101,6 +101,35 @@ def _add_vboard(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=_cmd_vboard_control, verb=verb, arg=[])
 
 
+def _cmd_presubmit(args: argparse.Namespace) -> int:
+    from utvm_ci.presubmit import EXIT_INFRA, EXIT_USAGE, Presubmit, default_targets
+
+    targets = [t for t in args.targets.split(",") if t] if args.targets else default_targets()
+    job = Presubmit(targets=tuple(targets), report_dir=Path(args.report_dir).absolute(),
+                    containers=not args.no_container, workers=args.workers, infra_retries=args.infra_retries)
+    try:
+        return job.run()
+    except InfrastructureError as exc:
+        print(f"utvm: infrastructure error: {exc}", file=sys.stderr)
+        return EXIT_INFRA
+    except UtvmError as exc:
+        print(f"utvm: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _add_ci(sub: argparse._SubParsersAction) -> None:
+    ci = sub.add_parser("ci", help="CI jobs")
+    csub = ci.add_subparsers(dest="job", required=True)
+    pre = csub.add_parser("presubmit", help="the acceptance suite on the host and every QEMU board "
+                          "(boards in containers); exit 0 passed, 1 test failures, 3 infrastructure errors")
+    pre.add_argument("--targets", help="comma-separated (default: host targets and every QEMU target)")
+    pre.add_argument("--report-dir", default="reports/presubmit", help="JUnit files and summary.json")
+    pre.add_argument("--workers", default="auto", help="pytest-xdist workers (default: one per core)")
+    pre.add_argument("--infra-retries", type=int, default=1, help="retries after infrastructure errors")
+    pre.add_argument("--no-container", action="store_true", help="run QEMU locally, not in containers")
+    pre.set_defaults(func=_cmd_presubmit)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="utvm", description="Build, run and test the utvm runtime.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -121,6 +150,7 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("targets", help="list the targets")
     t.set_defaults(func=_cmd_targets)
     _add_vboard(sub)
+    _add_ci(sub)
     return p
 
 

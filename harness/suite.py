@@ -17,7 +17,7 @@ from filelock import FileLock
 
 from harness.build import Manifest, build
 from harness.errors import UtvmError
-from harness.target import LaunchOptions, Target, get_target
+from harness.target import REPO_ROOT, LaunchOptions, Target, get_target
 
 if TYPE_CHECKING:
     import pytest
@@ -164,7 +164,8 @@ def _version(argv: tuple[str, ...]) -> str:
 def image_facts(spec: TargetSpec, device: DeviceUnderTest) -> dict[str, str]:
     """Facts a report needs to reproduce a result: the image, its toolchain, the emulator."""
     facts = {"target": spec.name, "image_sha256": device.sha256, "toolchain": device.manifest.toolchain,
-             "features": ",".join(sorted(spec.features))}
+             "features": ",".join(sorted(spec.features)),
+             "revision": _version(("git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"))}
     options = device.options
     if options.serial_port:
         facts["serial_port"] = options.serial_port
