@@ -26,6 +26,8 @@ WORKDIR /src/utvm
 COPY pyproject.toml README.md ./
 COPY harness ./harness
 COPY ci ./ci
+# pip trusts the system's certificate store (which includes any CA the base added)
+ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 RUN python3 -m venv /opt/utvm \
  && /opt/utvm/bin/pip install -q --upgrade pip \
  && /opt/utvm/bin/pip install -q -e ".[${UTVM_EXTRAS}]"
