@@ -173,16 +173,6 @@ def utvm_image(utvm_spec: TargetSpec, utvm_run: RunConfig, pytestconfig: pytest.
     return manifest
 
 
-@pytest.fixture(scope="session")
-def utvm_build(utvm_spec: TargetSpec, utvm_run: RunConfig):
-    """Factory: an extra image for the target with these kernel sources (not on a serial board)."""
-    def make(sources: list[Path]) -> Manifest:
-        if utvm_run.serial_port:
-            pytest.skip("a serial board runs the firmware it carries; no extra images")
-        return utvm_run.build_image(spec=utvm_spec, sources=sources)
-    return make
-
-
 @pytest.fixture
 def dut(request: pytest.FixtureRequest, utvm_spec: TargetSpec, utvm_image: Manifest,
         utvm_pool: DevicePool) -> Iterator[DeviceUnderTest]:
@@ -209,23 +199,6 @@ class LiveRPC:
 @pytest.fixture
 def rpc(dut: DeviceUnderTest) -> LiveRPC:
     return LiveRPC(dut)
-
-
-@pytest.fixture
-def utvm_device_factory(utvm_spec: TargetSpec, utvm_run: RunConfig, tmp_path: Path) -> Iterator[Any]:
-    """Start a private device for an image from `utvm_build`; stopped after the test."""
-    started: list[DeviceUnderTest] = []
-
-    def start(manifest: Manifest) -> DeviceUnderTest:
-        device = DeviceUnderTest(manifest, utvm_run.launch_options(spec=utvm_spec),
-                                 DEFAULT_TIMEOUT * utvm_spec.timeout_multiplier, tmp_path)
-        started.append(device)
-        device.ready()
-        return device
-
-    yield start
-    for device in started:
-        device.stop()
 
 
 def _attach_facts(node: pytest.Item, spec: TargetSpec, device: DeviceUnderTest) -> None:

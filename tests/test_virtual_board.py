@@ -19,6 +19,7 @@ from harness.virtual_board import control
 
 UTVM = [sys.executable, "-m", "harness.cli"]
 CACHE = REPO_ROOT / "build" / "utvm-cache"
+KERNELS = REPO_ROOT / "acceptance_tests" / "kernels"
 TARGET = "qemu-mps2-an385"
 
 VirtualBoardFactory = Callable[[str], Path]
@@ -47,11 +48,13 @@ def virtual_board(tmp_path: Path) -> Iterator[VirtualBoardFactory]:
         proc.wait(timeout=10)
 
 
-def run_suite(port: Path, out: Path, *extra: str, timeout: float = 600) -> tuple[int, dict, float]:
+def run_suite(port: Path, out: Path, *extra: str, timeout: float = 600,
+              firmware: Path | None = None) -> tuple[int, dict, float]:
     utvm = f"{sys.executable} -m harness.cli virtual-board"
-    argv = [sys.executable, "-m", "pytest", "acceptance_tests", "-p", "no:cacheprovider", "-q",
-            "--target", TARGET, f"--serial-port={port}", f"--utvm-cache={CACHE}",
-            f"--flash-cmd={utvm} flash {port} {{elf}}", f"--reset-cmd={utvm} reset {port}",
+    board = ([f"--firmware={firmware}"] if firmware else
+             [f"--flash-cmd={utvm} flash {port} {{elf}}", f"--reset-cmd={utvm} reset {port}"])
+    argv = [sys.executable, "-m", "pytest", "acceptance_tests", "-p", "no:cacheprovider", "-q", "-rs",
+            "--target", TARGET, f"--serial-port={port}", f"--utvm-cache={CACHE}", *board,
             f"--utvm-report-dir={out}", *extra]
     start = time.monotonic()
     proc = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, check=False)
@@ -69,6 +72,25 @@ def test_suite_passes_through_a_virtual_serial_board(virtual_board: VirtualBoard
     assert counts["passed"] > 100 and counts["failed"] == counts["error"] == 0, counts
     assert counts["facts"]["serial_port"] == str(port)
     assert "reset" in counts["facts"]["features"] and "serial" in counts["facts"]["features"]
+
+
+def test_a_board_with_its_own_firmware_runs_what_it_can(virtual_board: VirtualBoardFactory,
+                                                        tmp_path: Path) -> None:
+    """A vendor's board carries a build without TVM kernels and has no reset command: the
+    tests that need those are skipped with the reason, the rest pass."""
+    build = tmp_path / "fw"
+    subprocess.run([*UTVM, "build", "--target", TARGET, "--extra-source", str(KERNELS / "handwritten.c"),
+                    "--out", str(build)], cwd=REPO_ROOT, check=True, capture_output=True)
+    port = virtual_board("")
+    control(port, f"flash {build / 'utvm.elf'}")
+    code, counts, _ = run_suite(port, tmp_path / "r", firmware=build)
+    assert code == 0, counts
+    assert counts["failed"] == counts["error"] == 0 and counts["passed"] > 100, counts
+    assert counts["skipped"] >= 5, counts  # TVM kernels (not in this image) and reset tests
+    tests = json.loads((tmp_path / "r" / "summary.json").read_text())["tests"]
+    reasons = {t["message"] for t in tests if t["outcome"] == "skipped"}
+    assert any("lacks reset" in r for r in reasons), reasons
+    assert any("image lacks kernels" in r for r in reasons), reasons
 
 
 def test_suite_passes_at_a_fault_rate_retries_can_absorb(virtual_board: VirtualBoardFactory,
