@@ -47,7 +47,7 @@ PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Runs in the child before exec: Linux kills it when the parent dies, so a
     killed test run leaves no emulator behind."""
     if _LIBC is not None:
@@ -77,7 +77,7 @@ class ChildProcessTransport(Transport):
                 stdout=subprocess.PIPE,
                 stderr=self._stderr_file or subprocess.DEVNULL,
                 bufsize=0,
-                preexec_fn=_die_with_parent if self.die_with_parent else None,
+                preexec_fn=die_with_parent if self.die_with_parent else None,
             )
         except OSError as exc:
             raise TransportError(f"cannot start {self.argv[0]}: {exc}") from exc

@@ -25,6 +25,7 @@ from pathlib import Path
 from harness.errors import InfrastructureError, UtvmError
 from harness.faults import FaultInjector, FaultPlan
 from harness.qemu import QEMU, Board, qemu_argv
+from harness.transport import die_with_parent
 
 _PTY_LINE = re.compile(rb"char device redirected to (\S+) \(label link\)")
 _PTY_WIRING = ("-chardev", "pty,id=link", "-serial", "chardev:link")
@@ -67,7 +68,8 @@ class VirtualBoard:
         wiring_at = argv.index("-chardev")
         argv[wiring_at : wiring_at + 4] = _PTY_WIRING
         with open(log, "wb") as err:
-            self._qemu = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+            self._qemu = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                                          preexec_fn=die_with_parent)  # a killed board takes QEMU along
         deadline = time.monotonic() + 10
         while not (match := _PTY_LINE.search(log.read_bytes())):
             if self._qemu.poll() is not None or time.monotonic() > deadline:

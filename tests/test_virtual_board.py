@@ -152,3 +152,26 @@ def test_fault_injection_is_seeded_and_counted() -> None:
     got = b"".join(outs[0])
     assert len(got) == len(data) - inj.counts.dropped
     assert 100 < inj.counts.dropped < 300 and 100 < inj.counts.corrupted < 300
+
+
+def test_a_killed_virtual_board_takes_its_qemu_along(virtual_board: VirtualBoardFactory,
+                                                     tmp_path: Path) -> None:
+    build = tmp_path / "fw"
+    subprocess.run([*UTVM, "build", "--target", TARGET, "--out", str(build)], cwd=REPO_ROOT, check=True,
+                   capture_output=True)
+    port = virtual_board("")
+    control(port, f"flash {build / 'utvm.elf'}")
+
+    def qemus() -> list[str]:
+        return subprocess.run(["pgrep", "-f", str(build / "utvm.elf")], capture_output=True,
+                              text=True, check=False).stdout.split()
+
+    assert len(qemus()) == 1
+    serve = subprocess.run(["pgrep", "-f", "--", f"--port {port}"], capture_output=True, text=True,
+                           check=False).stdout.split()
+    assert len(serve) == 1
+    subprocess.run(["kill", "-9", serve[0]], check=True)
+    deadline = time.monotonic() + 10
+    while qemus() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not qemus(), "QEMU outlived its virtual board"
