@@ -196,7 +196,7 @@ def build(target: Target, out: Path, extra_sources: Sequence[Path] = ()) -> Mani
     artifact, map_file = out / "utvm.elf", out / "utvm.map"
     partial = out / f".utvm.elf.{os.getpid()}"
     _run([target.cc, *target.cflags, *map(str, runtime_objects), str(syslib_obj), *map(str, objects),
-          f"-L{out}", *target.ldflags, f"-Wl,-Map={map_file}", "-o", str(partial)],
+          f"-L{out}", *target.ldflags, f"-Wl,-Map={map_file}", "-o", str(partial), "-lm"],  # kernels' expf...
          f"linking {target.name} image")
     os.replace(partial, artifact)  # atomic: a running device never sees a half-written file
     own_executable = target.launcher == "host"

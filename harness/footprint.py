@@ -14,8 +14,10 @@ from elftools.elf.elffile import ELFFile
 # First match wins: (component, test on the input section name, test on the input file).
 _RULES: tuple[tuple[str, str, str], ...] = (
     ("link buffers", r"\.(bss|data)\.g_server$", ""),  # packet buffer and RPC state of the server
+    ("params", r"\.rodata\.utvm_params|^\.utvm_params", ""),  # a model's constant weights
     ("uart rx ring", r"\.bss\.g_ring_buf$", ""),
     ("memory", "", r"/obj/crt/src/memory/"),
+    ("graph executor", "", r"/obj/crt/src/graph/"),
     ("runtime", "", r"/obj/crt/src/runtime/"),
     ("link layer", "", r"/obj/crt/src/rpc/(framing|session)\.o$"),
     ("rpc server", "", r"/obj/crt/src/rpc/"),

@@ -98,7 +98,7 @@ static void check_serving(uint16_t sid) {
 static void reset_device(void) {
   utvm_std_allocator_init(&g_data_a, g_heap, sizeof(g_heap));
   utvm_std_allocator_init(&g_ws_a, g_ws, sizeof(g_ws));
-  utvm_runtime_config_t cfg = {&utvm_system_lib_registry, &g_data_a.base, &g_ws_a.base};
+  utvm_runtime_config_t cfg = {&utvm_system_lib_registry, &g_data_a.base, &g_ws_a.base, NULL};
   utvm_runtime_init(&cfg);
   utvm_session_init(&g_sess, &g_rpc, dev_emit, NULL);
   utvm_rpc_server_init(&g_rpc, utvm_session_rpc_out(&g_sess));

@@ -56,7 +56,7 @@ static utvm_std_allocator_t g_data_a, g_ws_a;
 static void setup(void) {
   utvm_std_allocator_init(&g_data_a, g_heap, sizeof(g_heap));
   utvm_std_allocator_init(&g_ws_a, g_ws, sizeof(g_ws));
-  utvm_runtime_config_t cfg = {NULL, &g_data_a.base, &g_ws_a.base};
+  utvm_runtime_config_t cfg = {NULL, &g_data_a.base, &g_ws_a.base, NULL};
   utvm_runtime_init(&cfg);
   utvm_rpc_out_t out = {o_begin, o_write, o_end, NULL};
   utvm_rpc_server_init(&g_rpc, out);

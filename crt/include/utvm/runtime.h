@@ -44,6 +44,7 @@ typedef struct {
   const utvm_func_registry_t* system_lib; /* kernels built into the image */
   utvm_allocator_t* data;                 /* tensors the host allocates */
   utvm_allocator_t* workspace;            /* TVMBackendAllocWorkspace */
+  const utvm_func_registry_t* globals;    /* optional: global functions the image adds (a model's) */
 } utvm_runtime_config_t;
 
 /* Set up the runtime; the config is copied. */
@@ -55,6 +56,17 @@ const utvm_func_t* utvm_registry_find(const utvm_func_registry_t* reg, const cha
 
 /* The system library as a module. */
 const utvm_module_t* utvm_system_lib_module(void);
+/* Modules besides the system library that handles may name (a graph executor).
+ * Registering twice is harmless; the table is emptied by utvm_runtime_forget_modules(),
+ * which a new RPC session calls (its memory is gone, so are its modules). */
+#ifndef UTVM_MAX_MODULES
+#define UTVM_MAX_MODULES 4
+#endif
+utvm_status_t utvm_runtime_register_module(const utvm_module_t* m);
+bool utvm_runtime_module_registered(const utvm_module_t* m);
+void utvm_runtime_forget_modules(void);
+/* The i-th registered module, NULL past the end. */
+const utvm_module_t* utvm_runtime_module(size_t i);
 
 /* Last error: set by kernels (TVMFFIErrorSetRaisedFromCStrParts) and the runtime. */
 void utvm_error_clear(void);

@@ -16,6 +16,7 @@ typedef enum {
   UTVM_ERR_NOT_FOUND = 6,   /* an unknown function, handle or name */
   UTVM_ERR_PLATFORM = 7,    /* a platform function failed */
   UTVM_ERR_STATE = 8,       /* call not valid in the current state */
+  UTVM_ERR_KERNEL = 9,      /* a kernel returned an error (utvm_error_get() has it) */
 } utvm_status_t;
 
 /* Short constant description of a status, for messages. */

@@ -21,6 +21,8 @@
 #endif
 
 extern const utvm_func_registry_t utvm_system_lib_registry;
+/* Global functions a model adds (utvm.graph.create); defined by a generated model source. */
+extern const utvm_func_registry_t* const utvm_image_globals __attribute__((weak));
 
 static _Alignas(64) uint8_t g_data_heap[UTVM_HOST_DATA_HEAP];
 static _Alignas(64) uint8_t g_workspace_heap[UTVM_HOST_WORKSPACE];
@@ -56,7 +58,8 @@ int main(int argc, char** argv) {
     fprintf(stderr, "utvm: initialisation failed\n");
     return 1;
   }
-  utvm_runtime_config_t cfg = {&utvm_system_lib_registry, &g_data.base, &g_workspace.base};
+  utvm_runtime_config_t cfg = {&utvm_system_lib_registry, &g_data.base, &g_workspace.base,
+                               &utvm_image_globals != NULL ? utvm_image_globals : NULL};
   if (utvm_runtime_init(&cfg) != UTVM_OK) return 1;
   utvm_status_t st = argc == 3 ? utvm_serve_raw(&g_server) : utvm_serve_framed(&g_server);
   if (st == UTVM_OK || st == UTVM_ERR_EOF) return 0;

@@ -9,6 +9,8 @@
 #endif
 
 extern const utvm_func_registry_t utvm_system_lib_registry;
+/* Global functions a model adds (utvm.graph.create); defined by a generated model source. */
+extern const utvm_func_registry_t* const utvm_image_globals __attribute__((weak));
 extern uint8_t __heap_start[], __heap_end[]; /* from qemu/cortex-m.ld */
 
 static utvm_std_allocator_t g_data;
@@ -24,7 +26,8 @@ int main(void) {
                               free_ram - UTVM_WORKSPACE_SIZE) != UTVM_OK) {
     utvm_platform_abort(UTVM_ERR_PLATFORM);
   }
-  utvm_runtime_config_t cfg = {&utvm_system_lib_registry, &g_data.base, &g_workspace.base};
+  utvm_runtime_config_t cfg = {&utvm_system_lib_registry, &g_data.base, &g_workspace.base,
+                               &utvm_image_globals != NULL ? utvm_image_globals : NULL};
   if (utvm_runtime_init(&cfg) != UTVM_OK) utvm_platform_abort(UTVM_ERR_PLATFORM);
   for (;;) {
     (void)utvm_serve_framed(&g_server); /* returns only if the link failed: start over */

@@ -44,8 +44,19 @@ int32_t utvm_platform_read(uint8_t* buf, size_t cap) {
   return got;
 }
 
+/* SYS_WRITE returns how many bytes it did NOT write: a busy host may take only part of
+ * a buffer, so keep going until all of it is out (a call that takes nothing many times
+ * in a row means the console is gone). */
 int32_t utvm_platform_write(const uint8_t* buf, size_t n) {
   if (g_out < 0) return -1;
-  const uint32_t args[3] = {(uint32_t)g_out, (uint32_t)(uintptr_t)buf, (uint32_t)n};
-  return semihost(SYS_WRITE, args) == 0 ? (int32_t)n : -1;
+  size_t done = 0;
+  for (int stalls = 0; done < n && stalls < 1000;) {
+    const uint32_t args[3] = {(uint32_t)g_out, (uint32_t)(uintptr_t)(buf + done), (uint32_t)(n - done)};
+    int32_t not_written = semihost(SYS_WRITE, args);
+    if (not_written < 0 || (size_t)not_written > n - done) return -1;
+    size_t wrote = (n - done) - (size_t)not_written;
+    stalls = wrote == 0 ? stalls + 1 : 0;
+    done += wrote;
+  }
+  return done == n ? (int32_t)n : -1;
 }

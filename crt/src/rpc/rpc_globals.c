@@ -236,6 +236,8 @@ static const utvm_func_registry_t kGlobalRegistry = {kGlobals,
 
 const utvm_func_t* rpc_find_function(const char* name) {
   const utvm_func_t* f = utvm_registry_find(&kGlobalRegistry, name);
+  const utvm_func_registry_t* image = utvm_runtime_config()->globals;
+  if (f == NULL && image != NULL) f = utvm_registry_find(image, name);
   return f != NULL ? f : utvm_registry_find(utvm_system_lib_module()->registry, name);
 }
 
@@ -252,17 +254,24 @@ static closure_t* closure_of(uint64_t h) {
   return NULL;
 }
 
+static bool in_registry(uint64_t h, const utvm_func_registry_t* r) {
+  return r != NULL && in_table(h, r->funcs, r->count);
+}
+
 const utvm_func_t* rpc_func_from_handle(uint64_t h) {
-  const utvm_func_registry_t* lib = utvm_system_lib_module()->registry;
-  if (in_table(h, kGlobals, kGlobalRegistry.count) || in_table(h, lib->funcs, lib->count)) {
-    return (const utvm_func_t*)(uintptr_t)h;
+  bool known = in_registry(h, &kGlobalRegistry) || in_registry(h, utvm_system_lib_module()->registry) ||
+               in_registry(h, utvm_runtime_config()->globals);
+  for (size_t i = 0; !known && utvm_runtime_module(i) != NULL; ++i) {
+    known = in_registry(h, utvm_runtime_module(i)->registry);
   }
+  if (known) return (const utvm_func_t*)(uintptr_t)h;
   closure_t* c = closure_of(h);
   return c != NULL ? &c->func : NULL;
 }
 
 const utvm_module_t* rpc_module_from_handle(uint64_t h) {
-  return h == (uint64_t)(uintptr_t)utvm_system_lib_module() ? utvm_system_lib_module() : NULL;
+  const utvm_module_t* m = (const utvm_module_t*)(uintptr_t)h;
+  return m == utvm_system_lib_module() || utvm_runtime_module_registered(m) ? m : NULL;
 }
 
 void rpc_release_handle(uint64_t h) {
@@ -272,4 +281,5 @@ void rpc_release_handle(uint64_t h) {
 
 void rpc_handles_reset(void) {
   for (size_t i = 0; i < UTVM_MAX_CLOSURES; ++i) g_closures[i].active = false;
+  utvm_runtime_forget_modules();
 }

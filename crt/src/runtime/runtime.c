@@ -25,6 +25,33 @@ const utvm_runtime_config_t* utvm_runtime_config(void) { return &g_config; }
 
 const utvm_module_t* utvm_system_lib_module(void) { return &g_system_lib; }
 
+static const utvm_module_t* g_modules[UTVM_MAX_MODULES];
+
+bool utvm_runtime_module_registered(const utvm_module_t* m) {
+  for (size_t i = 0; i < UTVM_MAX_MODULES; ++i) {
+    if (m != NULL && g_modules[i] == m) return true;
+  }
+  return false;
+}
+
+utvm_status_t utvm_runtime_register_module(const utvm_module_t* m) {
+  if (m == NULL) return UTVM_ERR_INVALID_ARG;
+  if (utvm_runtime_module_registered(m)) return UTVM_OK;
+  for (size_t i = 0; i < UTVM_MAX_MODULES; ++i) {
+    if (g_modules[i] == NULL) {
+      g_modules[i] = m;
+      return UTVM_OK;
+    }
+  }
+  return UTVM_ERR_NO_MEMORY;
+}
+
+void utvm_runtime_forget_modules(void) {
+  for (size_t i = 0; i < UTVM_MAX_MODULES; ++i) g_modules[i] = NULL;
+}
+
+const utvm_module_t* utvm_runtime_module(size_t i) { return i < UTVM_MAX_MODULES ? g_modules[i] : NULL; }
+
 const utvm_func_t* utvm_registry_find(const utvm_func_registry_t* reg, const char* name) {
   if (reg == NULL || name == NULL) return NULL;
   for (size_t i = 0; i < reg->count; ++i) {
@@ -123,6 +150,7 @@ const char* utvm_status_str(utvm_status_t status) {
     case UTVM_ERR_NOT_FOUND: return "not found";
     case UTVM_ERR_PLATFORM: return "platform error";
     case UTVM_ERR_STATE: return "invalid state";
+    case UTVM_ERR_KERNEL: return "kernel error";
   }
   return "unknown status";
 }

@@ -1,0 +1,176 @@
+/* The image's model as an RPC module: utvm.graph.create() returns a module whose
+ * functions are set_input, run, get_output, ... (the same executor firmware uses). */
+#include <string.h>
+
+#include "utvm/graph.h"
+
+/* Defined by the generated model source; absent (NULL) in an image without a model. */
+extern const utvm_graph_t utvm_model_graph __attribute__((weak));
+
+#define ARG(i) (((TVMFFIAny*)args)[i])
+#define RESULT ((TVMFFIAny*)result)
+
+static utvm_graph_executor_t g_ex;
+static TVMFFIByteArray g_times;
+static char g_json[160];
+
+static int32_t fail(const char* kind, const char* msg) {
+  utvm_error_set(kind, msg);
+  return -1;
+}
+
+static int32_t set_int(void* result, int64_t v) {
+  RESULT->type_index = kTVMFFIInt;
+  RESULT->v_int64 = v;
+  return 0;
+}
+
+/* Which input/output argument 0 names: an index or a name. */
+static int32_t which(void* args, int32_t n, bool output, uint32_t* out) {
+  int64_t i = -1;
+  uint32_t count = output ? g_ex.graph->num_outputs : g_ex.graph->num_inputs;
+  if (n >= 1 && ARG(0).type_index == kTVMFFIInt) i = ARG(0).v_int64;
+  if (n >= 1 && ARG(0).type_index == kTVMFFIRawStr) {
+    i = output ? utvm_graph_output_index(&g_ex, ARG(0).v_c_str) : utvm_graph_input_index(&g_ex, ARG(0).v_c_str);
+  }
+  if (i < 0 || i >= (int64_t)count) {
+    return fail("IndexError", output ? "graph: no such output" : "graph: no such input");
+  }
+  *out = (uint32_t)i;
+  return 0;
+}
+
+static const DLTensor* tensor_arg(void* args, int32_t n, int32_t at) {
+  return n > at && ARG(at).type_index == kTVMFFIDLTensorPtr ? (const DLTensor*)ARG(at).v_ptr : NULL;
+}
+
+static bool same_layout(const DLTensor* a, const DLTensor* b) {
+  uint64_t na, nb;
+  return utvm_tensor_nbytes(a, &na) && utvm_tensor_nbytes(b, &nb) && na == nb &&
+         a->dtype.code == b->dtype.code && a->dtype.bits == b->dtype.bits;
+}
+
+static int32_t m_set_input(void* self, void* args, int32_t n, void* result) {
+  (void)self;
+  (void)result;
+  uint32_t i;
+  const DLTensor* src = tensor_arg(args, n, 1);
+  if (n != 2 || src == NULL) return fail("TypeError", "set_input(index or name, tensor)");
+  if (which(args, n, false, &i) != 0) return -1;
+  DLTensor* dst = utvm_graph_input(&g_ex, i);
+  if (!same_layout(src, dst)) return fail("ValueError", "set_input: tensor size or dtype does not match");
+  uint64_t nbytes;
+  (void)utvm_tensor_nbytes(dst, &nbytes);
+  memcpy(dst->data, (const uint8_t*)src->data + src->byte_offset, (size_t)nbytes);
+  return 0;
+}
+
+static int32_t m_get_output(void* self, void* args, int32_t n, void* result) {
+  (void)self;
+  (void)result;
+  uint32_t i;
+  const DLTensor* dst = tensor_arg(args, n, 1);
+  if (n != 2 || dst == NULL) return fail("TypeError", "get_output(index or name, out tensor)");
+  if (which(args, n, true, &i) != 0) return -1;
+  const DLTensor* src = utvm_graph_output(&g_ex, i);
+  if (!same_layout(src, dst)) return fail("ValueError", "get_output: tensor size or dtype does not match");
+  uint64_t nbytes;
+  (void)utvm_tensor_nbytes(src, &nbytes);
+  memcpy((uint8_t*)dst->data + dst->byte_offset, src->data, (size_t)nbytes);
+  return 0;
+}
+
+static int32_t run(void* result, int profile) {
+  utvm_status_t st = utvm_graph_run(&g_ex, profile);
+  if (st == UTVM_ERR_KERNEL) return -1; /* the kernel's own error is set */
+  if (st != UTVM_OK) return fail("RuntimeError", utvm_status_str(st));
+  if (!profile) return 0;
+  g_times.data = (const char*)g_ex.node_seconds;
+  g_times.size = sizeof(double) * g_ex.graph->num_nodes;
+  RESULT->type_index = kTVMFFIByteArrayPtr;
+  RESULT->v_ptr = &g_times;
+  return 0;
+}
+
+static int32_t m_run(void* self, void* args, int32_t n, void* result) {
+  (void)self;
+  (void)args;
+  return n == 0 ? run(result, 0) : fail("TypeError", "run() takes no arguments");
+}
+
+/* profile() -> bytes: seconds per node (doubles, in node order) of one run. */
+static int32_t m_profile(void* self, void* args, int32_t n, void* result) {
+  (void)self;
+  (void)args;
+  return n == 0 ? run(result, 1) : fail("TypeError", "profile() takes no arguments");
+}
+
+static int32_t m_num_inputs(void* self, void* args, int32_t n, void* result) {
+  (void)self;
+  (void)args;
+  (void)n;
+  return set_int(result, g_ex.graph->num_inputs);
+}
+
+static int32_t m_num_outputs(void* self, void* args, int32_t n, void* result) {
+  (void)self;
+  (void)args;
+  (void)n;
+  return set_int(result, g_ex.graph->num_outputs);
+}
+
+static int32_t m_input_index(void* self, void* args, int32_t n, void* result) {
+  (void)self;
+  if (n != 1 || ARG(0).type_index != kTVMFFIRawStr) return fail("TypeError", "get_input_index(name)");
+  return set_int(result, utvm_graph_input_index(&g_ex, ARG(0).v_c_str));
+}
+
+/* stats() -> str: JSON with the last run's time, the number of runs and the arena size. */
+static int32_t m_stats(void* self, void* args, int32_t n, void* result) {
+  (void)self;
+  (void)args;
+  (void)n;
+  const char* keys[4] = {"{\"runs\":", ",\"last_run_ns\":", ",\"arena_bytes\":", ",\"nodes\":"};
+  uint64_t values[4] = {g_ex.runs, (uint64_t)(g_ex.last_run_seconds * 1e9), g_ex.graph->arena_bytes,
+                        g_ex.graph->num_nodes};
+  char num[24];
+  g_json[0] = '\0';
+  for (int i = 0; i < 4; ++i) {
+    strncat(g_json, keys[i], sizeof(g_json) - strlen(g_json) - 1);
+    strncat(g_json, utvm_fmt_u64(num, values[i]), sizeof(g_json) - strlen(g_json) - 1);
+  }
+  strncat(g_json, "}", sizeof(g_json) - strlen(g_json) - 1);
+  RESULT->type_index = kTVMFFIRawStr;
+  RESULT->v_c_str = g_json;
+  return 0;
+}
+
+static const utvm_func_t k_funcs[] = {
+    {"set_input", m_set_input, NULL},     {"get_output", m_get_output, NULL},
+    {"run", m_run, NULL},                 {"profile", m_profile, NULL},
+    {"get_num_inputs", m_num_inputs, NULL}, {"get_num_outputs", m_num_outputs, NULL},
+    {"get_input_index", m_input_index, NULL}, {"stats", m_stats, NULL},
+};
+static const utvm_func_registry_t k_registry = {k_funcs, sizeof(k_funcs) / sizeof(k_funcs[0])};
+static const utvm_module_t k_module = {"graph_executor", &k_registry};
+
+/* utvm.graph.create() -> Module: a fresh executor over the data allocator. */
+static int32_t g_create(void* self, void* args, int32_t n, void* result) {
+  (void)self;
+  (void)args;
+  if (n != 0) return fail("TypeError", "utvm.graph.create() takes no arguments");
+  if (&utvm_model_graph == NULL) return fail("RuntimeError", "this image has no model");
+  if (utvm_runtime_module_registered(&k_module)) {
+    utvm_graph_release(&g_ex); /* same session: give the old arena back */
+  } else {
+    memset(&g_ex, 0, sizeof(g_ex)); /* a new session reset the allocators already */
+  }
+  if (utvm_graph_init(&g_ex, &utvm_model_graph, utvm_runtime_config()->data) != UTVM_OK) return -1;
+  if (utvm_runtime_register_module(&k_module) != UTVM_OK) return fail("MemoryError", "module table full");
+  RESULT->type_index = kTVMFFIModule;
+  RESULT->v_ptr = (void*)(uintptr_t)&k_module;
+  return 0;
+}
+
+static const utvm_func_t k_globals[] = {{"utvm.graph.create", g_create, NULL}};
+const utvm_func_registry_t utvm_graph_globals = {k_globals, 1};

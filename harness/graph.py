@@ -1,0 +1,177 @@
+"""A fixed graph of kernels: its tensors, a static memory plan, and its C form.
+
+Inputs and outputs get their own regions of the activation arena (an input must
+survive a run, an output must outlive it); intermediate tensors share regions
+when their lifetimes do not overlap. Parameters are `const` arrays in a named
+flash section and never move.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from harness.errors import UtvmError
+
+ALIGN = 64  # bytes; TVM's kernels assume this alignment of tensor data
+DEFAULT_PARAM_SECTION = ".rodata.utvm_params"
+_DL_CODES = {"i": 0, "u": 1, "f": 2, "b": 1}  # kDLInt, kDLUInt, kDLFloat; bool is uint8 as in TVM
+_KINDS = {"input": 0, "param": 1, "activation": 2, "output": 3}
+
+
+@dataclass
+class TensorInfo:
+    id: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    kind: str  # input, param, activation, output
+    data: np.ndarray | None = None  # params only
+    offset: int = -1  # in the arena; params have none
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+
+@dataclass
+class Node:
+    func: str
+    args: list[int]  # tensor ids; the last is the output
+
+
+@dataclass
+class Graph:
+    tensors: list[TensorInfo]
+    nodes: list[Node]
+    inputs: list[int]
+    outputs: list[int]
+    arena_bytes: int = 0
+    plan_stats: dict[str, int] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        produced = {t.id for t in self.tensors if t.kind in ("input", "param")}
+        for i, node in enumerate(self.nodes):
+            missing = [a for a in node.args[:-1] if a not in produced]
+            if missing:
+                raise UtvmError(f"graph node {i} ({node.func}) reads tensors {missing} before they exist")
+            produced.add(node.args[-1])
+        if not self.outputs:
+            raise UtvmError("the graph has no outputs")
+
+    def plan(self) -> Graph:
+        """Assign arena offsets; intermediate tensors with disjoint lifetimes share memory."""
+        first, last = _lifetimes(self)
+        placed: list[tuple[int, int, int, int]] = []  # (offset, size, first, last)
+        top = 0
+        for t in sorted(self.tensors, key=lambda t: (first.get(t.id, -1), -t.nbytes)):
+            if t.kind == "param":
+                continue
+            size = _aligned(max(t.nbytes, 1))
+            if t.kind == "activation":
+                live = [(o, s) for o, s, f, la in placed if not (la < first[t.id] or f > last[t.id])]
+                t.offset = _first_fit(live, size)
+            else:  # inputs and outputs keep their memory for the whole life of the executor
+                t.offset = _first_fit([(o, s) for o, s, _, _ in placed], size)
+            span = (0, len(self.nodes)) if t.kind != "activation" else (first[t.id], last[t.id])
+            placed.append((t.offset, size, *span))
+            top = max(top, t.offset + size)
+        self.arena_bytes = top
+        naive = sum(_aligned(max(t.nbytes, 1)) for t in self.tensors if t.kind != "param")
+        self.plan_stats = {"arena_bytes": top, "without_reuse": naive,
+                           "params_bytes": sum(t.nbytes for t in self.tensors if t.kind == "param")}
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "tensors": [{"id": t.id, "name": t.name, "shape": list(t.shape), "dtype": t.dtype, "kind": t.kind,
+                         "offset": t.offset} for t in self.tensors],
+            "nodes": [{"func": n.func, "args": n.args} for n in self.nodes],
+            "inputs": self.inputs, "outputs": self.outputs, "arena_bytes": self.arena_bytes,
+            "plan": self.plan_stats}, indent=1)
+
+    def to_c(self, section: str = DEFAULT_PARAM_SECTION) -> str:
+        return _emit_c(self, section)
+
+
+def _aligned(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+def _first_fit(busy: list[tuple[int, int]], size: int) -> int:
+    offset = 0
+    for o, s in sorted(busy):
+        if offset + size <= o:
+            break
+        offset = max(offset, o + s)
+    return offset
+
+
+def _lifetimes(g: Graph) -> tuple[dict[int, int], dict[int, int]]:
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for i, node in enumerate(g.nodes):
+        for a in node.args[:-1]:
+            last[a] = i
+        first.setdefault(node.args[-1], i)
+        last.setdefault(node.args[-1], i)
+    for t in g.tensors:
+        if t.kind == "input":
+            first[t.id] = 0
+    return first, last
+
+
+def _c_string(s: str) -> str:
+    return json.dumps(s)  # a JSON string literal is a valid C string literal for ASCII names
+
+
+def _dtype_c(dtype: str) -> str:
+    dt = np.dtype(dtype)
+    if dt.kind not in _DL_CODES:
+        raise UtvmError(f"dtype {dtype} has no DLPack code on the device")
+    bits = 8 if dt.kind == "b" else dt.itemsize * 8
+    return f"{{{_DL_CODES[dt.kind]}, {bits}, 1}}"
+
+
+def _bytes_c(data: np.ndarray) -> str:
+    raw = np.ascontiguousarray(data).tobytes()
+    rows = [", ".join(f"0x{b:02x}" for b in raw[i:i + 16]) for i in range(0, len(raw), 16)]
+    return ",\n  ".join(rows) or "0"
+
+
+def _emit_c(g: Graph, section: str) -> str:
+    if any(t.offset < 0 for t in g.tensors if t.kind != "param"):
+        raise UtvmError("plan() the graph before emitting C")
+    out = ["/* Generated by utvm: the model's graph. Parameters live in flash. */",
+           '#include "utvm/graph.h"', ""]
+    for t in g.tensors:
+        out.append(f"static const int64_t k_shape_{t.id}[] = {{{', '.join(map(str, t.shape)) or '0'}}};")
+        if t.kind == "param":
+            assert t.data is not None
+            out.append(f'static const uint8_t k_param_{t.id}[] __attribute__((section("{section}"), '
+                       f"aligned({ALIGN}))) = {{\n  {_bytes_c(t.data)}\n}};")
+    out.append("static const utvm_graph_tensor_t k_tensors[] = {")
+    for t in g.tensors:
+        data = f"k_param_{t.id}" if t.kind == "param" else "0"
+        out.append(f"  {{{_c_string(t.name)}, k_shape_{t.id}, {len(t.shape)}, {_dtype_c(t.dtype)}, "
+                   f"{_KINDS[t.kind]}, {max(t.offset, 0)}u, {data}}},")
+    out.append("};")
+    args = [a for n in g.nodes for a in n.args]
+    out.append(f"static const uint32_t k_args[] = {{{', '.join(map(str, args)) or '0'}}};")
+    out.append("static const utvm_graph_node_t k_nodes[] = {")
+    at = 0
+    for n in g.nodes:
+        out.append(f"  {{{_c_string(n.func)}, {at}u, {len(n.args)}u}},")
+        at += len(n.args)
+    out.append("};")
+    out.append(f"static const uint32_t k_inputs[] = {{{', '.join(map(str, g.inputs)) or '0'}}};")
+    out.append(f"static const uint32_t k_outputs[] = {{{', '.join(map(str, g.outputs))}}};")
+    out.append("const utvm_graph_t utvm_model_graph = {")
+    out.append(f"  k_tensors, {len(g.tensors)}u, k_nodes, {len(g.nodes)}u, k_args,")
+    out.append(f"  k_inputs, {len(g.inputs)}u, k_outputs, {len(g.outputs)}u, {g.arena_bytes}u,")
+    out.append("};")
+    out.append("/* The image's extra globals: utvm.graph.create over this graph. */")
+    out.append("const utvm_func_registry_t* const utvm_image_globals = &utvm_graph_globals;")
+    return "\n".join(out) + "\n"

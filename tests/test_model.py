@@ -1,0 +1,151 @@
+"""Models on the device: compiled with apache-tvm, run by the graph executor over RPC,
+checked against TVM's own CPU build of the same model."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from elftools.elf.constants import SH_FLAGS
+from elftools.elf.elffile import ELFFile
+from filelock import FileLock
+
+from harness.build import Manifest, build
+from harness.device import Device
+from harness.errors import FunctionNotFound, RemoteError, RemoteValueError
+from harness.graph_client import GraphModule
+from harness.model import Compiled, ModelError, compile_model, reference
+from harness.target import REPO_ROOT, get_target
+from tests.conftest import require_tvm
+from tests.models import MODELS
+
+MODEL_TARGETS = ["host", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505"]
+ROOT = REPO_ROOT / "build" / "test-models"
+
+
+class Built:
+    def __init__(self, name: str) -> None:
+        require_tvm()
+        mod, self.inputs = MODELS[name]()
+        self.compiled: Compiled = compile_model(mod)
+        self.compiled.graph.plan()
+        self.expected = reference(self.compiled, self.inputs)
+        src = ROOT / name
+        src.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(src) + ".lock"):  # xdist workers share the sources and images
+            texts = {"kernels.c": self.compiled.kernels_c, "model_graph.c": self.compiled.graph.to_c()}
+            for file, text in texts.items():
+                if not (src / file).exists() or (src / file).read_text() != text:
+                    (src / file).write_text(text)
+        self.sources = [src / "kernels.c", src / "model_graph.c"]
+
+    def image(self, target: str) -> Manifest:
+        key = hashlib.sha256("|".join(map(str, self.sources)).encode()).hexdigest()[:8]
+        out = ROOT / f"{target}-{self.sources[0].parent.name}-{key}"
+        with FileLock(str(out) + ".lock"):
+            return build(get_target(target), out, self.sources)
+
+
+_BUILT: dict[str, Built] = {}
+
+
+def built(name: str) -> Built:
+    if name not in _BUILT:
+        _BUILT[name] = Built(name)
+    return _BUILT[name]
+
+
+def check_outputs(got: list[np.ndarray], expected: list[np.ndarray]) -> None:
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        assert g.shape == e.shape and g.dtype == e.dtype
+        if e.dtype.kind == "f":
+            np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+        else:
+            np.testing.assert_array_equal(g, e)
+
+
+@pytest.mark.parametrize("target", MODEL_TARGETS)
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_model_through_rpc_matches_tvm(model: str, target: str, tmp_path: Path) -> None:
+    b = built(model)
+    with Device(b.image(target), workdir=tmp_path) as client:
+        graph = GraphModule(client, b.compiled.graph)
+        assert graph.num_inputs == len(b.inputs) and graph.num_outputs == len(b.expected)
+        check_outputs(graph(*b.inputs), b.expected)
+        check_outputs(graph(*b.inputs), b.expected)  # a second run on the same executor
+        nodes = graph.profile()
+        assert [n for n, _ in nodes] == [n.func for n in b.compiled.graph.nodes]
+        assert all(t > 0 for _, t in nodes)
+        stats = graph.stats()
+        assert stats["runs"] == 3 and stats["arena_bytes"] == b.compiled.graph.arena_bytes
+
+
+def test_graph_module_by_name_and_its_errors(tmp_path: Path) -> None:
+    b = built("two_outputs")
+    with Device(b.image("host"), workdir=tmp_path) as client:
+        graph = GraphModule(client, b.compiled.graph)
+        graph.set_input("y", b.inputs[1])
+        graph.set_input("x", b.inputs[0])
+        graph.run()
+        check_outputs([graph.get_output(0), graph.get_output(1)], b.expected)
+        assert graph.module["get_input_index"]("y") == 1 and graph.module["get_input_index"]("z") == -1
+        with client.empty((3,), "float32") as wrong:
+            with pytest.raises(RemoteValueError, match="size or dtype does not match"):
+                graph.module["set_input"](0, wrong)
+            with pytest.raises(RemoteError, match="no such input"):
+                graph.module["set_input"]("nope", wrong)
+            with pytest.raises(RemoteError, match="no such output"):
+                graph.module["get_output"](5, wrong)
+        times = graph.time_run(repeat=3)
+        assert len(times) == 3 and all(t > 0 for t in times)
+
+
+def test_image_without_a_model_says_so(tmp_path: Path) -> None:
+    from tests.conftest import KERNELS, build_image
+
+    with Device(build_image("host", [KERNELS / "handwritten.c"]), workdir=tmp_path) as client, \
+            pytest.raises(FunctionNotFound, match=r"no global function 'utvm\.graph\.create'"):
+        client.get_function("utvm.graph.create")()
+
+
+def test_parameters_stay_in_flash_and_memory_is_reused() -> None:
+    b = built("mlp")
+    plan = b.compiled.graph.plan_stats
+    assert plan["arena_bytes"] < plan["without_reuse"], plan
+    image = b.image("qemu-mps2-an385")
+    assert image.footprint["flash"]["params"] >= plan["params_bytes"]
+    assert "params" not in image.footprint["ram"]
+    with open(image.artifact, "rb") as f:
+        elf = ELFFile(f)
+        symtab = elf.get_section_by_name(".symtab")
+        params = [s for s in symtab.iter_symbols() if s.name.startswith("k_param_")]
+        assert len(params) == 6  # three weights, three biases
+        for sym in params:
+            section = elf.get_section(sym["st_shndx"])
+            assert not section["sh_flags"] & SH_FLAGS.SHF_WRITE, section.name
+            assert sym["st_value"] < 0x0040_0000, "parameters must be in the board's flash"
+
+
+def test_model_errors_name_the_problem(tmp_path: Path) -> None:
+    tvm = require_tvm()
+    from tvm import relax
+    from tvm.relax import op as R
+
+    n = tvm.tirx.Var("n", "int64") if hasattr(tvm, "tirx") else tvm.tir.Var("n", "int64")
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType((n, 4), "float32"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            out = bb.emit_output(R.nn.relu(x))
+        bb.emit_func_output(out)
+    with pytest.raises(ModelError, match="dynamic shape"):
+        compile_model(bb.get())
+    bad = tmp_path / "model.onnx"
+    bad.write_bytes(b"this is not a model")
+    with pytest.raises(ModelError, match="cannot read ONNX model"):
+        compile_model(bad)
+    with pytest.raises(ModelError, match="cannot read ONNX model"):
+        compile_model(tmp_path / "missing.onnx")
