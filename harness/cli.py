@@ -9,6 +9,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from harness import bench
 from harness.build import build
 from harness.container import ensure_qemu_image
@@ -117,6 +119,40 @@ def _cmd_presubmit(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
 
+def _cmd_run_model(args: argparse.Namespace) -> int:
+    from harness.run_model import run_model, text_report
+
+    model = Path(args.model)
+    if not model.is_file():
+        raise UtvmError(f"no model file {model}")
+    out = Path(args.out) if args.out else Path("build") / "run-model" / f"{model.stem}-{args.target}"
+    run = run_model(model, args.target, out, Path(args.inputs) if args.inputs else None, args.repeat)
+    if args.outputs:
+        np.savez(args.outputs, **{f"output_{i}": o for i, o in enumerate(run.outputs)})
+    if args.json:
+        print(json.dumps(run.report, indent=2))
+    else:
+        print("\n".join(text_report(run.report)))
+    if not all(o["matches_reference"] for o in run.report["outputs"]):
+        print("utvm: the device's outputs differ from TVM's CPU build", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_run_model(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser("run-model", help="compile a model (ONNX), run it on a target, report time, "
+                       "size, RAM and outputs")
+    r.add_argument("model", help="an ONNX file")
+    r.add_argument("--target", default=DEFAULT_TARGET)
+    r.add_argument("--inputs", metavar="IN.npz",
+                   help="inputs by name or input_0, ... (default: seeded random)")
+    r.add_argument("--outputs", metavar="OUT.npz", help="save output_0, output_1, ... in model order")
+    r.add_argument("--repeat", type=int, default=10, help="timed runs on the device (default 10)")
+    r.add_argument("--json", action="store_true", help="print one JSON document")
+    r.add_argument("--out", metavar="DIR", help="build directory (default build/run-model/MODEL-TARGET)")
+    r.set_defaults(func=_cmd_run_model)
+
+
 def _add_ci(sub: argparse._SubParsersAction) -> None:
     ci = sub.add_parser("ci", help="CI jobs")
     csub = ci.add_subparsers(dest="job", required=True)
@@ -151,6 +187,7 @@ def parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_cmd_targets)
     _add_vboard(sub)
     _add_ci(sub)
+    _add_run_model(sub)
     return p
 
 

@@ -8,7 +8,8 @@
 
 #define NUM_EXTERNAL_IRQS 96
 
-extern uint32_t __stack_top[];
+extern uint32_t __stack_top[], __stack_bottom[];
+#define STACK_PAINT 0xA5A5A5A5u /* also in crt/platform/mps2/platform.c */
 extern uint8_t __data_load[], __data_start[], __data_end[], __bss_start[], __bss_end[];
 extern int main(void);
 
@@ -50,6 +51,10 @@ void Reset_Handler(void) {
 #endif
   memcpy(__data_start, __data_load, (size_t)(__data_end - __data_start));
   memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
+  /* Paint the stack below us, so the port can tell how deep it ever got (stack_used). */
+  uint32_t sp;
+  __asm volatile("mov %0, sp" : "=r"(sp));
+  for (uint32_t* w = (uint32_t*)__stack_bottom; (uintptr_t)w < sp - 256u; ++w) *w = STACK_PAINT;
   (void)main();
   Fault_Handler();
 }

@@ -49,6 +49,8 @@ enum {
   MPS2_CNT_RX_HIGH_WATER, /* most bytes buffered at once */
   MPS2_CNT_RX_RING_SIZE,
   MPS2_CNT_TIMER_WRAPS,
+  MPS2_CNT_STACK_USED,    /* deepest stack use since boot (the startup code paints the stack) */
+  MPS2_CNT_STACK_SIZE,
   MPS2_NUM_COUNTERS
 };
 extern uint32_t mps2_counters[MPS2_NUM_COUNTERS];

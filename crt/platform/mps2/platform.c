@@ -68,10 +68,22 @@ utvm_status_t utvm_platform_random(uint8_t* buf, size_t n) {
 
 static const char* const kCounterNames[MPS2_NUM_COUNTERS] = {
     "rx_bytes", "rx_irqs", "rx_overruns", "hw_overruns", "rx_high_water", "rx_ring_size", "timer_wraps",
+    "stack_used", "stack_size",
 };
+
+extern uint32_t __stack_bottom[], __stack_top[]; /* qemu/cortex-m.ld */
+#define STACK_PAINT 0xA5A5A5A5u                  /* qemu/startup.c paints with it */
+
+static void measure_stack(void) {
+  const uint32_t* w = __stack_bottom;
+  while (w < __stack_top && *w == STACK_PAINT) ++w;
+  mps2_counters[MPS2_CNT_STACK_USED] = (uint32_t)((uintptr_t)__stack_top - (uintptr_t)w);
+  mps2_counters[MPS2_CNT_STACK_SIZE] = (uint32_t)((uintptr_t)__stack_top - (uintptr_t)__stack_bottom);
+}
 
 const utvm_counter_t* utvm_platform_counters(size_t* n) {
   static utvm_counter_t table[MPS2_NUM_COUNTERS];
+  measure_stack();
   for (int i = 0; i < MPS2_NUM_COUNTERS; ++i) {
     table[i].name = kCounterNames[i];
     table[i].value = mps2_counters[i];
