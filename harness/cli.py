@@ -153,6 +153,32 @@ def _add_run_model(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=_cmd_run_model)
 
 
+def _cmd_package(args: argparse.Namespace) -> int:
+    from harness.package import package
+
+    model = Path(args.model)
+    if not model.is_file():
+        raise UtvmError(f"no model file {model}")
+    pkg = package(model, Path(args.out), name=args.name, param_section=args.param_section)
+    print(f"packaged {model} as {pkg.name} in {pkg.out}")
+    print(f"  header: {pkg.include / (pkg.name + '.h')}; sources: {len(pkg.sources)} files "
+          f"({pkg.out / (pkg.name + '.mk')} lists them)")
+    print(f"  memory: {pkg.memory_bytes} B buffer ({pkg.graph.arena_bytes} activations, "
+          f"{pkg.workspace_bytes} workspace); parameters in {args.param_section}")
+    return 0
+
+
+def _add_package(sub: argparse._SubParsersAction) -> None:
+    from harness.graph import DEFAULT_PARAM_SECTION
+
+    p = sub.add_parser("package", help="a model (ONNX) as a standalone C library for firmware")
+    p.add_argument("model")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--name", default="model", help="C prefix of the API and the header's name")
+    p.add_argument("--param-section", default=DEFAULT_PARAM_SECTION, help="section the parameters go in")
+    p.set_defaults(func=_cmd_package)
+
+
 def _add_ci(sub: argparse._SubParsersAction) -> None:
     ci = sub.add_parser("ci", help="CI jobs")
     csub = ci.add_subparsers(dest="job", required=True)
@@ -188,6 +214,7 @@ def parser() -> argparse.ArgumentParser:
     _add_vboard(sub)
     _add_ci(sub)
     _add_run_model(sub)
+    _add_package(sub)
     return p
 
 
