@@ -97,13 +97,24 @@ def _times(seconds: list[float]) -> dict[str, float]:
             "repeats": len(ms)}
 
 
-def _code_size(m: Manifest) -> dict[str, int]:
+def kernel_sizes(elf: str, names: list[str]) -> dict[str, int]:
+    """Bytes of code of each kernel (its __tvm_ffi_<name> function), from the ELF's symbols."""
+    from elftools.elf.elffile import ELFFile
+
+    wanted = {f"__tvm_ffi_{n}": n for n in names}
+    with open(elf, "rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        return {wanted[s.name]: int(s["st_size"]) for s in symtab.iter_symbols() if s.name in wanted}
+
+
+def _code_size(m: Manifest) -> dict[str, Any]:
     flash = m.footprint.get("flash", {})
     split = {"runtime": sum(flash.get(k, 0) for k in RUNTIME_COMPONENTS),
              "graph_executor": flash.get("graph executor", 0), "kernels": flash.get("kernels", 0),
              "params": flash.get("params", 0)}
     return {"text": m.size["text"], "data": m.size["data"], "bss": m.size["bss"], **split,
-            "other": max(sum(flash.values()) - sum(split.values()), 0)}
+            "other": max(sum(flash.values()) - sum(split.values()), 0),
+            "per_kernel": kernel_sizes(m.artifact, m.functions)}
 
 
 def _ram(graph: Graph, m: Manifest, stats: dict[str, Any]) -> dict[str, Any]:
@@ -137,8 +148,9 @@ def text_report(r: dict[str, Any]) -> list[str]:
              f"parameters {c['params']} B",
              f"  RAM: activations {ram['arena_bytes']} B, workspace high water "
              f"{ram['workspace_high_water']} B, static {ram['static_bytes']} B" + _stack(ram)]
+    sizes = c.get("per_kernel", {})
     for n in r["nodes"]:
-        lines.append(f"    {n['kernel']:<40} {n['time_ms']:.4f} ms")
+        lines.append(f"    {n['kernel']:<40} {n['time_ms']:.4f} ms  {sizes.get(n['kernel'], 0):>6} B of code")
     for i, o in enumerate(r["outputs"]):
         verdict = "matches" if o["matches_reference"] else "DIFFERS from"
         lines.append(f"  output_{i}: {o['dtype']}{o['shape']} {verdict} TVM's CPU build "
