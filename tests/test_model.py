@@ -21,7 +21,8 @@ from harness.target import REPO_ROOT, get_target
 from tests.conftest import require_tvm
 from tests.models import MODELS
 
-MODEL_TARGETS = ["host", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505"]
+MODEL_TARGETS = ["host", "host-asan", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500",
+                 "qemu-mps2-an505"]
 ROOT = REPO_ROOT / "build" / "test-models"
 
 
