@@ -9,7 +9,7 @@ import pytest
 from harness import rpc_codec as c
 from harness.dut import DeviceUnderTest
 from harness.errors import DeviceResetError, InfrastructureError, TransportTimeout
-from harness.framing import encode_frame
+from harness.framing import crc16, encode_frame, escape
 from harness.session import NORMAL, message
 
 
@@ -50,14 +50,15 @@ def test_noise_between_frames_is_ignored(dut: DeviceUnderTest) -> None:
 
 
 def _bad_frames(session_id: int) -> dict[str, bytes]:
-    good = encode_frame(message(session_id, NORMAL, b"\x00" * 4))
-    bad_crc = bytearray(good)
-    bad_crc[-2] ^= 0xFF
+    """Built at the unescaped level: cutting or flipping escaped wire bytes could land inside an
+    FF FF pair (the session id and CRC are random) and make a different fault than intended."""
+    head = b"\xff\xfd" + escape(struct.pack("<I", 7)) + escape(message(session_id, NORMAL, b"\x00" * 4))
+    wrong_crc = escape(struct.pack("<H", crc16(head) ^ 0x0101))
     return {
-        "crc_errors": bytes(bad_crc),
+        "crc_errors": head + wrong_crc,
         "escape_errors": b"\xff\xfd\x02\x00\x00\x00\xff\x01zz",
         "oversized_frames": b"\xff\xfd" + struct.pack("<I", 1 << 30) + b"junk",
-        "abandoned_frames": good[: len(good) // 2],  # cut short by the next frame's start
+        "abandoned_frames": b"\xff\xfd\x07\x00\x00\x00\x01\x02",  # cut short by the next frame's start
     }
 
 
