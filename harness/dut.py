@@ -39,11 +39,23 @@ class Hooks:
         template = getattr(self, which)
         if template is None:
             raise InfrastructureError(f"no {which} command given for this board")
-        cmd = template.format(elf=shlex.quote(manifest.artifact), port=shlex.quote(port or ""))
+        fields = {"elf": shlex.quote(manifest.artifact), "port": shlex.quote(port or "")}
+        if "{elf_bin}" in template:  # mass-storage flashing wants a raw binary
+            fields["elf_bin"] = shlex.quote(_raw_binary(manifest))
+        cmd = template.format(**fields)
         proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=300, check=False)
         if proc.returncode != 0:
             out = (proc.stderr or proc.stdout).strip()[-1000:]
             raise InfrastructureError(f"{which} command failed ({proc.returncode}): {cmd}\n{out}")
+
+
+def _raw_binary(manifest: Manifest) -> str:
+    out = str(Path(manifest.artifact).with_suffix(".bin"))
+    proc = subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", manifest.artifact, out],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise InfrastructureError(f"cannot make a raw binary of {manifest.artifact}: {proc.stderr.strip()}")
+    return out
 
 
 def image_sha256(manifest: Manifest) -> str:
