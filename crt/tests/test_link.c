@@ -137,22 +137,32 @@ static void test_receiver_robustness(void) {
   CHECK(rx.stats.escape_errors == 1);
 }
 
+/* A device-side session and a host framer, both writing into the capture buffer. */
+static void setup_session(utvm_session_t* s, utvm_rpc_server_t* rpc, utvm_framer_tx_t* host) {
+  utvm_session_init(s, rpc, capture, NULL);
+  utvm_rpc_server_init(rpc, utvm_session_rpc_out(s));
+  utvm_framer_tx_init(host, capture, NULL);
+  host->reset_state = false;
+}
+
+/* The wire bytes of one host frame, in wire[]; the capture buffer is left empty. */
+static size_t host_frame(utvm_framer_tx_t* host, const uint8_t* payload, size_t n, uint8_t* wire) {
+  g_cap_len = 0;
+  send_frame(host, payload, n);
+  size_t len = g_cap_len;
+  memcpy(wire, g_cap, len);
+  g_cap_len = 0;
+  return len;
+}
+
 static void test_normal_without_session_gets_terminate(void) {
   static utvm_rpc_server_t rpc;
   static utvm_session_t s;
   utvm_framer_tx_t host;
   uint8_t wire[64];
-  size_t n;
-  utvm_session_init(&s, &rpc, capture, NULL);
-  utvm_rpc_server_init(&rpc, utvm_session_rpc_out(&s));
-  utvm_framer_tx_init(&host, capture, NULL);
-  host.reset_state = false;
-  g_cap_len = 0;
+  setup_session(&s, &rpc, &host);
   static const uint8_t msg[] = {0x11, 0x22, 0x10, 1, 2, 3};
-  send_frame(&host, msg, sizeof(msg));
-  n = g_cap_len;
-  memcpy(wire, g_cap, n);
-  g_cap_len = 0;
+  size_t n = host_frame(&host, msg, sizeof(msg), wire);
   CHECK(utvm_session_feed(&s, wire, n) == UTVM_OK);
   CHECK(s.stats.dropped_no_session == 1);
   /* reply is Terminate for session 0x2211 */
@@ -166,31 +176,15 @@ static void test_bad_frame_in_session_ends_it(void) {
   static utvm_session_t s;
   utvm_framer_tx_t host;
   uint8_t wire[64];
-  size_t n;
-  utvm_session_init(&s, &rpc, capture, NULL);
-  utvm_rpc_server_init(&rpc, utvm_session_rpc_out(&s));
-  utvm_framer_tx_init(&host, capture, NULL);
-  host.reset_state = false;
+  setup_session(&s, &rpc, &host);
   static const uint8_t start_init[] = {0x82, 0x00, 0x00, 0x01};
-  static const uint8_t normal[] = {0x82, 0x00, 0x10, 1, 2, 3};
-  g_cap_len = 0;
-  send_frame(&host, start_init, sizeof(start_init));
-  n = g_cap_len;
-  memcpy(wire, g_cap, n);
-  g_cap_len = 0;
+  size_t n = host_frame(&host, start_init, sizeof(start_init), wire);
   CHECK(utvm_session_feed(&s, wire, n) == UTVM_OK);
   CHECK(s.session_id != 0);
   uint16_t id = s.session_id;
-  uint8_t bad[sizeof(normal)];
-  memcpy(bad, normal, sizeof(normal));
-  bad[0] = (uint8_t)id;
-  bad[1] = (uint8_t)(id >> 8);
-  g_cap_len = 0;
-  send_frame(&host, bad, sizeof(bad));
-  n = g_cap_len;
-  memcpy(wire, g_cap, n);
+  const uint8_t normal[] = {(uint8_t)id, (uint8_t)(id >> 8), 0x10, 1, 2, 3};
+  n = host_frame(&host, normal, sizeof(normal), wire);
   wire[n - 1] ^= 0x5A; /* break the CRC */
-  g_cap_len = 0;
   CHECK(utvm_session_feed(&s, wire, n) == UTVM_OK);
   CHECK(s.session_id == 0 && s.stats.link_faults == 1 && s.rx.stats.crc_errors == 1);
   uint8_t reply[8];
@@ -201,11 +195,7 @@ static void test_bad_frame_in_session_ends_it(void) {
   g_cap_len = 0;
   CHECK(utvm_session_feed(&s, wire, n) == UTVM_OK); /* no session: counted, nothing sent */
   CHECK(s.stats.link_faults == 1 && s.rx.stats.crc_errors == 2 && g_cap_len == 0);
-  g_cap_len = 0;
-  send_frame(&host, start_init, sizeof(start_init));
-  n = g_cap_len;
-  memcpy(wire, g_cap, n);
-  g_cap_len = 0;
+  n = host_frame(&host, start_init, sizeof(start_init), wire);
   CHECK(utvm_session_feed(&s, wire, n) == UTVM_OK);
   CHECK(s.session_id != 0 && s.stats.sessions_started == 2);
 }
