@@ -44,24 +44,23 @@ static const DLTensor* tensor_arg(void* args, int32_t n, int32_t at) {
   return n > at && ARG(at).type_index == kTVMFFIDLTensorPtr ? (const DLTensor*)ARG(at).v_ptr : NULL;
 }
 
-static bool same_layout(const DLTensor* a, const DLTensor* b) {
-  uint64_t na, nb;
-  return utvm_tensor_nbytes(a, &na) && utvm_tensor_nbytes(b, &nb) && na == nb &&
-         a->dtype.code == b->dtype.code && a->dtype.bits == b->dtype.bits;
+static bool same_dtype(const DLTensor* a, const DLTensor* b) {
+  return a->dtype.code == b->dtype.code && a->dtype.bits == b->dtype.bits;
 }
 
 static int32_t m_set_input(void* self, void* args, int32_t n, void* result) {
   (void)self;
   (void)result;
   uint32_t i;
+  uint64_t nbytes;
   const DLTensor* src = tensor_arg(args, n, 1);
   if (n != 2 || src == NULL) return fail("TypeError", "set_input(index or name, tensor)");
   if (which(args, n, false, &i) != 0) return -1;
-  DLTensor* dst = utvm_graph_input(&g_ex, i);
-  if (!same_layout(src, dst)) return fail("ValueError", "set_input: tensor size or dtype does not match");
-  uint64_t nbytes;
-  (void)utvm_tensor_nbytes(dst, &nbytes);
-  memcpy(dst->data, (const uint8_t*)src->data + src->byte_offset, (size_t)nbytes);
+  /* the executor copies and checks the size */
+  if (!same_dtype(src, utvm_graph_input(&g_ex, i)) || !utvm_tensor_nbytes(src, &nbytes) ||
+      utvm_graph_set_input(&g_ex, i, (const uint8_t*)src->data + src->byte_offset, (size_t)nbytes) != UTVM_OK) {
+    return fail("ValueError", "set_input: tensor size or dtype does not match");
+  }
   return 0;
 }
 
@@ -69,14 +68,14 @@ static int32_t m_get_output(void* self, void* args, int32_t n, void* result) {
   (void)self;
   (void)result;
   uint32_t i;
+  uint64_t nbytes;
   const DLTensor* dst = tensor_arg(args, n, 1);
   if (n != 2 || dst == NULL) return fail("TypeError", "get_output(index or name, out tensor)");
   if (which(args, n, true, &i) != 0) return -1;
-  const DLTensor* src = utvm_graph_output(&g_ex, i);
-  if (!same_layout(src, dst)) return fail("ValueError", "get_output: tensor size or dtype does not match");
-  uint64_t nbytes;
-  (void)utvm_tensor_nbytes(src, &nbytes);
-  memcpy((uint8_t*)dst->data + dst->byte_offset, src->data, (size_t)nbytes);
+  if (!same_dtype(dst, utvm_graph_output(&g_ex, i)) || !utvm_tensor_nbytes(dst, &nbytes) ||
+      utvm_graph_get_output(&g_ex, i, (uint8_t*)dst->data + dst->byte_offset, (size_t)nbytes) != UTVM_OK) {
+    return fail("ValueError", "get_output: tensor size or dtype does not match");
+  }
   return 0;
 }
 
