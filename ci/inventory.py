@@ -20,7 +20,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from harness.errors import UtvmError
 from harness.target import TARGETS
@@ -96,7 +96,7 @@ class _Reader:
         if not isinstance(node.value, dict):
             self.fail(node, f"expected a mapping, got {type(node.value).__name__}")
 
-    def fail(self, node: _Node, message: str, key: str = "") -> None:
+    def fail(self, node: _Node, message: str, key: str = "") -> NoReturn:
         name = f"{self.where}.{key}" if key else self.where
         raise InventoryError(f"{self.path}:{node.line}: {name}: {message}")
 
@@ -152,7 +152,6 @@ def _flash(board: _Reader) -> str:
     r = board.sub("flash")
     if r is None:
         board.fail(board.node, "is required (command, pyocd, openocd or copy)", "flash")
-        raise AssertionError  # unreachable: fail raises
     methods = [m for m in FLASH_METHODS if m in r.node.children]
     if len(methods) != 1:
         r.fail(r.node, f"give exactly one of {', '.join(FLASH_METHODS)}")
@@ -162,7 +161,6 @@ def _flash(board: _Reader) -> str:
     sub = r.sub(method)
     if sub is None:
         r.fail(r.node, "needs settings", method)
-        raise AssertionError
     return FLASH_METHODS[method](sub)
 
 
@@ -231,7 +229,6 @@ def load(path: Path) -> Inventory:
     boards_node = root.children.get("boards")
     if boards_node is None or not isinstance(boards_node.value, list) or not boards_node.items:
         top.fail(boards_node or root, "needs a non-empty list of boards", "boards")
-        raise AssertionError
     boards = tuple(_board(Path(path), n, i) for i, n in enumerate(boards_node.items))
     seen: dict[str, int] = {}
     for i, b in enumerate(boards):
