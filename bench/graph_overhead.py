@@ -20,12 +20,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.build import build
 from harness.device import Device
 from harness.graph_client import GraphModule
 from harness.model import compile_model
-from harness.run_model import kernel_sizes
-from harness.target import get_target
+from harness.run_model import build_model_image, kernel_sizes
 from tests.models import MODELS
 
 
@@ -37,11 +35,9 @@ def main() -> int:
     args = ap.parse_args()
     mod, inputs = MODELS[args.model]()
     compiled = compile_model(mod)
-    graph = compiled.graph.plan()
+    graph = compiled.graph
     out = Path(tempfile.mkdtemp(prefix="utvm-bench-graph-"))
-    (out / "kernels.c").write_text(compiled.kernels_c)
-    (out / "model_graph.c").write_text(graph.to_c())
-    manifest = build(get_target(args.target), out / "img", [out / "kernels.c", out / "model_graph.c"])
+    manifest = build_model_image(compiled, args.target, out)
     with Device(manifest, workdir=out) as client:
         module = GraphModule(client, graph)
         for i, x in enumerate(inputs):

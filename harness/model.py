@@ -26,9 +26,10 @@ class ModelError(UtvmError):
 
 @dataclass
 class Compiled:
-    graph: Graph
+    graph: Graph  # planned: every tensor has its place in the arena
     kernels_c: str  # C source of every kernel, TVM-FFI convention
     relax_mod: Any  # the lowered module, for a reference run on the host CPU
+    entry: str  # its entry function
 
 
 def load(source: str | Path | Any, entry: str | None = None) -> tuple[Any, str]:
@@ -90,7 +91,7 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
 
     mod, entry = load(source, entry)
     lowered = lower(mod, entry, params)
-    graph = extract_graph(lowered[entry])
+    graph = extract_graph(lowered[entry]).plan()
     used = {n.func for n in graph.nodes}
     prims = {gv: f for gv, f in lowered.functions.items()
              if type(f).__name__ == "PrimFunc" and gv.name_hint in used}
@@ -99,7 +100,7 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
         source_c = tvm.build(kernels, target="c").inspect_source()
     except Exception as exc:
         raise ModelError(f"TVM could not emit C for the kernels: {_first_line(exc)}") from None
-    return Compiled(graph, source_c, lowered)
+    return Compiled(graph, source_c, lowered, entry)
 
 
 def _type_of(expr: Any) -> Any:
@@ -210,14 +211,12 @@ def _outputs(b: _Builder, result: Any) -> list[int]:
     return ids
 
 
-def reference(compiled: Compiled, inputs: list[np.ndarray], entry: str | None = None) -> list[np.ndarray]:
+def reference(compiled: Compiled, inputs: list[np.ndarray]) -> list[np.ndarray]:
     """The model's outputs from TVM's own CPU build (llvm) of the same lowered module."""
     import tvm
     from tvm import relax
 
-    names = [gv.name_hint for gv, f in compiled.relax_mod.functions.items() if isinstance(f, relax.Function)]
-    entry = entry or ("main" if "main" in names else names[0])
     vm = relax.VirtualMachine(tvm.compile(compiled.relax_mod, target="llvm"), tvm.cpu())
-    out = vm[entry](*(tvm.runtime.tensor(np.ascontiguousarray(x)) for x in inputs))
+    out = vm[compiled.entry](*(tvm.runtime.tensor(np.ascontiguousarray(x)) for x in inputs))
     items = list(out) if not hasattr(out, "numpy") else [out]
     return [o.numpy() for o in items]

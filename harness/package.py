@@ -24,14 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from harness.build import build
 from harness.device import Device
 from harness.errors import UtvmError
 from harness.graph import DEFAULT_PARAM_SECTION, Graph
 from harness.graph_client import GraphModule
 from harness.model import Compiled, compile_model, reference
-from harness.run_model import load_inputs
-from harness.target import CRT, get_target
+from harness.run_model import build_model_image, load_inputs
+from harness.target import CRT
 
 RUNTIME_FILES = ("src/runtime/runtime.c", "src/runtime/backend.c", "src/memory/std_allocator.c",
                  "src/graph/graph_executor.c")
@@ -69,10 +68,7 @@ def _check_name(name: str) -> str:
 
 def measure_workspace(compiled: Compiled, workdir: Path) -> int:
     """Run the model once on the host build; the workspace high water is what kernels need."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "kernels.c").write_text(compiled.kernels_c)
-    (workdir / "model_graph.c").write_text(compiled.graph.to_c())
-    manifest = build(get_target("host"), workdir / "host", [workdir / "kernels.c", workdir / "model_graph.c"])
+    manifest = build_model_image(compiled, "host", workdir)
     inputs = load_inputs(compiled.graph, None)
     with Device(manifest, workdir=workdir) as client:
         outputs = GraphModule(client, compiled.graph)(*inputs)
@@ -91,7 +87,7 @@ def package(model: Path | Any, out: Path, name: str = "model",
     if not re.fullmatch(r"\.[A-Za-z0-9_.]+", param_section):
         raise UtvmError(f"section name {param_section!r}: expected something like .rodata.utvm_params")
     compiled = compile_model(model)
-    graph = compiled.graph.plan()
+    graph = compiled.graph
     workspace = measure_workspace(compiled, out / ".measure") + WORKSPACE_SLACK
     if out.exists():
         shutil.rmtree(out / "src", ignore_errors=True)

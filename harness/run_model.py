@@ -17,7 +17,7 @@ from harness.errors import UtvmError
 from harness.footprint import RUNTIME_COMPONENTS
 from harness.graph import Graph
 from harness.graph_client import GraphModule
-from harness.model import compile_model, reference
+from harness.model import Compiled, compile_model, reference
 from harness.target import get_target
 
 
@@ -56,14 +56,18 @@ def _random(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.
     return rng.standard_normal(shape).astype(dtype)
 
 
-def _build(model: Path, target: str, out: Path) -> tuple[Graph, Manifest, Any]:
-    compiled = compile_model(model)
-    compiled.graph.plan()
+def build_model_image(compiled: Compiled, target: str, out: Path) -> Manifest:
+    """The target's image with the model's kernels and graph (sources in `out`, image in out/image)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "kernels.c").write_text(compiled.kernels_c)
     (out / "model_graph.c").write_text(compiled.graph.to_c())
+    return build(get_target(target), out / "image", [out / "kernels.c", out / "model_graph.c"])
+
+
+def _build(model: Path, target: str, out: Path) -> tuple[Graph, Manifest, Compiled]:
+    compiled = compile_model(model)
+    manifest = build_model_image(compiled, target, out)
     (out / "graph.json").write_text(compiled.graph.to_json())
-    manifest = build(get_target(target), out / "image", [out / "kernels.c", out / "model_graph.c"])
     return compiled.graph, manifest, compiled
 
 

@@ -3,7 +3,6 @@ checked against TVM's own CPU build of the same model."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +11,13 @@ from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 from filelock import FileLock
 
-from harness.build import Manifest, build
+from harness.build import Manifest
 from harness.device import Device
 from harness.errors import FunctionNotFound, RemoteError, RemoteValueError
 from harness.graph_client import GraphModule
 from harness.model import Compiled, ModelError, compile_model, reference
-from harness.target import REPO_ROOT, get_target
+from harness.run_model import build_model_image
+from harness.target import REPO_ROOT
 from tests.conftest import require_tvm
 from tests.models import MODELS
 
@@ -30,23 +30,15 @@ class Built:
     def __init__(self, name: str) -> None:
         require_tvm()
         mod, self.inputs = MODELS[name]()
+        self.name = name
         self.compiled: Compiled = compile_model(mod)
-        self.compiled.graph.plan()
         self.expected = reference(self.compiled, self.inputs)
-        src = ROOT / name
-        src.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(src) + ".lock"):  # xdist workers share the sources and images
-            texts = {"kernels.c": self.compiled.kernels_c, "model_graph.c": self.compiled.graph.to_c()}
-            for file, text in texts.items():
-                if not (src / file).exists() or (src / file).read_text() != text:
-                    (src / file).write_text(text)
-        self.sources = [src / "kernels.c", src / "model_graph.c"]
 
     def image(self, target: str) -> Manifest:
-        key = hashlib.sha256("|".join(map(str, self.sources)).encode()).hexdigest()[:8]
-        out = ROOT / f"{target}-{self.sources[0].parent.name}-{key}"
-        with FileLock(str(out) + ".lock"):
-            return build(get_target(target), out, self.sources)
+        out = ROOT / f"{self.name}-{target}"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(out) + ".lock"):  # xdist workers share the images
+            return build_model_image(self.compiled, target, out)
 
 
 _BUILT: dict[str, Built] = {}
