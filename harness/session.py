@@ -27,6 +27,7 @@ def message(session_id: int, kind: int, payload: bytes = b"") -> bytes:
 @dataclass
 class SessionStats:
     handshakes: int = 0
+    start_inits: int = 0  # StartInit messages sent (more than handshakes when replies were lost)
     resets_seen: int = 0  # resets noticed during a session
     boots_seen: int = 0  # boot announcements (Terminate on session 0), at any time
     logs: list[str] = field(default_factory=list)
@@ -157,6 +158,7 @@ class Session:
         while time.monotonic() < deadline:
             nonce = random.choice([n for n in range(1, 256) if n != nonce])
             self._send_frames(message(nonce, START_INIT, bytes([VERSION])))
+            self.stats.start_inits += 1
             retry_at = min(deadline, time.monotonic() + retry_interval)
             retry_interval = min(2 * retry_interval, 2.0)
             try:
