@@ -3,7 +3,7 @@
 # Idempotent: does nothing when everything is already there. Needs root (or sudo).
 set -euo pipefail
 PKGS=(gcc make gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm docker.io debootstrap
-      binutils file clang-14 libclang-rt-14-dev)
+      binutils file clang-14 libclang-rt-14-dev chromium ser2net)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

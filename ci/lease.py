@@ -68,16 +68,27 @@ class Lease:
         tmp.write_text(json.dumps(info.__dict__))
         os.replace(tmp, self.path)
 
-    def acquire(self) -> Lease:
-        with self._locked():
-            held = self.holder()
-            if held is not None and held.owner != self.owner:
-                raise LeaseBusy(f"board {self.board} is leased by {held.owner} until "
-                                f"{time.strftime('%H:%M:%S', time.localtime(held.expires))}")
-            self._write()
+    def acquire(self, wait: float = 0.0) -> Lease:
+        """Take the lease, waiting up to `wait` seconds for a holder's lease to end or lapse."""
+        deadline = time.monotonic() + wait
+        while not self._try_take():
+            if time.monotonic() >= deadline:
+                held = self.holder()
+                until = time.strftime("%H:%M:%S", time.localtime(held.expires)) if held else "now"
+                owner = held.owner if held else "?"
+                raise LeaseBusy(f"board {self.board} is leased by {owner} until {until}")
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
         self._thread = threading.Thread(target=self._renew, name=f"lease-{self.board}", daemon=True)
         self._thread.start()
         return self
+
+    def _try_take(self) -> bool:
+        with self._locked():
+            held = self.holder()
+            if held is not None and held.owner != self.owner:
+                return False
+            self._write()
+            return True
 
     def _renew(self) -> None:
         while not self._stop.wait(self.ttl / 3):

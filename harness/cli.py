@@ -53,7 +53,7 @@ def _cmd_targets(args: argparse.Namespace) -> int:
 
 
 def _cmd_vboard_serve(args: argparse.Namespace) -> int:
-    from harness.faults import FaultPlan
+    from harness.faults import parse_faults
     from harness.qemu import BOARDS
     from harness.virtual_board import VirtualBoard
 
@@ -61,7 +61,7 @@ def _cmd_vboard_serve(args: argparse.Namespace) -> int:
         raise UtvmError(f"unknown board {args.board!r}; known boards: {', '.join(sorted(BOARDS))}")
     port = Path(args.port).absolute()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="utvm-vboard-"))
-    vb = VirtualBoard(BOARDS[args.board], port, workdir, FaultPlan.parse(args.faults))
+    vb = VirtualBoard(BOARDS[args.board], port, workdir, *parse_faults(args.faults))
     signal.signal(signal.SIGTERM, lambda *_: vb.stop())
     if args.elf:
         vb.flash(Path(args.elf))
@@ -90,7 +90,8 @@ def _add_vboard(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--board", required=True, help="a board of qemu/boards.toml")
     serve.add_argument("--port", required=True, help="path of the serial port to create (a symlink)")
     serve.add_argument("--elf", help="image to flash at start")
-    serve.add_argument("--faults", default="", help="e.g. drop=0.001,corrupt=0.001,delay=0.005,split=0.5")
+    serve.add_argument("--faults", default="", help="link: drop=0.001,corrupt=0.001,delay=0.005,split=0.5; "
+                       "board: flash-fail=N,no-boot=1,vanish=BYTES,dead=1")
     serve.add_argument("--workdir", help="where QEMU's log goes (default: a temporary directory)")
     serve.set_defaults(func=_cmd_vboard_serve)
     for verb, text in (("flash", "restart the board with an image"), ("reset", "restart the board"),
@@ -215,6 +216,9 @@ def parser() -> argparse.ArgumentParser:
     _add_ci(sub)
     _add_run_model(sub)
     _add_package(sub)
+    from utvm_ci.commands import add_hil
+
+    add_hil(sub)
     return p
 
 

@@ -34,6 +34,7 @@ class Hooks:
 
     flash: str | None = None
     reset: str | None = None
+    timeout: float = 300.0  # a hung flash tool is an infrastructure error, not a hang
 
     def run(self, which: str, manifest: Manifest, port: str | None) -> None:
         template = getattr(self, which)
@@ -43,7 +44,11 @@ class Hooks:
         if "{elf_bin}" in template:  # mass-storage flashing wants a raw binary
             fields["elf_bin"] = shlex.quote(_raw_binary(manifest))
         cmd = template.format(**fields)
-        proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=300, check=False)
+        try:
+            proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=self.timeout,
+                                  check=False, start_new_session=True)
+        except subprocess.TimeoutExpired:
+            raise InfrastructureError(f"{which} command did not end in {self.timeout:.0f} s: {cmd}") from None
         if proc.returncode != 0:
             out = (proc.stderr or proc.stdout).strip()[-1000:]
             raise InfrastructureError(f"{which} command failed ({proc.returncode}): {cmd}\n{out}")

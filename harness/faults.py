@@ -4,6 +4,12 @@ A FaultPlan is written `drop=0.001,corrupt=0.001,delay=0.005,split=0.5,seed=7`:
 drop and corrupt are per-byte probabilities, delay is the longest pause (s)
 before a chunk is passed on, split the probability that a chunk is cut into
 pieces written separately. The same seed gives the same faults.
+
+A virtual board also takes faults of the board itself (BoardFaults), in the
+same spec: `flash-fail=N` (the next N flashes fail; -1: every one), `no-boot=1`
+(flashing works, the image never starts), `vanish=BYTES` (the serial port
+disappears after that many bytes to the host, as an unplugged USB board), and
+`dead=1` (nothing works, for good).
 """
 
 from __future__ import annotations
@@ -27,23 +33,58 @@ class FaultPlan:
     @classmethod
     def parse(cls, spec: str) -> FaultPlan:
         """`key=value,...`; an empty spec is no faults."""
-        known = {f.name: f.type for f in fields(cls)}
-        values: dict[str, float | int] = {}
-        for item in filter(None, (part.strip() for part in spec.split(","))):
-            key, sep, raw = item.partition("=")
-            if not sep or key not in known:
-                raise UtvmError(f"bad fault {item!r}: expected one of {', '.join(known)} as key=value")
-            try:
-                values[key] = int(raw) if key == "seed" else float(raw)
-            except ValueError:
-                raise UtvmError(f"bad fault {item!r}: {raw!r} is not a number") from None
-        plan = cls(**values)  # type: ignore[arg-type]
+        plan, board = parse_faults(spec)
+        if str(board):
+            raise UtvmError(f"{board}: faults of a board, not of a link")
+        return plan
+
+    def check(self) -> FaultPlan:
+        plan = self
         for name in ("drop", "corrupt", "split"):
             if not 0.0 <= getattr(plan, name) <= 1.0:
                 raise UtvmError(f"bad fault {name}={getattr(plan, name)}: a probability is in [0, 1]")
         if plan.delay < 0:
             raise UtvmError(f"bad fault delay={plan.delay}: must not be negative")
         return plan
+
+
+@dataclass(frozen=True)
+class BoardFaults:
+    """Faults of the board rather than of its link."""
+
+    flash_fail: int = 0  # the next N flashes fail; -1: all of them
+    no_boot: int = 0
+    vanish: int = 0  # bytes to the host before the port disappears; 0: never
+    dead: int = 0
+
+    def __str__(self) -> str:
+        return ",".join(f"{f.name.replace('_', '-')}={getattr(self, f.name)}" for f in fields(self)
+                        if getattr(self, f.name))
+
+
+def parse_faults(spec: str) -> tuple[FaultPlan, BoardFaults]:
+    """One spec, `key=value,...`, split into link faults and board faults."""
+    link_keys = {f.name for f in fields(FaultPlan)}
+    board_keys = {f.name for f in fields(BoardFaults)}
+    link: dict[str, float | int] = {}
+    board: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        raw_key, sep, raw = item.partition("=")
+        key = raw_key.replace("-", "_")
+        if not sep or key not in link_keys | board_keys:
+            names = ", ".join(k.replace("_", "-") for k in [*link_keys, *board_keys])
+            raise UtvmError(f"bad fault {item!r}: expected one of {names} as key=value")
+        try:
+            if key in board_keys or key == "seed":
+                (board if key in board_keys else link)[key] = int(raw)
+            else:
+                link[key] = float(raw)
+        except ValueError:
+            raise UtvmError(f"bad fault {item!r}: {raw!r} is not a number") from None
+    faults = BoardFaults(**board)
+    if faults.flash_fail < -1 or faults.vanish < 0:
+        raise UtvmError(f"bad board faults {faults}: flash-fail is -1 or more, vanish 0 or more")
+    return FaultPlan(**link).check(), faults  # type: ignore[arg-type]
 
     def __str__(self) -> str:
         return ",".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))

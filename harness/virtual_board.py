@@ -7,6 +7,8 @@ It runs as a long-lived process (`utvm virtual-board serve`) with a control
 socket beside the port (`PORT.ctl`) that flashes (restarts QEMU with a new
 ELF), resets, powers off/on and changes the faults, so flash and reset
 commands in a lab inventory drive it exactly as they would a real board.
+Board faults (harness.faults.BoardFaults) make flashing fail, keep the image
+from booting, unplug the port mid-run, or kill the board for good.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import tty
 from pathlib import Path
 
 from harness.errors import InfrastructureError, UtvmError
-from harness.faults import FaultInjector, FaultPlan
+from harness.faults import BoardFaults, FaultInjector, FaultPlan, parse_faults
 from harness.qemu import QEMU, Board, qemu_argv
 from harness.transport import die_with_parent
 
@@ -42,11 +44,16 @@ def _raw_open(path: str) -> int:
 
 
 class VirtualBoard:
-    def __init__(self, board: Board, port: Path, workdir: Path, faults: FaultPlan | None = None) -> None:
+    def __init__(self, board: Board, port: Path, workdir: Path, faults: FaultPlan | None = None,
+                 board_faults: BoardFaults | None = None) -> None:
         self.board = board
         self.port = port
         self.workdir = workdir
         self.faults = faults or FaultPlan()
+        self.board_faults = board_faults or BoardFaults()
+        self._flash_failures = 0  # injected so far
+        self._to_host = 0  # bytes, since the faults were set
+        self.vanished = False
         self.elf: Path | None = None
         self._qemu: subprocess.Popen[bytes] | None = None
         self._dev_fd: int | None = None  # QEMU's UART pty
@@ -63,6 +70,8 @@ class VirtualBoard:
     def power_on(self) -> None:
         if self.elf is None:
             raise UtvmError("nothing flashed yet")
+        if self.board_faults.no_boot or self.board_faults.dead or self.vanished:
+            return  # powered, silent
         log = self.workdir / "qemu.log"
         argv = [*qemu_argv(self.board, "uart", str(self.elf), QEMU)]
         wiring_at = argv.index("-chardev")
@@ -93,6 +102,12 @@ class VirtualBoard:
     def flash(self, elf: Path) -> None:
         if not elf.is_file():
             raise UtvmError(f"no such image: {elf}")
+        if self.board_faults.dead or self.vanished:
+            raise UtvmError("no debug probe answers (board dead or unplugged)")
+        wanted = self.board_faults.flash_fail
+        if wanted == -1 or self._flash_failures < wanted:
+            self._flash_failures += 1
+            raise UtvmError(f"flash failed: target not responding (injected, {self._flash_failures} so far)")
         self.power_off()
         self.elf = elf.resolve()
         self.power_on()
@@ -110,7 +125,20 @@ class VirtualBoard:
                 return  # QEMU went away (power off, reflash)
             if not chunk:
                 return
+            self._to_host += len(chunk)
+            if self.board_faults.vanish and self._to_host >= self.board_faults.vanish:
+                self._unplug()
+                return
             self._injectors[1].deliver(chunk, lambda b: os.write(self._master, b))
+
+    def _unplug(self) -> None:
+        """The port disappears, as a USB board pulled out: open handles fail, the path is gone."""
+        self.vanished = True
+        self.port.unlink(missing_ok=True)
+        for fd in (self._master, self._slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.power_off()
 
     def _to_device(self, data: bytes) -> None:
         with self._lock:
@@ -120,9 +148,14 @@ class VirtualBoard:
 
     def _host_to_device(self) -> None:
         while not self._stop.is_set():
-            ready, _, _ = select.select([self._master], [], [], 0.2)
-            if ready:
-                chunk = os.read(self._master, 4096)
+            if self.vanished:
+                return
+            try:
+                ready, _, _ = select.select([self._master], [], [], 0.2)
+                chunk = os.read(self._master, 4096) if ready else b""
+            except (OSError, ValueError):
+                return  # unplugged
+            if chunk:
                 self._injectors[0].deliver(chunk, self._to_device)  # powered off: bytes are lost
 
     # ---- control ----
@@ -137,12 +170,14 @@ class VirtualBoard:
         elif verb == "on":
             self.power_on()
         elif verb == "faults":
-            self.faults = FaultPlan.parse(arg)
+            self.faults, self.board_faults = parse_faults(arg)
             self._injectors = self._new_injectors()
+            self._flash_failures = self._to_host = 0
         elif verb != "status":
             raise UtvmError(f"unknown command {verb!r}: flash ELF, reset, off, on, faults SPEC, status")
         tx, rx = (i.counts for i in self._injectors)
-        return (f"ok powered={'on' if self._qemu else 'off'} elf={self.elf} faults={self.faults} "
+        state = "unplugged" if self.vanished else "on" if self._qemu else "off"
+        return (f"ok powered={state} elf={self.elf} faults={self.faults} board_faults={self.board_faults} "
                 f"to_device={tx} to_host={rx}")
 
     def serve_forever(self) -> None:

@@ -1,0 +1,345 @@
+"""The nightly hardware-in-the-loop run: `utvm hil run --inventory LAB.yaml`.
+
+LAVA's shape. `validate`: the inventory, the tools, the images. `run`:
+  1. every board, in parallel: take its lease, reach its port, health check
+     (flash a known-good image, handshake, echo); a sick board is out of rotation;
+  2. per target, the suite split among its healthy boards, one pytest per board;
+  3. tests that ended in an infrastructure error run again, after a backoff, on
+     another board of the target when there is one (a board that produced them
+     is checked again first); failures are never re-run;
+  4. the reference backends (host, QEMU) run the same suite, for comparison;
+  5. results go to the history, quarantine is updated, reports are written.
+
+Exit codes: 0 passed; 1 a test failed (quarantined tests excepted);
+3 only infrastructure errors (or a board out of rotation); 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.dut import Hooks
+from harness.errors import InfrastructureError, UtvmError
+from harness.target import REPO_ROOT, TARGETS
+from utvm_ci import health, shard
+from utvm_ci.access import Access, access_for
+from utvm_ci.flaky import Policy, compare_backends, update_quarantine
+from utvm_ci.history import History, Result
+from utvm_ci.inventory import Board, Inventory, load
+from utvm_ci.lease import Lease
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INFRA = 0, 1, 2, 3
+HEALTH_TIMEOUT = 2.0  # s, times the target's and board's multipliers: a known-good image answers at once
+
+
+@dataclass(frozen=True)
+class NightOptions:
+    inventory: Path
+    report_dir: Path
+    state: Path  # history.sqlite and leases/
+    cache: Path = REPO_ROOT / "build" / "utvm-cache"
+    lease_ttl: float = 60.0
+    lease_wait: float | None = None  # default: a lease's lifetime, so a killed runner's leases lapse
+    retries: int = 2  # rounds of re-runs after infrastructure errors
+    backoff: float = 2.0
+    references: tuple[str, ...] | None = None  # default: host and the inventory's QEMU targets
+    select: str | None = None  # pytest -k expression
+    policy: Policy = field(default_factory=Policy)
+    run_id: str | None = None
+    revision: str | None = None
+
+    @property
+    def history_path(self) -> Path:
+        return self.state / "history.sqlite"
+
+
+@dataclass
+class Slot:
+    """One board during the night."""
+
+    board: Board
+    access: Access
+    port: str = ""
+    lease: Lease | None = None
+    health: str = "unchecked"  # healthy, out_of_rotation, busy
+    message: str = ""
+    firmware_bytes: int | None = None
+    facts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def healthy(self) -> bool:
+        return self.health == "healthy"
+
+    def where(self) -> shard.Where:
+        b = self.board
+        return shard.Where(b.target, self.port, b.baud, b.flash_cmd, b.reset_cmd, b.timeout_multiplier)
+
+    def hooks(self) -> Hooks:
+        return Hooks(flash=self.board.flash_cmd, reset=self.board.reset_cmd, timeout=self.board.flash_timeout)
+
+
+@dataclass
+class Outcome:
+    """A test's result tonight and the board it last ran on."""
+
+    board: str
+    target: str
+    entry: dict
+    trail: list[str] = field(default_factory=list)  # earlier infrastructure errors
+
+    @property
+    def infra_error(self) -> bool:
+        return self.entry["outcome"] == "error"
+
+
+def revision() -> str:
+    import subprocess
+
+    proc = subprocess.run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
+                          capture_output=True, text=True, check=False)
+    return proc.stdout.strip() or "unknown"
+
+
+class Night:
+    def __init__(self, options: NightOptions) -> None:
+        self.o = options
+        self.run_id = options.run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        self.inventory: Inventory | None = None
+        self.slots: list[Slot] = []
+        self.outcomes: dict[str, Outcome] = {}
+        self.references: list[Result] = []
+        self._lock = threading.Lock()
+        self.log_lines: list[str] = []
+
+    def log(self, text: str) -> None:
+        line = f"[{time.strftime('%H:%M:%S')}] {text}"
+        with self._lock:
+            self.log_lines.append(line)
+        print(line, flush=True)
+
+    # ---- validate ----
+    def validate(self) -> Inventory:
+        """The inventory (InventoryError: nothing runs) and the references."""
+        self.inventory = load(self.o.inventory)
+        for name in self.reference_targets():
+            if name not in TARGETS:
+                raise UtvmError(f"unknown reference target {name!r}")
+        if self.o.retries < 0 or self.o.backoff < 0:
+            raise UtvmError("retries and backoff must not be negative")
+        return self.inventory
+
+    def reference_targets(self) -> tuple[str, ...]:
+        if self.o.references is not None:
+            return self.o.references
+        assert self.inventory is not None
+        qemu = sorted({b.target for b in self.inventory.boards if TARGETS[b.target].launcher == "qemu"})
+        return ("host", *qemu)
+
+    # ---- run ----
+    def run(self) -> int:
+        from utvm_ci import nightly_report
+
+        inventory = self.validate()
+        history = History(self.o.history_path)
+        history.start_run(self.run_id, self.o.revision or revision(), inventory.lab)
+        self.log(f"night {self.run_id}: lab {inventory.lab}, {len(inventory.boards)} boards")
+        self.slots = [Slot(b, access_for(b)) for b in inventory.boards]
+        try:
+            with self._boards_held(), ThreadPoolExecutor(max(2, len(self.slots))) as pool:
+                refs = pool.submit(self._run_references)
+                targets = {b.target for b in inventory.boards}
+                for done in [pool.submit(self._run_target, t) for t in sorted(targets)]:
+                    done.result()
+                self.references = refs.result()
+        finally:
+            self._record(history)
+        changes = update_quarantine(history, self.o.policy, time.time())
+        quarantined = {(q.test, q.target) for q in history.quarantined(time.time())}
+        code, verdict = self.verdict(quarantined)
+        history.finish_run(self.run_id, verdict)
+        board_results = history.results(self.run_id)
+        discrepancies = compare_backends(board_results, self.references)
+        written = nightly_report.write(self.o.report_dir, self, history, quarantined, changes, discrepancies,
+                                       verdict)
+        history.close()
+        self.log(f"night {self.run_id}: {verdict.upper()}; reports in {written}")
+        return code
+
+    @contextlib.contextmanager
+    def _boards_held(self) -> Iterator[None]:
+        with ThreadPoolExecutor(len(self.slots)) as pool:
+            list(pool.map(self._take_and_check, self.slots))
+        try:
+            yield
+        finally:
+            for slot in self.slots:
+                self._give_back(slot)
+
+    def _take_and_check(self, slot: Slot) -> None:
+        wait = self.o.lease_wait if self.o.lease_wait is not None else self.o.lease_ttl + 5
+        try:
+            slot.lease = Lease(self.o.state / "leases", slot.board.name, ttl=self.o.lease_ttl).acquire(wait)
+        except InfrastructureError as exc:
+            slot.health, slot.message = "busy", str(exc)
+            self.log(f"{slot.board.name}: busy: {exc}")
+            return
+        try:
+            slot.port = slot.access.acquire()
+        except InfrastructureError as exc:
+            self._out_of_rotation(slot, str(exc))
+            return
+        self._check(slot)
+
+    def _check(self, slot: Slot) -> None:
+        try:
+            image = health.known_good_image(slot.board.target, self.o.cache)
+        except InfrastructureError as exc:
+            raise InfrastructureError(f"cannot build the known-good image for {slot.board.target}: {exc}") \
+                from exc
+        slot.firmware_bytes = image.size["text"] + image.size["data"]
+        for attempt in range(self.o.retries + 1):  # a flash that fails once is no verdict on the board
+            if attempt:
+                time.sleep(min(self.o.backoff * 2 ** (attempt - 1), 60.0))
+            result = health.check(image, slot.port, slot.board.baud, slot.hooks(),
+                                  timeout=HEALTH_TIMEOUT * slot.board.timeout_multiplier)
+            if result.ok:
+                break
+            self.log(f"{slot.board.name}: health check failed (attempt {attempt + 1}): {result.message}")
+        if result.ok:
+            slot.health, slot.message = "healthy", result.message
+            self.log(f"{slot.board.name}: healthy ({result.seconds:.1f} s)")
+        else:
+            self._out_of_rotation(slot, result.message)
+
+    def _out_of_rotation(self, slot: Slot, why: str) -> None:
+        slot.health, slot.message = "out_of_rotation", why
+        self.log(f"{slot.board.name}: OUT OF ROTATION: {why}")
+
+    def _give_back(self, slot: Slot) -> None:
+        with contextlib.suppress(InfrastructureError):
+            slot.access.release()
+        if slot.lease is not None:
+            slot.lease.release()
+
+    # ---- the suite on a target's boards ----
+    def _run_target(self, target: str) -> None:
+        slots = [s for s in self.slots if s.board.target == target]
+        first = slots[0]
+        where = first.where() if first.port else shard.Where(target, "unused", flash_cmd="true")
+        nodeids = shard.collect(where, self.o.cache, self.o.select)
+        pending, last_board = list(nodeids), dict.fromkeys(nodeids, "")
+        for attempt in range(self.o.retries + 1):
+            if attempt:
+                time.sleep(min(self.o.backoff * 2 ** (attempt - 1), 60.0))
+            healthy = [s for s in slots if s.healthy]
+            if not healthy or not pending:
+                break
+            plan = assign(pending, [s.board.name for s in healthy], last_board)
+            by_name = {s.board.name: s for s in healthy}
+            with ThreadPoolExecutor(len(plan)) as pool:
+                runs = {name: pool.submit(self._run_shard, by_name[name], ids, attempt)
+                        for name, ids in plan.items()}
+                results = {name: future.result() for name, future in runs.items()}
+            pending = self._merge(target, results, last_board, attempt)
+            for name in {last_board[n] for n in pending}:
+                self.log(f"{name}: infrastructure errors; checking the board again")
+                self._check(by_name[name])
+        for nodeid in nodeids:  # never ran: no board of the target was in rotation
+            if nodeid not in self.outcomes:
+                self.outcomes[nodeid] = Outcome(first.board.name, target, {
+                    "nodeid": nodeid, "outcome": "error", "duration": 0.0, "retries": 0,
+                    "error_class": "infrastructure", "details": "",
+                    "message": f"not run: no board of {target} in rotation"})
+
+    def _run_shard(self, slot: Slot, nodeids: list[str], attempt: int) -> shard.ShardResult:
+        self.log(f"{slot.board.name}: running {len(nodeids)} tests (attempt {attempt + 1})")
+        out = self.o.report_dir / "runs" / f"{slot.board.name}-{attempt + 1}"
+        result = shard.run(slot.where(), nodeids, out, self.o.cache)
+        slot.facts.update(result.facts)
+        return result
+
+    def _merge(self, target: str, results: dict[str, shard.ShardResult], last_board: dict[str, str],
+               attempt: int) -> list[str]:
+        pending = []
+        for board, result in results.items():
+            for nodeid, entry in result.tests.items():
+                entry = dict(entry)
+                before = self.outcomes.get(nodeid)
+                trail = list(before.trail) if before else []
+                if before is not None:  # this is a re-run after an infrastructure error
+                    trail.append(f"{before.board}: {before.entry['message']}")
+                    entry["retries"] = before.entry["retries"] + 1 + entry.get("retries", 0)
+                if entry["outcome"] == "passed" and entry.get("retries"):
+                    entry["outcome"] = "passed_on_retry"
+                self.outcomes[nodeid] = Outcome(board, target, entry, trail)
+                last_board[nodeid] = board
+                if entry["outcome"] == "error":
+                    pending.append(nodeid)
+        return pending
+
+    # ---- references ----
+    def _run_references(self) -> list[Result]:
+        out: list[Result] = []
+        for target in self.reference_targets():
+            where = shard.Where(target)
+            try:
+                ids = shard.collect(where, self.o.cache, self.o.select)
+                out_dir = self.o.report_dir / "runs" / f"reference-{target}"
+                result = shard.run(where, ids, out_dir, self.o.cache)
+            except InfrastructureError as exc:
+                self.log(f"reference {target}: {exc}")
+                continue
+            out += [_result(target, target, e) for e in result.tests.values()]
+            self.log(f"reference {target}: {len(ids)} tests")
+        return out
+
+    # ---- outcome of the night ----
+    def board_results(self) -> list[Result]:
+        return [_result(o.board, o.target, o.entry, o.trail) for o in self.outcomes.values()]
+
+    def _record(self, history: History) -> None:
+        for s in self.slots:
+            history.record_board(self.run_id, s.board.name, s.board.target, s.health, s.message,
+                                 s.firmware_bytes)
+        for target in self.reference_targets():
+            history.record_board(self.run_id, target, target, "reference", kind="reference")
+        history.record_results(self.run_id, self.board_results() + self.references)
+
+    def verdict(self, quarantined: set[tuple[str, str]]) -> tuple[int, str]:
+        results = self.board_results()
+        if any(r.outcome == "failed" and (r.test, r.target) not in quarantined for r in results):
+            return EXIT_FAILED, "failed"
+        if any(r.outcome == "error" for r in results) or any(not s.healthy for s in self.slots):
+            return EXIT_INFRA, "infrastructure"
+        return EXIT_OK, "passed"
+
+
+def assign(nodeids: list[str], boards: list[str], last_board: dict[str, str]) -> dict[str, list[str]]:
+    """Split tests among boards: evenly, and away from the board a test last failed to run on."""
+    plan: dict[str, list[str]] = {b: [] for b in boards}
+    for nodeid in nodeids:
+        choices = [b for b in boards if b != last_board.get(nodeid)] or boards
+        target = min(choices, key=lambda b: len(plan[b]))
+        plan[target].append(nodeid)
+    return {b: ids for b, ids in plan.items() if ids}
+
+
+def _result(board: str, target: str, entry: dict, trail: list[str] | None = None) -> Result:
+    message = entry.get("message", "")
+    if trail:
+        message = f"{message} (after infrastructure errors: {'; '.join(trail)})".strip()
+    return Result(board, target, shard.test_name(entry["nodeid"], target), entry["outcome"],
+                  float(entry.get("duration", 0.0)), int(entry.get("retries", 0)),
+                  entry.get("error_class", ""), message)
+
+
+def default_state() -> Path:
+    return Path(os.environ.get("UTVM_HIL_STATE", REPO_ROOT / "build" / "hil-state"))

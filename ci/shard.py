@@ -1,0 +1,113 @@
+"""Run part of the acceptance suite on one board (or one reference target) through the pytest plugin.
+
+Each run is a pytest child process: the plugin builds the suite's image, flashes it
+with the board's command and runs the tests over its serial port; the results come
+back through the plugin's summary.json. A run that ends without one (a crash, a
+timeout) turns every test it held into an infrastructure error.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import InfrastructureError
+from harness.target import REPO_ROOT
+from harness.transport import die_with_parent
+
+SUITE = REPO_ROOT / "acceptance_tests"
+
+
+@dataclass(frozen=True)
+class Where:
+    """How pytest reaches the target: nothing for a local target, port and commands for a board."""
+
+    target: str
+    port: str | None = None
+    baud: int = 115200
+    flash_cmd: str | None = None
+    reset_cmd: str | None = None
+    timeout_multiplier: float = 1.0
+
+    def argv(self) -> list[str]:
+        out = [f"--target={self.target}", f"--timeout-multiplier={self.timeout_multiplier}"]
+        if self.port:
+            out += [f"--serial-port={self.port}", f"--baud={self.baud}", f"--flash-cmd={self.flash_cmd}"]
+            out += [f"--reset-cmd={self.reset_cmd}"] if self.reset_cmd else []
+        return out
+
+
+@dataclass
+class ShardResult:
+    tests: dict[str, dict] = field(default_factory=dict)  # node id -> summary.json's test entry
+    facts: dict[str, str] = field(default_factory=dict)
+    log: Path | None = None
+
+
+def test_name(nodeid: str, target: str) -> str:
+    """The node id without the target parameter, the same for every backend."""
+    base, bracket, params = nodeid.partition("[")
+    if not bracket:
+        return nodeid
+    rest = params.removesuffix("]")
+    if rest == target:
+        rest = ""
+    elif rest.startswith(target + "-"):
+        rest = rest[len(target) + 1:]
+    elif rest.endswith("-" + target):
+        rest = rest[: -len(target) - 1]
+    else:
+        rest = rest.replace(f"-{target}-", "-", 1)
+    return f"{base}[{rest}]" if rest else base
+
+
+def _pytest(where: Where, cache: Path, extra: list[str], nodeids: list[str] | None = None) -> list[str]:
+    """pytest on the whole suite, or on just these node ids."""
+    tests = nodeids if nodeids is not None else [str(SUITE.relative_to(REPO_ROOT))]
+    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-o",
+            "console_output_style=classic", f"--utvm-cache={cache}", *where.argv(), *extra, *tests]
+
+
+def collect(where: Where, cache: Path, select: str | None = None) -> list[str]:
+    """The suite's node ids for the target, in order."""
+    extra = ["--collect-only"] + (["-k", select] if select else [])
+    proc = subprocess.run(_pytest(where, cache, extra), cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=300, check=False)
+    ids = [line.strip() for line in proc.stdout.splitlines() if "::" in line and not line.startswith(" ")]
+    if proc.returncode not in (0, 5) or (proc.returncode == 0 and not ids):
+        raise InfrastructureError(f"cannot collect the suite for {where.target} ({proc.returncode}): "
+                                  f"{(proc.stderr or proc.stdout)[-1500:]}")
+    return ids
+
+
+def run(where: Where, nodeids: list[str], out: Path, cache: Path, infra_retries: int = 1,
+        timeout: float = 3600, workers: int = 0) -> ShardResult:
+    """Run the tests; every one of them gets a result."""
+    out.mkdir(parents=True, exist_ok=True)
+    summary, log = out / "summary.json", out / "pytest.log"
+    summary.unlink(missing_ok=True)
+    extra = [f"--utvm-report-dir={out}", f"--infra-retries={infra_retries}", "-rN"]
+    extra += ["-n", str(workers)] if workers else []
+    with log.open("w") as sink:
+        try:
+            proc = subprocess.run(_pytest(where, cache, extra, nodeids), cwd=REPO_ROOT, stdout=sink,
+                                  stderr=subprocess.STDOUT, timeout=timeout, check=False,
+                                  preexec_fn=die_with_parent)  # a killed runner leaves no test behind
+            code = proc.returncode
+        except subprocess.TimeoutExpired:
+            code = None
+    result = ShardResult(log=log)
+    if summary.exists():
+        data = json.loads(summary.read_text())
+        result.tests = {t["nodeid"]: t for t in data["tests"]}
+        result.facts = data["targets"].get(where.target, {}).get("facts", {})
+    why = ("did not finish in time" if code is None else f"ended ({code}) without a result")
+    tail = log.read_text(errors="replace")[-800:]
+    for nodeid in nodeids:  # tests the run never reported: the run broke down under them
+        result.tests.setdefault(nodeid, {"nodeid": nodeid, "target": where.target, "outcome": "error",
+                                         "duration": 0.0, "retries": 0, "error_class": "infrastructure",
+                                         "message": f"the suite run {why}", "details": tail})
+    return result
