@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 
 from harness.errors import InfrastructureError
 from utvm_ci.inventory import Board
@@ -43,19 +45,22 @@ class SerialAccess(Access):
 class LabgridAccess(Access):
     """A labgrid place: acquired through `labgrid-client`, its NetworkSerialPort opened over RFC 2217.
 
-    The coordinator comes from the LG_COORDINATOR environment variable, as for labgrid-client.
+    The coordinator is the inventory's, or LG_COORDINATOR's as for labgrid-client.
     """
 
     def __init__(self, board: Board) -> None:
         self.place = board.labgrid_place or ""
+        self.coordinator = board.labgrid_coordinator
         self.acquired = False
 
     def _client(self, *args: str, timeout: float = 60) -> str:
-        exe = shutil.which("labgrid-client")
+        beside = Path(sys.executable).with_name("labgrid-client")  # a virtual environment's, not on PATH
+        exe = shutil.which("labgrid-client") or (str(beside) if beside.exists() else None)
         if exe is None:
             raise InfrastructureError("labgrid-client is not installed (pip install labgrid)")
+        where = ["-x", self.coordinator] if self.coordinator else []
         try:
-            proc = subprocess.run([exe, "-p", self.place, *args], capture_output=True, text=True,
+            proc = subprocess.run([exe, *where, "-p", self.place, *args], capture_output=True, text=True,
                                   timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             raise InfrastructureError(f"labgrid-client {' '.join(args)} on {self.place} timed out") from None
@@ -92,7 +97,7 @@ def serial_url(show: str) -> str:
         elif in_serial and "'port':" in text:
             port = text.split("'port':", 1)[1].split(",", 1)[0].strip(" '}")
         if host and port:
-            return f"rfc2217://{host}:{port}"
+            return f"rfc2217://{host}:{port}?ign_set_control"  # as labgrid opens it (ser2net, ptys)
     raise InfrastructureError(f"the place has no NetworkSerialPort resource:\n{show[-800:]}")
 
 

@@ -1,8 +1,9 @@
-"""`utvm hil ...`: the nightly runner, its schedule, and virtual labs."""
+"""`utvm hil`, `utvm port` and `utvm validate`: the lab and vendor commands."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -100,3 +101,92 @@ def add_hil(sub: argparse._SubParsersAction) -> None:
                     "1:corrupt=0.0001 (repeatable)")
     vl.add_argument("--stop", action="store_true", help="stop the lab's boards")
     vl.set_defaults(func=_cmd_virtual_lab)
+
+
+def _cmd_port_new(args: argparse.Namespace) -> int:
+    from harness.target import REPO_ROOT
+    from utvm_ci.port import new_port
+
+    root = Path(args.root).absolute() if args.root else REPO_ROOT
+    for path in new_port(args.name, args.cpu, root):
+        print(f"wrote {path}")
+    print(f"next: fill in the TODOs, then `utvm build --target {args.name} --out build/{args.name}` and "
+          f"`utvm validate --target {args.name} --serial-port PORT --flash-cmd CMD --out bundle`")
+    return 0
+
+
+def add_port(sub: argparse._SubParsersAction) -> None:
+    from utvm_ci.port import CPUS
+
+    port = sub.add_parser("port", help="ports for real boards")
+    psub = port.add_subparsers(dest="port_command", required=True)
+    new = psub.add_parser("new", help="scaffold a port: a board description and the platform functions")
+    new.add_argument("name")
+    new.add_argument("--cpu", default="cortex-m4", choices=sorted(CPUS))
+    new.add_argument("--root", metavar="DIR", help="repository to write into (default: this one)")
+    new.set_defaults(func=_cmd_port_new)
+
+
+def _key(args: argparse.Namespace) -> bytes | None:
+    if not args.key:
+        return None
+    try:
+        return Path(args.key).read_bytes().strip()
+    except OSError as exc:
+        raise UtvmError(f"cannot read --key {args.key}: {exc}") from None
+
+
+def _board_where(args: argparse.Namespace):
+    """The board to validate: from an inventory, or a single serial port."""
+    from utvm_ci import shard
+    from utvm_ci.inventory import load
+
+    if args.inventory:
+        boards = {b.name: b for b in load(Path(args.inventory)).boards}
+        if args.board not in boards:
+            raise UtvmError(f"no board {args.board!r} in {args.inventory}; it has {', '.join(boards)}")
+        b = boards[args.board]
+        if b.labgrid_place:
+            raise UtvmError("a labgrid place is validated through `utvm hil run`, "
+                            "or give its port with --serial-port")
+        return b.name, shard.Where(b.target, b.port, b.baud, b.flash_cmd, b.reset_cmd, b.timeout_multiplier)
+    if not (args.target and args.serial_port and args.flash_cmd):
+        raise UtvmError("give --inventory LAB.yaml --board NAME, or --target, --serial-port and --flash-cmd")
+    return (args.board or args.target,
+            shard.Where(args.target, args.serial_port, args.baud, args.flash_cmd, args.reset_cmd))
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from utvm_ci import conformance
+
+    if args.verify:
+        problems = conformance.verify(Path(args.verify), _key(args))
+        for p in problems:
+            print(f"utvm validate: {args.verify}: {p}", file=sys.stderr)
+        if not problems:
+            doc = json.loads((Path(args.verify) / "conformance.json").read_text())
+            print(f"{args.verify}: intact; {doc['board']} ({doc['target']}) {doc['verdict']}, "
+                  f"run {doc['run_id']}")
+        return 1 if problems else 0
+    if not args.out:
+        raise UtvmError("--out DIR is required (where the bundle goes)")
+    board, where = _board_where(args)
+    doc = conformance.run(where, board, Path(args.out).absolute(), conformance.default_cache(), _key(args))
+    print(f"{board}: {doc['verdict']}: " + ", ".join(f"{v} {k}" for k, v in doc["counts"].items()))
+    print(f"bundle: {args.out} (check it with: utvm validate --verify {args.out})")
+    return {"conformant": 0, "not conformant": 1}.get(doc["verdict"], 3)
+
+
+def add_validate(sub: argparse._SubParsersAction) -> None:
+    v = sub.add_parser("validate", help="run the conformance suite on a board; write a bundle to hand over")
+    v.add_argument("--board", help="a board of --inventory (or a label for a single serial port)")
+    v.add_argument("--inventory", metavar="LAB.yaml")
+    v.add_argument("--target", help="with --serial-port: the board's target (port)")
+    v.add_argument("--serial-port", metavar="PORT")
+    v.add_argument("--baud", type=int, default=115200)
+    v.add_argument("--flash-cmd", metavar="CMD", help="flashes {elf} onto the board on {port}")
+    v.add_argument("--reset-cmd", metavar="CMD")
+    v.add_argument("--out", metavar="DIR", help="the bundle's directory")
+    v.add_argument("--key", metavar="FILE", help="sign (or verify) the bundle with this secret (HMAC-SHA256)")
+    v.add_argument("--verify", metavar="BUNDLE", help="check a bundle instead: exit 0 if it is as written")
+    v.set_defaults(func=_cmd_validate)

@@ -175,9 +175,9 @@ class Night:
 
     @contextlib.contextmanager
     def _boards_held(self) -> Iterator[None]:
-        with ThreadPoolExecutor(len(self.slots)) as pool:
-            list(pool.map(self._take_and_check, self.slots))
         try:
+            with ThreadPoolExecutor(len(self.slots)) as pool:
+                list(pool.map(self._take_and_check, self.slots))
             yield
         finally:
             for slot in self.slots:

@@ -4,7 +4,7 @@
     boards:
       - name: m3-a
         target: qemu-mps2-an385           # the port (a target of `utvm targets`)
-        serial: {port: /dev/ttyACM0, baud: 115200}   # or: labgrid: {place: m3-a}
+        serial: {port: /dev/ttyACM0, baud: 115200}   # or: labgrid: {place: m3-a, coordinator: lab:20408}
         flash: {command: "pyocd flash -t lpc1768 {elf}"}   # or pyocd / openocd / copy
         reset: {command: "pyocd reset -t lpc1768"}
         power: {off: "...", on: "..."}    # optional
@@ -37,6 +37,7 @@ class Board:
     port: str | None = None  # serial port or pyserial URL
     baud: int = 115200
     labgrid_place: str | None = None
+    labgrid_coordinator: str | None = None  # host:port; default: $LG_COORDINATOR
     flash_cmd: str = ""  # a command template with {elf} and {port}
     reset_cmd: str | None = None
     power_off_cmd: str | None = None
@@ -174,15 +175,16 @@ def _board(path: Path, node: _Node, index: int) -> Board:
     serial, labgrid = r.sub("serial"), r.sub("labgrid")
     if (serial is None) == (labgrid is None):
         r.fail(node, "give exactly one of serial or labgrid")
-    port = baud = place = None
+    port = baud = place = coordinator = None
     if serial is not None:
         serial.only({"port", "baud"})
         port, baud = serial.get("port", str, required=True), serial.get("baud", int, default=115200)
         if baud <= 0:
             serial.fail(serial.node.children["baud"], "must be positive", "baud")
     if labgrid is not None:
-        labgrid.only({"place"})
+        labgrid.only({"place", "coordinator"})
         place = labgrid.get("place", str, required=True)
+        coordinator = labgrid.get("coordinator", str)
     reset, power, timeouts = r.sub("reset"), r.sub("power"), r.sub("timeouts")
     if reset is not None:
         reset.only({"command"})
@@ -194,7 +196,8 @@ def _board(path: Path, node: _Node, index: int) -> Board:
     if not all(isinstance(t, str) for t in tags):
         r.fail(node.children["tags"], "expected a list of strings", "tags")
     return Board(
-        name=name, target=target, port=port, baud=baud or 115200, labgrid_place=place, flash_cmd=_flash(r),
+        name=name, target=target, port=port, baud=baud or 115200, labgrid_place=place,
+        labgrid_coordinator=coordinator, flash_cmd=_flash(r),
         reset_cmd=reset.get("command", str, required=True) if reset else None,
         power_off_cmd=power.get("off", str, required=True) if power else None,
         power_on_cmd=power.get("on", str, required=True) if power else None,

@@ -216,9 +216,11 @@ def parser() -> argparse.ArgumentParser:
     _add_ci(sub)
     _add_run_model(sub)
     _add_package(sub)
-    from utvm_ci.commands import add_hil
+    from utvm_ci.commands import add_hil, add_port, add_validate
 
     add_hil(sub)
+    add_port(sub)
+    add_validate(sub)
     return p
 
 

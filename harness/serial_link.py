@@ -24,8 +24,9 @@ class SerialTransport(Transport):
         import serial
 
         try:
-            self._ser = serial.serial_for_url(self.port, baudrate=self.baud, timeout=0, write_timeout=10,
-                                              exclusive=True if "://" not in self.port else None)
+            local = "://" not in self.port  # URLs (rfc2217://) take neither option
+            options = {"write_timeout": 10, "exclusive": True} if local else {}
+            self._ser = serial.serial_for_url(self.port, baudrate=self.baud, timeout=0, **options)
             self._ser.reset_input_buffer()  # bytes from before we came are not ours
         except (serial.SerialException, OSError, ValueError) as exc:
             raise TransportError(f"cannot open serial port {self.port}: {exc}") from exc

@@ -133,4 +133,5 @@ register(Target(
     timeout_multiplier=3.0,
 ))
 
+import harness.boards  # noqa: E402  (registers the real boards of boards/*.toml)
 import harness.qemu  # noqa: E402,F401  (registers the QEMU boards and their launcher)

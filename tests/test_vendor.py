@@ -1,0 +1,126 @@
+"""The vendor's flow: scaffold a port, validate a board into a bundle, verify the bundle;
+and the nightly as a scheduled service on a branch's latest commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.errors import UtvmError
+from harness.target import REPO_ROOT
+from utvm_ci import virtual_lab
+from utvm_ci.schedule import Schedule, checkout_env
+
+UTVM = [sys.executable, "-m", "harness.cli"]
+
+
+def utvm(*argv: str, cwd: Path = REPO_ROOT, env: dict[str, str] | None = None,
+         timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*UTVM, *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone of this repository's committed state: what a vendor starts from."""
+    path = tmp_path_factory.mktemp("clone") / "utvm"
+    subprocess.run(["git", "clone", "--quiet", str(REPO_ROOT), str(path)], check=True, timeout=120)
+    return path
+
+
+@pytest.fixture
+def one_board(tmp_path: Path) -> Iterator[Path]:
+    inventory = tmp_path / "lab" / "lab.yaml"
+    virtual_lab.start(virtual_lab.plan(1, ["qemu-mps2-an385"], [], inventory.parent), inventory)
+    yield inventory
+    virtual_lab.stop(inventory)
+
+
+def test_a_scaffolded_port_is_a_target_that_builds(clone: Path, tmp_path: Path) -> None:
+    env = checkout_env(clone)
+    proc = utvm("port", "new", "acme-m4", "--cpu", "cortex-m4", cwd=clone, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (clone / "boards" / "acme-m4.toml").exists()
+    platform_c = (clone / "crt" / "platform" / "acme-m4" / "platform.c").read_text()
+    for fn in ("utvm_platform_init", "utvm_platform_read", "utvm_platform_write", "utvm_platform_timer_stop",
+               "utvm_platform_random", "utvm_platform_abort", "utvm_platform_counters"):
+        assert fn in platform_c
+    assert platform_c.count("TODO") >= 5  # what is left to do is said where it is
+    assert "acme-m4" in utvm("targets", cwd=clone, env=env).stdout
+    built = utvm("build", "--target", "acme-m4", "--out", str(tmp_path / "b"), cwd=clone, env=env)
+    assert built.returncode == 0, built.stderr
+    assert (tmp_path / "b" / "utvm.elf").exists() and "rpc server" in built.stdout
+    again = utvm("port", "new", "acme-m4", cwd=clone, env=env)
+    assert again.returncode == 1 and "exists already" in again.stderr
+    bad = utvm("port", "new", "Acme M4!", cwd=clone, env=env)
+    assert bad.returncode == 1 and "port name" in bad.stderr
+
+
+def test_a_real_board_target_says_how_to_reach_it(clone: Path) -> None:
+    env = checkout_env(clone)
+    utvm("port", "new", "acme-m0", "--cpu", "cortex-m0plus", cwd=clone, env=env)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "acceptance_tests/test_rpc.py", "-q", "-x",
+                           "-p", "no:cacheprovider", "--target", "acme-m0"], cwd=clone, env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode != 0 and "is a real board: reach it with --serial-port" in proc.stdout
+
+
+def test_validate_writes_a_bundle_that_verify_checks(one_board: Path, tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("vendor-secret\n")
+    bundle = tmp_path / "bundle"
+    proc = utvm("validate", "--inventory", str(one_board), "--board", "vboard-1", "--out", str(bundle),
+                "--key", str(key))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads((bundle / "conformance.json").read_text())
+    assert doc["verdict"] == "conformant" and doc["board"] == "vboard-1"
+    assert doc["counts"]["passed"] >= 150 and len(doc["tests"]) == sum(doc["counts"].values())
+    assert len(doc["firmware_sha256"]) == 64 and doc["tvm"] == "0.27.0.post1" and "QEMU" in doc["qemu"]
+    assert doc["suite_version"] and doc["toolchain"].startswith("arm-none-eabi-gcc")
+    assert "<testcase" in (bundle / "junit.xml").read_text()
+    assert "conformant" in (bundle / "report.html").read_text()
+    assert utvm("validate", "--verify", str(bundle), "--key", str(key)).returncode == 0
+    unkeyed = utvm("validate", "--verify", str(bundle))
+    assert unkeyed.returncode == 1 and "give --key" in unkeyed.stderr
+    junit = bundle / "junit.xml"
+    junit.write_text(junit.read_text().replace('failures="0"', 'failures="1"'))
+    tampered = utvm("validate", "--verify", str(bundle), "--key", str(key))
+    assert tampered.returncode == 1 and "junit.xml was altered" in tampered.stderr
+
+
+def test_validate_refuses_half_a_board(tmp_path: Path) -> None:
+    proc = utvm("validate", "--target", "qemu-mps2-an385", "--out", str(tmp_path / "b"))
+    assert proc.returncode == 1 and "--serial-port and --flash-cmd" in proc.stderr
+
+
+def test_schedule_times() -> None:
+    s = Schedule.parse("02:30")
+    assert s.next_after(dt.datetime(2026, 1, 1, 1, 0)) == dt.datetime(2026, 1, 1, 2, 30)
+    assert s.next_after(dt.datetime(2026, 1, 1, 2, 30)) == dt.datetime(2026, 1, 2, 2, 30)
+    assert s.next_after(dt.datetime(2026, 12, 31, 23, 0)) == dt.datetime(2027, 1, 1, 2, 30)
+    for bad in ("2:3", "24:00", "12:60", "noon", "12:00:99"):
+        with pytest.raises(UtvmError):
+            Schedule.parse(bad)
+
+
+def test_serve_runs_the_night_on_the_branchs_latest_commit(one_board: Path, tmp_path: Path) -> None:
+    at = (dt.datetime.now() + dt.timedelta(seconds=4)).strftime("%H:%M:%S")
+    proc = utvm("hil", "serve", "--inventory", str(one_board), "--at", at, "--nights", "1",
+                "--branch", "HEAD", "--remote", str(REPO_ROOT), "--checkout", str(tmp_path / "checkout"),
+                "--report-dir", str(tmp_path / "reports"), "--state", str(tmp_path / "state"),
+                "--reference", "", "--select", "test_rpc and not every_type")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"next night at {dt.date.today():%Y-%m-%d}" in proc.stdout or "next night at" in proc.stdout
+    summary = json.loads((tmp_path / "reports" / "latest" / "summary.json").read_text())
+    assert summary["verdict"] == "passed"
+    head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short=7", "HEAD"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    junit = (tmp_path / "reports" / "latest" / "junit-vboard-1.xml").read_text()
+    assert f'name="revision" value="{head}' in junit  # the night ran the checkout of HEAD
+    assert (tmp_path / "checkout" / "crt").is_dir()
