@@ -137,7 +137,8 @@ def _html(doc: dict) -> str:
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>utvm conformance: '
             f'{escape(doc["board"])}</title><style>body{{font:14px system-ui,sans-serif;margin:24px}}'
             "td,th{padding:2px 8px;text-align:left}tr.failed{background:#fbe3e3}tr.error{background:#fcefdc}"
-            f"</style></head><body><h1>utvm conformance: {escape(doc['board'])}: {escape(doc['verdict'])}</h1>"
+            f"</style></head><body><h1>utvm conformance: {escape(doc['board'])}: "
+            f"{escape(doc['verdict'])}</h1>"
             f"<p>{counts}</p><table>{facts}</table><h2>Tests</h2><table><tr><th>test</th><th>outcome</th>"
             f"<th>s</th><th>message</th></tr>{rows}</table></body></html>\n")
 
