@@ -9,7 +9,9 @@ A virtual board also takes faults of the board itself (BoardFaults), in the
 same spec: `flash-fail=N` (the next N flashes fail; -1: every one), `no-boot=1`
 (flashing works, the image never starts), `vanish=BYTES` (the serial port
 disappears after that many bytes to the host, as an unplugged USB board), and
-`dead=1` (nothing works, for good).
+`dead=1` (nothing works, for good), and `stale-image=1` (flashing reports
+success but the board keeps running the image it had: a broken port, which the
+suite must report as failures, not as the lab's trouble).
 """
 
 from __future__ import annotations
@@ -47,6 +49,13 @@ class FaultPlan:
             raise UtvmError(f"bad fault delay={plan.delay}: must not be negative")
         return plan
 
+    def __str__(self) -> str:
+        return ",".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))
+
+    @property
+    def active(self) -> bool:
+        return any((self.drop, self.corrupt, self.delay, self.split))
+
 
 @dataclass(frozen=True)
 class BoardFaults:
@@ -56,6 +65,7 @@ class BoardFaults:
     no_boot: int = 0
     vanish: int = 0  # bytes to the host before the port disappears; 0: never
     dead: int = 0
+    stale_image: int = 0  # flashing "works" but the board keeps its old image (a port bug)
 
     def __str__(self) -> str:
         return ",".join(f"{f.name.replace('_', '-')}={getattr(self, f.name)}" for f in fields(self)
@@ -85,13 +95,6 @@ def parse_faults(spec: str) -> tuple[FaultPlan, BoardFaults]:
     if faults.flash_fail < -1 or faults.vanish < 0:
         raise UtvmError(f"bad board faults {faults}: flash-fail is -1 or more, vanish 0 or more")
     return FaultPlan(**link).check(), faults  # type: ignore[arg-type]
-
-    def __str__(self) -> str:
-        return ",".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))
-
-    @property
-    def active(self) -> bool:
-        return any((self.drop, self.corrupt, self.delay, self.split))
 
 
 @dataclass

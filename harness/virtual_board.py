@@ -1,7 +1,7 @@
 """A virtual serial board: QEMU with its UART on a pseudo-terminal, behind a
 fault-injecting relay, seen by the harness as a serial port like a USB board.
 
-    harness --pyserial--> PORT (pty) <-relay: faults-> QEMU's UART pty
+    harness --pyserial--> PORT (pty) <-relay: faults-> QEMU's UART (a unix socket)
 
 It runs as a long-lived process (`utvm virtual-board serve`) with a control
 socket beside the port (`PORT.ctl`) that flashes (restarts QEMU with a new
@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import select
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import tty
@@ -29,18 +30,9 @@ from harness.faults import BoardFaults, FaultInjector, FaultPlan, parse_faults
 from harness.qemu import QEMU, Board, qemu_argv
 from harness.transport import die_with_parent
 
-_PTY_LINE = re.compile(rb"char device redirected to (\S+) \(label link\)")
-_PTY_WIRING = ("-chardev", "pty,id=link", "-serial", "chardev:link")
-
 
 def control_path(port: Path) -> Path:
     return port.with_name(port.name + ".ctl")
-
-
-def _raw_open(path: str) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
-    tty.setraw(fd)
-    return fd
 
 
 class VirtualBoard:
@@ -56,7 +48,10 @@ class VirtualBoard:
         self.vanished = False
         self.elf: Path | None = None
         self._qemu: subprocess.Popen[bytes] | None = None
-        self._dev_fd: int | None = None  # QEMU's UART pty
+        self._dev_fd: int | None = None  # QEMU's UART: the relay's end of its socket
+        self._dev_sock: socket.socket | None = None
+        # a short path: a unix socket's name is limited to 107 bytes
+        self._uart_socket = Path(tempfile.mkdtemp(prefix="utvm-vb-")) / "uart"
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._master, self._slave = os.openpty()  # the harness's side
@@ -73,31 +68,42 @@ class VirtualBoard:
         if self.board_faults.no_boot or self.board_faults.dead or self.vanished:
             return  # powered, silent
         log = self.workdir / "qemu.log"
+        path = self._uart_socket
+        path.unlink(missing_ok=True)
         argv = [*qemu_argv(self.board, "uart", str(self.elf), QEMU)]
         wiring_at = argv.index("-chardev")
-        argv[wiring_at : wiring_at + 4] = _PTY_WIRING
+        # QEMU waits for the relay before it starts the core: no byte of the boot is lost
+        argv[wiring_at : wiring_at + 2] = ["-chardev", f"socket,id=link,path={path},server=on,wait=on"]
         with open(log, "wb") as err:
             self._qemu = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                                           preexec_fn=die_with_parent)  # a killed board takes QEMU along
         deadline = time.monotonic() + 10
-        while not (match := _PTY_LINE.search(log.read_bytes())):
-            if self._qemu.poll() is not None or time.monotonic() > deadline:
-                self.power_off()
-                raise InfrastructureError(f"QEMU did not start: {log.read_text(errors='replace')[-400:]}")
-            time.sleep(0.01)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        while True:
+            try:
+                sock.connect(str(path))
+                break
+            except OSError:
+                if self._qemu.poll() is not None or time.monotonic() > deadline:
+                    sock.close()
+                    self.power_off()
+                    raise InfrastructureError(
+                        f"QEMU did not start: {log.read_text(errors='replace')[-400:]}") from None
+                time.sleep(0.01)
         with self._lock:
-            self._dev_fd = _raw_open(match.group(1).decode())
+            self._dev_sock = sock
+            self._dev_fd = sock.fileno()
         threading.Thread(target=self._device_to_host, args=(self._dev_fd,), daemon=True).start()
 
     def power_off(self) -> None:
         with self._lock:
-            fd, self._dev_fd = self._dev_fd, None
+            sock, self._dev_sock, self._dev_fd = self._dev_sock, None, None
             proc, self._qemu = self._qemu, None
         if proc is not None:
             proc.kill()
             proc.wait()
-        if fd is not None:
-            os.close(fd)
+        if sock is not None:
+            sock.close()
 
     def flash(self, elf: Path) -> None:
         if not elf.is_file():
@@ -109,7 +115,8 @@ class VirtualBoard:
             self._flash_failures += 1
             raise UtvmError(f"flash failed: target not responding (injected, {self._flash_failures} so far)")
         self.power_off()
-        self.elf = elf.resolve()
+        if not (self.board_faults.stale_image and self.elf is not None):
+            self.elf = elf.resolve()
         self.power_on()
 
     def reset(self) -> None:
@@ -213,6 +220,7 @@ class VirtualBoard:
     def stop(self) -> None:
         self._stop.set()
         self.power_off()
+        shutil.rmtree(self._uart_socket.parent, ignore_errors=True)
 
 
 def control(port: Path, command: str, timeout: float = 30.0) -> str:

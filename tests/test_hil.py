@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from harness.target import REPO_ROOT
+from harness.virtual_board import control
 from utvm_ci import virtual_lab
 
 UTVM = [sys.executable, "-m", "harness.cli"]
@@ -94,30 +95,53 @@ def test_a_clean_night_on_healthy_boards_passes_and_shares_the_suite(clean_night
 def test_each_fault_class_ends_as_an_infrastructure_outcome_never_a_failure(lab: Lab, tmp_path: Path) -> None:
     """A flash that fails once, a dead board, a board that never boots and a port that vanishes
     mid-run: the sick boards leave the rotation, their tests run again on the healthy board."""
-    inventory = lab(4, "1:flash-fail=1", "2:dead=1", "3:no-boot=1", "4:vanish=6000")
+    inventory = lab(5, "1:flash-fail=1", "2:dead=1", "3:no-boot=1", "4:vanish=6000", "5:corrupt=0.0003")
     code, summary, log = night(inventory, tmp_path / "r", tmp_path / "s", "--select", BULKY,
                                "--reference", "")
     boards = summary["boards"]
     assert code == 3 and summary["verdict"] == "infrastructure", log[-3000:]
     assert boards["vboard-1"]["health"] == "healthy"  # its failed flash was retried
-    assert set(summary["out_of_rotation"]) == {"vboard-2", "vboard-3", "vboard-4"}, log[-3000:]
+    assert boards["vboard-5"]["failed"] == 0  # corrupted bytes are the link's fault, never the runtime's
+    assert {"vboard-2", "vboard-3", "vboard-4"} <= set(summary["out_of_rotation"]), log[-3000:]
+    assert "vboard-1" not in summary["out_of_rotation"]
     assert "no debug probe" in boards["vboard-2"]["health_message"]
     assert "no StartReply" in boards["vboard-3"]["health_message"]  # flashed, but nothing answers
     outcomes = {t["outcome"] for t in summary["tests"]}
     assert outcomes <= {"passed", "passed_on_retry", "skipped"}, outcomes  # nothing failed, nothing lost
     retried = [t for t in summary["tests"] if t["outcome"] == "passed_on_retry"]
-    assert retried and all(t["board"] == "vboard-1" for t in retried)
+    assert retried and all(t["board"] in ("vboard-1", "vboard-5") for t in retried)
     assert any("vboard-4" in t["message"] for t in retried)  # where it first broke is kept
-    assert boards["vboard-1"]["passed_on_retry"] == len(retried)
+    assert boards["vboard-1"]["passed_on_retry"] + boards["vboard-5"]["passed_on_retry"] == len(retried)
 
 
-def test_a_dead_only_board_of_a_target_leaves_its_tests_as_errors(lab: Lab, tmp_path: Path) -> None:
+def test_a_board_out_of_rotation_returns_when_its_health_check_passes(lab: Lab, tmp_path: Path) -> None:
     inventory = lab(1, "1:dead=1")
-    code, summary, _ = night(inventory, tmp_path / "r", tmp_path / "s", "--select", QUICK, "--reference", "",
+    code, summary, _ = night(inventory, tmp_path / "r1", tmp_path / "s", "--select", QUICK, "--reference", "",
                              "--retries", "0")
     assert code == 3 and summary["out_of_rotation"] == ["vboard-1"]
     assert summary["tests"] and all(t["outcome"] == "error" and t["error_class"] == "infrastructure"
                                     and "no board" in t["message"] for t in summary["tests"])
+    control(inventory.parent / "vboard-1", "faults ")  # repaired
+    code, summary, _ = night(inventory, tmp_path / "r2", tmp_path / "s", "--select", QUICK, "--reference", "")
+    assert code == 0 and summary["boards"]["vboard-1"]["health"] == "healthy"
+    page = (tmp_path / "r2" / "index.html").read_text()
+    assert 'class="dot out_of_rotation"' in page and 'class="dot healthy"' in page  # its health over nights
+
+
+def test_a_port_bug_fails_the_night_and_is_flagged_against_the_references(lab: Lab, tmp_path: Path) -> None:
+    """The board keeps its old image whatever is flashed: the kernels the suite needs are missing.
+    Those are failures (not re-run, not the lab's trouble), and they pass on the host."""
+    inventory = lab(1, "1:stale-image=1")
+    code, summary, log = night(inventory, tmp_path / "r", tmp_path / "s", "--select", "test_kernels",
+                               "--reference", "host")
+    board = summary["boards"]["vboard-1"]
+    assert code == 1 and summary["verdict"] == "failed", log[-3000:]
+    assert board["health"] == "healthy" and board["failed"] > 0
+    failed = [t for t in summary["tests"] if t["outcome"] == "failed"]
+    assert all(t["retries"] == 0 and t["error_class"] == "test" for t in failed)  # never re-run
+    flagged = {d["test"] for d in summary["discrepancies"] if d["kind"] == "board-only failure"}
+    assert flagged == {t["test"] for t in failed}
+    assert "board-only failure" in (tmp_path / "r" / "index.html").read_text()
 
 
 def test_a_bad_inventory_runs_nothing(tmp_path: Path) -> None:
