@@ -24,8 +24,10 @@ def test_time_evaluator_sanity(rpc: LiveRPC) -> None:
 def test_time_evaluator_is_linear(dut: DeviceUnderTest, rpc: LiveRPC) -> None:
     """Twice the work measures twice the time: within 1% where time is exact (a board's
     cycle counter, an emulator's virtual clock), within 15% on a shared host."""
-    tolerance = 0.01 if "exact_time" in dut.target.features else 0.15
-    with rpc.system_lib().time_evaluator("busy", number=1, repeat=5) as te:
+    exact = "exact_time" in dut.target.features
+    tolerance = 0.01 if exact else 0.15
+    # on a shared host the fastest of many repeats is the one no other process got in the way of
+    with rpc.system_lib().time_evaluator("busy", number=1, repeat=5 if exact else 25) as te:
         one, two = min(te(300_000)), min(te(600_000))
     assert abs(two / one - 2.0) < 2.0 * tolerance, f"busy(2n)/busy(n) = {two / one:.4f}"
 
