@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import threading
 import time
 import uuid
@@ -101,8 +102,6 @@ class Outcome:
 
 
 def revision() -> str:
-    import subprocess
-
     proc = subprocess.run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
                           capture_output=True, text=True, check=False)
     return proc.stdout.strip() or "unknown"
@@ -208,6 +207,7 @@ class Night:
         for attempt in range(self.o.retries + 1):  # a flash that fails once is no verdict on the board
             if attempt:
                 time.sleep(min(self.o.backoff * 2 ** (attempt - 1), 60.0))
+                self._power_cycle(slot)
             result = health.check(image, slot.port, slot.board.baud, slot.hooks(),
                                   timeout=HEALTH_TIMEOUT * slot.board.timeout_multiplier)
             if result.ok:
@@ -218,6 +218,19 @@ class Night:
             self.log(f"{slot.board.name}: healthy ({result.seconds:.1f} s)")
         else:
             self._out_of_rotation(slot, result.message)
+
+    def _power_cycle(self, slot: Slot) -> None:
+        """Between health checks, a board with power control gets a cold start."""
+        b = slot.board
+        if not (b.power_off_cmd and b.power_on_cmd):
+            return
+        self.log(f"{b.name}: power-cycling")
+        for cmd in (b.power_off_cmd, b.power_on_cmd):
+            try:
+                subprocess.run(cmd, shell=True, capture_output=True, timeout=b.flash_timeout, check=False)
+            except subprocess.TimeoutExpired:
+                self.log(f"{b.name}: power command timed out: {cmd}")
+            time.sleep(0.5)
 
     def _out_of_rotation(self, slot: Slot, why: str) -> None:
         slot.health, slot.message = "out_of_rotation", why

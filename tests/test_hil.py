@@ -105,7 +105,8 @@ def test_each_fault_class_ends_as_an_infrastructure_outcome_never_a_failure(lab:
     assert {"vboard-2", "vboard-3", "vboard-4"} <= set(summary["out_of_rotation"]), log[-3000:]
     assert "vboard-1" not in summary["out_of_rotation"]
     assert "no debug probe" in boards["vboard-2"]["health_message"]
-    assert "no StartReply" in boards["vboard-3"]["health_message"]  # flashed, but nothing answers
+    assert "no StartReply" in boards["vboard-3"]["health_message"]
+    assert "vboard-3: power-cycling" in log  # before giving up on it  # flashed, but nothing answers
     outcomes = {t["outcome"] for t in summary["tests"]}
     assert outcomes <= {"passed", "passed_on_retry", "skipped"}, outcomes  # nothing failed, nothing lost
     retried = [t for t in summary["tests"] if t["outcome"] == "passed_on_retry"]
