@@ -37,6 +37,13 @@ TRANSPORTS: Mapping[str, tuple[str, tuple[str, ...]]] = MappingProxyType({
     "semihosting": ("transport_semihosting.c",
                     ("-semihosting-config", "enable=on,target=native", "-serial", "null")),
 })
+# Per transport: build settings. Every semihosting call stops the core and goes through
+# QEMU's main loop, so that link reads and writes in large pieces (QEMU's console FIFO
+# holds 1 KiB); a UART's reads come from a RAM ring and need no more than the default.
+TRANSPORT_DEFINES: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "uart": {},
+    "semihosting": {"UTVM_RX_CHUNK": "512", "UTVM_TX_CHUNK": "256", "UTVM_MAX_PACKET_SIZE": "16384"},
+})
 _FIRMWARE_CFLAGS = ("-std=c11", "-Os", "-g", "-ffunction-sections", "-fdata-sections")
 _FIRMWARE_LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections")
 
@@ -119,7 +126,7 @@ def _target(board: Board, transport: str) -> Target:
         cc=ARM_CC,
         cflags=(*_FIRMWARE_CFLAGS, *board.cflags),
         ldflags=(*_FIRMWARE_LDFLAGS, "-T", str(QEMU_DIR / "cortex-m.ld")),
-        defines=MappingProxyType(board.defines()),
+        defines=MappingProxyType({**board.defines(), **TRANSPORT_DEFINES[transport]}),
         features=frozenset({"qemu", "board", "exact_time", transport, *board.features, *board.timers}),
         # Emulated time is virtual (-icount); these cover a loaded host, not a slow device.
         timeout_multiplier=3.0,
