@@ -115,6 +115,7 @@ class Night:
         self.slots: list[Slot] = []
         self.outcomes: dict[str, Outcome] = {}
         self.references: list[Result] = []
+        self.target_errors: dict[str, str] = {}  # targets whose suite could not even be collected
         self._lock = threading.Lock()
         self.log_lines: list[str] = []
 
@@ -247,7 +248,12 @@ class Night:
         slots = [s for s in self.slots if s.board.target == target]
         first = slots[0]
         where = first.where() if first.port else shard.Where(target, "unused", flash_cmd="true")
-        nodeids = shard.collect(where, self.o.cache, self.o.select)
+        try:
+            nodeids = shard.collect(where, self.o.cache, self.o.select)
+        except InfrastructureError as exc:  # the other targets' boards go on
+            self.target_errors[target] = str(exc)
+            self.log(f"{target}: cannot collect the suite: {exc}")
+            return
         pending, last_board = list(nodeids), dict.fromkeys(nodeids, "")
         for attempt in range(self.o.retries + 1):
             if attempt:
@@ -330,7 +336,8 @@ class Night:
         results = self.board_results()
         if any(r.outcome == "failed" and (r.test, r.target) not in quarantined for r in results):
             return EXIT_FAILED, "failed"
-        if any(r.outcome == "error" for r in results) or any(not s.healthy for s in self.slots):
+        if (any(r.outcome == "error" for r in results) or any(not s.healthy for s in self.slots)
+                or self.target_errors):
             return EXIT_INFRA, "infrastructure"
         return EXIT_OK, "passed"
 

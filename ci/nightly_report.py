@@ -60,6 +60,7 @@ def _summary(night: Night, results: list[Result], quarantined: set[tuple[str, st
     return {
         "run_id": night.run_id, "lab": night.inventory.lab, "verdict": verdict, "boards": boards,
         "out_of_rotation": [s.board.name for s in night.slots if s.health == "out_of_rotation"],
+        "target_errors": night.target_errors,
         "quarantined": sorted(f"{t} @ {g}" for t, g in quarantined),
         "quarantine_changes": asdict(changes),
         "discrepancies": [asdict(d) for d in discrepancies],
