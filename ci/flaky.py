@@ -99,7 +99,8 @@ def compare_backends(boards: list[Result], references: list[Result]) -> list[Dis
         failed_boards = tuple(sorted(r.board for r in b if r.outcome == "failed"))
         if failed_boards and all(r.outcome in PASSES for r in ref):
             found.append(Discrepancy(test, "board-only failure", failed_boards, ref_names,
-                                     "passes on the host and in QEMU: a port or hardware problem"))
+                                     f"passes on {', '.join(ref_names)}: a port or hardware problem, "
+                                     "not the runtime"))
         ref_failed = tuple(sorted(r.board for r in ref if r.outcome == "failed"))
         if ref_failed and all(r.outcome in PASSES for r in b):
             found.append(Discrepancy(test, "board-only pass", tuple(sorted(r.board for r in b)), ref_failed,

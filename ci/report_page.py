@@ -57,8 +57,10 @@ def chart(series: dict[str, list[float | None]], labels: list[str], unit: str, l
         return '<p class="meta">no data yet</p>'
     lo = min(values) if lo is None else lo
     hi = max(values) if hi is None else hi
-    hi = hi if hi > lo else lo + 1
-    left, right, top, bottom = 60, 12, 10, 24
+    if hi <= lo:  # a flat line sits in the middle of a band 10% wide
+        pad = abs(lo) * 0.05 or 1.0
+        lo, hi = lo - pad, hi + pad
+    left, right, top, bottom = 76, 12, 10, 24
     w, h = width - left - right, height - top - bottom
     n = max(len(labels) - 1, 1)
 
@@ -70,7 +72,8 @@ def chart(series: dict[str, list[float | None]], labels: list[str], unit: str, l
     for frac in (0, 0.5, 1):
         v = lo + (hi - lo) * frac
         y = top + h * (1 - frac)
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{v:,.4g}{unit}</text>')
+        label = f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{label}{unit}</text>')
     parts.append(f'<text x="{left}" y="{height - 6}">{escape(labels[0])}</text>')
     parts.append(f'<text x="{left + w}" y="{height - 6}" text-anchor="end">{escape(labels[-1])}</text>')
     for k, (name, points) in enumerate(series.items()):
@@ -154,7 +157,7 @@ def _discrepancies(items: list[dict]) -> str:
             + "".join(f"<tr>{_test_cell(d['test'])}</td><td><b>{escape(d['kind'])}</b></td>"
                       f"<td>{escape(', '.join(d['boards']))}</td>"
                       f"<td>{escape(', '.join(d['references']))}</td>"
-                      f"<td>{escape(d['meaning'])}</td></tr>" for d in items) + "</table>")
+                      f'<td class="wrap">{escape(d["meaning"])}</td></tr>' for d in items) + "</table>")
 
 
 def page(summary: dict, results: list[Result], trends: list[tuple[str, dict[str, float]]],
