@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -25,8 +26,11 @@ def _night_options(args: argparse.Namespace):
 def _cmd_run(args: argparse.Namespace) -> int:
     from utvm_ci.hil import EXIT_INFRA, EXIT_USAGE, Night
 
+    night = Night(_night_options(args))
+    for sig in (signal.SIGTERM, signal.SIGINT):  # a stopped night still releases its boards
+        signal.signal(sig, lambda *_: night.stop())
     try:
-        return Night(_night_options(args)).run()
+        return night.run()
     except InfrastructureError as exc:
         print(f"utvm hil: infrastructure error: {exc}", file=sys.stderr)
         return EXIT_INFRA

@@ -116,8 +116,16 @@ class Night:
         self.outcomes: dict[str, Outcome] = {}
         self.references: list[Result] = []
         self.target_errors: dict[str, str] = {}  # targets whose suite could not even be collected
-        self._lock = threading.Lock()
+        self.stopping = False  # asked to stop (SIGTERM): finish up, release the boards, report
+        self._lock = threading.RLock()  # log() may run in a signal handler (stop)
         self.log_lines: list[str] = []
+
+    def stop(self) -> None:
+        """End the night early: running suites are stopped, nothing new starts, reports are written."""
+        if not self.stopping:
+            self.stopping = True
+            self.log("asked to stop: ending the running suites, then releasing the boards")
+            shard.stop_all()
 
     def log(self, text: str) -> None:
         line = f"[{time.strftime('%H:%M:%S')}] {text}"
@@ -259,7 +267,7 @@ class Night:
             if attempt:
                 time.sleep(min(self.o.backoff * 2 ** (attempt - 1), 60.0))
             healthy = [s for s in slots if s.healthy]
-            if not healthy or not pending:
+            if not healthy or not pending or self.stopping:
                 break
             plan = assign(pending, [s.board.name for s in healthy], last_board)
             by_name = {s.board.name: s for s in healthy}
@@ -268,7 +276,7 @@ class Night:
                         for name, ids in plan.items()}
                 results = {name: future.result() for name, future in runs.items()}
             pending = self._merge(target, results, last_board, attempt)
-            for name in {last_board[n] for n in pending}:
+            for name in {last_board[n] for n in pending} if not self.stopping else ():
                 self.log(f"{name}: infrastructure errors; checking the board again")
                 self._check(by_name[name])
         for nodeid in nodeids:  # never ran: no board of the target was in rotation
@@ -308,6 +316,8 @@ class Night:
     def _run_references(self) -> list[Result]:
         out: list[Result] = []
         for target in self.reference_targets():
+            if self.stopping:
+                break
             where = shard.Where(target)
             try:
                 ids = shard.collect(where, self.o.cache, self.o.select)
@@ -333,6 +343,8 @@ class Night:
         history.record_results(self.run_id, self.board_results() + self.references)
 
     def verdict(self, quarantined: set[tuple[str, str]]) -> tuple[int, str]:
+        if self.stopping:
+            return EXIT_INFRA, "interrupted"
         results = self.board_results()
         if any(r.outcome == "failed" and (r.test, r.target) not in quarantined for r in results):
             return EXIT_FAILED, "failed"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,15 @@ from harness.target import REPO_ROOT
 from harness.transport import die_with_parent
 
 SUITE = REPO_ROOT / "acceptance_tests"
+_LIVE: set[subprocess.Popen[bytes]] = set()  # suite runs in progress, for stop_all()
+_LIVE_LOCK = threading.Lock()
+
+
+def stop_all() -> None:
+    """End every suite run in progress (the runner is asked to stop); their tests become errors."""
+    with _LIVE_LOCK:
+        for proc in _LIVE:
+            proc.terminate()
 
 
 @dataclass(frozen=True)
@@ -92,13 +102,19 @@ def run(where: Where, nodeids: list[str], out: Path, cache: Path, infra_retries:
     extra = [f"--utvm-report-dir={out}", f"--infra-retries={infra_retries}", "-rN"]
     extra += ["-n", str(workers)] if workers else []
     with log.open("w") as sink:
+        proc = subprocess.Popen(_pytest(where, cache, extra, nodeids), cwd=REPO_ROOT, stdout=sink,
+                                stderr=subprocess.STDOUT, preexec_fn=die_with_parent)  # none left behind
+        with _LIVE_LOCK:
+            _LIVE.add(proc)
         try:
-            proc = subprocess.run(_pytest(where, cache, extra, nodeids), cwd=REPO_ROOT, stdout=sink,
-                                  stderr=subprocess.STDOUT, timeout=timeout, check=False,
-                                  preexec_fn=die_with_parent)  # a killed runner leaves no test behind
-            code = proc.returncode
+            code: int | None = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
             code = None
+        finally:
+            with _LIVE_LOCK:
+                _LIVE.discard(proc)
     result = ShardResult(log=log)
     if summary.exists():
         data = json.loads(summary.read_text())

@@ -217,3 +217,25 @@ def test_the_report_page_renders_in_headless_chromium(clean_night, tmp_path: Pat
     keep = os.environ.get("UTVM_KEEP_SCREENSHOT")
     if keep:
         shutil.copy(shot, keep)
+
+
+def test_a_stopped_night_releases_its_boards_and_still_reports(lab: Lab, tmp_path: Path) -> None:
+    inventory = lab(1)
+    argv = [*UTVM, "hil", "run", "--inventory", str(inventory), "--report-dir", str(tmp_path / "r"),
+            "--state", str(tmp_path / "s"), "--reference", ""]
+    runner = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    assert runner.stdout is not None
+    for line in runner.stdout:
+        if "running" in line:
+            break
+    time.sleep(1.0)  # some tests done, most not
+    start = time.monotonic()
+    runner.send_signal(signal.SIGTERM)
+    runner.wait(timeout=120)
+    assert runner.returncode == 3 and time.monotonic() - start < 60
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["verdict"] == "interrupted"
+    assert any(t["outcome"] == "error" for t in summary["tests"])
+    assert not (tmp_path / "s" / "leases" / "vboard-1.lease").exists()  # released, not left to lapse
+    assert not any(Path(f"/proc/{pid}").exists() for pid in _children(runner.pid))
