@@ -1,9 +1,11 @@
 """`utvm port new NAME`: scaffold a port for a real board.
 
 Writes boards/NAME.toml (the board description, read by harness/boards.py) and
-crt/platform/NAME/{main.c,platform.c}: the platform functions to fill in, each
-with what it must do. The scaffold builds as it is (`utvm build --target NAME`);
-its transport answers nothing until the UART functions are written.
+crt/platform/NAME/platform.c: the platform functions to fill in, each with what
+it must do. The firmware's entry (crt/platform/common/cortex_m_main.c), startup
+and linker script are shared with every Cortex-M board. The scaffold builds as
+it is (`utvm build --target NAME`); its link answers nothing until the UART
+functions are written.
 """
 
 from __future__ import annotations
@@ -36,42 +38,6 @@ ram = [0x2000_0000, 0x0002_0000]     # TODO: [origin, length] of the RAM
 workspace = 16384                # bytes of RAM for kernel workspaces (the rest is for tensors)
 features = []                    # facts tests may require: "fpu", "fpu-double", "dsp", ...
 timeout_multiplier = 1.0         # raise it for a slow link (a low baud rate)
-"""
-
-MAIN_C = """\
-/* {name} firmware entry: heaps over the RAM the linker left free, then serve the link. */
-#include "utvm/platform.h"
-#include "utvm/runtime.h"
-#include "utvm/server.h"
-
-#ifndef UTVM_WORKSPACE_SIZE
-#define UTVM_WORKSPACE_SIZE (16u * 1024u) /* set from the board description */
-#endif
-
-extern const utvm_func_registry_t utvm_system_lib_registry;
-extern const utvm_func_registry_t* const utvm_image_globals __attribute__((weak));
-extern uint8_t __heap_start[], __heap_end[]; /* from qemu/cortex-m.ld */
-
-static utvm_std_allocator_t g_data;
-static utvm_std_allocator_t g_workspace;
-static utvm_server_t g_server;
-
-int main(void) {{
-  size_t free_ram = (size_t)(__heap_end - __heap_start);
-  if (free_ram <= UTVM_WORKSPACE_SIZE) utvm_platform_abort(UTVM_ERR_NO_MEMORY);
-  if (utvm_platform_init() != UTVM_OK ||
-      utvm_std_allocator_init(&g_workspace, __heap_start, UTVM_WORKSPACE_SIZE) != UTVM_OK ||
-      utvm_std_allocator_init(&g_data, __heap_start + UTVM_WORKSPACE_SIZE,
-                              free_ram - UTVM_WORKSPACE_SIZE) != UTVM_OK) {{
-    utvm_platform_abort(UTVM_ERR_PLATFORM);
-  }}
-  utvm_runtime_config_t cfg = {{&utvm_system_lib_registry, &g_data.base, &g_workspace.base,
-                               &utvm_image_globals != NULL ? utvm_image_globals : NULL}};
-  if (utvm_runtime_init(&cfg) != UTVM_OK) utvm_platform_abort(UTVM_ERR_PLATFORM);
-  for (;;) {{
-    (void)utvm_serve_framed(&g_server); /* returns only if the link failed: start over */
-  }}
-}}
 """
 
 PLATFORM_C = """\
@@ -199,7 +165,7 @@ def new_port(name: str, cpu: str, root: Path = REPO_ROOT) -> list[Path]:
         raise UtvmError(f"{name} exists already (a target, {board} or {port})")
     cflags = "[" + ", ".join(f'"{f}"' for f in CPUS[cpu]) + "]"
     files = {board: BOARD_TOML.format(name=name, cpu=cpu, cflags=cflags),
-             port / "main.c": MAIN_C.format(name=name), port / "platform.c": PLATFORM_C.format(name=name)}
+             port / "platform.c": PLATFORM_C.format(name=name)}
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)

@@ -93,8 +93,7 @@ class Floor:
 def _echo_image(manifest: Manifest) -> Path:
     """The echo program built for the same target and transport as `manifest`."""
     target = get_target(manifest.target)
-    echo = replace(target, port_sources=tuple(f for f in target.port_sources or () if f != "main.c"),
-                   extra_sources=(*target.extra_sources, QEMU_DIR / "echo.c"))
+    echo = replace(target, main=QEMU_DIR / "echo.c")
     return Path(build(echo, Path(manifest.artifact).parent / "echo").artifact)
 
 

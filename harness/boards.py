@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import UtvmError
+from harness.qemu import CORTEX_M_MAIN, QEMU_DIR  # Cortex-M entry, startup and linker script
 from harness.target import REPO_ROOT, LaunchOptions, Target, register, register_launcher
 from harness.transport import Transport
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from harness.build import Manifest
 
 BOARDS_DIR = REPO_ROOT / "boards"
-QEMU_DIR = REPO_ROOT / "qemu"  # the Cortex-M startup and linker script serve real boards too
 _CFLAGS = ("-std=c11", "-Os", "-g", "-ffunction-sections", "-fdata-sections")
 _LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections")
 
@@ -56,6 +56,7 @@ def board_target(name: str, raw: Mapping[str, Any], path: Path) -> Target:
             features=frozenset({"board", "uart", *map(str, raw.get("features", ()))}),
             timeout_multiplier=float(raw.get("timeout_multiplier", 1.0)),
             extra_sources=(QEMU_DIR / "startup.c",),
+            main=CORTEX_M_MAIN,
             link_files=MappingProxyType({"memory.ld": memory_ld(name, flash, ram)}),
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:

@@ -48,7 +48,8 @@ class Manifest:
 
 
 def runtime_sources(target: Target) -> list[Path]:
-    return [*sorted((CRT / "src").rglob("*.c")), *target.port_files(), *target.extra_sources]
+    entry = [target.main] if target.main else []
+    return [*sorted((CRT / "src").rglob("*.c")), *target.port_files(), *target.extra_sources, *entry]
 
 
 def _flags(target: Target) -> list[str]:

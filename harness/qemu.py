@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from harness.build import Manifest
 
 QEMU_DIR = REPO_ROOT / "qemu"
+CORTEX_M_MAIN = REPO_ROOT / "crt" / "platform" / "common" / "cortex_m_main.c"
 BOARDS_FILE = QEMU_DIR / "boards.toml"
 QEMU = "qemu-system-arm"
 ARM_CC = "arm-none-eabi-gcc"
@@ -130,7 +131,8 @@ def _target(board: Board, transport: str) -> Target:
         features=frozenset({"qemu", "board", "exact_time", transport, *board.features, *board.timers}),
         # Emulated time is virtual (-icount); these cover a loaded host, not a slow device.
         timeout_multiplier=3.0,
-        port_sources=("main.c", "platform.c", port_file),
+        port_sources=("platform.c", port_file),
+        main=CORTEX_M_MAIN,
         extra_sources=(QEMU_DIR / "startup.c",),
         link_files=MappingProxyType({"memory.ld": board.memory_ld()}),
         launch=MappingProxyType({"board": board, "transport": transport}),

@@ -46,6 +46,7 @@ class Target:
     features: frozenset[str] = frozenset()
     timeout_multiplier: float = 1.0
     port_sources: tuple[str, ...] | None = None  # files of the port to build; None: all *.c
+    main: Path | None = None  # the firmware's entry, when it is not one of the port's files
     extra_sources: tuple[Path, ...] = ()  # startup code and the like, built with the runtime
     link_files: Mapping[str, str] = field(default_factory=dict)  # written beside the image first
     launch: Mapping[str, Any] = field(default_factory=dict)  # what the launcher needs to know

@@ -1,4 +1,8 @@
-/* MPS2 firmware entry: heaps over the RAM the linker left free, then serve. */
+/*
+ * Firmware entry for bare-metal Cortex-M boards (the QEMU MPS2 boards and real boards alike):
+ * heaps over the RAM the linker left free, then serve the link. A port supplies only the
+ * platform functions; its board description may set UTVM_WORKSPACE_SIZE.
+ */
 #include "utvm/platform.h"
 #include "utvm/runtime.h"
 #include "utvm/server.h"
