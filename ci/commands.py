@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from harness.errors import InfrastructureError, UtvmError
+from harness.errors import UtvmError
 
 
 def _night_options(args: argparse.Namespace):
@@ -24,19 +24,13 @@ def _night_options(args: argparse.Namespace):
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from utvm_ci.hil import EXIT_INFRA, EXIT_USAGE, Night
+    from utvm_ci.hil import Night
+    from utvm_ci.job import run_job
 
     night = Night(_night_options(args))
     for sig in (signal.SIGTERM, signal.SIGINT):  # a stopped night still releases its boards
         signal.signal(sig, lambda *_: night.stop())
-    try:
-        return night.run()
-    except InfrastructureError as exc:
-        print(f"utvm hil: infrastructure error: {exc}", file=sys.stderr)
-        return EXIT_INFRA
-    except UtvmError as exc:
-        print(f"utvm hil: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    return run_job("utvm hil", night.run)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

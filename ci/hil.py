@@ -35,9 +35,9 @@ from utvm_ci.access import Access, access_for
 from utvm_ci.flaky import Policy, compare_backends, update_quarantine
 from utvm_ci.history import History, Result
 from utvm_ci.inventory import Board, Inventory, load
+from utvm_ci.job import EXIT_FAILED, EXIT_INFRA, EXIT_OK
 from utvm_ci.lease import Lease
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INFRA = 0, 1, 2, 3
 HEALTH_TIMEOUT = 2.0  # s, times the target's and board's multipliers: a known-good image answers at once
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from harness.errors import InfrastructureError, UtvmError
 from harness.target import REPO_ROOT, TARGETS, get_target
+from utvm_ci.job import EXIT_FAILED, EXIT_INFRA, EXIT_OK
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INFRA = 0, 1, 2, 3
 SUITE = REPO_ROOT / "acceptance_tests"
 
 

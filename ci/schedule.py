@@ -22,7 +22,8 @@ from pathlib import Path
 
 from harness.errors import InfrastructureError, UtvmError
 from harness.target import REPO_ROOT
-from utvm_ci.hil import EXIT_INFRA, NightOptions
+from utvm_ci.hil import NightOptions
+from utvm_ci.job import EXIT_INFRA
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import numpy as np
 from harness import bench
 from harness.build import build
 from harness.container import ensure_qemu_image
-from harness.errors import InfrastructureError, UtvmError
+from harness.errors import UtvmError
 from harness.target import TARGETS, get_target
 
 DEFAULT_TARGET = "host"
@@ -105,19 +105,13 @@ def _add_vboard(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_presubmit(args: argparse.Namespace) -> int:
-    from utvm_ci.presubmit import EXIT_INFRA, EXIT_USAGE, Presubmit, default_targets
+    from utvm_ci.job import run_job
+    from utvm_ci.presubmit import Presubmit, default_targets
 
     targets = [t for t in args.targets.split(",") if t] if args.targets else default_targets()
     job = Presubmit(targets=tuple(targets), report_dir=Path(args.report_dir).absolute(),
                     containers=not args.no_container, workers=args.workers, infra_retries=args.infra_retries)
-    try:
-        return job.run()
-    except InfrastructureError as exc:
-        print(f"utvm: infrastructure error: {exc}", file=sys.stderr)
-        return EXIT_INFRA
-    except UtvmError as exc:
-        print(f"utvm: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    return run_job("utvm", job.run)
 
 
 def _cmd_run_model(args: argparse.Namespace) -> int:

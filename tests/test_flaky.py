@@ -78,7 +78,8 @@ def test_only_the_window_counts(history: History) -> None:
 
 
 def test_a_quarantined_failure_does_not_fail_the_night(tmp_path: Path) -> None:
-    from utvm_ci.hil import EXIT_FAILED, EXIT_OK, Night, NightOptions, Outcome
+    from utvm_ci.hil import Night, NightOptions, Outcome
+    from utvm_ci.job import EXIT_FAILED, EXIT_OK
 
     night = Night(NightOptions(inventory=tmp_path / "lab.yaml", report_dir=tmp_path, state=tmp_path))
     night.outcomes = {

@@ -13,7 +13,8 @@ import pytest
 
 from harness.target import REPO_ROOT
 from tests.conftest import KERNELS
-from utvm_ci.presubmit import EXIT_FAILED, EXIT_INFRA, EXIT_OK, Presubmit, verdict
+from utvm_ci.job import EXIT_FAILED, EXIT_INFRA, EXIT_OK
+from utvm_ci.presubmit import Presubmit, verdict
 
 UTVM = [sys.executable, "-m", "harness.cli"]
 
