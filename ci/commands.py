@@ -147,7 +147,7 @@ def _board_where(args: argparse.Namespace):
         if b.labgrid_place:
             raise UtvmError("a labgrid place is validated through `utvm hil run`, "
                             "or give its port with --serial-port")
-        return b.name, shard.Where(b.target, b.port, b.baud, b.flash_cmd, b.reset_cmd, b.timeout_multiplier)
+        return b.name, shard.Where.for_board(b, b.port or "")
     if not (args.target and args.serial_port and args.flash_cmd):
         raise UtvmError("give --inventory LAB.yaml --board NAME, or --target, --serial-port and --flash-cmd")
     return (args.board or args.target,

@@ -17,7 +17,6 @@ import hmac
 import json
 import platform
 import shutil
-import subprocess
 import time
 import uuid
 from collections import Counter
@@ -26,6 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 from harness.report import OUTCOMES
+from harness.suite import command_version
 from harness.target import REPO_ROOT
 from utvm_ci import shard
 
@@ -53,8 +53,7 @@ def _version(package: str) -> str:
 def _qemu_version() -> str:
     if shutil.which("qemu-system-arm") is None:
         return "not installed"
-    out = subprocess.run(["qemu-system-arm", "--version"], capture_output=True, text=True, check=False)
-    return (out.stdout.splitlines() or ["unknown"])[0]
+    return command_version(("qemu-system-arm", "--version"))
 
 
 def run(where: shard.Where, board: str, out: Path, cache: Path, key: bytes | None = None) -> dict:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from harness.dut import Hooks
 from harness.errors import InfrastructureError, UtvmError
+from harness.suite import revision
 from harness.target import REPO_ROOT, TARGETS
 from utvm_ci import health, shard
 from utvm_ci.access import Access, access_for
@@ -80,8 +81,7 @@ class Slot:
         return self.health == "healthy"
 
     def where(self) -> shard.Where:
-        b = self.board
-        return shard.Where(b.target, self.port, b.baud, b.flash_cmd, b.reset_cmd, b.timeout_multiplier)
+        return shard.Where.for_board(self.board, self.port)
 
     def hooks(self) -> Hooks:
         return Hooks(flash=self.board.flash_cmd, reset=self.board.reset_cmd, timeout=self.board.flash_timeout)
@@ -99,12 +99,6 @@ class Outcome:
     @property
     def infra_error(self) -> bool:
         return self.entry["outcome"] == "error"
-
-
-def revision() -> str:
-    proc = subprocess.run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
-                          capture_output=True, text=True, check=False)
-    return proc.stdout.strip() or "unknown"
 
 
 class Night:
@@ -173,8 +167,7 @@ class Night:
         quarantined = {(q.test, q.target) for q in history.quarantined(time.time())}
         code, verdict = self.verdict(quarantined)
         history.finish_run(self.run_id, verdict)
-        board_results = history.results(self.run_id)
-        discrepancies = compare_backends(board_results, self.references)
+        discrepancies = compare_backends(self.board_results(), self.references)
         written = nightly_report.write(self.o.report_dir, self, history, quarantined, changes, discrepancies,
                                        verdict)
         history.close()

@@ -18,6 +18,7 @@ from pathlib import Path
 from harness.errors import InfrastructureError
 from harness.target import REPO_ROOT
 from harness.transport import die_with_parent
+from utvm_ci.inventory import Board
 
 SUITE = REPO_ROOT / "acceptance_tests"
 _LIVE: set[subprocess.Popen[bytes]] = set()  # suite runs in progress, for stop_all()
@@ -41,6 +42,11 @@ class Where:
     flash_cmd: str | None = None
     reset_cmd: str | None = None
     timeout_multiplier: float = 1.0
+
+    @classmethod
+    def for_board(cls, board: Board, port: str) -> Where:
+        """A lab board, reached on `port` (its own, or the one its labgrid place gave)."""
+        return cls(board.target, port, board.baud, board.flash_cmd, board.reset_cmd, board.timeout_multiplier)
 
     def argv(self) -> list[str]:
         out = [f"--target={self.target}", f"--timeout-multiplier={self.timeout_multiplier}"]

@@ -23,7 +23,14 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import UtvmError
-from harness.qemu import CORTEX_M_MAIN, QEMU_DIR  # Cortex-M entry, startup and linker script
+from harness.qemu import (  # what every bare-metal Cortex-M target shares
+    ARM_CC,
+    CORTEX_M_MAIN,
+    FIRMWARE_CFLAGS,
+    FIRMWARE_LDFLAGS,
+    QEMU_DIR,
+    memory_ld,
+)
 from harness.target import REPO_ROOT, LaunchOptions, Target, register, register_launcher
 from harness.transport import Transport
 
@@ -31,14 +38,6 @@ if TYPE_CHECKING:
     from harness.build import Manifest
 
 BOARDS_DIR = REPO_ROOT / "boards"
-_CFLAGS = ("-std=c11", "-Os", "-g", "-ffunction-sections", "-fdata-sections")
-_LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections")
-
-
-def memory_ld(name: str, flash: tuple[int, int], ram: tuple[int, int]) -> str:
-    return (f"/* {name}: generated from its board description */\nMEMORY\n{{\n"
-            f"  FLASH (rx) : ORIGIN = {flash[0]:#010x}, LENGTH = {flash[1]:#x}\n"
-            f"  RAM (rwx) : ORIGIN = {ram[0]:#010x}, LENGTH = {ram[1]:#x}\n}}\n")
 
 
 def board_target(name: str, raw: Mapping[str, Any], path: Path) -> Target:
@@ -49,15 +48,15 @@ def board_target(name: str, raw: Mapping[str, Any], path: Path) -> Target:
                    "UTVM_WORKSPACE_SIZE": f"{int(raw.get('workspace', 16384))}u"}
         return Target(
             name=name, description=f"{raw['description']} (real board, over its UART)",
-            port=str(raw.get("port", name)), launcher="board", cc="arm-none-eabi-gcc",
-            cflags=(*_CFLAGS, *map(str, raw["cflags"])),
-            ldflags=(*_LDFLAGS, "-T", str(QEMU_DIR / "cortex-m.ld")),
+            port=str(raw.get("port", name)), launcher="board", cc=ARM_CC,
+            cflags=(*FIRMWARE_CFLAGS, *map(str, raw["cflags"])),
+            ldflags=FIRMWARE_LDFLAGS,
             defines=MappingProxyType(defines),
             features=frozenset({"board", "uart", *map(str, raw.get("features", ()))}),
             timeout_multiplier=float(raw.get("timeout_multiplier", 1.0)),
             extra_sources=(QEMU_DIR / "startup.c",),
             main=CORTEX_M_MAIN,
-            link_files=MappingProxyType({"memory.ld": memory_ld(name, flash, ram)}),
+            link_files=MappingProxyType({"memory.ld": memory_ld(flash, ram, f"{name}: from {path.name}")}),
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise UtvmError(f"{path}: board {name!r} is malformed: missing or bad {exc}") from exc

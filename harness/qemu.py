@@ -45,8 +45,18 @@ TRANSPORT_DEFINES: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "uart": {},
     "semihosting": {"UTVM_RX_CHUNK": "512", "UTVM_TX_CHUNK": "256", "UTVM_MAX_PACKET_SIZE": "16384"},
 })
-_FIRMWARE_CFLAGS = ("-std=c11", "-Os", "-g", "-ffunction-sections", "-fdata-sections")
-_FIRMWARE_LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections")
+# Bare-metal Cortex-M firmware, emulated or real (harness/boards.py builds real boards with these too).
+FIRMWARE_CFLAGS = ("-std=c11", "-Os", "-g", "-ffunction-sections", "-fdata-sections")
+FIRMWARE_LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-T",
+                    str(QEMU_DIR / "cortex-m.ld"))
+
+
+def memory_ld(flash: tuple[int, int], ram: tuple[int, int], comment: str) -> str:
+    """The MEMORY block qemu/cortex-m.ld includes: [origin, length] of flash and RAM."""
+    (fo, fl), (ro, rl) = flash, ram
+    return (f"/* {comment} */\nMEMORY\n{{\n"
+            f"  FLASH (rx) : ORIGIN = {fo:#010x}, LENGTH = {fl:#x}\n"
+            f"  RAM (rwx) : ORIGIN = {ro:#010x}, LENGTH = {rl:#x}\n}}\n")
 
 
 @dataclass(frozen=True)
@@ -68,10 +78,7 @@ class Board:
     features: frozenset[str]
 
     def memory_ld(self) -> str:
-        (fo, fl), (ro, rl) = self.flash, self.ram
-        return (f"/* {self.name}: generated from qemu/boards.toml */\nMEMORY\n{{\n"
-                f"  FLASH (rx) : ORIGIN = {fo:#010x}, LENGTH = {fl:#x}\n"
-                f"  RAM (rwx) : ORIGIN = {ro:#010x}, LENGTH = {rl:#x}\n}}\n")
+        return memory_ld(self.flash, self.ram, f"{self.name}: generated from qemu/boards.toml")
 
     def defines(self) -> dict[str, str]:
         return {
@@ -125,8 +132,8 @@ def _target(board: Board, transport: str) -> Target:
         port=board.port,
         launcher="qemu",
         cc=ARM_CC,
-        cflags=(*_FIRMWARE_CFLAGS, *board.cflags),
-        ldflags=(*_FIRMWARE_LDFLAGS, "-T", str(QEMU_DIR / "cortex-m.ld")),
+        cflags=(*FIRMWARE_CFLAGS, *board.cflags),
+        ldflags=FIRMWARE_LDFLAGS,
         defines=MappingProxyType({**board.defines(), **TRANSPORT_DEFINES[transport]}),
         features=frozenset({"qemu", "board", "exact_time", transport, *board.features, *board.timers}),
         # Emulated time is virtual (-icount); these cover a loaded host, not a slow device.

@@ -153,7 +153,8 @@ def _features(target: Target, serial: str | None, container: bool, reset_cmd: st
 
 
 @cache
-def _version(argv: tuple[str, ...]) -> str:
+def command_version(argv: tuple[str, ...]) -> str:
+    """The first line a tool prints of its version, or "unknown"."""
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False).stdout
     except OSError:
@@ -161,11 +162,16 @@ def _version(argv: tuple[str, ...]) -> str:
     return (out.strip().splitlines() or ["unknown"])[0]
 
 
+def revision() -> str:
+    """This checkout's `git describe` (with -dirty for local changes)."""
+    return command_version(("git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"))
+
+
 def image_facts(spec: TargetSpec, device: DeviceUnderTest) -> dict[str, str]:
     """Facts a report needs to reproduce a result: the image, its toolchain, the emulator."""
     facts = {"target": spec.name, "image_sha256": device.sha256, "toolchain": device.manifest.toolchain,
              "features": ",".join(sorted(spec.features)),
-             "revision": _version(("git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"))}
+             "revision": revision()}
     options = device.options
     if options.serial_port:
         facts["serial_port"] = options.serial_port
@@ -173,7 +179,7 @@ def image_facts(spec: TargetSpec, device: DeviceUnderTest) -> dict[str, str]:
         query = ("qemu-system-arm", "--version")
         if options.container_image:
             query = ("docker", "run", "--rm", "--network", "none", options.container_image, *query)
-        facts["qemu"] = _version(query)
+        facts["qemu"] = command_version(query)
         if options.container_image:
             facts["container_image"] = options.container_image
     return facts
