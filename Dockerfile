@@ -23,9 +23,10 @@ RUN apt-get update -qq \
       clang-14 libclang-rt-14-dev python3 python3-venv ca-certificates git docker.io \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src/utvm
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py MANIFEST.in README.md ./
 COPY harness ./harness
-COPY ci ./ci
+COPY utvm_ci ./utvm_ci
+COPY acceptance_tests ./acceptance_tests
 # pip trusts the system's certificate store (which includes any CA the base added)
 ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 RUN python3 -m venv /opt/utvm \

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from acceptance_tests.kernels import tvm_kernels
+from harness import resources
 
 KERNELS = Path(__file__).parent / "kernels"
 
@@ -24,4 +25,4 @@ def _sources(cache_dir: Path) -> list[Path]:
 
 
 def pytest_utvm_image_sources(config: pytest.Config) -> list[Path]:
-    return _sources(Path(config.getoption("utvm_cache") or Path(config.rootpath) / "build" / "utvm-cache"))
+    return _sources(Path(config.getoption("utvm_cache") or resources.cache_dir()))

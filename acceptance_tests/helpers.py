@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.dut import DeviceUnderTest
+from harness.device.dut import DeviceUnderTest
 
 
 def needs_functions(dut: DeviceUnderTest, *names: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from elftools.elf.constants import P_FLAGS, SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
-from harness.dut import DeviceUnderTest
+from harness.device.dut import DeviceUnderTest
 
 MALLOC_FAMILY = {"malloc", "calloc", "realloc", "free", "aligned_alloc", "posix_memalign", "memalign",
                  "valloc", "pvalloc", "reallocarray", "_malloc_r", "_free_r", "_calloc_r", "_realloc_r"}

@@ -7,10 +7,10 @@ import pytest
 
 from acceptance_tests.helpers import needs_functions
 from acceptance_tests.kernels.tvm_kernels import N
-from harness.dut import DeviceUnderTest
+from harness.device.dut import DeviceUnderTest
 from harness.errors import RemoteError, RemoteValueError
-from harness.plugin import LiveRPC
-from harness.rpc import RemoteTensor
+from harness.rpc.client import RemoteTensor
+from harness.testing.plugin import LiveRPC
 
 
 def test_scale_kernel(rpc: LiveRPC) -> None:

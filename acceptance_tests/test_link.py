@@ -6,11 +6,11 @@ import struct
 
 import pytest
 
-from harness import rpc_codec as c
-from harness.dut import DeviceUnderTest
+from harness.device.dut import DeviceUnderTest
 from harness.errors import DeviceResetError, InfrastructureError, TransportTimeout
-from harness.framing import crc16, encode_frame, escape
-from harness.session import NORMAL, message
+from harness.link.framing import crc16, encode_frame, escape
+from harness.link.session import NORMAL, message
+from harness.rpc import codec as c
 
 
 @pytest.mark.requires("reset")
@@ -21,12 +21,12 @@ def test_boot_announcement_on_start(dut: DeviceUnderTest) -> None:
 
 
 def test_handshake_gives_a_fresh_session(dut: DeviceUnderTest) -> None:
-    first = dut.session.session_id
+    first = dut.raw_session().session_id
     before = dut.rpc.stats()["sessions_started"]
     dut.reconnect()
-    assert dut.session.session_id != 0
+    assert dut.raw_session().session_id != 0
     # every StartInit that reached the device started a session; on a clean link that is one
-    sent = dut.session.stats.start_inits
+    sent = dut.raw_session().stats.start_inits
     assert before + 1 <= dut.rpc.stats()["sessions_started"] <= before + sent
     assert first & 0xFF or first >> 8  # both were real session ids
     assert dut.rpc.get_function("add_int")(20, 22) == 42
@@ -40,13 +40,13 @@ def test_device_reset_is_a_typed_error_and_recovers(dut: DeviceUnderTest) -> Non
         dut.rpc.get_function("crash")()
     if "board" in dut.target.features:
         assert isinstance(info.value, DeviceResetError)
-    dut.broken = True
-    assert dut.rpc.get_function("add_int")(2, 3) == 5
+    dut.mark_broken()
+    assert dut.recover().get_function("add_int")(2, 3) == 5
 
 
 def test_noise_between_frames_is_ignored(dut: DeviceUnderTest) -> None:
     echo = dut.rpc.get_function("utvm.testing.echo")
-    dut.link.write(b"\x00\x13garbage\xfe\xff\xfe\xff\xff\x42")  # no frame start among it
+    dut.raw_link().write(b"\x00\x13garbage\xfe\xff\xfe\xff\xff\x42")  # no frame start among it
     assert echo(42) == 42
     assert dut.rpc.stats()["link_faults"] == 0
 
@@ -69,7 +69,7 @@ def test_a_bad_frame_ends_the_session_and_a_new_one_recovers(dut: DeviceUnderTes
     """Part of a request may have been lost with a bad frame: the device ends the session
     rather than risk answering a request it only half received."""
     before = dut.rpc.stats()
-    dut.link.write(_bad_frames(dut.session.session_id)[fault])
+    dut.raw_link().write(_bad_frames(dut.raw_session().session_id)[fault])
     with pytest.raises(DeviceResetError, match=r"^device ended the session$"):  # not a reboot
         dut.rpc.get_function("utvm.testing.echo")(1)
     dut.reconnect()
@@ -82,17 +82,17 @@ def test_a_bad_frame_ends_the_session_and_a_new_one_recovers(dut: DeviceUnderTes
 def test_byte_at_a_time_delivery(dut: DeviceUnderTest) -> None:
     fn = dut.rpc.get_function("add_int")
     pkt = c.packet(c.CALL_FUNC, struct.pack("<Q", fn.handle) + c.encode_args((20, 22)))
-    for b in encode_frame(message(dut.session.session_id, NORMAL, pkt)):
-        dut.link.write(bytes([b]))
-    (n,) = struct.unpack("<Q", dut.session.recv_exact(8))
-    reply = c.Reader(dut.session.recv_exact(n))
+    for b in encode_frame(message(dut.raw_session().session_id, NORMAL, pkt)):
+        dut.raw_link().write(bytes([b]))
+    (n,) = struct.unpack("<Q", dut.raw_session().recv_exact(8))
+    reply = c.Reader(dut.raw_session().recv_exact(n))
     assert reply.unpack("<i") == (c.RETURN,)
     assert reply.values() == [c.T_INT, 42]
 
 
 def test_truncated_packet_then_new_session_recovers(dut: DeviceUnderTest) -> None:
-    dut.session.send(struct.pack("<Qi", 1000, c.CALL_FUNC) + b"\x01\x02")  # promises 1000 bytes
+    dut.raw_session().send(struct.pack("<Qi", 1000, c.CALL_FUNC) + b"\x01\x02")  # promises 1000 bytes
     with pytest.raises(TransportTimeout):
-        dut.session.recv_exact(8, timeout=0.3)
+        dut.raw_session().recv_exact(8, timeout=0.3)
     dut.reconnect()  # StartInit resets the device's RPC state
     assert dut.rpc.get_function("add_int")(1, 2) == 3

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from harness.errors import RemoteMemoryError, RemoteValueError
-from harness.plugin import LiveRPC
+from harness.testing.plugin import LiveRPC
 
 
 def test_allocation_and_free_patterns(rpc: LiveRPC) -> None:

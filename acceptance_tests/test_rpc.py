@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from harness.errors import FunctionNotFound, RemoteError, RemoteTypeError, RemoteValueError
-from harness.plugin import LiveRPC
+from harness.testing.plugin import LiveRPC
 
 I64 = np.iinfo(np.int64)
 EDGE_VALUES = [0, 1, -1, I64.max, I64.min, 2**31, -(2**31) - 1, 2**32, True, False, 0.0, -0.0, -1.5,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.plugin import LiveRPC
-from harness.rpc import RemoteTensor
+from harness.rpc.client import RemoteTensor
+from harness.testing.plugin import LiveRPC
 
 DTYPES = ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float16", "float32",
           "float64", "bool"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.dut import DeviceUnderTest
+from harness.device.dut import DeviceUnderTest
 from harness.errors import RemoteError
-from harness.plugin import LiveRPC
+from harness.testing.plugin import LiveRPC
 
 
 def test_time_evaluator_sanity(rpc: LiveRPC) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from utvm_ci import virtual_lab  # noqa: E402
+from utvm_ci.lab import virtual_lab  # noqa: E402
 
 LABS = [("1 board", 1, []), ("2 boards, one target", 2, []), ("2 boards, one dead", 2, ["2:dead=1"])]
 

@@ -7,17 +7,20 @@ import json
 import signal
 import sys
 import tempfile
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import numpy as np
 
-from harness import bench
 from harness.build import build
-from harness.container import ensure_qemu_image
+from harness.device import bench
 from harness.errors import UtvmError
-from harness.target import TARGETS, get_target
+from harness.targets import all_targets, get_target
+from harness.targets.docker import ensure_qemu_image
 
 DEFAULT_TARGET = "host"
+# Other packages add subcommands here: an entry point is a function that takes the subparsers.
+COMMANDS_GROUP = "utvm.commands"
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -47,21 +50,21 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_targets(args: argparse.Namespace) -> int:
-    for t in TARGETS.values():
+    for t in all_targets().values():
         print(f"{t.name:<20} {t.description}")
     return 0
 
 
 def _cmd_vboard_serve(args: argparse.Namespace) -> int:
-    from harness.faults import parse_faults
-    from harness.qemu import BOARDS
-    from harness.virtual_board import VirtualBoard
+    from harness.sim.faults import parse_faults
+    from harness.sim.virtual_board import VirtualBoard
+    from harness.targets.qemu import boards
 
-    if args.board not in BOARDS:
-        raise UtvmError(f"unknown board {args.board!r}; known boards: {', '.join(sorted(BOARDS))}")
+    if args.board not in boards():
+        raise UtvmError(f"unknown board {args.board!r}; known boards: {', '.join(sorted(boards()))}")
     port = Path(args.port).absolute()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="utvm-vboard-"))
-    vb = VirtualBoard(BOARDS[args.board], port, workdir, *parse_faults(args.faults))
+    vb = VirtualBoard(boards()[args.board], port, workdir, *parse_faults(args.faults))
     signal.signal(signal.SIGTERM, lambda *_: vb.stop())
     if args.elf:
         vb.flash(Path(args.elf))
@@ -75,7 +78,7 @@ def _cmd_vboard_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_vboard_control(args: argparse.Namespace) -> int:
-    from harness.virtual_board import control
+    from harness.sim.virtual_board import control
 
     command = " ".join([args.verb, *(str(Path(a).absolute()) if args.verb == "flash" else a
                                      for a in args.arg)])
@@ -87,7 +90,7 @@ def _add_vboard(sub: argparse._SubParsersAction) -> None:
     vb = sub.add_parser("virtual-board", help="a QEMU board on a pseudo-terminal, behind a fault relay")
     vsub = vb.add_subparsers(dest="action", required=True)
     serve = vsub.add_parser("serve", help="run the board until SIGTERM")
-    serve.add_argument("--board", required=True, help="a board of qemu/boards.toml")
+    serve.add_argument("--board", required=True, help="a board of boards/qemu/boards.toml")
     serve.add_argument("--port", required=True, help="path of the serial port to create (a symlink)")
     serve.add_argument("--elf", help="image to flash at start")
     serve.add_argument("--faults", default="", help="link: drop=0.001,corrupt=0.001,delay=0.005,split=0.5; "
@@ -104,18 +107,8 @@ def _add_vboard(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=_cmd_vboard_control, verb=verb, arg=[])
 
 
-def _cmd_presubmit(args: argparse.Namespace) -> int:
-    from utvm_ci.job import run_job
-    from utvm_ci.presubmit import Presubmit, default_targets
-
-    targets = [t for t in args.targets.split(",") if t] if args.targets else default_targets()
-    job = Presubmit(targets=tuple(targets), report_dir=Path(args.report_dir).absolute(),
-                    containers=not args.no_container, workers=args.workers, infra_retries=args.infra_retries)
-    return run_job("utvm", job.run)
-
-
 def _cmd_run_model(args: argparse.Namespace) -> int:
-    from harness.run_model import run_model, text_report
+    from harness.models.run import run_model, text_report
 
     model = Path(args.model)
     if not model.is_file():
@@ -149,7 +142,7 @@ def _add_run_model(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_package(args: argparse.Namespace) -> int:
-    from harness.package import package
+    from harness.models.package import package
 
     model = Path(args.model)
     if not model.is_file():
@@ -164,7 +157,7 @@ def _cmd_package(args: argparse.Namespace) -> int:
 
 
 def _add_package(sub: argparse._SubParsersAction) -> None:
-    from harness.graph import DEFAULT_PARAM_SECTION
+    from harness.models.graph import DEFAULT_PARAM_SECTION
 
     p = sub.add_parser("package", help="a model (ONNX) as a standalone C library for firmware")
     p.add_argument("model")
@@ -172,19 +165,6 @@ def _add_package(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default="model", help="C prefix of the API and the header's name")
     p.add_argument("--param-section", default=DEFAULT_PARAM_SECTION, help="section the parameters go in")
     p.set_defaults(func=_cmd_package)
-
-
-def _add_ci(sub: argparse._SubParsersAction) -> None:
-    ci = sub.add_parser("ci", help="CI jobs")
-    csub = ci.add_subparsers(dest="job", required=True)
-    pre = csub.add_parser("presubmit", help="the acceptance suite on the host and every QEMU board "
-                          "(boards in containers); exit 0 passed, 1 test failures, 3 infrastructure errors")
-    pre.add_argument("--targets", help="comma-separated (default: host targets and every QEMU target)")
-    pre.add_argument("--report-dir", default="reports/presubmit", help="JUnit files and summary.json")
-    pre.add_argument("--workers", default="auto", help="pytest-xdist workers (default: one per core)")
-    pre.add_argument("--infra-retries", type=int, default=1, help="retries after infrastructure errors")
-    pre.add_argument("--no-container", action="store_true", help="run QEMU locally, not in containers")
-    pre.set_defaults(func=_cmd_presubmit)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -207,14 +187,10 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("targets", help="list the targets")
     t.set_defaults(func=_cmd_targets)
     _add_vboard(sub)
-    _add_ci(sub)
     _add_run_model(sub)
     _add_package(sub)
-    from utvm_ci.commands import add_hil, add_port, add_validate
-
-    add_hil(sub)
-    add_port(sub)
-    add_validate(sub)
+    for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        entry.load()(sub)  # e.g. utvm_ci's `ci`, `hil`, `port` and `validate`
     return p
 
 

@@ -1,8 +1,10 @@
 """Error taxonomy.
 
-InfrastructureError covers faults of the machinery (build, boot, transport,
-device reset): a runner may retry those. Everything else is a result: a
-RemoteError is the device answering "no", with its message.
+As LAVA has it: InfrastructureError covers faults of the machinery (a missing
+tool, boot, flash, transport, device reset): a runner may retry those. Everything
+else is a result. A BuildError is the change's own fault (its code does not
+compile or link): a failure, never retried. A RemoteError is the device
+answering "no", with its message.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ class InfrastructureError(UtvmError):
     """Build, boot, flash or transport fault; retrying may help."""
 
 
-class BuildError(InfrastructureError):
-    """The toolchain failed or the inputs cannot be built."""
+class BuildError(UtvmError):
+    """The inputs do not compile or link: the change's fault, not the machinery's."""
+
+
+class ToolchainError(InfrastructureError):
+    """A compiler or tool the build needs is missing or cannot run."""
 
 
 class TransportError(InfrastructureError):

@@ -12,8 +12,9 @@ import pytest
 from filelock import FileLock
 
 from harness.build import Manifest, build
-from harness.target import REPO_ROOT, TARGETS, get_target
+from harness.targets import all_targets, get_target
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 KERNELS = REPO_ROOT / "acceptance_tests" / "kernels"
 BUILD_ROOT = REPO_ROOT / "build" / "test-images"
 
@@ -26,7 +27,7 @@ def build_image(target: str, sources: list[Path]) -> Manifest:
         return build(get_target(target), out, sources)
 
 
-QEMU_TARGETS = [n for n, t in TARGETS.items() if t.launcher == "qemu"]
+QEMU_TARGETS = [n for n, t in all_targets().items() if t.emulated]
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from harness.target import CRT
+from harness import resources
 from tests.conftest import require_tvm
 
 FIELDS = {
@@ -51,6 +51,6 @@ def test_layout_matches_tvm_ffi(tmp_path: Path) -> None:
 
     ffi_root = Path(tvm_ffi.__file__).parent
     theirs = layout(tmp_path, [ffi_root / "include"], "theirs")
-    ours = layout(tmp_path, [CRT / "include"], "ours")
+    ours = layout(tmp_path, [resources.crt() / "include"], "ours")
     assert ours == theirs
     assert "TVMFFIAny size=16" in ours

@@ -11,19 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import rpc_codec as c
-from harness.framing import encode_frame
-from harness.session import NORMAL, START_INIT, message
-from harness.target import CRT
+from harness import resources
+from harness.link.framing import encode_frame
+from harness.link.session import NORMAL, START_INIT, message
+from harness.rpc import codec as c
 
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1"]
-RUNTIME = sorted(str(p) for p in (CRT / "src").rglob("*.c"))
-TESTS = CRT / "tests"
+RUNTIME = sorted(str(p) for p in (resources.crt() / "src").rglob("*.c"))
+TESTS = resources.crt() / "tests"
 
 
 def compile_c(out: Path, sources: list[str], cc: str = "gcc", extra: tuple[str, ...] = ()) -> Path:
     cmd = [cc, "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", *SANITIZE, *extra,
-           f"-I{CRT / 'include'}", *sources, "-o", str(out)]
+           f"-I{resources.crt() / 'include'}", *sources, "-o", str(out)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return out
 

@@ -12,9 +12,16 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from harness.container import LABEL, OWNER_HOST, OWNER_PID, _docker, ensure_qemu_image, session_containers
 from harness.device import Device
-from harness.target import LaunchOptions
+from harness.targets import LaunchOptions
+from harness.targets.docker import (
+    LABEL,
+    OWNER_HOST,
+    OWNER_PID,
+    _docker,
+    ensure_qemu_image,
+    session_containers,
+)
 from tests.conftest import BUILD_ROOT, KERNELS, build_image
 
 BOARDS = ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505",

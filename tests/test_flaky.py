@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from utvm_ci.flaky import DAY, Policy, compare_backends, flip_count, pass_rate, update_quarantine
-from utvm_ci.history import History, Result
+from utvm_ci.results.flaky import DAY, Policy, compare_backends, flip_count, pass_rate, update_quarantine
+from utvm_ci.results.history import History, Result
 
 T0 = 1_700_000_000.0
 TARGET = "stm32f4"
@@ -78,8 +78,8 @@ def test_only_the_window_counts(history: History) -> None:
 
 
 def test_a_quarantined_failure_does_not_fail_the_night(tmp_path: Path) -> None:
-    from utvm_ci.hil import Night, NightOptions, Outcome
     from utvm_ci.job import EXIT_FAILED, EXIT_OK
+    from utvm_ci.night.runner import Night, NightOptions, Outcome
 
     night = Night(NightOptions(inventory=tmp_path / "lab.yaml", report_dir=tmp_path, state=tmp_path))
     night.outcomes = {

@@ -7,9 +7,9 @@ import random
 import pytest
 
 from harness.errors import DeviceResetError, HandshakeError
-from harness.framing import FrameDecoder, encode_frame
-from harness.session import NORMAL, START_INIT, TERMINATE, Session, message
-from harness.transport import Transport
+from harness.link.framing import FrameDecoder, encode_frame
+from harness.link.session import NORMAL, START_INIT, TERMINATE, Session, message
+from harness.link.transport import Transport
 
 GOLDEN = [
     (b"one", False, "FF FD 03 00 00 00 6F 6E 65 58 F4"),

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.target import REPO_ROOT
-from harness.virtual_board import control
-from utvm_ci import virtual_lab
+from harness.sim.virtual_board import control
+from tests.conftest import REPO_ROOT
+from utvm_ci.lab import virtual_lab
 
 UTVM = [sys.executable, "-m", "harness.cli"]
 CACHE = REPO_ROOT / "build" / "utvm-cache"

@@ -66,6 +66,6 @@ def test_board_manifest_has_bridge_launcher_and_footprint() -> None:
 def test_bridge_with_a_broken_manifest_says_so(tmp_path: Path) -> None:
     bad = tmp_path / "manifest.json"
     bad.write_text("{not json")
-    proc = subprocess.run([sys.executable, "-m", "harness.bridge", "--manifest", str(bad), "3", "4"],
+    proc = subprocess.run([sys.executable, "-m", "harness.device.bridge", "--manifest", str(bad), "3", "4"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "cannot read manifest" in proc.stderr

@@ -12,8 +12,7 @@ import pytest
 from acceptance_tests.kernels import tvm_kernels
 from acceptance_tests.kernels.tvm_kernels import N
 from harness.build import Manifest
-from harness.target import REPO_ROOT
-from tests.conftest import KERNELS, QEMU_TARGETS, build_image, require_tvm
+from tests.conftest import KERNELS, QEMU_TARGETS, REPO_ROOT, build_image, require_tvm
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from utvm_ci.inventory import InventoryError, load
+from utvm_ci.lab.inventory import InventoryError, load
 
 GOOD = """\
 lab: nightly

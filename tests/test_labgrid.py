@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.target import REPO_ROOT
-from utvm_ci import virtual_lab
+from tests.conftest import REPO_ROOT
+from utvm_ci.lab import virtual_lab
 
 BIN = Path(sys.executable).parent
 SER2NET = shutil.which("ser2net") or "/usr/sbin/ser2net"

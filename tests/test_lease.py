@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from utvm_ci.lease import Lease, LeaseBusy
+from utvm_ci.lab.lease import Lease, LeaseBusy
 
 
 def test_exclusive_renewed_and_released(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_exclusive_renewed_and_released(tmp_path: Path) -> None:
 
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time\nfrom pathlib import Path\nfrom utvm_ci.lease import Lease\n"
+        "import sys, time\nfrom pathlib import Path\nfrom utvm_ci.lab.lease import Lease\n"
         f"Lease(Path({str(tmp_path)!r}), 'm3-a', ttl=1.0).acquire()\nprint('held', flush=True)\n"
         "time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held"

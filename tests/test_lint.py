@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from harness.target import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 
 def test_ruff_clean() -> None:

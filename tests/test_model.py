@@ -14,11 +14,10 @@ from filelock import FileLock
 from harness.build import Manifest
 from harness.device import Device
 from harness.errors import FunctionNotFound, RemoteError, RemoteValueError
-from harness.graph_client import GraphModule
-from harness.model import Compiled, ModelError, compile_model, reference
-from harness.run_model import build_model_image
-from harness.target import REPO_ROOT
-from tests.conftest import require_tvm
+from harness.models.compile import Compiled, ModelError, compile_model, reference
+from harness.models.graph_client import GraphModule
+from harness.models.run import build_model_image
+from tests.conftest import REPO_ROOT, require_tvm
 from tests.models import MODELS
 
 MODEL_TARGETS = ["host", "host-asan", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500",

@@ -14,12 +14,11 @@ from elftools.elf.elffile import ELFFile
 from filelock import FileLock
 
 from harness.errors import UtvmError
-from harness.model import compile_model, reference
-from harness.package import Package, package
-from harness.standalone import build_standalone, run_standalone
-from harness.target import REPO_ROOT
+from harness.models.compile import compile_model, reference
+from harness.models.package import Package, package
+from harness.models.standalone import build_standalone, run_standalone
 from tests import onnx_models
-from tests.conftest import require_tvm
+from tests.conftest import REPO_ROOT, require_tvm
 from tests.models import MODELS
 
 TARGETS = ["host", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.target import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 CACHE = REPO_ROOT / "build" / "utvm-cache"
 HANDWRITTEN = REPO_ROOT / "acceptance_tests" / "kernels" / "handwritten.c"
@@ -39,7 +39,7 @@ def test_link_always_lost(dut):
 def test_link_lost_once(dut):
     ATTEMPTS["flaky"] += 1
     if ATTEMPTS["flaky"] == 1:
-        dut.link.close()  # the device process ends under the test's feet
+        dut.raw_link().close()  # the device process ends under the test's feet
     assert dut.rpc.get_function("add_int")(1, 1) == 2
 
 @pytest.mark.requires("fpu")
@@ -100,9 +100,9 @@ def test_parallel_workers_share_builds_and_the_summary(pytester: pytest.Pytester
 def test_a_test_that_breaks_the_link_gets_the_next_one_a_fresh_session(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_break="""
         import struct
-        from harness import rpc_codec as c
+        from harness.rpc import codec as c
         def test_leaves_a_half_packet(dut):
-            dut.session.send(struct.pack("<Qi", 1000, c.CALL_FUNC))  # the device waits for 988 more bytes
+            dut.raw_session().send(struct.pack("<Qi", 1000, c.CALL_FUNC))  # the device waits for 988 more
         def test_next(rpc):
             assert rpc.get_function("add_int")(2, 2) == 4
     """)

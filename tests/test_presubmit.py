@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.target import REPO_ROOT
-from tests.conftest import KERNELS
+from tests.conftest import KERNELS, REPO_ROOT
 from utvm_ci.job import EXIT_FAILED, EXIT_INFRA, EXIT_OK
 from utvm_ci.presubmit import Presubmit, verdict
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import rpc_codec as c
 from harness.build import Manifest
+from harness.build.footprint import RUNTIME_COMPONENTS, runtime_use
 from harness.device import Device
 from harness.errors import UtvmError
-from harness.footprint import RUNTIME_COMPONENTS, runtime_use
-from harness.qemu import BOARDS, load_boards, qemu_argv
 from harness.rpc import RPCClient
-from harness.target import get_target
+from harness.rpc import codec as c
+from harness.targets import get_target
+from harness.targets.qemu import boards, load_boards, qemu_argv
 from tests.conftest import KERNELS, QEMU_TARGETS, build_image
 
 UART_TARGETS = [n for n in QEMU_TARGETS if "uart" in get_target(n).features]
@@ -101,8 +101,8 @@ def test_footprint_split_and_runtime_budget(board_image: Manifest) -> None:
 
 
 def test_board_registry_describes_each_board() -> None:
-    assert {"qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505"} <= set(BOARDS)
-    for board in BOARDS.values():
+    assert {"qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505"} <= set(boards())
+    for board in boards().values():
         target = get_target(board.name)
         assert f"-mcpu={board.cpu}" in target.cflags
         assert "FLASH" in target.link_files["memory.ld"] and "uart" in target.features
@@ -123,7 +123,7 @@ def test_board_registry_errors_name_the_problem(tmp_path: Path, text: str, messa
 
 def test_semihosting_firmware_stops_when_the_host_closes_the_console() -> None:
     image = build_image("qemu-mps2-an385-semihosting", [KERNELS / "handwritten.c"])
-    argv = qemu_argv(BOARDS["qemu-mps2-an385"], "semihosting", image.artifact)
+    argv = qemu_argv(boards()["qemu-mps2-an385"], "semihosting", image.artifact)
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stdin is not None
     time.sleep(0.2)
@@ -145,7 +145,7 @@ def test_killed_owner_leaves_no_qemu_behind(tmp_path: Path) -> None:
     image = build_image("qemu-mps2-an385", [KERNELS / "handwritten.c"])
     script = tmp_path / "owner.py"
     script.write_text(
-        "import time\nfrom harness.build import Manifest\nfrom harness.device import Device\n"
+        "import time\nfrom harness.build.image import Manifest\nfrom harness.device import Device\n"
         f"dev = Device(Manifest.load({str(Path(image.artifact).parent / 'manifest.json')!r}))\n"
         "dev.start()\nprint(dev.transport.proc.pid, flush=True)\ntime.sleep(600)\n")
     owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)

@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.target import REPO_ROOT
 from tests import onnx_models
-from tests.conftest import require_tvm
+from tests.conftest import REPO_ROOT, require_tvm
 
 UTVM = [sys.executable, "-m", "harness.cli"]
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness.errors import UtvmError
-from harness.target import REPO_ROOT
-from utvm_ci import virtual_lab
-from utvm_ci.schedule import Schedule, checkout_env
+from tests.conftest import REPO_ROOT
+from utvm_ci.lab import virtual_lab
+from utvm_ci.night.schedule import Schedule, checkout_env
 
 UTVM = [sys.executable, "-m", "harness.cli"]
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness.errors import InfrastructureError, UtvmError
-from harness.faults import FaultInjector, FaultPlan
-from harness.target import REPO_ROOT
-from harness.virtual_board import control
+from harness.sim.faults import FaultInjector, FaultPlan
+from harness.sim.virtual_board import control
+from tests.conftest import REPO_ROOT
 
 UTVM = [sys.executable, "-m", "harness.cli"]
 CACHE = REPO_ROOT / "build" / "utvm-cache"

@@ -1,6 +1,6 @@
 /*
  * Port for Arm MPS2/MPS3 FPGA images (CMSDK peripherals), as emulated by QEMU.
- * Board facts arrive as -D flags generated from qemu/boards.toml:
+ * Board facts arrive as -D flags generated from boards/qemu/boards.toml:
  *   UTVM_BOARD_CPU_HZ     SysTick (processor) clock in Hz
  *   UTVM_BOARD_UART_BASE  CMSDK APB UART used for the link
  *   UTVM_BOARD_UART_IRQS  its interrupt lines, e.g. {0, 1}

@@ -11,7 +11,7 @@ void SysTick_Handler(void) {
   mps2_counters[MPS2_CNT_TIMER_WRAPS]++;
 }
 
-/* External interrupts all enter here (see qemu/startup.c); IRQ n is exception 16 + n. */
+/* External interrupts all enter here (see crt/platform/cortex_m/startup.c); IRQ n is exception 16 + n. */
 void External_IRQHandler(void) { mps2_transport_irq(active_irq() - 16u); }
 
 /* Cycles since boot, 64-bit, consistent even when read across a wrap. */
@@ -71,8 +71,8 @@ static const char* const kCounterNames[MPS2_NUM_COUNTERS] = {
     "stack_used", "stack_size",
 };
 
-extern uint32_t __stack_bottom[], __stack_top[]; /* qemu/cortex-m.ld */
-#define STACK_PAINT 0xA5A5A5A5u                  /* qemu/startup.c paints with it */
+extern uint32_t __stack_bottom[], __stack_top[]; /* crt/platform/cortex_m/cortex-m.ld */
+#define STACK_PAINT 0xA5A5A5A5u                  /* crt/platform/cortex_m/startup.c paints with it */
 
 static void measure_stack(void) {
   const uint32_t* w = __stack_bottom;

@@ -1,0 +1,213 @@
+"""Builds a firmware image for a target and writes its manifest.json."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from elftools.elf.constants import SH_FLAGS
+from elftools.elf.elffile import ELFFile
+
+from harness.errors import BuildError, ToolchainError
+from harness import resources
+from harness.build.footprint import footprint
+from harness.targets.base import Target
+
+KERNEL_PREFIX = "__tvm_ffi_"
+# Symbols every TVM-generated file defines; renamed per file so several link together.
+_PER_FILE_SYMBOLS = ("__tvm_ffi_main", "__tvm_ffi__library_ctx")
+_KERNEL_WARNINGS = ("-Wno-unused-parameter", "-Wno-unused-variable", "-Wno-unused-but-set-variable")
+
+
+@dataclass
+class Manifest:
+    target: str
+    artifact: str
+    rpc_launcher: str
+    functions: list[str]
+    size: dict[str, int]
+    toolchain: str
+    build_key: str
+    sources: list[str]
+    footprint: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        try:
+            return cls(**json.loads(Path(path).read_text()))
+        except (OSError, ValueError, TypeError) as exc:
+            raise BuildError(f"cannot read manifest {path}: {exc}") from exc
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+
+def runtime_sources(target: Target) -> list[Path]:
+    entry = [target.main] if target.main else []
+    return [*sorted((resources.crt() / "src").rglob("*.c")), *target.port_files(), *target.extra_sources, *entry]
+
+
+def _flags(target: Target) -> list[str]:
+    defines = [f"-D{k}={v}" for k, v in sorted(target.defines.items())]
+    return [*target.cflags, *defines, f"-I{resources.crt() / 'include'}", f"-I{target.port_dir}"]
+
+
+def _run(cmd: Sequence[str], what: str) -> None:
+    try:
+        proc = subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise ToolchainError(f"{what}: cannot run {cmd[0]}: {exc}") from exc
+    if proc.returncode != 0:
+        raise BuildError(f"{what} failed:\n{proc.stderr.strip()[-4000:]}")
+
+
+def toolchain_version(cc: str) -> str:
+    try:
+        out = subprocess.run([cc, "--version"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise ToolchainError(f"compiler {cc} is not usable: {exc}") from exc
+    return out.splitlines()[0].strip()
+
+
+def build_key(target: Target, extra_sources: Sequence[Path], toolchain: str) -> str:
+    # Only ordered data in the key: repr() of a frozenset varies between processes.
+    desc = (target.name, str(target.port_dir), target.cc, target.cflags, target.ldflags,
+            sorted(target.defines.items()), sorted(target.link_files.items()), toolchain)
+    h = hashlib.sha256(repr(desc).encode())
+    files = [*runtime_sources(target), *sorted((resources.crt() / "include").rglob("*.h")),
+             *sorted(target.port_dir.glob("*.h")), Path(__file__), Path(__file__).with_name("footprint.py"),
+             *_linker_scripts(target), *extra_sources]
+    for f in files:
+        h.update(str(f).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:24]
+
+
+def _linker_scripts(target: Target) -> list[Path]:
+    flags = list(target.ldflags)
+    return [Path(flags[i + 1]) for i, f in enumerate(flags[:-1]) if f == "-T"]
+
+
+def defined_kernels(obj: Path) -> list[str]:
+    """Names of the __tvm_ffi_<name> functions an object file defines."""
+    with obj.open("rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        if symtab is None:
+            return []
+        names = []
+        for sym in symtab.iter_symbols():
+            if (sym["st_info"]["type"] == "STT_FUNC" and sym["st_info"]["bind"] == "STB_GLOBAL"
+                    and sym["st_shndx"] != "SHN_UNDEF" and sym.name.startswith(KERNEL_PREFIX)):
+                names.append(sym.name[len(KERNEL_PREFIX):])
+    return sorted(names)
+
+
+def section_sizes(elf_path: Path) -> dict[str, int]:
+    """Berkeley-style text/data/bss of an ELF."""
+    sizes = {"text": 0, "data": 0, "bss": 0}
+    with elf_path.open("rb") as f:
+        for sec in ELFFile(f).iter_sections():
+            flags = sec["sh_flags"]
+            if not flags & SH_FLAGS.SHF_ALLOC:
+                continue
+            if sec["sh_type"] == "SHT_NOBITS":
+                sizes["bss"] += sec["sh_size"]
+            elif flags & SH_FLAGS.SHF_WRITE:
+                sizes["data"] += sec["sh_size"]
+            else:
+                sizes["text"] += sec["sh_size"]
+    return sizes
+
+
+def _system_lib_source(kernels: list[str]) -> str:
+    decls = "".join(f"extern int32_t {KERNEL_PREFIX}{k}(void*, void*, int32_t, void*);\n" for k in kernels)
+    rows = "".join(f'    {{"{k}", {KERNEL_PREFIX}{k}, NULL}},\n' for k in kernels)
+    table = f"static const utvm_func_t kFuncs[] = {{\n{rows}}};\n" if kernels else ""
+    ref = "kFuncs, sizeof(kFuncs) / sizeof(kFuncs[0])" if kernels else "NULL, 0"
+    return (f'/* Generated by harness/build.py: the system library. */\n#include "utvm/runtime.h"\n'
+            f"{decls}{table}const utvm_func_registry_t utvm_system_lib_registry = {{{ref}}};\n")
+
+
+def _compile_kernels(target: Target, sources: Sequence[Path], out: Path) -> tuple[list[Path], list[str]]:
+    objects, kernels, owner = [], [], {}
+    for i, src in enumerate(sources):
+        obj = out / f"kernel{i}_{src.stem}.o"
+        renames = [f"-D{s}=__utvm{i}{s}" for s in _PER_FILE_SYMBOLS]
+        _run([target.cc, *_flags(target), *_KERNEL_WARNINGS, "-Wno-error", *renames,
+              "-c", str(src), "-o", str(obj)], f"compiling {src}")
+        for k in defined_kernels(obj):
+            if k in owner:
+                raise BuildError(f"kernel {k!r} is defined in both {owner[k]} and {src}")
+            owner[k] = src
+            kernels.append(k)
+        objects.append(obj)
+    return objects, sorted(kernels)
+
+
+def _compile_runtime(target: Target, out: Path) -> list[Path]:
+    """One object per runtime file (kept apart so the map can attribute sizes)."""
+    objects = []
+    for src in runtime_sources(target):
+        root = resources.data_root()
+        rel = src.relative_to(root) if src.is_relative_to(root) else Path(src.name)
+        obj = out / "obj" / rel.with_suffix(".o")
+        obj.parent.mkdir(parents=True, exist_ok=True)
+        _run([target.cc, *_flags(target), "-Wall", "-Wextra", "-Werror", "-c", str(src), "-o", str(obj)],
+             f"compiling {rel}")
+        objects.append(obj)
+    return objects
+
+
+def _write_launcher(out: Path, manifest_path: Path) -> Path:
+    """`LAUNCHER READ_FD WRITE_FD`: the bridge that tvm.rpc.PopenSession execs."""
+    script = out / "rpc_launcher"
+    script.write_text(f"#!/bin/sh\n# Raw TVM RPC on fds $1/$2, relayed to the device's framed session.\n"
+                      f'exec "{sys.executable}" -m harness.device.bridge --manifest "{manifest_path}" "$@"\n')
+    script.chmod(0o755)
+    return script
+
+
+def build(target: Target, out: Path, extra_sources: Sequence[Path] = ()) -> Manifest:
+    """Build (or reuse, when nothing changed) the image for `target` in `out`."""
+    sources = [Path(s).resolve() for s in extra_sources]
+    for s in sources:
+        if not s.is_file():
+            raise BuildError(f"extra source {s} does not exist")
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    toolchain = toolchain_version(target.cc)
+    key = build_key(target, sources, toolchain)
+    manifest_path = out / "manifest.json"
+    if manifest_path.exists():
+        old = Manifest.load(manifest_path)
+        if old.build_key == key and Path(old.artifact).exists():
+            return old
+    for name, text in target.link_files.items():
+        (out / name).write_text(text)
+    runtime_objects = _compile_runtime(target, out)
+    objects, kernels = _compile_kernels(target, sources, out)
+    syslib = out / "system_lib.c"
+    syslib.write_text(_system_lib_source(kernels))
+    syslib_obj = out / "system_lib.o"
+    _run([target.cc, *_flags(target), "-c", str(syslib), "-o", str(syslib_obj)],
+         "compiling the system library")
+    artifact, map_file = out / "utvm.elf", out / "utvm.map"
+    partial = out / f".utvm.elf.{os.getpid()}"
+    _run([target.cc, *target.cflags, *map(str, runtime_objects), str(syslib_obj), *map(str, objects),
+          f"-L{out}", *target.ldflags, f"-Wl,-Map={map_file}", "-o", str(partial), "-lm"],  # kernels' expf...
+         f"linking {target.name} image")
+    os.replace(partial, artifact)  # atomic: a running device never sees a half-written file
+    manifest = Manifest(
+        target=target.name, artifact=str(artifact),
+        rpc_launcher=str(artifact if target.self_hosted else _write_launcher(out, manifest_path)),
+        functions=kernels, size=section_sizes(artifact), toolchain=toolchain,
+        build_key=key, sources=[str(s) for s in sources],
+        footprint=footprint(artifact, map_file).as_dict(),
+    )
+    manifest.save(manifest_path)
+    return manifest

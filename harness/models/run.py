@@ -1,0 +1,162 @@
+"""`utvm run-model`: compile a model, build it for a target, run it there, and report
+on-device time, code size, RAM and the outputs, checked against TVM's CPU build."""
+
+from __future__ import annotations
+
+import statistics
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.build import Manifest, build
+from harness.build.footprint import RUNTIME_COMPONENTS
+from harness.device import Device
+from harness.errors import UtvmError
+from harness.models.compile import Compiled, compile_model, reference
+from harness.models.graph import Graph
+from harness.models.graph_client import GraphModule
+from harness.targets import get_target
+
+
+@dataclass
+class ModelRun:
+    report: dict[str, Any]
+    outputs: list[np.ndarray]
+
+
+def load_inputs(graph: Graph, path: Path | None, seed: int = 0) -> list[np.ndarray]:
+    """From an .npz (keys: input names, or input_0, input_1, ...), else seeded random data."""
+    specs = [graph.tensors[i] for i in graph.inputs]
+    if path is None:
+        rng = np.random.default_rng(seed)
+        return [_random(rng, s.shape, s.dtype) for s in specs]
+    try:
+        data = np.load(path)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise UtvmError(f"cannot read inputs {path}: {exc}") from None
+    out = []
+    for i, s in enumerate(specs):
+        key = s.name if s.name in data else f"input_{i}"
+        if key not in data:
+            raise UtvmError(f"{path} has no array {s.name!r} or 'input_{i}' (it has {sorted(data.files)})")
+        array = data[key]
+        if tuple(array.shape) != s.shape:
+            raise UtvmError(f"input {s.name!r}: shape {array.shape} in {path}, the model expects {s.shape}")
+        out.append(array.astype(s.dtype))
+    return out
+
+
+def _random(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    if np.dtype(dtype).kind in "iu":
+        info = np.iinfo(dtype)
+        return rng.integers(max(info.min, -100), min(info.max, 100), size=shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def build_model_image(compiled: Compiled, target: str, out: Path) -> Manifest:
+    """The target's image with the model's kernels and graph (sources in `out`, image in out/image)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "kernels.c").write_text(compiled.kernels_c)
+    (out / "model_graph.c").write_text(compiled.graph.to_c())
+    return build(get_target(target), out / "image", [out / "kernels.c", out / "model_graph.c"])
+
+
+def _build(model: Path, target: str, out: Path) -> tuple[Graph, Manifest, Compiled]:
+    compiled = compile_model(model)
+    manifest = build_model_image(compiled, target, out)
+    (out / "graph.json").write_text(compiled.graph.to_json())
+    return compiled.graph, manifest, compiled
+
+
+def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, repeat: int = 10) -> ModelRun:
+    if repeat < 1:
+        raise UtvmError("--repeat must be at least 1")
+    graph, manifest, compiled = _build(model, target, out)
+    xs = load_inputs(graph, inputs)
+    with Device(manifest, workdir=out) as client:
+        module = GraphModule(client, graph)
+        outputs = module(*xs)
+        times = module.time_run(repeat=repeat)
+        nodes = module.profile()
+        stats = client.stats()
+    expected = reference(compiled, xs)
+    report = {
+        "model": str(model), "target": target, "image": manifest.artifact,
+        "time_ms": _times(times),
+        "nodes": [{"kernel": k, "time_ms": round(t * 1e3, 6)} for k, t in nodes],
+        "code_size": _code_size(manifest),
+        "ram": _ram(graph, manifest, stats),
+        "outputs": [_describe(o, e) for o, e in zip(outputs, expected, strict=True)],
+    }
+    return ModelRun(report, outputs)
+
+
+def _times(seconds: list[float]) -> dict[str, float]:
+    ms = sorted(t * 1e3 for t in seconds)
+    return {"median": round(statistics.median(ms), 6), "min": round(ms[0], 6), "max": round(ms[-1], 6),
+            "spread_pct": round(100 * (ms[-1] - ms[0]) / statistics.median(ms), 3) if ms[0] > 0 else 0.0,
+            "repeats": len(ms)}
+
+
+def kernel_sizes(elf: str, names: list[str]) -> dict[str, int]:
+    """Bytes of code of each kernel (its __tvm_ffi_<name> function), from the ELF's symbols."""
+    from elftools.elf.elffile import ELFFile
+
+    wanted = {f"__tvm_ffi_{n}": n for n in names}
+    with open(elf, "rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        return {wanted[s.name]: int(s["st_size"]) for s in symtab.iter_symbols() if s.name in wanted}
+
+
+def _code_size(m: Manifest) -> dict[str, Any]:
+    flash = m.footprint.get("flash", {})
+    split = {"runtime": sum(flash.get(k, 0) for k in RUNTIME_COMPONENTS),
+             "graph_executor": flash.get("graph executor", 0), "kernels": flash.get("kernels", 0),
+             "params": flash.get("params", 0)}
+    return {"text": m.size["text"], "data": m.size["data"], "bss": m.size["bss"], **split,
+            "other": max(sum(flash.values()) - sum(split.values()), 0),
+            "per_kernel": kernel_sizes(m.artifact, m.functions)}
+
+
+def _ram(graph: Graph, m: Manifest, stats: dict[str, Any]) -> dict[str, Any]:
+    port = stats.get("port", {})
+    return {"arena_bytes": graph.arena_bytes,
+            "workspace_high_water": stats["workspace"]["high_water"],
+            "data_in_use": stats["data"]["in_use"],
+            "static_bytes": m.size["data"] + m.size["bss"],
+            "stack_used": port.get("stack_used"),  # None where the port cannot tell (host)
+            "stack_size": port.get("stack_size")}
+
+
+def _describe(got: np.ndarray, expected: np.ndarray) -> dict[str, Any]:
+    diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
+    return {"shape": list(got.shape), "dtype": str(got.dtype), "max_abs_diff": float(diff.max(initial=0.0)),
+            "matches_reference": bool(np.allclose(got, expected, rtol=1e-4, atol=1e-5)),
+            "values": got.flatten()[:8].tolist()}
+
+
+def _stack(ram: dict[str, Any]) -> str:
+    return f", stack {ram['stack_used']} of {ram['stack_size']} B" if ram["stack_used"] is not None else ""
+
+
+def text_report(r: dict[str, Any]) -> list[str]:
+    t, c, ram = r["time_ms"], r["code_size"], r["ram"]
+    lines = [f"{r['model']} on {r['target']}",
+             f"  time on device: median {t['median']:.4f} ms (min {t['min']:.4f}, max {t['max']:.4f}, "
+             f"spread {t['spread_pct']:.2f}% over {t['repeats']} runs)",
+             f"  code size: text {c['text']} B, data {c['data']} B, bss {c['bss']} B; "
+             f"runtime {c['runtime']}, graph executor {c['graph_executor']}, kernels {c['kernels']}, "
+             f"parameters {c['params']} B",
+             f"  RAM: activations {ram['arena_bytes']} B, workspace high water "
+             f"{ram['workspace_high_water']} B, static {ram['static_bytes']} B" + _stack(ram)]
+    sizes = c.get("per_kernel", {})
+    for n in r["nodes"]:
+        lines.append(f"    {n['kernel']:<40} {n['time_ms']:.4f} ms  {sizes.get(n['kernel'], 0):>6} B of code")
+    for i, o in enumerate(r["outputs"]):
+        verdict = "matches" if o["matches_reference"] else "DIFFERS from"
+        lines.append(f"  output_{i}: {o['dtype']}{o['shape']} {verdict} TVM's CPU build "
+                     f"(max abs diff {o['max_abs_diff']:.3g}); first values {o['values']}")
+    return lines

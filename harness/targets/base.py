@@ -1,0 +1,59 @@
+"""What a target is: the compiler and flags its images are built with, its port, its features,
+and how an image of it is started. A target carries its capabilities; callers never ask what kind it is."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.link.serial import DEFAULT_BAUD
+from harness.link.transport import Transport
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """How to start a device, beyond what its target says."""
+
+    container_image: str | None = None  # run the device's process inside this Docker image
+    serial_port: str | None = None  # the device is a board already running the image, on this port
+    baud: int = DEFAULT_BAUD
+
+
+# Starts an image (its ELF) and returns the byte pipe to it, not yet opened; device logs go in workdir.
+Launcher = Callable[["Target", Path, Path, LaunchOptions], Transport]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    description: str
+    port_dir: Path  # the port's platform functions (crt/platform/<port>)
+    launcher: Launcher
+    cc: str = "gcc"
+    cflags: tuple[str, ...] = ("-std=c11", "-O2")
+    ldflags: tuple[str, ...] = ()
+    defines: Mapping[str, str] = field(default_factory=dict)
+    features: frozenset[str] = frozenset()
+    timeout_multiplier: float = 1.0
+    port_sources: tuple[str, ...] | None = None  # files of the port to build; None: all *.c
+    main: Path | None = None  # the firmware's entry, when it is not one of the port's files
+    extra_sources: tuple[Path, ...] = ()  # startup code and the like, built with the runtime
+    link_files: Mapping[str, str] = field(default_factory=dict)  # written beside the image first
+    # Capabilities.
+    self_hosted: bool = False  # the image is an executable speaking raw RPC on two fds (PopenSession)
+    emulator: tuple[str, ...] = ()  # the emulator the image runs under here (its command); () if none
+    containerized: bool = False  # can run inside the Docker image (the emulator is in it)
+    # argv that runs an image as a local process with its UART on stdio; None if it cannot run here.
+    process: Callable[[str], list[str]] | None = None
+    launch: Mapping[str, Any] = field(default_factory=dict)  # what the launcher needs to know
+
+    @property
+    def emulated(self) -> bool:
+        return bool(self.emulator)
+
+    def port_files(self) -> list[Path]:
+        if self.port_sources is None:
+            return sorted(self.port_dir.glob("*.c"))
+        return [self.port_dir / f for f in self.port_sources]

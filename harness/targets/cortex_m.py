@@ -1,0 +1,22 @@
+"""What every bare-metal Cortex-M target shares, emulated or real: the toolchain, the firmware's
+compiler and linker flags, the startup code, the linker script and its memory map, the entry."""
+
+from __future__ import annotations
+
+from harness import resources
+
+ARM_CC = "arm-none-eabi-gcc"
+FIRMWARE_CFLAGS = ("-std=c11", "-Os", "-g", "-ffunction-sections", "-fdata-sections")
+MAIN = resources.cortex_m() / "main.c"
+STARTUP = resources.cortex_m() / "startup.c"
+ECHO = resources.cortex_m() / "echo.c"  # the transport-floor firmware of the bench
+LINKER_SCRIPT = resources.cortex_m() / "cortex-m.ld"
+FIRMWARE_LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-T", str(LINKER_SCRIPT))
+
+
+def memory_ld(flash: tuple[int, int], ram: tuple[int, int], comment: str) -> str:
+    """The MEMORY block cortex-m.ld includes: [origin, length] of flash and RAM."""
+    (fo, fl), (ro, rl) = flash, ram
+    return (f"/* {comment} */\nMEMORY\n{{\n"
+            f"  FLASH (rx) : ORIGIN = {fo:#010x}, LENGTH = {fl:#x}\n"
+            f"  RAM (rwx) : ORIGIN = {ro:#010x}, LENGTH = {rl:#x}\n}}\n")

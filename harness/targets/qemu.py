@@ -1,0 +1,165 @@
+"""QEMU Cortex-M boards: read boards/qemu/boards.toml, describe a target per board and transport,
+and start QEMU for them (locally, or in a container through ``docker``)."""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache, partial
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from harness import resources
+from harness.errors import InfrastructureError, UtvmError
+from harness.link.transport import ChildProcessTransport, Transport
+from harness.targets import cortex_m
+from harness.targets.base import LaunchOptions, Target
+from harness.targets.docker import ContainerTransport
+
+QEMU = "qemu-system-arm"
+# Per transport: the port file that implements it and the QEMU options that wire it to stdio.
+TRANSPORTS: Mapping[str, tuple[str, tuple[str, ...]]] = MappingProxyType({
+    "uart": ("transport_uart.c",
+             ("-chardev", "stdio,id=link,signal=off", "-serial", "chardev:link")),
+    "semihosting": ("transport_semihosting.c",
+                    ("-semihosting-config", "enable=on,target=native", "-serial", "null")),
+})
+# Per transport: build settings. Every semihosting call stops the core and goes through
+# QEMU's main loop, so that link reads and writes in large pieces (QEMU's console FIFO
+# holds 1 KiB); a UART's reads come from a RAM ring and need no more than the default.
+TRANSPORT_DEFINES: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "uart": {},
+    "semihosting": {"UTVM_RX_CHUNK": "512", "UTVM_TX_CHUNK": "256", "UTVM_MAX_PACKET_SIZE": "16384"},
+})
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    description: str
+    machine: str
+    cpu: str
+    cflags: tuple[str, ...]
+    cpu_hz: int
+    flash: tuple[int, int]
+    ram: tuple[int, int]
+    uart_base: int
+    uart_irqs: tuple[int, ...]
+    port: str
+    icount_shift: int
+    transports: tuple[str, ...]
+    timers: tuple[str, ...]
+    features: frozenset[str]
+
+    def memory_ld(self) -> str:
+        return cortex_m.memory_ld(self.flash, self.ram, f"{self.name}: from boards/qemu/boards.toml")
+
+    def defines(self) -> dict[str, str]:
+        return {
+            "UTVM_BOARD_CPU_HZ": f"{self.cpu_hz}u",
+            "UTVM_BOARD_UART_BASE": f"{self.uart_base:#x}u",
+            "UTVM_BOARD_UART_IRQS": "{" + ",".join(map(str, self.uart_irqs)) + "}",
+        }
+
+
+def _board(name: str, raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> Board:
+    merged = {**defaults, **raw}
+    try:
+        return Board(
+            name=name, description=merged["description"], machine=merged["machine"], cpu=merged["cpu"],
+            cflags=tuple(merged["cflags"]), cpu_hz=int(merged["cpu_hz"]),
+            flash=(int(merged["flash"][0]), int(merged["flash"][1])),
+            ram=(int(merged["ram"][0]), int(merged["ram"][1])),
+            uart_base=int(merged["uart"]["base"]), uart_irqs=tuple(int(i) for i in merged["uart"]["irqs"]),
+            port=merged["port"], icount_shift=int(merged["icount_shift"]),
+            transports=tuple(merged["transports"]), timers=tuple(merged["timers"]),
+            features=frozenset(merged.get("features", ())),
+        )
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise UtvmError(f"{boards_file()}: board {name!r} is malformed: {exc!r}") from exc
+
+
+def load_boards(path: Path | None = None) -> dict[str, Board]:
+    path = path or boards_file()
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UtvmError(f"cannot read board registry {path}: {exc}") from exc
+    defaults = data.get("defaults", {})
+    boards = {name: _board(name, raw, defaults) for name, raw in data.get("boards", {}).items()}
+    for b in boards.values():
+        unknown = set(b.transports) - set(TRANSPORTS)
+        if unknown:
+            raise UtvmError(f"{path}: board {b.name} names unknown transports {sorted(unknown)}")
+    return boards
+
+
+def target_name(board: Board, transport: str) -> str:
+    """The UART is the board's own link; other transports get a suffix."""
+    return board.name if transport == "uart" else f"{board.name}-{transport}"
+
+
+def _target(board: Board, transport: str) -> Target:
+    port_file, _ = TRANSPORTS[transport]
+    return Target(
+        name=target_name(board, transport),
+        description=f"{board.description}; QEMU {board.machine}, link over {transport}",
+        port_dir=resources.crt() / "platform" / board.port,
+        launcher=_launch,
+        cc=cortex_m.ARM_CC,
+        cflags=(*cortex_m.FIRMWARE_CFLAGS, *board.cflags),
+        ldflags=cortex_m.FIRMWARE_LDFLAGS,
+        defines=MappingProxyType({**board.defines(), **TRANSPORT_DEFINES[transport]}),
+        features=frozenset({"qemu", "board", "exact_time", transport, *board.features, *board.timers}),
+        # Emulated time is virtual (-icount); these cover a loaded host, not a slow device.
+        timeout_multiplier=3.0,
+        port_sources=("platform.c", port_file),
+        main=cortex_m.MAIN,
+        extra_sources=(cortex_m.STARTUP,),
+        link_files=MappingProxyType({"memory.ld": board.memory_ld()}),
+        emulator=(QEMU,),
+        containerized=True,
+        process=partial(qemu_argv, board, transport),
+        launch=MappingProxyType({"board": board, "transport": transport}),
+    )
+
+
+def qemu_argv(board: Board, transport: str, elf: str, qemu: str = QEMU) -> list[str]:
+    _, wiring = TRANSPORTS[transport]
+    return [qemu, "-M", board.machine, "-display", "none", "-monitor", "none", "-nodefaults",
+            "-net", "none", "-icount", f"shift={board.icount_shift}", *wiring, "-kernel", elf]
+
+
+def qemu_process(board: Board, transport: str, elf: str, stderr_path: Path | None = None) -> Transport:
+    """QEMU as a local child process; it does not exit when its stdin closes, so it is
+    stopped at once on close, and it dies with its parent."""
+    return ChildProcessTransport(qemu_argv(board, transport, elf), stderr_path=stderr_path,
+                                 exit_grace=0.0, die_with_parent=True)
+
+
+def _launch(target: Target, artifact: Path, workdir: Path, options: LaunchOptions) -> Transport:
+    board, transport = target.launch["board"], target.launch["transport"]
+    if options.container_image:
+        argv = qemu_argv(board, transport, f"/fw/{artifact.name}")
+        return ContainerTransport(options.container_image, board.name, argv, artifact,
+                                  stderr_path=workdir / "device.stderr")
+    if shutil.which(QEMU) is None:
+        raise InfrastructureError(f"{QEMU} is not installed (run ci/install-system.sh)")
+    return qemu_process(board, transport, str(artifact), workdir / "device.stderr")
+
+
+def boards_file() -> Path:
+    return resources.boards_dir() / "qemu" / "boards.toml"
+
+
+@cache
+def boards() -> dict[str, Board]:
+    """The QEMU boards by name, read once per process."""
+    return load_boards()
+
+
+def targets() -> list[Target]:
+    return [_target(b, t) for b in boards().values() for t in b.transports]

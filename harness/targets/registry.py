@@ -1,0 +1,39 @@
+"""The registry of targets. Each kind of target contributes its own (host, QEMU boards, real boards);
+they are loaded explicitly, the first time a target is looked up, so a broken board description fails
+that lookup with a clear error instead of every import of the package."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from harness.errors import UtvmError
+from harness.targets import boards, host, qemu
+from harness.targets.base import Target
+
+# Every kind of target, in listing order: each returns its targets.
+KINDS: tuple[Callable[[], Iterable[Target]], ...] = (host.targets, qemu.targets, boards.targets)
+
+_targets: dict[str, Target] | None = None
+
+
+def all_targets() -> dict[str, Target]:
+    """Name -> Target of every kind; read once per process."""
+    global _targets
+    if _targets is None:
+        found: dict[str, Target] = {}
+        for kind in KINDS:
+            for target in kind():
+                if target.name in found:
+                    raise UtvmError(f"target {target.name} is described twice")
+                found[target.name] = target
+        _targets = found
+    return _targets
+
+
+def get_target(name: str) -> Target:
+    targets = all_targets()
+    try:
+        return targets[name]
+    except KeyError:
+        known = ", ".join(sorted(targets))
+        raise UtvmError(f"unknown target {name!r}; known targets: {known}") from None

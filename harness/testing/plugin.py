@@ -1,0 +1,306 @@
+"""The utvm pytest plugin: run one black-box suite against any target.
+
+    pytest acceptance_tests --target host --target qemu-mps2-an385 [-n auto]
+    pytest acceptance_tests --target qemu-mps2-an385 --serial-port /dev/ttyACM0 \\
+        --flash-cmd 'pyocd flash {elf}'
+
+Tests ask for `dut` (the device under test: `dut.rpc`, `dut.raw_link()`, `dut.manifest`)
+or `rpc` and are parametrized over the chosen targets. `@pytest.mark.requires("fpu")`
+skips a test on targets without that feature. Each xdist worker gets its own
+devices; images are built once and shared through file locks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from filelock import FileLock
+
+from harness.build import Manifest
+from harness.device.dut import DeviceUnderTest, Hooks
+from harness.errors import BuildError, InfrastructureError, UtvmError
+from harness.testing import report as R
+from harness.testing.suite import RunConfig, TargetSpec, image_facts
+
+_RUN = pytest.StashKey[RunConfig]()
+_PHASE = pytest.StashKey[dict[str, pytest.TestReport]]()
+DEFAULT_TIMEOUT = 10.0
+
+
+class UtvmHookSpecs:
+    @pytest.hookspec
+    def pytest_utvm_image_sources(self, config: pytest.Config) -> list[Path]:  # type: ignore[empty-body]
+        """Kernel sources (C files) the suite's image is built with."""
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(UtvmHookSpecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("utvm", "utvm targets")
+    g.addoption("--target", action="append", default=[], metavar="NAME",
+                help="run on this target (repeatable; `utvm targets` lists them)")
+    g.addoption("--timeout-multiplier", action="append", default=[], metavar="[TARGET=]X",
+                help="scale device timeouts, for all targets or one (repeatable)")
+    g.addoption("--keep-artifacts", action="store_true",
+                help="keep images and device logs under --artifacts-dir")
+    g.addoption("--artifacts-dir", default=None, metavar="DIR",
+                help="default: utvm-artifacts beside the image cache")
+    g.addoption("--utvm-cache", default=None, metavar="DIR",
+                help="built images, shared between runs and workers (default: $UTVM_CACHE, "
+                "build/utvm-cache of a checkout, or ~/.cache/utvm/utvm-cache)")
+    g.addoption("--serial-port", default=None, metavar="PORT",
+                help="the target is a board on this serial port (/dev/tty*, a pty, or a pyserial URL)")
+    g.addoption("--baud", type=int, default=115200)
+    g.addoption("--firmware", default=None, metavar="DIR",
+                help="build directory (manifest.json) of the image the serial board carries")
+    g.addoption("--flash-cmd", default=None, metavar="CMD",
+                help="flash the suite's image onto the serial board first; {elf} and {port} are filled in")
+    g.addoption("--reset-cmd", default=None, metavar="CMD",
+                help="reset the serial board; {port} is filled in")
+    g.addoption("--container", action="store_true", help="run QEMU boards inside Docker containers")
+    g.addoption("--infra-retries", type=int, default=0, metavar="N",
+                help="re-run a test up to N times after an infrastructure error (never after a failure)")
+    g.addoption("--utvm-report-dir", default=None, metavar="DIR",
+                help="write junit-<target>.xml and summary.json here")
+    parser.addini("utvm_targets", "targets used when no --target is given", type="args", default=["host"])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requires(*features): run only on targets that have these features")
+    config.addinivalue_line("markers", "utvm_target(name): set by the plugin: the target a test runs on")
+    config.pluginmanager.register(ResultsCollector(config), "utvm-results")
+    if any(config.getoption(o) for o in ("target", "serial_port", "firmware", "flash_cmd")):
+        _run(config)  # asked for targets: a bad option is a usage error before anything runs
+
+
+def _run(config: pytest.Config) -> RunConfig:
+    """The run's settings, read when a test first needs a target: a pytest run in the same environment
+    that uses no target never reads the target registry (so a broken board file cannot stop it)."""
+    if _RUN not in config.stash:
+        try:
+            config.stash[_RUN] = RunConfig.from_options(config)
+        except UtvmError as exc:
+            raise pytest.UsageError(f"utvm: {exc}") from None
+    return config.stash[_RUN]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    names = config.getoption("target") or []
+    if not names:
+        return []
+    return [f"utvm targets: {', '.join(names)}"
+            + (f" (on {config.getoption('serial_port')})" if config.getoption("serial_port") else "")
+            + (" in containers" if config.getoption("container") else "")]
+
+
+# ---- parametrization, feature skips, order ----
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "utvm_spec" in metafunc.fixturenames:
+        specs = _run(metafunc.config).specs
+        metafunc.parametrize("utvm_spec", specs, ids=[s.name for s in specs], scope="session")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        spec = _spec_of(item)
+        if spec is None:
+            continue
+        item.add_marker(pytest.mark.utvm_target(spec.name))
+        for mark in item.iter_markers("requires"):
+            missing = sorted(set(mark.args) - spec.features)
+            if missing:
+                item.add_marker(pytest.mark.skip(reason=f"target {spec.name} lacks {', '.join(missing)}"))
+    if _RUN not in config.stash:
+        return
+    specs = [s.name for s in config.stash[_RUN].specs]
+    # one target after the other: a worker keeps few devices alive
+    items.sort(key=lambda i: specs.index(s.name) if (s := _spec_of(i)) else -1)
+
+
+def _spec_of(item: pytest.Item) -> TargetSpec | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("utvm_spec") if callspec else None
+
+
+# ---- fixtures ----
+class DevicePool:
+    """This worker's devices, one per target; only the newest few stay running."""
+
+    def __init__(self, run: RunConfig, workroot: Path, live: int = 2) -> None:
+        self.run, self.workroot, self.live = run, workroot, live
+        self.devices: dict[str, DeviceUnderTest] = {}
+        self._order: list[str] = []
+
+    def get(self, spec: TargetSpec, manifest: Manifest) -> DeviceUnderTest:
+        dut = self.devices.get(spec.name)
+        if dut is None:
+            workdir = self.workroot / spec.name
+            workdir.mkdir(parents=True, exist_ok=True)
+            options = self.run.launch_options(spec)
+            dut = DeviceUnderTest(manifest, options, DEFAULT_TIMEOUT * spec.timeout_multiplier, workdir,
+                                  Hooks(flash=self.run.flash_cmd, reset=self.run.reset_cmd))
+            self.devices[spec.name] = dut
+        if spec.name in self._order:
+            self._order.remove(spec.name)
+        self._order.append(spec.name)
+        for stale in self._order[: -self.live]:
+            self.devices[stale].stop()  # restarted on demand
+        return dut
+
+    def close(self) -> None:
+        for dut in self.devices.values():
+            dut.stop()
+
+
+@pytest.fixture(scope="session")
+def utvm_run(pytestconfig: pytest.Config) -> RunConfig:
+    return _run(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def utvm_pool(utvm_run: RunConfig, pytestconfig: pytest.Config,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevicePool]:
+    worker = getattr(pytestconfig, "workerinput", {}).get("workerid", "main")
+    root = (utvm_run.artifacts / "devices" / worker if utvm_run.keep_artifacts
+            else tmp_path_factory.mktemp("devices"))
+    pool = DevicePool(utvm_run, root)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="session")
+def utvm_image(utvm_spec: TargetSpec, utvm_run: RunConfig, pytestconfig: pytest.Config) -> Manifest:
+    """The suite's image for the target (for a serial board: the one it carries)."""
+    if utvm_run.firmware is not None:
+        return utvm_run.firmware
+    sources = [Path(p) for group in pytestconfig.hook.pytest_utvm_image_sources(config=pytestconfig)
+               for p in group]
+    manifest = utvm_run.build_image(spec=utvm_spec, sources=sources)
+    if utvm_run.serial_port and utvm_run.flash_cmd:
+        with FileLock(str(utvm_run.cache / "flash.lock")):
+            Hooks(flash=utvm_run.flash_cmd).run("flash", manifest, utvm_run.serial_port)
+    return manifest
+
+
+@pytest.fixture
+def dut(request: pytest.FixtureRequest, utvm_spec: TargetSpec, utvm_image: Manifest,
+        utvm_pool: DevicePool) -> Iterator[DeviceUnderTest]:
+    device = utvm_pool.get(utvm_spec, utvm_image)
+    _attach_facts(request.node, utvm_spec, device)
+    device.begin_test()  # an infrastructure fault here is a setup error
+    yield device
+    report = request.node.stash.get(_PHASE, {}).get("call")
+    device.end_test(passed=report is not None and not report.failed)
+
+
+class LiveRPC:
+    """The client of the device's current session, followed across reconnects and retries."""
+
+    def __init__(self, device: DeviceUnderTest) -> None:
+        self._device = device
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._device.rpc, name)  # the session begin_test/recover() opened
+
+
+@pytest.fixture
+def rpc(dut: DeviceUnderTest) -> LiveRPC:
+    return LiveRPC(dut)
+
+
+def _attach_facts(node: pytest.Item, spec: TargetSpec, device: DeviceUnderTest) -> None:
+    for key, value in image_facts(spec, device).items():
+        node.user_properties.append((R.P_TARGET_FACTS + key, value))
+
+
+# ---- outcomes: infrastructure errors vs failures, retries ----
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Re-run the test body after an infrastructure error, on a fresh session; never after a failure."""
+    device = pyfuncitem.funcargs.get("dut")
+    if not isinstance(device, DeviceUnderTest):
+        return None
+    retries = _run(pyfuncitem.config).infra_retries
+    if not retries:
+        return None
+    args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    for attempt in range(retries + 1):
+        try:
+            pyfuncitem.obj(**args)
+            return True
+        except InfrastructureError:
+            if attempt == retries:
+                raise
+            _set_property(pyfuncitem, R.P_RETRIES, attempt + 1)
+            device.mark_broken()
+            device.recover()
+    return True
+
+
+def _set_property(item: pytest.Item, key: str, value: object) -> None:
+    item.user_properties[:] = [(k, v) for k, v in item.user_properties if k != key]
+    item.user_properties.append((key, value))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    outcome = yield
+    rep: pytest.TestReport = outcome.get_result()
+    item.stash.setdefault(_PHASE, {})[rep.when] = rep
+    spec = _spec_of(item)
+    if spec is None:
+        return
+    _set_property(item, R.P_TARGET, spec.name)
+    rep.user_properties = list(item.user_properties)
+    if rep.failed and call.excinfo is not None:
+        for kind, error_class in ((InfrastructureError, R.ErrorClass.INFRASTRUCTURE),
+                                  (BuildError, R.ErrorClass.BUILD)):
+            if call.excinfo.errisinstance(kind):
+                rep.user_properties.append((R.P_ERROR_CLASS, error_class.value))
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """A fault of the machinery during a test is an error; a build that fails is a failure."""
+    error_class = dict(getattr(report, "user_properties", ())).get(R.P_ERROR_CLASS)
+    if report.when == "call" and report.failed and error_class == R.ErrorClass.INFRASTRUCTURE:
+        return "error", "E", ("ERROR", {"red": True})
+    if report.when == "setup" and report.failed and error_class == R.ErrorClass.BUILD:
+        return "failed", "F", ("FAILED", {"red": True})
+    return None
+
+
+class ResultsCollector:
+    """Folds test reports (from this process or from xdist workers) into per-target results."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.results = R.RunResults()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        if R.P_TARGET not in props:
+            return
+        message = ""
+        if report.skipped and isinstance(report.longrepr, tuple):
+            message = str(report.longrepr[2])
+        elif report.failed:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            message = crash.message if crash is not None else report.longreprtext.strip()[-300:]
+        self.results.record(report.nodeid, report.when, report.outcome, report.duration, props, message,
+                            report.longreprtext if report.failed else "")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.results.tests or hasattr(self.config, "workerinput"):
+            return
+        terminalreporter.section("utvm summary")
+        for line in self.results.table():
+            terminalreporter.write_line(line)
+        out = self.config.getoption("utvm_report_dir")
+        if out:
+            for path in self.results.write(Path(out)):
+                terminalreporter.write_line(f"wrote {path}")

@@ -1,0 +1,92 @@
+"""What a night is asked to do, defined once: the dataclass the runner reads, the command-line
+options of `utvm hil run` and `serve` (derived from its fields), and the argv that hands the
+options to a night started from a checkout."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from harness import resources
+from utvm_ci.results.flaky import Policy
+
+
+def default_state() -> Path:
+    return Path(os.environ.get("UTVM_HIL_STATE") or resources.work_root() / "hil-state")
+
+
+@dataclass(frozen=True)
+class NightOptions:
+    # Fields with help text are command-line options (--report-dir for report_dir); the rest are
+    # for callers in Python.
+    inventory: Path = field(metadata={"help": "the lab's inventory", "metavar": "LAB.yaml", "required": True})
+    report_dir: Path = field(default=Path("reports/nightly"), metadata={"help": "where the reports go",
+                                                                        "metavar": "DIR"})
+    state: Path = field(default_factory=default_state, metadata={
+        "help": "history.sqlite and leases (default: $UTVM_HIL_STATE, or hil-state beside the image cache)",
+        "metavar": "DIR"})
+    retries: int = field(default=2, metadata={"help": "rounds of re-runs after infrastructure errors"})
+    backoff: float = field(default=2.0, metadata={"help": "seconds before the first re-run; doubles"})
+    lease_ttl: float = field(default=60.0, metadata={"help": "seconds a lease lives unless renewed"})
+    reference: str | None = field(default=None, metadata={
+        "help": "reference backends to compare with, T1,T2 (default: host and the inventory's QEMU "
+                "targets; '' for none)", "metavar": "T1,T2"})
+    select: str | None = field(default=None, metadata={"help": "only the tests pytest -k EXPR selects",
+                                                       "metavar": "EXPR"})
+    flaky_window: int = field(default=10, metadata={"help": "nights looked at for flips"})
+    flaky_flips: int = field(default=3, metadata={"help": "flips in the window that quarantine a test"})
+    quarantine_days: float = field(default=7.0, metadata={"help": "how long a quarantine lasts"})
+    cache: Path = field(default_factory=resources.cache_dir)
+    lease_wait: float | None = None  # default: a lease's lifetime, so a killed runner's leases lapse
+    run_id: str | None = None
+    revision: str | None = None
+
+    @property
+    def references(self) -> tuple[str, ...] | None:
+        return None if self.reference is None else tuple(t for t in self.reference.split(",") if t)
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(window=self.flaky_window, flips=self.flaky_flips, days=self.quarantine_days)
+
+    @property
+    def history_path(self) -> Path:
+        return self.state / "history.sqlite"
+
+    # ---- the command line ----
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        for f in _options():
+            parser.add_argument(_flag(f.name), type=_TYPES[f.type], default=None,
+                                required=f.metadata.get("required", False),
+                                metavar=f.metadata.get("metavar"), help=f.metadata["help"])
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> NightOptions:
+        given = {f.name: getattr(args, f.name) for f in _options() if getattr(args, f.name) is not None}
+        options = cls(**given)
+        return replace(options, **{k: Path(getattr(options, k)).absolute() for k in _PATHS})
+
+    def argv(self) -> list[str]:
+        """The options again as arguments of `utvm hil run`."""
+        out: list[str] = []
+        for f in _options():
+            value = getattr(self, f.name)
+            if value is not None:
+                out += [_flag(f.name), str(value)]
+        return out
+
+
+_TYPES = {"Path": str, "int": int, "float": float, "str | None": str}
+_PATHS = ("inventory", "report_dir", "state")
+
+
+def _options() -> list[Any]:
+    return [f for f in fields(NightOptions) if "help" in f.metadata]
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")

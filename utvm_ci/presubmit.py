@@ -1,0 +1,87 @@
+"""The pre-submit job: the acceptance suite on the host target and every QEMU board.
+
+LAVA's shape: `validate` checks everything the run needs and fails early with an
+infrastructure error; `run` runs the suite (one pytest, xdist workers in
+parallel, QEMU boards in containers) and reads its verdict back from summary.json.
+
+Exit codes: 0 all passed; 1 a test failed (a wrong result: the change is bad);
+3 only infrastructure errors (build, boot, container, link: retrying may help);
+2 bad usage.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import InfrastructureError
+from harness.targets import all_targets, get_target
+from harness.testing.report import Outcome
+from utvm_ci import suite
+from utvm_ci.job import EXIT_FAILED, EXIT_INFRA, EXIT_OK
+
+
+def default_targets() -> list[str]:
+    """The host builds (self-hosted processes), then every emulated board over each of its links."""
+    targets = all_targets()
+    hosts = [n for n, t in targets.items() if t.self_hosted]
+    return [*hosts, *sorted(n for n, t in targets.items() if t.emulated)]
+
+
+@dataclass(frozen=True)
+class Presubmit:
+    targets: tuple[str, ...]
+    report_dir: Path
+    containers: bool = True
+    workers: str = "auto"
+    infra_retries: int = 1
+
+    def validate(self) -> str | None:
+        """Everything the run needs; returns the container image (or None)."""
+        for name in self.targets:
+            get_target(name)  # UtvmError names the known targets
+        needs = {get_target(n).cc for n in self.targets}
+        if not self.containers:
+            needs |= {get_target(n).emulator[0] for n in self.targets if get_target(n).emulated}
+        missing = sorted(tool for tool in needs if shutil.which(tool) is None)
+        if missing:
+            raise InfrastructureError(f"missing tools {', '.join(missing)} (run ci/install-system.sh)")
+        if self.containers and any(get_target(n).containerized for n in self.targets):
+            from harness.targets.docker import ensure_qemu_image
+
+            return ensure_qemu_image()  # built once here, not raced for by the workers
+        return None
+
+    def pytest_argv(self) -> list[str]:
+        argv = suite.pytest_argv("-q", "-n", self.workers, f"--utvm-report-dir={self.report_dir}",
+                                 f"--infra-retries={self.infra_retries}", "-o", "console_output_style=count",
+                                 *[f"--target={t}" for t in self.targets],
+                                 *(["--container"] if self.containers else []))
+        return argv
+
+    def run(self) -> int:
+        self.validate()
+        summary = self.report_dir / "summary.json"
+        summary.unlink(missing_ok=True)
+        start = time.monotonic()
+        proc = subprocess.run(self.pytest_argv(), cwd=suite.ROOT, check=False)
+        elapsed = time.monotonic() - start
+        if not summary.exists():
+            print(f"utvm ci presubmit: the suite ended ({proc.returncode}) without a summary",
+                  file=sys.stderr)
+            return EXIT_INFRA
+        return verdict(json.loads(summary.read_text()), elapsed)
+
+
+def verdict(summary: dict, elapsed: float) -> int:
+    totals = {k: sum(t[k] for t in summary["targets"].values()) for k in Outcome}
+    code = EXIT_FAILED if totals[Outcome.FAILED] else EXIT_INFRA if totals[Outcome.ERROR] else EXIT_OK
+    word = {EXIT_OK: "PASSED", EXIT_FAILED: "FAILED", EXIT_INFRA: "INFRASTRUCTURE ERRORS"}[code]
+    print(f"utvm ci presubmit: {word} on {len(summary['targets'])} targets in {elapsed:.0f} s: "
+          + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in totals.items()))
+    return code

@@ -1,0 +1,1 @@
+"""The vendor flow: scaffold a real-board port, and validate it into a verifiable conformance bundle."""
