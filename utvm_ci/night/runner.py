@@ -36,9 +36,8 @@ from utvm_ci.lab import health
 from utvm_ci.lab.access import Access, access_for
 from utvm_ci.lab.inventory import Board, Inventory, load
 from utvm_ci.lab.lease import Lease
-from utvm_ci.night import shard
+from utvm_ci.night import report, shard
 from utvm_ci.night.options import NightOptions
-from utvm_ci.results import report
 from utvm_ci.results.flaky import compare_backends, update_quarantine
 from utvm_ci.results.history import History, Result
 

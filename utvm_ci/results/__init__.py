@@ -1,1 +1,1 @@
-"""What nights leave behind: history, flakiness and quarantine, and the reports."""
+"""What nights leave behind: history, flakiness and quarantine, and the report page."""
