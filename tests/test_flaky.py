@@ -78,13 +78,16 @@ def test_only_the_window_counts(history: History) -> None:
 
 
 def test_a_quarantined_failure_does_not_fail_the_night(tmp_path: Path) -> None:
+    from harness.testing.report import Outcome as O
+    from harness.testing.report import TestResult
     from utvm_ci.job import EXIT_FAILED, EXIT_OK
-    from utvm_ci.night.runner import Night, NightOptions, Outcome
+    from utvm_ci.night.options import NightOptions
+    from utvm_ci.night.runner import Night, Outcome
 
     night = Night(NightOptions(inventory=tmp_path / "lab.yaml", report_dir=tmp_path, state=tmp_path))
     night.outcomes = {
-        "a[t]": Outcome("b1", "t", {"nodeid": "a[t]", "outcome": "failed", "retries": 0}),
-        "b[t]": Outcome("b1", "t", {"nodeid": "b[t]", "outcome": "passed_on_retry", "retries": 1}),
+        "a[t]": Outcome("b1", "t", TestResult("a[t]", "t", O.FAILED)),
+        "b[t]": Outcome("b1", "t", TestResult("b[t]", "t", O.PASSED_ON_RETRY, retries=1)),
     }
     assert night.verdict({("a", "t")}) == (EXIT_OK, "passed")
     assert night.verdict(set()) == (EXIT_FAILED, "failed")

@@ -40,18 +40,26 @@ def test_presubmit_usage_errors(tmp_path: Path) -> None:
 
 SUITES = {
     "failure": "def test_x(rpc):\n    assert rpc.get_function('add_int')(1, 1) == 3\n",
+    "build": "def test_x(rpc):\n    pass\n",
     "infrastructure": "from harness.errors import TransportTimeout\n"
                       "def test_x(dut):\n    raise TransportTimeout('link lost')\n",
 }
 
 
-@pytest.mark.parametrize(("kind", "code"), [("failure", EXIT_FAILED), ("infrastructure", EXIT_INFRA)])
+@pytest.mark.parametrize(("kind", "code"), [("failure", EXIT_FAILED), ("build", EXIT_FAILED),
+                                           ("infrastructure", EXIT_INFRA)])
 def test_exit_code_tells_a_bad_change_from_bad_infrastructure(tmp_path: Path, kind: str, code: int) -> None:
+    """A wrong result and a change that does not build are failures (exit 1, never retried);
+    a fault of the machinery is infrastructure (exit 3)."""
     suite = tmp_path / "suite"
     suite.mkdir()
+    kernels = KERNELS / "handwritten.c"
+    if kind == "build":
+        kernels = tmp_path / "broken.c"
+        kernels.write_text("int32_t __tvm_ffi_broken(void) { return undeclared; }\n")
     (suite / "conftest.py").write_text(
         f"from pathlib import Path\ndef pytest_utvm_image_sources(config):\n"
-        f"    return [Path({str(KERNELS / 'handwritten.c')!r})]\n")
+        f"    return [Path({str(kernels)!r})]\n")
     (suite / "test_one.py").write_text(SUITES[kind])
     job = Presubmit(targets=("host",), report_dir=tmp_path / "r", containers=False, workers="1", suite=suite)
     assert job.run() == code

@@ -22,8 +22,8 @@ from pathlib import Path
 from harness.errors import InfrastructureError
 from harness.targets import all_targets, get_target
 from harness.testing.report import Outcome
-from utvm_ci import suite
 from utvm_ci.job import EXIT_FAILED, EXIT_INFRA, EXIT_OK
+from utvm_ci.suite import ROOT, SUITE, pytest_argv
 
 
 def default_targets() -> list[str]:
@@ -40,6 +40,7 @@ class Presubmit:
     containers: bool = True
     workers: str = "auto"
     infra_retries: int = 1
+    suite: Path = SUITE  # the installed acceptance suite, or another one for the plugin
 
     def validate(self) -> str | None:
         """Everything the run needs; returns the container image (or None)."""
@@ -58,18 +59,17 @@ class Presubmit:
         return None
 
     def pytest_argv(self) -> list[str]:
-        argv = suite.pytest_argv("-q", "-n", self.workers, f"--utvm-report-dir={self.report_dir}",
-                                 f"--infra-retries={self.infra_retries}", "-o", "console_output_style=count",
-                                 *[f"--target={t}" for t in self.targets],
-                                 *(["--container"] if self.containers else []))
-        return argv
+        return pytest_argv("-q", "-n", self.workers, f"--utvm-report-dir={self.report_dir}",
+                           f"--infra-retries={self.infra_retries}", "-o", "console_output_style=count",
+                           *[f"--target={t}" for t in self.targets],
+                           *(["--container"] if self.containers else []), tests=[str(self.suite)])
 
     def run(self) -> int:
         self.validate()
         summary = self.report_dir / "summary.json"
         summary.unlink(missing_ok=True)
         start = time.monotonic()
-        proc = subprocess.run(self.pytest_argv(), cwd=suite.ROOT, check=False)
+        proc = subprocess.run(self.pytest_argv(), cwd=ROOT, check=False)
         elapsed = time.monotonic() - start
         if not summary.exists():
             print(f"utvm ci presubmit: the suite ended ({proc.returncode}) without a summary",

@@ -14,9 +14,9 @@ from pathlib import Path
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
-from harness.errors import BuildError, ToolchainError
 from harness import resources
 from harness.build.footprint import footprint
+from harness.errors import BuildError, ToolchainError
 from harness.targets.base import Target
 
 KERNEL_PREFIX = "__tvm_ffi_"
@@ -50,7 +50,8 @@ class Manifest:
 
 def runtime_sources(target: Target) -> list[Path]:
     entry = [target.main] if target.main else []
-    return [*sorted((resources.crt() / "src").rglob("*.c")), *target.port_files(), *target.extra_sources, *entry]
+    runtime = sorted((resources.crt() / "src").rglob("*.c"))
+    return [*runtime, *target.port_files(), *target.extra_sources, *entry]
 
 
 def _flags(target: Target) -> list[str]:

@@ -27,6 +27,7 @@ from pathlib import Path
 from harness import resources
 from harness.testing.report import Outcome
 from harness.testing.suite import command_version
+from utvm_ci import suite
 from utvm_ci.night import shard
 
 MANIFEST = "MANIFEST.json"
@@ -37,9 +38,9 @@ TEST_FIELDS = ("nodeid", "outcome", "duration", "retries", "error_class", "messa
 def suite_version() -> str:
     """A hash of the suite's sources: two bundles with the same one ran the same tests."""
     h = hashlib.sha256()
-    for path in sorted(shard.SUITE.rglob("*")):
+    for path in sorted(suite.SUITE.rglob("*")):
         if path.is_file() and path.suffix in (".py", ".c", ".h"):
-            h.update(str(path.relative_to(shard.SUITE)).encode() + b"\0" + path.read_bytes())
+            h.update(str(path.relative_to(suite.SUITE)).encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:16]
 
 
