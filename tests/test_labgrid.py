@@ -12,12 +12,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from harness.errors import InfrastructureError
 from tests.conftest import REPO_ROOT
-from utvm_ci.lab import virtual_lab
+from utvm_ci.lab import access, virtual_lab
+from utvm_ci.lab.inventory import Board
 
 BIN = Path(sys.executable).parent
 SER2NET = shutil.which("ser2net") or "/usr/sbin/ser2net"
@@ -44,8 +47,10 @@ class Labgrid:
         self.procs.append(subprocess.Popen([str(BIN / argv[0]), *argv[1:]], stdout=log,
                                            stderr=subprocess.STDOUT, env=self.env, cwd=self.root))
 
-    def client(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([str(BIN / "labgrid-client"), *argv], env=self.env, capture_output=True,
+    def client(self, *argv: str, check: bool = True,
+               user: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**self.env, "LG_USERNAME": user} if user else self.env  # labgrid's name for a client's user
+        proc = subprocess.run([str(BIN / "labgrid-client"), *argv], env=env, capture_output=True,
                               text=True, timeout=60, check=False)
         assert proc.returncode == 0 or not check, proc.stdout + proc.stderr
         return proc
@@ -74,7 +79,8 @@ def labgrid_lab(tmp_path: Path) -> Iterator[tuple[Labgrid, Path]]:
     try:
         lg.spawn("coordinator", "labgrid-coordinator", "-l", lg.address)
         (tmp_path / "exporter.yaml").write_text(  # ser2net serves the board's pty (/dev/pts/N)
-            f"vboard:\n  RawSerialPort:\n    port: {os.path.realpath(spec.port)}\n    speed: 115200\n")
+            f"vboard:\n  RawSerialPort:\n    port: {os.path.realpath(spec.port)}\n    speed: 115200\n"
+            "svc:\n  NetworkService:\n    address: 127.0.0.1\n    username: nobody\n")  # no serial port
         time.sleep(1.0)
         lg.spawn("exporter", "labgrid-exporter", "-c", lg.address, "-n", "lab-host",
                  "--hostname", "127.0.0.1", "exporter.yaml")
@@ -121,3 +127,43 @@ def test_a_place_someone_else_holds_takes_the_board_out_of_rotation(labgrid_lab,
     assert "labgrid-client acquire" in summary["boards"]["m3-shared"]["health_message"]
     assert all(t["outcome"] == "error" for t in summary["tests"])
     assert "acquired: None" not in lg.client("-p", "m3-shared", "show").stdout  # still theirs
+
+
+def test_labgrid_failures_are_infrastructure_errors_and_what_was_taken_is_given_back(labgrid_lab,
+                                                                                     monkeypatch) -> None:
+    lg, _ = labgrid_lab
+
+    def place(name: str, coordinator: str = lg.address) -> access.LabgridAccess:
+        return access.LabgridAccess(Board(name, "qemu-mps2-an385", labgrid_place=name,
+                                          labgrid_coordinator=coordinator))
+
+    with pytest.raises(InfrastructureError, match="unreachable"):
+        place("m3-shared", f"127.0.0.1:{_free_port()}").acquire()
+    with pytest.raises(InfrastructureError, match="no-such-place"):
+        place("no-such-place").acquire()
+    with socket.socket() as silent:  # accepts connections, never speaks gRPC
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        monkeypatch.setattr(access, "LABGRID_TIMEOUT", 3.0)
+        started = time.monotonic()
+        with pytest.raises(InfrastructureError, match="did not answer within"):
+            place("m3-shared", f"127.0.0.1:{silent.getsockname()[1]}").acquire()
+        assert time.monotonic() - started < 15
+        monkeypatch.undo()
+
+    lg.wait_for("lab-host/svc/NetworkService")
+    lg.client("-p", "no-serial", "create")
+    lg.client("-p", "no-serial", "add-match", "lab-host/svc/*")
+    serial, other = place("m3-shared"), place("no-serial")
+    with ThreadPoolExecutor(2) as pool:  # as the runner acquires its boards
+        url, failed = pool.submit(serial.acquire), pool.submit(other.acquire)
+        assert url.result().startswith("rfc2217://127.0.0.1:")
+        with pytest.raises(InfrastructureError, match="no NetworkSerialPort"):
+            failed.result()
+    assert "acquired: None" in lg.client("-p", "no-serial", "show").stdout  # given back at once
+
+    lg.client("-p", "m3-shared", "release", "--kick", user="dev")  # kicked out, and a developer takes it
+    lg.client("-p", "m3-shared", "acquire", user="dev")
+    serial.release()
+    holder = f"acquired: {os.environ.get('LG_HOSTNAME', socket.gethostname())}/dev\n"
+    assert holder in lg.client("-p", "m3-shared", "show").stdout  # left to the developer
