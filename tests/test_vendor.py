@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -124,3 +125,35 @@ def test_serve_runs_the_night_on_the_branchs_latest_commit(one_board: Path, tmp_
     junit = (tmp_path / "reports" / "latest" / "junit-vboard-1.xml").read_text()
     assert f'name="revision" value="{head}' in junit  # the night ran the checkout of HEAD
     assert (tmp_path / "checkout" / "crt").is_dir()
+
+
+def test_a_port_outside_utvm_is_found_through_the_board_path(tmp_path: Path) -> None:
+    """A vendor with an installed utvm keeps the board and its port in their own tree."""
+    tree = tmp_path / "vendor"
+    made = utvm("port", "new", "outside-m4", "--cpu", "cortex-m4", "--root", str(tree))
+    assert made.returncode == 0, made.stderr
+    assert "outside-m4" not in utvm("targets").stdout
+    env = {**os.environ, "UTVM_BOARD_PATH": str(tree / "boards")}
+    assert "outside-m4" in utvm("targets", env=env).stdout
+    built = utvm("build", "--target", "outside-m4", "--out", str(tmp_path / "b"), env=env)
+    assert built.returncode == 0, built.stderr
+    assert (tmp_path / "b" / "obj").is_dir() and (tmp_path / "b" / "utvm.elf").exists()
+
+
+def test_a_broken_board_file_stops_only_the_runs_that_ask_for_targets(tmp_path: Path) -> None:
+    """The plugin is installed for every pytest run in the environment: a malformed board description
+    must not break a run that uses no target, and is a one-line usage error for one that does."""
+    boards = tmp_path / "boards"
+    boards.mkdir()
+    (boards / "broken.toml").write_text("description = 'no cpu, no memory'\n")
+    (tmp_path / "test_plain.py").write_text("def test_plain():\n    assert 1 + 1 == 2\n")
+    env = {**os.environ, "UTVM_BOARD_PATH": str(boards)}
+    pytest_argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_plain.py"]
+    plain = subprocess.run(pytest_argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+                           check=False)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    asked = subprocess.run([*pytest_argv, "--target", "host"], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=120, check=False)
+    assert asked.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "broken.toml: board 'broken' is malformed" in asked.stderr
+    assert "Traceback" not in asked.stderr
