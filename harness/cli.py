@@ -107,12 +107,19 @@ def _add_vboard(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=_cmd_vboard_control, verb=verb, arg=[])
 
 
+def _model_file(name: str) -> Path:
+    from harness.models.formats import ModelFormatError
+
+    model = Path(name)
+    if not model.is_file():
+        raise ModelFormatError(f"no model file {model}")
+    return model
+
+
 def _cmd_run_model(args: argparse.Namespace) -> int:
     from harness.models.run import run_model, text_report
 
-    model = Path(args.model)
-    if not model.is_file():
-        raise UtvmError(f"no model file {model}")
+    model = _model_file(args.model)
     out = Path(args.out) if args.out else Path("build") / "run-model" / f"{model.stem}-{args.target}"
     run = run_model(model, args.target, out, Path(args.inputs) if args.inputs else None, args.repeat)
     if args.outputs:
@@ -122,15 +129,16 @@ def _cmd_run_model(args: argparse.Namespace) -> int:
     else:
         print("\n".join(text_report(run.report)))
     if not all(o["matches_reference"] for o in run.report["outputs"]):
-        print("utvm: the device's outputs differ from TVM's CPU build", file=sys.stderr)
+        print(f"utvm: the device's outputs differ from {run.report['reference']['runtime']}", file=sys.stderr)
         return 1
     return 0
 
 
 def _add_run_model(sub: argparse._SubParsersAction) -> None:
-    r = sub.add_parser("run-model", help="compile a model (ONNX), run it on a target, report time, "
-                       "size, RAM and outputs")
-    r.add_argument("model", help="an ONNX file")
+    r = sub.add_parser("run-model", help="compile a model (TFLite or ONNX), run it on a target, report "
+                       "time, instructions or cycles, size, RAM and outputs against the model's own runtime")
+    r.add_argument("model", help="a .tflite (int8 or float32) or ONNX (float or QDQ) file; the format is "
+                   "read from the content")
     r.add_argument("--target", default=DEFAULT_TARGET)
     r.add_argument("--inputs", metavar="IN.npz",
                    help="inputs by name or input_0, ... (default: seeded random)")
@@ -144,9 +152,7 @@ def _add_run_model(sub: argparse._SubParsersAction) -> None:
 def _cmd_package(args: argparse.Namespace) -> int:
     from harness.models.package import package
 
-    model = Path(args.model)
-    if not model.is_file():
-        raise UtvmError(f"no model file {model}")
+    model = _model_file(args.model)
     pkg = package(model, Path(args.out), name=args.name, param_section=args.param_section)
     print(f"packaged {model} as {pkg.name} in {pkg.out}")
     print(f"  header: {pkg.include / (pkg.name + '.h')}; sources: {len(pkg.sources)} files "
@@ -159,7 +165,7 @@ def _cmd_package(args: argparse.Namespace) -> int:
 def _add_package(sub: argparse._SubParsersAction) -> None:
     from harness.models.graph import DEFAULT_PARAM_SECTION
 
-    p = sub.add_parser("package", help="a model (ONNX) as a standalone C library for firmware")
+    p = sub.add_parser("package", help="a model (TFLite or ONNX) as a standalone C library for firmware")
     p.add_argument("model")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--name", default="model", help="C prefix of the API and the header's name")
@@ -194,13 +200,21 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def exit_code(exc: UtvmError) -> int:
+    """2 for input the command cannot take (a model it cannot compile or read), 1 otherwise."""
+    from harness.models.compile import ModelError
+    from harness.models.formats import ModelFormatError
+
+    return 2 if isinstance(exc, ModelError | ModelFormatError) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
     except UtvmError as exc:
         print(f"utvm: error: {exc}", file=sys.stderr)
-        return 1
+        return exit_code(exc)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into e.g. `head`

@@ -1,5 +1,6 @@
 """`utvm run-model`: compile a model, build it for a target, run it there, and report
-on-device time, code size, RAM and the outputs, checked against TVM's CPU build."""
+on-device time (and instructions or cycles), code size, RAM and the outputs, checked against
+the model's own runtime (TFLite Micro for .tflite, onnxruntime for ONNX)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from harness.build import Manifest, build
 from harness.build.footprint import RUNTIME_COMPONENTS
 from harness.device import Device
 from harness.errors import UtvmError
-from harness.models.compile import Compiled, compile_model, reference
+from harness.models import fit, formats
+from harness.models import reference as references
+from harness.models.compile import Compiled, ModelError, compile_model
 from harness.models.graph import Graph
 from harness.models.graph_client import GraphModule
-from harness.targets import get_target
+from harness.targets import Target, get_target
 
 
 @dataclass
@@ -64,17 +67,26 @@ def build_model_image(compiled: Compiled, target: str, out: Path) -> Manifest:
     return build(get_target(target), out / "image", [out / "kernels.c", out / "model_graph.c"])
 
 
-def _build(model: Path, target: str, out: Path) -> tuple[Graph, Manifest, Compiled]:
+def compile_for(model: Path, target: Target) -> tuple[Compiled, str]:
+    """The model compiled, and its format; ModelError if its plan cannot fit the target."""
+    fmt = formats.detect(model)
     compiled = compile_model(model)
-    manifest = build_model_image(compiled, target, out)
-    (out / "graph.json").write_text(compiled.graph.to_json())
-    return compiled.graph, manifest, compiled
+    try:
+        fit.check(compiled.graph, target)
+    except fit.ModelTooBig as exc:
+        raise ModelError(str(exc)) from None
+    return compiled, fmt
 
 
 def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, repeat: int = 10) -> ModelRun:
     if repeat < 1:
         raise UtvmError("--repeat must be at least 1")
-    graph, manifest, compiled = _build(model, target, out)
+    tgt = get_target(target)
+    compiled, fmt = compile_for(model, tgt)
+    ref = references.for_model(model, fmt, compiled)
+    manifest = build_model_image(compiled, target, out)
+    (out / "graph.json").write_text(compiled.graph.to_json())
+    graph = compiled.graph
     xs = load_inputs(graph, inputs)
     with Device(manifest, workdir=out) as client:
         module = GraphModule(client, graph)
@@ -82,16 +94,30 @@ def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, r
         times = module.time_run(repeat=repeat)
         nodes = module.profile()
         stats = client.stats()
-    expected = reference(compiled, xs)
+    expected = ref.run(xs)
     report = {
-        "model": str(model), "target": target, "image": manifest.artifact,
+        "model": str(model), "format": fmt, "target": target, "image": manifest.artifact,
         "time_ms": _times(times),
+        **_counts(tgt, times),
         "nodes": [{"kernel": k, "time_ms": round(t * 1e3, 6)} for k, t in nodes],
         "code_size": _code_size(manifest),
-        "ram": _ram(graph, manifest, stats),
+        "ram": {**_ram(graph, manifest, stats), "reference_arena_bytes": ref.arena_bytes},
+        "reference": ref.describe(),
         "outputs": [_describe(o, e) for o, e in zip(outputs, expected, strict=True)],
     }
     return ModelRun(report, outputs)
+
+
+def _counts(target: Target, seconds: list[float]) -> dict[str, dict[str, int]]:
+    """Instructions per inference where time counts them (QEMU -icount); cycles on a real board."""
+    out = {}
+    if target.icount_shift is not None:
+        counts = sorted(target.instructions(s) or 0 for s in seconds)
+        out["instructions"] = {"median": int(statistics.median(counts)), "min": counts[0], "max": counts[-1]}
+    elif target.cpu_hz is not None:
+        counts = sorted(target.cycles(s) or 0 for s in seconds)
+        out["cycles"] = {"median": int(statistics.median(counts)), "min": counts[0], "max": counts[-1]}
+    return out
 
 
 def _times(seconds: list[float]) -> dict[str, float]:
@@ -132,9 +158,7 @@ def _ram(graph: Graph, m: Manifest, stats: dict[str, Any]) -> dict[str, Any]:
 
 
 def _describe(got: np.ndarray, expected: np.ndarray) -> dict[str, Any]:
-    diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
-    return {"shape": list(got.shape), "dtype": str(got.dtype), "max_abs_diff": float(diff.max(initial=0.0)),
-            "matches_reference": bool(np.allclose(got, expected, rtol=1e-4, atol=1e-5)),
+    return {"shape": list(got.shape), "dtype": str(got.dtype), **references.compare(got, expected),
             "values": got.flatten()[:8].tolist()}
 
 
@@ -146,17 +170,35 @@ def text_report(r: dict[str, Any]) -> list[str]:
     t, c, ram = r["time_ms"], r["code_size"], r["ram"]
     lines = [f"{r['model']} on {r['target']}",
              f"  time on device: median {t['median']:.4f} ms (min {t['min']:.4f}, max {t['max']:.4f}, "
-             f"spread {t['spread_pct']:.2f}% over {t['repeats']} runs)",
+             f"spread {t['spread_pct']:.2f}% over {t['repeats']} runs)" + _count_text(r),
              f"  code size: text {c['text']} B, data {c['data']} B, bss {c['bss']} B; "
              f"runtime {c['runtime']}, graph executor {c['graph_executor']}, kernels {c['kernels']}, "
              f"parameters {c['params']} B",
              f"  RAM: activations {ram['arena_bytes']} B, workspace high water "
-             f"{ram['workspace_high_water']} B, static {ram['static_bytes']} B" + _stack(ram)]
+             f"{ram['workspace_high_water']} B, static {ram['static_bytes']} B" + _stack(ram) + _beside(r)]
     sizes = c.get("per_kernel", {})
     for n in r["nodes"]:
         lines.append(f"    {n['kernel']:<40} {n['time_ms']:.4f} ms  {sizes.get(n['kernel'], 0):>6} B of code")
+    ref = r["reference"]
     for i, o in enumerate(r["outputs"]):
         verdict = "matches" if o["matches_reference"] else "DIFFERS from"
-        lines.append(f"  output_{i}: {o['dtype']}{o['shape']} {verdict} TVM's CPU build "
-                     f"(max abs diff {o['max_abs_diff']:.3g}); first values {o['values']}")
+        lsb = f", {o['max_diff_lsb']:.3g} LSB" if o["max_diff_lsb"] is not None else ""
+        lines.append(f"  output_{i}: {o['dtype']}{o['shape']} {verdict} {ref['runtime']} {ref['version']} "
+                     f"(max abs diff {o['max_abs_diff']:.3g}{lsb}; top-1 "
+                     f"{'agrees' if o['top1_agrees'] else 'DIFFERS'}); first values {o['values']}")
     return lines
+
+
+def _count_text(r: dict[str, Any]) -> str:
+    for key in ("instructions", "cycles"):
+        if key in r:
+            return f"; {r[key]['median'] / 1e6:.3f} M {key} per inference (median)"
+    return ""
+
+
+def _beside(r: dict[str, Any]) -> str:
+    arena = r["ram"].get("reference_arena_bytes")
+    if arena is None:
+        return ""
+    ours = r["ram"]["arena_bytes"] + r["ram"]["workspace_high_water"]
+    return f"; activations + workspace {ours} B beside TFLite Micro's arena of {arena} B"

@@ -47,11 +47,23 @@ class Target:
     containerized: bool = False  # can run inside the Docker image (the emulator is in it)
     # argv that runs an image as a local process with its UART on stdio; None if it cannot run here.
     process: Callable[[str], list[str]] | None = None
+    cpu_hz: int | None = None  # the core's clock: device seconds x cpu_hz = cycles
+    icount_shift: int | None = None  # emulated with -icount shift=N: one instruction is 2^N ns
+    flash_bytes: int | None = None  # memory a bare-metal image has (None: a host process)
+    ram_bytes: int | None = None
     launch: Mapping[str, Any] = field(default_factory=dict)  # what the launcher needs to know
 
     @property
     def emulated(self) -> bool:
         return bool(self.emulator)
+
+    def instructions(self, seconds: float) -> int | None:
+        """Instructions retired in `seconds` of device time, where time counts instructions (-icount)."""
+        return None if self.icount_shift is None else round(seconds * 1e9 / (1 << self.icount_shift))
+
+    def cycles(self, seconds: float) -> int | None:
+        """Core clock cycles in `seconds` of device time, for a target with a known clock."""
+        return None if self.cpu_hz is None else round(seconds * self.cpu_hz)
 
     def port_files(self) -> list[Path]:
         if self.port_sources is None:

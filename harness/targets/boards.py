@@ -68,6 +68,7 @@ def board_target(name: str, raw: Mapping[str, Any], path: Path) -> Target:
             timeout_multiplier=float(raw.get("timeout_multiplier", 1.0)),
             extra_sources=(cortex_m.STARTUP,),
             main=cortex_m.MAIN,
+            cpu_hz=int(raw["cpu_hz"]), flash_bytes=flash[1], ram_bytes=ram[1],
             link_files=MappingProxyType({"memory.ld": cortex_m.memory_ld(flash, ram,
                                                                          f"{name}: from {path.name}")}),
         )

@@ -1,0 +1,129 @@
+"""The runtime a model's outputs are compared with: the model's own.
+
+A .tflite model is compared with TFLite Micro's interpreter (PyPI `tflite-micro`, the MCU runtime
+itself), an ONNX model with onnxruntime; TVM's CPU build of the lowered module only where neither
+applies (a Relax IRModule). Comparing only with TVM would hide frontend errors: a model TVM imports
+wrongly would match its own wrong CPU build.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import UtvmError
+
+
+@dataclass
+class Reference:
+    runtime: str  # e.g. "tflite-micro"
+    version: str
+    run: Callable[[list[np.ndarray]], list[np.ndarray]]
+    arena_bytes: int | None = None  # TFLite Micro's whole arena for the model, where it tells
+
+    def describe(self) -> dict[str, Any]:
+        return {"runtime": self.runtime, "version": self.version, "arena_bytes": self.arena_bytes}
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def tflite_micro(model: Path) -> Reference:
+    try:
+        from tflite_micro import runtime
+    except ImportError:
+        raise UtvmError("comparing a .tflite model needs TFLite Micro's interpreter "
+                        "(pip install tflite-micro)") from None
+    interpreter = runtime.Interpreter.from_file(str(model))
+    n_outputs = _tflite_output_count(model.read_bytes())
+
+    def run(inputs: list[np.ndarray]) -> list[np.ndarray]:
+        interpreter.reset()
+        for i, x in enumerate(inputs):
+            interpreter.set_input(x, i)
+        interpreter.invoke()
+        return [np.array(interpreter.get_output(i)) for i in range(n_outputs)]
+
+    return Reference("tflite-micro", _version("tflite-micro"), run, _tflm_arena(model))
+
+
+def _tflite_output_count(data: bytes) -> int:
+    import tflite
+
+    return int(tflite.Model.GetRootAsModel(data, 0).Subgraphs(0).OutputsLength())
+
+
+def _tflm_arena(model: Path) -> int | None:
+    """TFLite Micro's whole arena for the model, from its allocation report (printed by C code, so
+    it is read from a child process's output)."""
+    code = ("import sys\nfrom tflite_micro import runtime\n"
+            "runtime.Interpreter.from_file(sys.argv[1]).print_allocations()\n")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code, str(model)], capture_output=True, text=True,
+                              timeout=120, check=False)
+    except subprocess.TimeoutExpired:
+        return None
+    found = re.search(r"Arena allocation total (\d+) bytes", proc.stdout + proc.stderr)
+    return int(found.group(1)) if found else None
+
+
+def onnxruntime_reference(model: Path) -> Reference:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise UtvmError("comparing an ONNX model needs onnxruntime (pip install onnxruntime)") from None
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+
+    def run(inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return [np.asarray(o) for o in session.run(None, dict(zip(names, inputs, strict=True)))]
+
+    return Reference("onnxruntime", ort.__version__, run)
+
+
+def tvm_cpu(compiled: Any) -> Reference:
+    from harness.models.compile import reference
+
+    return Reference("tvm-llvm", _version("apache-tvm"), lambda xs: reference(compiled, xs))
+
+
+def for_model(source: Any, fmt: str, compiled: Any) -> Reference:
+    """The model's own runtime: by format (see harness.models.formats)."""
+    if fmt == "tflite":
+        return tflite_micro(Path(source))
+    if fmt == "onnx":
+        return onnxruntime_reference(Path(source))
+    return tvm_cpu(compiled)
+
+
+def compare(got: np.ndarray, expected: np.ndarray, scale: float | None = None) -> dict[str, Any]:
+    """How far the device's output is from the reference's: max |diff|, in LSB for integer outputs
+    (or in units of the output's scale, when a float output has one), and whether the top-1 agrees."""
+    got64, exp64 = got.astype(np.float64), np.asarray(expected).astype(np.float64)
+    diff = float(np.abs(got64 - exp64).max(initial=0.0)) if got64.shape == exp64.shape else float("inf")
+    if np.dtype(got.dtype).kind in "iu":
+        lsb: float | None = diff
+    else:
+        lsb = diff / scale if scale else None
+    top1 = (got64.shape == exp64.shape and got64.size > 0
+            and bool(np.array_equal(got64.reshape(-1, got64.shape[-1]).argmax(-1),
+                                    exp64.reshape(-1, exp64.shape[-1]).argmax(-1))))
+    if np.dtype(got.dtype).kind in "iu":
+        matches = diff <= 1.0
+    else:
+        matches = bool(got64.shape == exp64.shape and np.allclose(got64, exp64, rtol=1e-4, atol=1e-5))
+    return {"max_abs_diff": diff, "max_diff_lsb": lsb, "top1_agrees": top1, "matches_reference": matches}
