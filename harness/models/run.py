@@ -55,6 +55,8 @@ def load_inputs(graph: Graph, path: Path | None, seed: int = 0) -> list[np.ndarr
 def _random(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
     if np.dtype(dtype).kind in "iu":
         info = np.iinfo(dtype)
+        if info.bits == 8:  # quantized data: the whole range
+            return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
         return rng.integers(max(info.min, -100), min(info.max, 100), size=shape).astype(dtype)
     return rng.standard_normal(shape).astype(dtype)
 

@@ -1,0 +1,104 @@
+"""The MLPerf Tiny int8 models on the QEMU boards: one table per board.
+
+    .venv/bin/python bench/mlperf_tiny.py [--targets qemu-mps2-an386,qemu-mps2-an385] [--models kws01,ic01]
+                                           [--inputs 5] [--models-dir ../shared/models/mlperf-tiny] [--json F]
+
+Per model: instructions per inference (exact under QEMU -icount), the anchors' Cortex-M4 cycles from
+shared/reference.md beside them (TFLite Micro + CMSIS-NN, microTVM autotuned, microTVM + CMSIS-NN,
+X-CUBE-AI), flash split (runtime, graph executor, kernels, parameters), RAM (activations + kernel
+workspace) beside TFLite Micro's arena, and the largest difference from TFLite Micro in LSB over
+seeded inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness.device import Device
+from harness.models import reference as references
+from harness.models.check import seeded_agreement
+from harness.models.graph_client import GraphModule
+from harness.models.run import build_model_image, compile_for
+from harness.targets import get_target
+
+MODELS = ("kws01", "vww01", "ic01", "ad01")
+# Cycles per inference on a Cortex-M4F (NUCLEO-L4R5ZI), MLPerf Tiny results (shared/reference.md).
+ANCHORS = {
+    "tflm+cmsis-nn": {"kws01": 21.8e6, "vww01": 72.1e6, "ic01": 84.5e6, "ad01": 1.21e6},
+    "microtvm-tuned": {"kws01": 17.3e6, "vww01": 40.4e6, "ic01": 46.7e6, "ad01": 1.41e6},
+    "microtvm+cmsis": {"kws01": 12.0e6, "vww01": 36.1e6, "ic01": 46.7e6, "ad01": 1.03e6},
+    "x-cube-ai": {"kws01": 5.2e6, "vww01": 10.7e6, "ic01": 19.9e6, "ad01": 0.58e6},
+}
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf-tiny"
+
+
+def measure(model: Path, target: str, inputs: int, out: Path) -> dict:
+    tgt = get_target(target)
+    compiled, fmt = compile_for(model, tgt)
+    ref = references.for_model(model, fmt, compiled)
+    manifest = build_model_image(compiled, target, out)
+    with Device(manifest, workdir=out) as client:
+        module = GraphModule(client, compiled.graph)
+        agreement = seeded_agreement(module, ref, inputs)
+        seconds = min(module.time_run(repeat=3))
+        workspace = client.stats()["workspace"]["high_water"]
+    flash = manifest.footprint.get("flash", {})
+    return {
+        "model": model.stem, "target": target,
+        "instructions": tgt.instructions(seconds), "cycles": tgt.cycles(seconds), "seconds": seconds,
+        "flash": {"runtime": sum(v for k, v in flash.items() if k not in ("graph executor", "kernels", "params")),
+                  "graph_executor": flash.get("graph executor", 0), "kernels": flash.get("kernels", 0),
+                  "params": flash.get("params", 0)},
+        "ram": {"activations": compiled.graph.arena_bytes, "workspace": workspace,
+                "tflm_arena": ref.arena_bytes},
+        "agreement": agreement.as_dict(),
+    }
+
+
+def table(target: str, rows: list[dict]) -> list[str]:
+    head = (f"{'model':<7}{'M instr':>9}" + "".join(f"{k:>16}" for k in ANCHORS)
+            + f"{'runtime':>9}{'graph':>7}{'kernels':>9}{'params':>8}{'act+ws':>9}{'TFLM':>8}{'LSB':>5}{'top1':>7}")
+    lines = [f"{target} (instructions per inference; anchors: Cortex-M4 cycles, M)", head, "-" * len(head)]
+    for r in rows:
+        m, f, ram, a = r["model"], r["flash"], r["ram"], r["agreement"]
+        count = r["instructions"] if r["instructions"] is not None else r["cycles"]
+        lines.append(f"{m:<7}{count / 1e6:>9.2f}" + "".join(f"{ANCHORS[k][m] / 1e6:>16.2f}" for k in ANCHORS)
+                     + f"{f['runtime']:>9}{f['graph_executor']:>7}{f['kernels']:>9}{f['params']:>8}"
+                     f"{ram['activations'] + ram['workspace']:>9}{ram['tflm_arena'] or 0:>8}"
+                     f"{a['max_diff_lsb']:>5.0f}{a['top1_agree']:>4}/{a['inputs']:<2}")
+    return lines
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--targets", default="qemu-mps2-an386,qemu-mps2-an385,qemu-mps2-an500,qemu-mps2-an505")
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--inputs", type=int, default=5, help="seeded inputs compared with TFLite Micro")
+    ap.add_argument("--models-dir", type=Path, default=DEFAULT_DIR)
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="utvm-bench-mlperf-"))
+    results = []
+    for target in args.targets.split(","):
+        rows = []
+        for name in args.models.split(","):
+            model = args.models_dir / f"{name}.tflite"
+            if not model.is_file():
+                print(f"bench: no model {model}", file=sys.stderr)
+                return 2
+            rows.append(measure(model, target, args.inputs, work / f"{name}-{target}"))
+        print("\n".join(table(target, rows)) + "\n", flush=True)
+        results += rows
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
