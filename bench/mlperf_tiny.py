@@ -24,7 +24,7 @@ from harness.device import Device
 from harness.models import reference as references
 from harness.models.check import seeded_agreement
 from harness.models.graph_client import GraphModule
-from harness.models.run import build_model_image, compile_for
+from harness.models.run import build_model_image, code_size, compile_for
 from harness.targets import get_target
 
 MODELS = ("kws01", "vww01", "ic01", "ad01")
@@ -48,13 +48,11 @@ def measure(model: Path, target: str, inputs: int, out: Path) -> dict:
         agreement = seeded_agreement(module, ref, inputs)
         seconds = min(module.time_run(repeat=3))
         workspace = client.stats()["workspace"]["high_water"]
-    flash = manifest.footprint.get("flash", {})
+    size = code_size(manifest)
     return {
         "model": model.stem, "target": target,
         "instructions": tgt.instructions(seconds), "cycles": tgt.cycles(seconds), "seconds": seconds,
-        "flash": {"runtime": sum(v for k, v in flash.items() if k not in ("graph executor", "kernels", "params")),
-                  "graph_executor": flash.get("graph executor", 0), "kernels": flash.get("kernels", 0),
-                  "params": flash.get("params", 0)},
+        "flash": {k: size[k] for k in ("runtime", "graph_executor", "kernels", "params")},
         "ram": {"activations": compiled.graph.arena_bytes, "workspace": workspace,
                 "tflm_arena": ref.arena_bytes},
         "agreement": agreement.as_dict(),
@@ -62,8 +60,8 @@ def measure(model: Path, target: str, inputs: int, out: Path) -> dict:
 
 
 def table(target: str, rows: list[dict]) -> list[str]:
-    head = (f"{'model':<7}{'M instr':>9}" + "".join(f"{k:>16}" for k in ANCHORS)
-            + f"{'runtime':>9}{'graph':>7}{'kernels':>9}{'params':>8}{'act+ws':>9}{'TFLM':>8}{'LSB':>5}{'top1':>7}")
+    head = (f"{'model':<7}{'M instr':>9}" + "".join(f"{k:>16}" for k in ANCHORS) + f"{'runtime':>9}"
+            f"{'graph':>7}{'kernels':>9}{'params':>8}{'act+ws':>9}{'TFLM':>8}{'LSB':>5}{'top1':>7}")
     lines = [f"{target} (instructions per inference; anchors: Cortex-M4 cycles, M)", head, "-" * len(head)]
     for r in rows:
         m, f, ram, a = r["model"], r["flash"], r["ram"], r["agreement"]

@@ -102,7 +102,7 @@ def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, r
         "time_ms": _times(times),
         **_counts(tgt, times),
         "nodes": [{"kernel": k, "time_ms": round(t * 1e3, 6)} for k, t in nodes],
-        "code_size": _code_size(manifest),
+        "code_size": code_size(manifest),
         "ram": {**_ram(graph, manifest, stats), "reference_arena_bytes": ref.arena_bytes},
         "reference": ref.describe(),
         "outputs": [_describe(o, e) for o, e in zip(outputs, expected, strict=True)],
@@ -139,7 +139,7 @@ def kernel_sizes(elf: str, names: list[str]) -> dict[str, int]:
         return {wanted[s.name]: int(s["st_size"]) for s in symtab.iter_symbols() if s.name in wanted}
 
 
-def _code_size(m: Manifest) -> dict[str, Any]:
+def code_size(m: Manifest) -> dict[str, Any]:
     flash = m.footprint.get("flash", {})
     split = {"runtime": sum(flash.get(k, 0) for k in RUNTIME_COMPONENTS),
              "graph_executor": flash.get("graph executor", 0), "kernels": flash.get("kernels", 0),
