@@ -12,13 +12,16 @@
 
 #ifdef __cplusplus
 extern "C" {
+#define UTVM_NORETURN [[noreturn]]
+#else
+#define UTVM_NORETURN _Noreturn /* C11 */
 #endif
 
 /* Bring up clocks, timer and transport. Called once, before anything else. */
 utvm_status_t utvm_platform_init(void);
 
 /* Unrecoverable error: halt or reset the device. Must not return. */
-void utvm_platform_abort(utvm_status_t code) __attribute__((noreturn));
+UTVM_NORETURN void utvm_platform_abort(utvm_status_t code);
 
 /*
  * Timer. start() begins a measurement; stop() ends it and writes the elapsed
