@@ -28,6 +28,13 @@
 
 static inline void irq_disable(void) { __asm volatile("cpsid i" ::: "memory"); }
 static inline void irq_enable(void) { __asm volatile("cpsie i" ::: "memory"); }
+/* Mask interrupts, returning the previous mask for irq_restore (nests, unlike irq_enable). */
+static inline uint32_t irq_save(void) {
+  uint32_t primask;
+  __asm volatile("mrs %0, primask\n cpsid i" : "=r"(primask)::"memory");
+  return primask;
+}
+static inline void irq_restore(uint32_t primask) { __asm volatile("msr primask, %0" ::"r"(primask) : "memory"); }
 static inline void wait_for_interrupt(void) { __asm volatile("dsb\n wfi" ::: "memory"); }
 static inline uint32_t active_irq(void) {
   uint32_t ipsr;

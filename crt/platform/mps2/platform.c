@@ -1,10 +1,9 @@
-/* MPS2 port: SysTick timer with a wrap counter, reset on abort, counters. */
+/* MPS2 port: SysTick extended by a wrap count into a cycle counter, reset on abort, counters. */
 #include "mps2_port.h"
 #include "utvm/platform.h"
 
 uint32_t mps2_counters[MPS2_NUM_COUNTERS];
 static volatile uint32_t g_timer_wraps; /* SysTick periods of 2^24 cycles */
-static uint64_t g_timer_start;
 
 void SysTick_Handler(void) {
   g_timer_wraps++;
@@ -14,18 +13,22 @@ void SysTick_Handler(void) {
 /* External interrupts all enter here (see qemu/startup.c); IRQ n is exception 16 + n. */
 void External_IRQHandler(void) { mps2_transport_irq(active_irq() - 16u); }
 
-/* Cycles since boot, 64-bit, consistent even when read across a wrap. */
-static uint64_t cycles(void) {
-  irq_disable();
+/* Processor cycles since init, consistent even when read across a SysTick wrap; 2^56 cycles
+ * (decades) before it wraps. SysTick runs freely from init on: nothing restarts it. Callable
+ * with interrupts masked or not (the mask is restored). */
+uint64_t utvm_platform_timer_ticks(void) {
+  uint32_t primask = irq_save();
   uint32_t wraps = g_timer_wraps;
   uint32_t value = SYST_CVR;
   if (SCB_ICSR & SCB_ICSR_PENDSTSET) { /* wrapped, handler not yet run */
     value = SYST_CVR;
     wraps++;
   }
-  irq_enable();
+  irq_restore(primask);
   return ((uint64_t)wraps << 24) | (0xFFFFFFu - value);
 }
+
+uint64_t utvm_platform_timer_hz(void) { return UTVM_BOARD_CPU_HZ; }
 
 utvm_status_t utvm_platform_init(void) {
   SYST_RVR = 0xFFFFFFu;
@@ -40,17 +43,6 @@ void utvm_platform_abort(utvm_status_t code) {
   (void)code;
   SCB_AIRCR = SCB_AIRCR_SYSRESET; /* the host sees a new boot announcement */
   for (;;) wait_for_interrupt();
-}
-
-utvm_status_t utvm_platform_timer_start(void) {
-  g_timer_start = cycles();
-  return UTVM_OK;
-}
-
-utvm_status_t utvm_platform_timer_stop(double* elapsed_seconds) {
-  uint64_t elapsed = cycles() - g_timer_start;
-  *elapsed_seconds = (double)elapsed / (double)UTVM_BOARD_CPU_HZ;
-  return UTVM_OK;
 }
 
 /* No entropy source on these boards: mix the free-running counter (nonces only). */
