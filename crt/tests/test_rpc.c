@@ -30,15 +30,15 @@ static void put_u64(uint64_t v) { put(&v, 8); }
 static void start(int32_t code) { g_len = 8; put_i32(code); }
 static void put_str_arg(const char* s) { put_i32(kTVMFFIRawStr); put_u64(strlen(s)); put(s, strlen(s)); }
 
-/* Send the packet; returns the reply code, body after the code in *body. */
-static int32_t send_packet(const uint8_t** body, size_t* body_len) {
+/* Send the packet to rpc; returns the reply code, body after the code in *body. */
+static int32_t send_to(utvm_rpc_server_t* rpc, const uint8_t** body, size_t* body_len) {
   uint64_t n = g_len - 8;
   memcpy(g_pkt, &n, 8);
   g_out_len = 0;
   size_t cap;
-  uint8_t* space = utvm_rpc_server_rx_space(&g_rpc, &cap);
+  uint8_t* space = utvm_rpc_server_rx_space(rpc, &cap);
   memcpy(space, g_pkt, g_len);
-  CHECK(utvm_rpc_server_commit(&g_rpc, g_len) == UTVM_OK);
+  CHECK(utvm_rpc_server_commit(rpc, g_len) == UTVM_OK);
   if (g_out_len < 12) return -1;
   int32_t code;
   memcpy(&code, g_out + 8, 4);
@@ -46,6 +46,8 @@ static int32_t send_packet(const uint8_t** body, size_t* body_len) {
   *body_len = g_out_len - 12;
   return code;
 }
+
+static int32_t send_packet(const uint8_t** body, size_t* body_len) { return send_to(&g_rpc, body, body_len); }
 
 static int reply_has(const char* text) {
   return memmem(g_out, g_out_len, text, strlen(text)) != NULL;
@@ -257,6 +259,37 @@ static void test_out_of_memory_keeps_serving(void) {
   CHECK(get_global("utvm.Stats") != 0);
 }
 
+/* utvm.Stats reports the server it is called through (its globals are bound to it). */
+static void test_stats_are_the_called_servers(void) {
+  static utvm_rpc_server_t other;
+  const uint8_t* b;
+  size_t n;
+  uint64_t mine, theirs;
+  setup();
+  utvm_rpc_out_t out = {o_begin, o_write, o_end, NULL};
+  utvm_rpc_server_init(&other, out);
+  CHECK(get_global("utvm.Stats") != 0);
+  mine = get_global("utvm.Stats");
+  start(3);
+  put_u64(mine);
+  put_i32(0);
+  CHECK(send_packet(&b, &n) == 4 && reply_has("\"rpc_packets\":3,") && reply_has("\"frames_ok\":0,"));
+  start(9);
+  put_i32(1);
+  put_str_arg("utvm.Stats");
+  CHECK(send_to(&other, &b, &n) == 4);
+  memcpy(&theirs, b + 8, 8);
+  CHECK(theirs != 0 && theirs != mine);
+  start(3);
+  put_u64(theirs);
+  put_i32(0);
+  CHECK(send_to(&other, &b, &n) == 4 && reply_has("\"rpc_packets\":2,"));
+  start(3);
+  put_u64(mine);
+  put_i32(0);
+  CHECK(send_to(&other, &b, &n) == 5 && reply_has("invalid or freed function handle"));
+}
+
 static void put_int_arg(int64_t v) { put_i32(kTVMFFIInt); put_u64((uint64_t)v); }
 
 /* runtime.RPCTimeEvaluator over a function that runs its own timer: each gets its own time
@@ -296,6 +329,7 @@ static void test_time_evaluator_around_a_self_timed_function(void) {
 }
 
 void test_rpc(void) {
+  RUN(test_stats_are_the_called_servers);
   RUN(test_time_evaluator_around_a_self_timed_function);
   RUN(test_init_server);
   RUN(test_globals_and_calls);

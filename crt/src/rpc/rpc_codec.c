@@ -35,6 +35,12 @@ void* arena_alloc(utvm_rpc_server_t* s, size_t size) {
   return s->arena + at;
 }
 
+char* rpc_scratch(utvm_rpc_server_t* s, size_t* cap) {
+  size_t at = (s->arena_used + 7u) & ~(size_t)7u;
+  *cap = at < sizeof(s->arena) ? sizeof(s->arena) - at : 0;
+  return (char*)s->arena + at;
+}
+
 static bool to_pointer(uint64_t v, void** out) {
   if (v > (uint64_t)UINTPTR_MAX) return false;
   *out = (void*)(uintptr_t)v;

@@ -79,15 +79,14 @@ static int32_t time_evaluator_call(void* self, void* args, int32_t n, void* resu
   return 0;
 }
 
-static const utvm_func_t* find_in(const utvm_module_t* mod, const char* name) {
-  return mod != NULL ? utvm_registry_find(mod->registry, name) : rpc_find_function(name);
+static const utvm_func_t* find_in(utvm_rpc_server_t* s, const utvm_module_t* mod, const char* name) {
+  return mod != NULL ? utvm_registry_find(mod->registry, name) : rpc_find_function(s, name);
 }
 
 /* (mod|None, name, dev_type, dev_id, number, repeat, min_repeat_ms,
  *  limit_zero_time_iterations, cooldown_interval_ms, repeats_to_cooldown,
  *  [cache_flush_bytes,] f_preproc) -> Function returning `repeat` doubles. */
 static int32_t g_time_evaluator(void* self, void* args, int32_t n, void* result) {
-  (void)self;
   if (n != 11 && n != 12) return fail("TypeError", "RPCTimeEvaluator expects 11 or 12 arguments");
   for (int32_t i = 2; i < n - 1; ++i) {
     if (ARG(i).type_index != kTVMFFIInt) return fail("TypeError", "RPCTimeEvaluator: bad argument");
@@ -105,7 +104,7 @@ static int32_t g_time_evaluator(void* self, void* args, int32_t n, void* result)
   } else if (ARG(0).type_index != kTVMFFINone) {
     return fail("TypeError", "RPCTimeEvaluator: first argument must be a Module or None");
   }
-  const utvm_func_t* target = find_in(mod, ARG(1).v_c_str);
+  const utvm_func_t* target = find_in((utvm_rpc_server_t*)self, mod, ARG(1).v_c_str);
   if (target == NULL) {
     const char* parts[2] = {"RPCTimeEvaluator: no function named ", ARG(1).v_c_str};
     utvm_error_set_parts("AttributeError", parts, 2);
@@ -176,12 +175,12 @@ static int32_t g_max_packet_size(void* self, void* args, int32_t n, void* result
 }
 
 static int32_t g_stats(void* self, void* args, int32_t n, void* result) {
-  (void)self;
   (void)args;
   (void)n;
+  utvm_rpc_server_t* s = (utvm_rpc_server_t*)self;
   size_t cap;
-  char* buf = rpc_scratch(&cap);
-  if (utvm_stats_json(buf, cap) < 0) return fail("MemoryError", "stats do not fit the arena");
+  char* buf = rpc_scratch(s, &cap);
+  if (utvm_stats_json(s, buf, cap) < 0) return fail("MemoryError", "stats do not fit the arena");
   RESULT->type_index = kTVMFFIRawStr;
   RESULT->v_c_str = buf;
   return 0;
@@ -216,6 +215,7 @@ static int32_t g_count_args(void* self, void* args, int32_t n, void* result) {
 }
 #endif
 
+/* Bound to each server by rpc_bind_globals: self is the server. */
 static const utvm_func_t kGlobals[] = {
     {"ffi.SystemLib", g_system_lib, NULL},
     {"tvm.rpc.server.ModuleGetFunction", g_module_get_function, NULL},
@@ -229,11 +229,19 @@ static const utvm_func_t kGlobals[] = {
 #endif
 };
 
-static const utvm_func_registry_t kGlobalRegistry = {kGlobals,
-                                                     sizeof(kGlobals) / sizeof(kGlobals[0])};
+_Static_assert(sizeof(kGlobals) / sizeof(kGlobals[0]) == UTVM_RPC_NUM_GLOBALS,
+               "UTVM_RPC_NUM_GLOBALS (utvm/rpc_server.h) must count kGlobals");
 
-const utvm_func_t* rpc_find_function(const char* name) {
-  const utvm_func_t* f = utvm_registry_find(&kGlobalRegistry, name);
+void rpc_bind_globals(utvm_rpc_server_t* s) {
+  for (size_t i = 0; i < UTVM_RPC_NUM_GLOBALS; ++i) {
+    s->globals[i] = kGlobals[i];
+    s->globals[i].self = s;
+  }
+}
+
+const utvm_func_t* rpc_find_function(utvm_rpc_server_t* s, const char* name) {
+  const utvm_func_registry_t own = {s->globals, UTVM_RPC_NUM_GLOBALS};
+  const utvm_func_t* f = utvm_registry_find(&own, name);
   const utvm_func_registry_t* image = utvm_runtime_config()->globals;
   if (f == NULL && image != NULL) f = utvm_registry_find(image, name);
   return f != NULL ? f : utvm_registry_find(utvm_system_lib_module()->registry, name);
@@ -256,8 +264,9 @@ static bool in_registry(uint64_t h, const utvm_func_registry_t* r) {
   return r != NULL && in_table(h, r->funcs, r->count);
 }
 
-const utvm_func_t* rpc_func_from_handle(uint64_t h) {
-  bool known = in_registry(h, &kGlobalRegistry) || in_registry(h, utvm_system_lib_module()->registry) ||
+const utvm_func_t* rpc_func_from_handle(utvm_rpc_server_t* s, uint64_t h) {
+  bool known = in_table(h, s->globals, UTVM_RPC_NUM_GLOBALS) ||
+               in_registry(h, utvm_system_lib_module()->registry) ||
                in_registry(h, utvm_runtime_config()->globals);
   for (size_t i = 0; !known && utvm_runtime_module(i) != NULL; ++i) {
     known = in_registry(h, utvm_runtime_module(i)->registry);

@@ -84,14 +84,16 @@ TVMFFIAny any_ptr(void* p);
 TVMFFIAny any_int(int64_t x);
 void do_syscall(utvm_rpc_server_t* s, int32_t code, TVMFFIAny* a, int32_t n);
 
-/* Globals, handles and closures (rpc_globals.c). */
-const utvm_func_t* rpc_find_function(const char* name);
-const utvm_func_t* rpc_func_from_handle(uint64_t handle);
+/* Globals, handles and closures (rpc_globals.c). The server's own globals are bound to it
+ * (s->globals, each with s as its self): a global finds its server there, no "current" one. */
+void rpc_bind_globals(utvm_rpc_server_t* s);
+const utvm_func_t* rpc_find_function(utvm_rpc_server_t* s, const char* name);
+const utvm_func_t* rpc_func_from_handle(utvm_rpc_server_t* s, uint64_t handle);
 const utvm_module_t* rpc_module_from_handle(uint64_t handle);
 void rpc_release_handle(uint64_t handle);
 void rpc_handles_reset(void);
 
-/* Free arena space for a global to build its return value in. */
-char* rpc_scratch(size_t* cap);
+/* Free arena space of s for a global to build its return value in (rpc_codec.c). */
+char* rpc_scratch(utvm_rpc_server_t* s, size_t* cap);
 
 #endif /* UTVM_RPC_INTERNAL_H_ */

@@ -6,6 +6,7 @@
 void utvm_rpc_server_init(utvm_rpc_server_t* s, utvm_rpc_out_t out) {
   memset(s, 0, sizeof(*s));
   s->out = out;
+  rpc_bind_globals(s);
 }
 
 void utvm_rpc_server_reset(utvm_rpc_server_t* s) {
@@ -21,15 +22,6 @@ void utvm_rpc_server_reset(utvm_rpc_server_t* s) {
 uint8_t* utvm_rpc_server_rx_space(utvm_rpc_server_t* s, size_t* cap) {
   *cap = UTVM_RPC_RX_CAPACITY - s->rx_fill;
   return s->rx + s->rx_fill;
-}
-
-/* The server handling the current request (for globals that need scratch space). */
-static utvm_rpc_server_t* g_current;
-
-char* rpc_scratch(size_t* cap) {
-  size_t at = (g_current->arena_used + 7u) & ~(size_t)7u;
-  *cap = at < sizeof(g_current->arena) ? sizeof(g_current->arena) - at : 0;
-  return (char*)g_current->arena + at;
 }
 
 /* Return convention of CallFunc: [int type_index, value]. */
@@ -55,7 +47,7 @@ static void reply_call_result(utvm_rpc_server_t* s, const TVMFFIAny* rv) {
 }
 
 static void do_call(utvm_rpc_server_t* s, uint64_t handle, TVMFFIAny* a, int32_t n) {
-  const utvm_func_t* f = rpc_func_from_handle(handle);
+  const utvm_func_t* f = rpc_func_from_handle(s, handle);
   if (f == NULL) {
     reply_exception(s, "ValueError: CallFunc: invalid or freed function handle");
     return;
@@ -163,7 +155,6 @@ static void drop_front(utvm_rpc_server_t* s, size_t k) {
 }
 
 utvm_status_t utvm_rpc_server_commit(utvm_rpc_server_t* s, size_t n) {
-  g_current = s;
   s->rx_fill += n;
   while (!s->out_error) {
     if (s->discard > 0) {

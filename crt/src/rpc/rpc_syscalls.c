@@ -174,7 +174,7 @@ void do_syscall(utvm_rpc_server_t* s, int32_t code, TVMFFIAny* a, int32_t n) {
   switch (code) {
     case kRPCGetGlobalFunc:
       if (check_args(s, "GetGlobalFunc", a, n, "s")) {
-        reply_one(s, any_ptr((void*)(uintptr_t)rpc_find_function(a[0].v_c_str)));
+        reply_one(s, any_ptr((void*)(uintptr_t)rpc_find_function(s, a[0].v_c_str)));
       }
       return;
     case kRPCFreeHandle:
