@@ -2,16 +2,16 @@
 #include "mps2_port.h"
 #include "utvm/platform.h"
 
-uint32_t mps2_counters[MPS2_NUM_COUNTERS];
+uint32_t utvm_mps2_counters[MPS2_NUM_COUNTERS];
 static volatile uint32_t g_timer_wraps; /* SysTick periods of 2^24 cycles */
 
 void SysTick_Handler(void) {
   g_timer_wraps++;
-  mps2_counters[MPS2_CNT_TIMER_WRAPS]++;
+  utvm_mps2_counters[MPS2_CNT_TIMER_WRAPS]++;
 }
 
 /* External interrupts all enter here (see qemu/startup.c); IRQ n is exception 16 + n. */
-void External_IRQHandler(void) { mps2_transport_irq(active_irq() - 16u); }
+void External_IRQHandler(void) { utvm_mps2_transport_irq(active_irq() - 16u); }
 
 /* Processor cycles since init, consistent even when read across a SysTick wrap; 2^56 cycles
  * (decades) before it wraps. SysTick runs freely from init on: nothing restarts it. Callable
@@ -34,7 +34,7 @@ utvm_status_t utvm_platform_init(void) {
   SYST_RVR = 0xFFFFFFu;
   SYST_CVR = 0;
   SYST_CSR = 0x7u; /* processor clock, interrupt on wrap, enable */
-  mps2_transport_init();
+  utvm_mps2_transport_init();
   irq_enable();
   return UTVM_OK;
 }
@@ -69,8 +69,8 @@ extern uint32_t __stack_bottom[], __stack_top[]; /* qemu/cortex-m.ld */
 static void measure_stack(void) {
   const uint32_t* w = __stack_bottom;
   while (w < __stack_top && *w == STACK_PAINT) ++w;
-  mps2_counters[MPS2_CNT_STACK_USED] = (uint32_t)((uintptr_t)__stack_top - (uintptr_t)w);
-  mps2_counters[MPS2_CNT_STACK_SIZE] = (uint32_t)((uintptr_t)__stack_top - (uintptr_t)__stack_bottom);
+  utvm_mps2_counters[MPS2_CNT_STACK_USED] = (uint32_t)((uintptr_t)__stack_top - (uintptr_t)w);
+  utvm_mps2_counters[MPS2_CNT_STACK_SIZE] = (uint32_t)((uintptr_t)__stack_top - (uintptr_t)__stack_bottom);
 }
 
 const utvm_counter_t* utvm_platform_counters(size_t* n) {
@@ -78,7 +78,7 @@ const utvm_counter_t* utvm_platform_counters(size_t* n) {
   measure_stack();
   for (int i = 0; i < MPS2_NUM_COUNTERS; ++i) {
     table[i].name = kCounterNames[i];
-    table[i].value = mps2_counters[i];
+    table[i].value = utvm_mps2_counters[i];
   }
   *n = MPS2_NUM_COUNTERS;
   return table;

@@ -17,6 +17,12 @@ static int32_t fail(const char* kind, const char* msg) {
   return -1;
 }
 
+/* Module handles: the system library or a registered module. */
+static const utvm_module_t* module_from_handle(uint64_t h) {
+  const utvm_module_t* m = (const utvm_module_t*)(uintptr_t)h;
+  return m == utvm_system_lib_module() || utvm_runtime_module_registered(m) ? m : NULL;
+}
+
 /* ---- time evaluator ---- */
 
 typedef struct {
@@ -80,7 +86,7 @@ static int32_t time_evaluator_call(void* self, void* args, int32_t n, void* resu
 }
 
 static const utvm_func_t* find_in(utvm_rpc_server_t* s, const utvm_module_t* mod, const char* name) {
-  return mod != NULL ? utvm_registry_find(mod->registry, name) : rpc_find_function(s, name);
+  return mod != NULL ? utvm_registry_find(mod->registry, name) : utvm_rpc_find_function(s, name);
 }
 
 /* (mod|None, name, dev_type, dev_id, number, repeat, min_repeat_ms,
@@ -99,7 +105,7 @@ static int32_t g_time_evaluator(void* self, void* args, int32_t n, void* result)
   }
   const utvm_module_t* mod = NULL;
   if (ARG(0).type_index == kTVMFFIModule) {
-    mod = rpc_module_from_handle((uint64_t)(uintptr_t)ARG(0).v_ptr);
+    mod = module_from_handle((uint64_t)(uintptr_t)ARG(0).v_ptr);
     if (mod == NULL) return fail("ValueError", "RPCTimeEvaluator: invalid module handle");
   } else if (ARG(0).type_index != kTVMFFINone) {
     return fail("TypeError", "RPCTimeEvaluator: first argument must be a Module or None");
@@ -155,7 +161,7 @@ static int32_t g_module_get_function(void* self, void* args, int32_t n, void* re
   if (n != 3 || ARG(0).type_index != kTVMFFIModule || ARG(1).type_index != kTVMFFIRawStr) {
     return fail("TypeError", "ModuleGetFunction expects (Module, str, bool)");
   }
-  const utvm_module_t* mod = rpc_module_from_handle((uint64_t)(uintptr_t)ARG(0).v_ptr);
+  const utvm_module_t* mod = module_from_handle((uint64_t)(uintptr_t)ARG(0).v_ptr);
   if (mod == NULL) return fail("ValueError", "ModuleGetFunction: invalid module handle");
   const utvm_func_t* f = utvm_registry_find(mod->registry, ARG(1).v_c_str);
   if (f != NULL) {
@@ -179,7 +185,7 @@ static int32_t g_stats(void* self, void* args, int32_t n, void* result) {
   (void)n;
   utvm_rpc_server_t* s = (utvm_rpc_server_t*)self;
   size_t cap;
-  char* buf = rpc_scratch(s, &cap);
+  char* buf = utvm_rpc_scratch(s, &cap);
   if (utvm_stats_json(s, buf, cap) < 0) return fail("MemoryError", "stats do not fit the arena");
   RESULT->type_index = kTVMFFIRawStr;
   RESULT->v_c_str = buf;
@@ -215,7 +221,7 @@ static int32_t g_count_args(void* self, void* args, int32_t n, void* result) {
 }
 #endif
 
-/* Bound to each server by rpc_bind_globals: self is the server. */
+/* Bound to each server by utvm_rpc_bind_globals: self is the server. */
 static const utvm_func_t kGlobals[] = {
     {"ffi.SystemLib", g_system_lib, NULL},
     {"tvm.rpc.server.ModuleGetFunction", g_module_get_function, NULL},
@@ -232,14 +238,14 @@ static const utvm_func_t kGlobals[] = {
 _Static_assert(sizeof(kGlobals) / sizeof(kGlobals[0]) == UTVM_RPC_NUM_GLOBALS,
                "UTVM_RPC_NUM_GLOBALS (utvm/rpc_server.h) must count kGlobals");
 
-void rpc_bind_globals(utvm_rpc_server_t* s) {
+void utvm_rpc_bind_globals(utvm_rpc_server_t* s) {
   for (size_t i = 0; i < UTVM_RPC_NUM_GLOBALS; ++i) {
     s->globals[i] = kGlobals[i];
     s->globals[i].self = s;
   }
 }
 
-const utvm_func_t* rpc_find_function(utvm_rpc_server_t* s, const char* name) {
+const utvm_func_t* utvm_rpc_find_function(utvm_rpc_server_t* s, const char* name) {
   const utvm_func_registry_t own = {s->globals, UTVM_RPC_NUM_GLOBALS};
   const utvm_func_t* f = utvm_registry_find(&own, name);
   const utvm_func_registry_t* image = utvm_runtime_config()->globals;
@@ -264,7 +270,7 @@ static bool in_registry(uint64_t h, const utvm_func_registry_t* r) {
   return r != NULL && in_table(h, r->funcs, r->count);
 }
 
-const utvm_func_t* rpc_func_from_handle(utvm_rpc_server_t* s, uint64_t h) {
+const utvm_func_t* utvm_rpc_func_from_handle(utvm_rpc_server_t* s, uint64_t h) {
   bool known = in_table(h, s->globals, UTVM_RPC_NUM_GLOBALS) ||
                in_registry(h, utvm_system_lib_module()->registry) ||
                in_registry(h, utvm_runtime_config()->globals);
@@ -276,17 +282,12 @@ const utvm_func_t* rpc_func_from_handle(utvm_rpc_server_t* s, uint64_t h) {
   return c != NULL ? &c->func : NULL;
 }
 
-const utvm_module_t* rpc_module_from_handle(uint64_t h) {
-  const utvm_module_t* m = (const utvm_module_t*)(uintptr_t)h;
-  return m == utvm_system_lib_module() || utvm_runtime_module_registered(m) ? m : NULL;
-}
-
-void rpc_release_handle(uint64_t h) {
+void utvm_rpc_release_handle(uint64_t h) {
   closure_t* c = closure_of(h);
   if (c != NULL) c->active = false;
 }
 
-void rpc_handles_reset(void) {
+void utvm_rpc_handles_reset(void) {
   for (size_t i = 0; i < UTVM_MAX_CLOSURES; ++i) g_closures[i].active = false;
   utvm_runtime_forget_modules();
 }
