@@ -35,6 +35,8 @@ class Manifest:
     build_key: str
     sources: list[str]
     footprint: dict[str, dict[str, int]] = field(default_factory=dict)
+    # utvm.testing.* built in (manifests from before this field: they always were)
+    testing: bool = True
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
@@ -52,8 +54,10 @@ def runtime_sources(target: Target) -> list[Path]:
     return [*sorted((CRT / "src").rglob("*.c")), *target.port_files(), *target.extra_sources, *entry]
 
 
-def _flags(target: Target) -> list[str]:
+def _flags(target: Target, testing: bool) -> list[str]:
     defines = [f"-D{k}={v}" for k, v in sorted(target.defines.items())]
+    if testing:  # the same for every file: config.h sizes structs by it
+        defines.append("-DUTVM_ENABLE_TESTING_GLOBALS=1")
     return [*target.cflags, *defines, f"-I{CRT / 'include'}", f"-I{target.port_dir}"]
 
 
@@ -74,10 +78,10 @@ def toolchain_version(cc: str) -> str:
     return out.splitlines()[0].strip()
 
 
-def build_key(target: Target, extra_sources: Sequence[Path], toolchain: str) -> str:
+def build_key(target: Target, extra_sources: Sequence[Path], toolchain: str, testing: bool = False) -> str:
     # Only ordered data in the key: repr() of a frozenset varies between processes.
     desc = (target.name, target.port, target.cc, target.cflags, target.ldflags,
-            sorted(target.defines.items()), sorted(target.link_files.items()), toolchain)
+            sorted(target.defines.items()), sorted(target.link_files.items()), toolchain, testing)
     h = hashlib.sha256(repr(desc).encode())
     files = [*runtime_sources(target), *sorted((CRT / "include").rglob("*.h")),
              *sorted(target.port_dir.glob("*.h")), Path(__file__), Path(__file__).with_name("footprint.py"),
@@ -132,12 +136,13 @@ def _system_lib_source(kernels: list[str]) -> str:
             f"{decls}{table}const utvm_func_registry_t utvm_system_lib_registry = {{{ref}}};\n")
 
 
-def _compile_kernels(target: Target, sources: Sequence[Path], out: Path) -> tuple[list[Path], list[str]]:
+def _compile_kernels(target: Target, sources: Sequence[Path], out: Path,
+                     testing: bool) -> tuple[list[Path], list[str]]:
     objects, kernels, owner = [], [], {}
     for i, src in enumerate(sources):
         obj = out / f"kernel{i}_{src.stem}.o"
         renames = [f"-D{s}=__utvm{i}{s}" for s in _PER_FILE_SYMBOLS]
-        _run([target.cc, *_flags(target), *_KERNEL_WARNINGS, "-Wno-error", *renames,
+        _run([target.cc, *_flags(target, testing), *_KERNEL_WARNINGS, "-Wno-error", *renames,
               "-c", str(src), "-o", str(obj)], f"compiling {src}")
         for k in defined_kernels(obj):
             if k in owner:
@@ -148,15 +153,15 @@ def _compile_kernels(target: Target, sources: Sequence[Path], out: Path) -> tupl
     return objects, sorted(kernels)
 
 
-def _compile_runtime(target: Target, out: Path) -> list[Path]:
+def _compile_runtime(target: Target, out: Path, testing: bool) -> list[Path]:
     """One object per runtime file (kept apart so the map can attribute sizes)."""
     objects = []
     for src in runtime_sources(target):
         rel = src.relative_to(REPO_ROOT) if src.is_relative_to(REPO_ROOT) else Path(src.name)
         obj = out / "obj" / rel.with_suffix(".o")
         obj.parent.mkdir(parents=True, exist_ok=True)
-        _run([target.cc, *_flags(target), "-Wall", "-Wextra", "-Werror", "-c", str(src), "-o", str(obj)],
-             f"compiling {rel}")
+        _run([target.cc, *_flags(target, testing), "-Wall", "-Wextra", "-Werror", "-c", str(src),
+              "-o", str(obj)], f"compiling {rel}")
         objects.append(obj)
     return objects
 
@@ -170,8 +175,11 @@ def _write_launcher(out: Path, manifest_path: Path) -> Path:
     return script
 
 
-def build(target: Target, out: Path, extra_sources: Sequence[Path] = ()) -> Manifest:
-    """Build (or reuse, when nothing changed) the image for `target` in `out`."""
+def build(target: Target, out: Path, extra_sources: Sequence[Path] = (), *,
+          testing: bool = False) -> Manifest:
+    """Build (or reuse, when nothing changed) the image for `target` in `out`. `testing` builds
+    in the utvm.testing.* globals that tests, health checks and the acceptance suite call;
+    production images go without."""
     sources = [Path(s).resolve() for s in extra_sources]
     for s in sources:
         if not s.is_file():
@@ -179,7 +187,7 @@ def build(target: Target, out: Path, extra_sources: Sequence[Path] = ()) -> Mani
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     toolchain = toolchain_version(target.cc)
-    key = build_key(target, sources, toolchain)
+    key = build_key(target, sources, toolchain, testing)
     manifest_path = out / "manifest.json"
     if manifest_path.exists():
         old = Manifest.load(manifest_path)
@@ -187,12 +195,12 @@ def build(target: Target, out: Path, extra_sources: Sequence[Path] = ()) -> Mani
             return old
     for name, text in target.link_files.items():
         (out / name).write_text(text)
-    runtime_objects = _compile_runtime(target, out)
-    objects, kernels = _compile_kernels(target, sources, out)
+    runtime_objects = _compile_runtime(target, out, testing)
+    objects, kernels = _compile_kernels(target, sources, out, testing)
     syslib = out / "system_lib.c"
     syslib.write_text(_system_lib_source(kernels))
     syslib_obj = out / "system_lib.o"
-    _run([target.cc, *_flags(target), "-c", str(syslib), "-o", str(syslib_obj)],
+    _run([target.cc, *_flags(target, testing), "-c", str(syslib), "-o", str(syslib_obj)],
          "compiling the system library")
     artifact, map_file = out / "utvm.elf", out / "utvm.map"
     partial = out / f".utvm.elf.{os.getpid()}"
@@ -206,7 +214,7 @@ def build(target: Target, out: Path, extra_sources: Sequence[Path] = ()) -> Mani
         rpc_launcher=str(artifact if own_executable else _write_launcher(out, manifest_path)),
         functions=kernels, size=section_sizes(artifact), toolchain=toolchain,
         build_key=key, sources=[str(s) for s in sources],
-        footprint=footprint(artifact, map_file).as_dict(),
+        footprint=footprint(artifact, map_file).as_dict(), testing=testing,
     )
     manifest.save(manifest_path)
     return manifest

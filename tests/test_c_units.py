@@ -23,7 +23,8 @@ TESTS = CRT / "tests"
 
 
 def compile_c(out: Path, sources: list[str], cc: str = "gcc", extra: tuple[str, ...] = ()) -> Path:
-    cmd = [cc, "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", *SANITIZE, *extra,
+    cmd = [cc, "-std=c11", "-D_GNU_SOURCE", "-DUTVM_ENABLE_TESTING_GLOBALS=1", "-Wall", "-Wextra", "-Werror",
+           *SANITIZE, *extra,
            f"-I{CRT / 'include'}", *sources, "-o", str(out)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return out
