@@ -24,7 +24,8 @@ COMMANDS_GROUP = "utvm.commands"
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    manifest = build(get_target(args.target), Path(args.out), [Path(s) for s in args.extra_source])
+    manifest = build(get_target(args.target), Path(args.out), [Path(s) for s in args.extra_source],
+                     testing=args.testing)
     print(f"built {manifest.artifact}")
     print(f"  functions: {', '.join(manifest.functions) or '(none)'}")
     print(f"  size: text={manifest.size['text']} data={manifest.size['data']} bss={manifest.size['bss']}")
@@ -181,6 +182,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--extra-source", action="append", default=[], metavar="FILE.c",
                    help="C file with __tvm_ffi_<name> kernels to build in (repeatable)")
     b.add_argument("--out", required=True, metavar="DIR")
+    b.add_argument("--testing", action="store_true",
+                   help="build in the utvm.testing.* functions (a board's --firmware for the suite)")
     b.set_defaults(func=_cmd_build)
     be = sub.add_parser("bench", help="measure session open, RPC latency and throughput")
     be.add_argument("--target", default=DEFAULT_TARGET)

@@ -19,12 +19,13 @@ KERNELS = REPO_ROOT / "acceptance_tests" / "kernels"
 BUILD_ROOT = REPO_ROOT / "build" / "test-images"
 
 
-def build_image(target: str, sources: list[Path]) -> Manifest:
+def build_image(target: str, sources: list[Path], testing: bool = True) -> Manifest:
+    """A test image: with the utvm.testing.* globals the tests call, unless testing=False."""
     key = hashlib.sha256("|".join([target, *map(str, sources)]).encode()).hexdigest()[:12]
-    out = BUILD_ROOT / f"{target}-{key}"
+    out = BUILD_ROOT / f"{target}-{key}{'' if testing else '-production'}"
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):
-        return build(get_target(target), out, sources)
+        return build(get_target(target), out, sources, testing=testing)
 
 
 QEMU_TARGETS = [n for n, t in all_targets().items() if t.emulated]

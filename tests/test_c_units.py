@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -22,8 +23,8 @@ TESTS = resources.crt() / "tests"
 
 
 def compile_c(out: Path, sources: list[str], cc: str = "gcc", extra: tuple[str, ...] = ()) -> Path:
-    cmd = [cc, "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", *SANITIZE, *extra,
-           f"-I{resources.crt() / 'include'}", *sources, "-o", str(out)]
+    cmd = [cc, "-std=c11", "-D_GNU_SOURCE", "-DUTVM_ENABLE_TESTING_GLOBALS=1", "-Wall", "-Wextra", "-Werror",
+           *SANITIZE, *extra, f"-I{resources.crt() / 'include'}", *sources, "-o", str(out)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return out
 
@@ -34,6 +35,24 @@ def test_unit_tests_under_sanitizers(tmp_path: Path) -> None:
     proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert " 0 failed" in proc.stdout and proc.stderr == ""
+
+
+@pytest.mark.parametrize("cc", ["gcc", "clang-14", "arm-none-eabi-gcc"])
+def test_public_headers_are_iso_c11(cc: str, tmp_path: Path) -> None:
+    """Each header of crt/include/utvm compiles on its own as ISO C11: no GNU extensions."""
+    if shutil.which(cc) is None:
+        pytest.skip(f"{cc} is not installed")
+    for header in sorted((resources.crt() / "include" / "utvm").glob("*.h")):
+        src = tmp_path / f"{header.stem}.c"
+        src.write_text(f'#include "utvm/{header.name}"\ntypedef int not_empty;\n')
+        proc = subprocess.run([cc, "-std=c11", "-pedantic-errors", "-Wall", "-Wextra", "-Werror",
+                               f"-I{resources.crt() / 'include'}", "-fsyntax-only", str(src)],
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, f"{header.name}: {proc.stderr}"
+        # -pedantic lets extensions spelled in the implementation's namespace through
+        gnu = re.findall(r"__attribute__|__asm|__builtin_\w+|__typeof__|\btypeof\b|__extension__",
+                         header.read_text())
+        assert not gnu, f"{header.name} uses GNU extensions: {sorted(set(gnu))}"
 
 
 def seed_corpus(directory: Path) -> list[Path]:

@@ -63,6 +63,17 @@ def test_board_manifest_has_bridge_launcher_and_footprint() -> None:
     assert image.footprint["flash"]["kernels"] > 0 and image.footprint["ram"]["stack"] > 0
 
 
+@pytest.mark.parametrize("target", ["host", "qemu-mps2-an385"])
+def test_testing_globals_are_only_in_testing_builds(target: str) -> None:
+    """A production image (build's default) carries no utvm.testing.* functions; test images do."""
+    production = build_image(target, [KERNELS / "handwritten.c"], testing=False)
+    testing = build_image(target, [KERNELS / "handwritten.c"])
+    assert not production.testing and testing.testing
+    assert production.build_key != testing.build_key
+    assert b"utvm.testing" not in Path(production.artifact).read_bytes()
+    assert b"utvm.testing.echo" in Path(testing.artifact).read_bytes()
+
+
 def test_bridge_with_a_broken_manifest_says_so(tmp_path: Path) -> None:
     bad = tmp_path / "manifest.json"
     bad.write_text("{not json")

@@ -17,6 +17,7 @@ from harness.errors import FunctionNotFound, RemoteError, RemoteValueError
 from harness.models.compile import Compiled, ModelError, compile_model, reference
 from harness.models.graph_client import GraphModule
 from harness.models.run import build_model_image
+from harness.targets import get_target
 from tests.conftest import REPO_ROOT, require_tvm
 from tests.models import MODELS
 
@@ -73,6 +74,30 @@ def test_model_through_rpc_matches_tvm(model: str, target: str, tmp_path: Path) 
         assert all(t > 0 for _, t in nodes)
         stats = graph.stats()
         assert stats["runs"] == 3 and stats["arena_bytes"] == b.compiled.graph.arena_bytes
+
+
+@pytest.mark.parametrize("target", ["host", "qemu-mps2-an385", "qemu-mps2-an505"])
+def test_graph_timing_nests_in_the_time_evaluator(target: str, tmp_path: Path) -> None:
+    """The executor times its run with a timer of its own: TVM's time_evaluator("run", number=N)
+    around it measures the whole N runs (not the last one), and a profile's node times add up
+    to the profiled run's time, less one counter read."""
+    b = built("cnn")
+    exact = "exact_time" in get_target(target).features
+    with Device(b.image(target), workdir=tmp_path) as client:
+        graph = GraphModule(client, b.compiled.graph)
+        for i, x in enumerate(b.inputs):
+            graph.set_input(i, x)
+        nodes = graph.profile()
+        profiled = graph.stats()["last_run_ns"] * 1e-9
+        runs = []
+        for _ in range(3 if exact else 15):
+            graph.run()
+            runs.append(graph.stats()["last_run_ns"] * 1e-9)
+        evaluated = graph.time_run(repeat=3 if exact else 15, number=4)
+    node_sum = sum(t for _, t in nodes)
+    assert node_sum - 1e-9 <= profiled <= node_sum + (4e-6 if exact else 1e-4), (node_sum, profiled)
+    ratio = min(evaluated) / min(runs)  # the fastest of each, on a shared host
+    assert (0.99 if exact else 0.5) < ratio < (1.05 if exact else 2.0), f"time_evaluator/run = {ratio:.3f}"
 
 
 def test_graph_module_by_name_and_its_errors(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import KERNELS, REPO_ROOT, build_image
 
 CACHE = REPO_ROOT / "build" / "utvm-cache"
 HANDWRITTEN = REPO_ROOT / "acceptance_tests" / "kernels" / "handwritten.c"
@@ -132,3 +132,12 @@ def test_bad_options_are_usage_errors(pytester: pytest.Pytester, args: list[str]
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert message in result.stderr.str()
     assert "Traceback" not in result.stderr.str()
+
+
+def test_firmware_without_the_testing_functions_is_refused(pytester: pytest.Pytester) -> None:
+    production = build_image("host", [KERNELS / "handwritten.c"], testing=False)  # what `utvm build` makes
+    pytester.makepyfile(test_x="def test_x(rpc):\n    pass\n")
+    result = run(pytester, "--target", "host", "--serial-port", "/dev/null", "--firmware",
+                 str(Path(production.artifact).parent))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "utvm build --testing" in result.stderr.str(), result.stderr.str()

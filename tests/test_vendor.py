@@ -49,8 +49,9 @@ def test_a_scaffolded_port_is_a_target_that_builds(clone: Path, tmp_path: Path) 
     assert proc.returncode == 0, proc.stderr
     assert (clone / "boards" / "acme-m4.toml").exists()
     platform_c = (clone / "crt" / "platform" / "acme-m4" / "platform.c").read_text()
-    for fn in ("utvm_platform_init", "utvm_platform_read", "utvm_platform_write", "utvm_platform_timer_stop",
-               "utvm_platform_random", "utvm_platform_abort", "utvm_platform_counters"):
+    for fn in ("utvm_platform_init", "utvm_platform_read", "utvm_platform_write", "utvm_platform_timer_ticks",
+               "utvm_platform_timer_hz", "utvm_platform_random", "utvm_platform_abort",
+               "utvm_platform_counters"):
         assert fn in platform_c
     assert platform_c.count("TODO") >= 5  # what is left to do is said where it is
     assert "acme-m4" in utvm("targets", cwd=clone, env=env).stdout

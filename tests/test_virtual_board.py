@@ -80,7 +80,7 @@ def test_a_board_with_its_own_firmware_runs_what_it_can(virtual_board: VirtualBo
     tests that need those are skipped with the reason, the rest pass."""
     build = tmp_path / "fw"
     subprocess.run([*UTVM, "build", "--target", TARGET, "--extra-source", str(KERNELS / "handwritten.c"),
-                    "--out", str(build)], cwd=REPO_ROOT, check=True, capture_output=True)
+                    "--testing", "--out", str(build)], cwd=REPO_ROOT, check=True, capture_output=True)
     port = virtual_board("")
     control(port, f"flash {build / 'utvm.elf'}")
     code, counts, _ = run_suite(port, tmp_path / "r", firmware=build)

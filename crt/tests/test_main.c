@@ -13,12 +13,14 @@ void test_graph(void);
 void test_link(void);
 void test_memory(void);
 void test_rpc(void);
+void test_timer(void);
 
 int main(void) {
   test_graph();
   test_link();
   test_memory();
   test_rpc();
+  test_timer();
   printf("%d passed, %d failed\n", g_tests_passed, g_tests_failed);
   return g_tests_failed ? 1 : 0;
 }

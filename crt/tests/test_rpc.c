@@ -2,8 +2,10 @@
 #include <string.h>
 
 #include "check.h"
+#include "fake_platform.h"
 #include "utvm/rpc_server.h"
 #include "utvm/runtime.h"
+#include "utvm/timer.h"
 
 static uint8_t g_out[1 << 16];
 static size_t g_out_len;
@@ -28,15 +30,15 @@ static void put_u64(uint64_t v) { put(&v, 8); }
 static void start(int32_t code) { g_len = 8; put_i32(code); }
 static void put_str_arg(const char* s) { put_i32(kTVMFFIRawStr); put_u64(strlen(s)); put(s, strlen(s)); }
 
-/* Send the packet; returns the reply code, body after the code in *body. */
-static int32_t send_packet(const uint8_t** body, size_t* body_len) {
+/* Send the packet to rpc; returns the reply code, body after the code in *body. */
+static int32_t send_to(utvm_rpc_server_t* rpc, const uint8_t** body, size_t* body_len) {
   uint64_t n = g_len - 8;
   memcpy(g_pkt, &n, 8);
   g_out_len = 0;
   size_t cap;
-  uint8_t* space = utvm_rpc_server_rx_space(&g_rpc, &cap);
+  uint8_t* space = utvm_rpc_server_rx_space(rpc, &cap);
   memcpy(space, g_pkt, g_len);
-  CHECK(utvm_rpc_server_commit(&g_rpc, g_len) == UTVM_OK);
+  CHECK(utvm_rpc_server_commit(rpc, g_len) == UTVM_OK);
   if (g_out_len < 12) return -1;
   int32_t code;
   memcpy(&code, g_out + 8, 4);
@@ -45,9 +47,23 @@ static int32_t send_packet(const uint8_t** body, size_t* body_len) {
   return code;
 }
 
+static int32_t send_packet(const uint8_t** body, size_t* body_len) { return send_to(&g_rpc, body, body_len); }
+
 static int reply_has(const char* text) {
   return memmem(g_out, g_out_len, text, strlen(text)) != NULL;
 }
+
+/* test.timed(): takes 1 ms and times itself, as a graph's run does. */
+static double g_timed_inner;
+static int32_t timed(void* self, void* args, int32_t n, void* result) {
+  (void)self, (void)args, (void)n, (void)result;
+  utvm_timer_t t;
+  utvm_timer_start(&t);
+  utvm_fake_timer_advance(1000);
+  return utvm_timer_stop(&t, &g_timed_inner) == UTVM_OK ? 0 : -1;
+}
+static const utvm_func_t k_test_funcs[] = {{"test.timed", timed, NULL}};
+static const utvm_func_registry_t k_test_globals = {k_test_funcs, 1};
 
 static uint8_t g_heap[1 << 16];
 static uint8_t g_ws[1 << 12];
@@ -56,7 +72,7 @@ static utvm_std_allocator_t g_data_a, g_ws_a;
 static void setup(void) {
   utvm_std_allocator_init(&g_data_a, g_heap, sizeof(g_heap));
   utvm_std_allocator_init(&g_ws_a, g_ws, sizeof(g_ws));
-  utvm_runtime_config_t cfg = {NULL, &g_data_a.base, &g_ws_a.base, NULL};
+  utvm_runtime_config_t cfg = {NULL, &g_data_a.base, &g_ws_a.base, &k_test_globals};
   utvm_runtime_init(&cfg);
   utvm_rpc_out_t out = {o_begin, o_write, o_end, NULL};
   utvm_rpc_server_init(&g_rpc, out);
@@ -243,7 +259,78 @@ static void test_out_of_memory_keeps_serving(void) {
   CHECK(get_global("utvm.Stats") != 0);
 }
 
+/* utvm.Stats reports the server it is called through (its globals are bound to it). */
+static void test_stats_are_the_called_servers(void) {
+  static utvm_rpc_server_t other;
+  const uint8_t* b;
+  size_t n;
+  uint64_t mine, theirs;
+  setup();
+  utvm_rpc_out_t out = {o_begin, o_write, o_end, NULL};
+  utvm_rpc_server_init(&other, out);
+  CHECK(get_global("utvm.Stats") != 0);
+  mine = get_global("utvm.Stats");
+  start(3);
+  put_u64(mine);
+  put_i32(0);
+  CHECK(send_packet(&b, &n) == 4 && reply_has("\"rpc_packets\":3,") && reply_has("\"frames_ok\":0,"));
+  start(9);
+  put_i32(1);
+  put_str_arg("utvm.Stats");
+  CHECK(send_to(&other, &b, &n) == 4);
+  memcpy(&theirs, b + 8, 8);
+  CHECK(theirs != 0 && theirs != mine);
+  start(3);
+  put_u64(theirs);
+  put_i32(0);
+  CHECK(send_to(&other, &b, &n) == 4 && reply_has("\"rpc_packets\":2,"));
+  start(3);
+  put_u64(mine);
+  put_i32(0);
+  CHECK(send_to(&other, &b, &n) == 5 && reply_has("invalid or freed function handle"));
+}
+
+static void put_int_arg(int64_t v) { put_i32(kTVMFFIInt); put_u64((uint64_t)v); }
+
+/* runtime.RPCTimeEvaluator over a function that runs its own timer: each gets its own time
+ * (with one global timer, the inner stop would cut the outer measurement to the last call). */
+static void test_time_evaluator_around_a_self_timed_function(void) {
+  const uint8_t* b;
+  size_t n;
+  setup();
+  utvm_fake_timer_set_step(0);
+  uint64_t te = get_global("runtime.RPCTimeEvaluator");
+  start(3);
+  put_u64(te);
+  put_i32(11);
+  put_i32(kTVMFFINone);
+  put_str_arg("test.timed");
+  put_int_arg(1); /* dev_type, dev_id, number, repeat, min_repeat_ms, limit_zero, cooldown x2 */
+  put_int_arg(0);
+  put_int_arg(4);
+  put_int_arg(2);
+  put_int_arg(0);
+  put_int_arg(1);
+  put_int_arg(0);
+  put_int_arg(1);
+  put_str_arg("");
+  CHECK(send_packet(&b, &n) == 4);
+  uint64_t closure;
+  memcpy(&closure, b + 4 + 12 + 4, 8); /* [n][int: type index][handle: type, value] */
+  start(3);
+  put_u64(closure);
+  put_i32(0);
+  CHECK(send_packet(&b, &n) == 4 && n == 4 + 12 + 12 + 16);
+  double per_call[2];
+  memcpy(per_call, b + 4 + 12 + 12, sizeof(per_call)); /* [n][int][bytes: type, length, data] */
+  CHECK(per_call[0] > 0.999e-3 && per_call[0] < 1.001e-3 && per_call[1] == per_call[0]);
+  CHECK(g_timed_inner > 0.999e-3 && g_timed_inner < 1.001e-3);
+  utvm_fake_timer_set_step(1000);
+}
+
 void test_rpc(void) {
+  RUN(test_stats_are_the_called_servers);
+  RUN(test_time_evaluator_around_a_self_timed_function);
   RUN(test_init_server);
   RUN(test_globals_and_calls);
   RUN(test_malformed_packets);

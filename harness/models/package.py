@@ -32,11 +32,11 @@ from harness.models.graph import DEFAULT_PARAM_SECTION, Graph
 from harness.models.graph_client import GraphModule
 from harness.models.run import build_model_image, load_inputs
 
-RUNTIME_FILES = ("src/runtime/runtime.c", "src/runtime/backend.c", "src/memory/std_allocator.c",
-                 "src/graph/graph_executor.c")
+RUNTIME_FILES = ("src/runtime/runtime.c", "src/runtime/backend.c", "src/runtime/timer.c",
+                 "src/memory/std_allocator.c", "src/graph/graph_executor.c")
 HEADERS = ("dlpack/dlpack.h", "tvm/ffi/c_api.h", "tvm/ffi/extra/c_env_api.h", "tvm/runtime/c_backend_api.h",
            "tvm/runtime/base.h", "utvm/config.h", "utvm/graph.h", "utvm/memory.h", "utvm/platform.h",
-           "utvm/runtime.h", "utvm/status.h")
+           "utvm/runtime.h", "utvm/status.h", "utvm/timer.h")
 KERNEL_WARNINGS = ("-Wunused-parameter", "-Wunused-variable", "-Wunused-but-set-variable",
                    "-Wunused-function")
 TABLES_SLACK = 512  # allocator headers and the executor's tables, beyond arena and workspace
@@ -215,12 +215,10 @@ utvm_status_t {name}_get_output({name}_model_t* m, uint32_t i, void* data, size_
 
 double {name}_last_run_seconds(const {name}_model_t* m) {{ return m->ex.last_run_seconds; }}
 
-/* Without a port's timer the library still runs; a firmware's own definitions win. */
-__attribute__((weak)) utvm_status_t utvm_platform_timer_start(void) {{ return UTVM_OK; }}
-__attribute__((weak)) utvm_status_t utvm_platform_timer_stop(double* elapsed_seconds) {{
-  *elapsed_seconds = 0.0;
-  return UTVM_OK;
-}}
+/* Without a port's counter the library still runs (every run takes 0 s); a firmware's own
+ * definitions win. */
+__attribute__((weak)) uint64_t utvm_platform_timer_ticks(void) {{ return 0; }}
+__attribute__((weak)) uint64_t utvm_platform_timer_hz(void) {{ return 1; }}
 """
 
 

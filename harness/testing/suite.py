@@ -98,7 +98,7 @@ class RunConfig:
         out = self.cache / f"{spec.name}-{key}"
         out.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(out) + ".lock"):
-            return build(spec.target, out, sources)
+            return build(spec.target, out, sources, testing=True)  # the suite calls utvm.testing.*
 
     def launch_options(self, spec: TargetSpec) -> LaunchOptions:
         if self.serial_port:
@@ -122,7 +122,11 @@ def _load_firmware(directory: str | None) -> Manifest | None:
     if directory is None:
         return None
     path = Path(directory)
-    return Manifest.load(path / "manifest.json" if path.is_dir() else path)
+    manifest = Manifest.load(path / "manifest.json" if path.is_dir() else path)
+    if not manifest.testing:
+        raise UtvmError(f"--firmware {directory} was built without the utvm.testing.* functions the suite "
+                        "calls: build it with `utvm build --testing`")
+    return manifest
 
 
 def _check_serial(port: str | None, names: list[str], firmware: Manifest | None, flash_cmd: str | None,

@@ -1,8 +1,8 @@
 """`utvm port new NAME`: scaffold a port for a real board.
 
-Writes boards/NAME.toml (the board description, read by harness/boards.py) and
+Writes boards/NAME.toml (the board description, read by harness/targets/boards.py) and
 crt/platform/NAME/platform.c: the platform functions to fill in, each with what
-it must do. The firmware's entry (crt/platform/common/cortex_m_main.c), startup
+it must do. The firmware's entry (crt/platform/cortex_m/main.c), startup
 and linker script are shared with every Cortex-M board. The scaffold builds as
 it is (`utvm build --target NAME`); its link answers nothing until the UART
 functions are written.
@@ -58,7 +58,6 @@ PLATFORM_C = """\
 #define SCB_AIRCR MMIO32(0xE000ED0Cu)
 
 static volatile uint32_t g_wraps; /* SysTick periods of 2^24 cycles */
-static uint64_t g_start;
 
 void SysTick_Handler(void) {{ g_wraps++; }}
 
@@ -68,7 +67,7 @@ void SysTick_Handler(void) {{ g_wraps++; }}
  *  - TODO: the UART pins and the UART itself (115200 8N1, or the inventory's baud),
  *    ideally with a receive interrupt into a ring buffer (crt/include/utvm/byte_ring.h),
  *    so no byte is lost while a kernel runs;
- *  - the timer below (SysTick, as given).
+ *  - the counter below (SysTick, as given): start it here and never stop or reset it.
  * Return UTVM_OK, or an error status (the firmware then aborts).
  */
 utvm_status_t utvm_platform_init(void) {{
@@ -87,33 +86,29 @@ void utvm_platform_abort(utvm_status_t code) {{
   }}
 }}
 
-/* Cycles since boot, consistent across a SysTick wrap. */
-static uint64_t cycles(void) {{
-  __asm volatile("cpsid i" ::: "memory");
+/*
+ * The runtime's clock: a free-running counter that only goes up and never wraps while the
+ * board runs (64 bits), at utvm_platform_timer_hz() ticks per second. The runtime times
+ * with it (runtime.RPCTimeEvaluator, the graph executor) by reading it at both ends; it
+ * never starts or stops it, so measurements nest. SysTick extended by its wrap count works
+ * on any Cortex-M (2^56 cycles: decades); TODO: or a 32-bit timer of the board, extended
+ * the same way, or the DWT cycle counter where the core has one.
+ */
+uint64_t utvm_platform_timer_ticks(void) {{
+  uint32_t primask;
+  __asm volatile("mrs %0, primask\\n cpsid i" : "=r"(primask)::"memory");
   uint32_t wraps = g_wraps;
   uint32_t value = SYST_CVR;
   if (MMIO32(0xE000ED04u) & (1u << 26)) {{ /* wrapped, handler not yet run */
     value = SYST_CVR;
     wraps++;
   }}
-  __asm volatile("cpsie i" ::: "memory");
+  __asm volatile("msr primask, %0" ::"r"(primask) : "memory");
   return ((uint64_t)wraps << 24) | (0xFFFFFFu - value);
 }}
 
-/*
- * Timer for runtime.RPCTimeEvaluator: start() begins a measurement, stop() writes the
- * seconds since start(). Must measure at least 10 s without wrapping. SysTick works on
- * any Cortex-M; a 32-bit hardware timer of the board is as good.
- */
-utvm_status_t utvm_platform_timer_start(void) {{
-  g_start = cycles();
-  return UTVM_OK;
-}}
-
-utvm_status_t utvm_platform_timer_stop(double* elapsed_seconds) {{
-  *elapsed_seconds = (double)(cycles() - g_start) / (double)UTVM_BOARD_CPU_HZ;
-  return UTVM_OK;
-}}
+/* Ticks per second of utvm_platform_timer_ticks(): TODO the SysTick clock if it is not the core's. */
+uint64_t utvm_platform_timer_hz(void) {{ return UTVM_BOARD_CPU_HZ; }}
 
 /* n bytes that differ from boot to boot (session nonces): TODO a hardware RNG if the chip has one. */
 utvm_status_t utvm_platform_random(uint8_t* buf, size_t n) {{

@@ -39,9 +39,10 @@
 #define UTVM_MAX_TIMER_REPEATS 16
 #endif
 
-/* Built-in test functions (utvm.testing.*) used by the acceptance suite. */
+/* Built-in test functions (utvm.testing.*) the acceptance suite calls: 1 in test images
+ * (harness.build.build(..., testing=True)), 0 in production ones. */
 #ifndef UTVM_ENABLE_TESTING_GLOBALS
-#define UTVM_ENABLE_TESTING_GLOBALS 1
+#define UTVM_ENABLE_TESTING_GLOBALS 0
 #endif
 
 #endif /* UTVM_CONFIG_H_ */

@@ -82,7 +82,9 @@ const DLTensor* utvm_graph_output(const utvm_graph_executor_t* ex, uint32_t i);
 utvm_status_t utvm_graph_set_input(utvm_graph_executor_t* ex, uint32_t i, const void* data, size_t nbytes);
 utvm_status_t utvm_graph_get_output(const utvm_graph_executor_t* ex, uint32_t i, void* data, size_t nbytes);
 
-/* Run every node in order; profile != 0 times each node (node_seconds) as well.
+/* Run every node in order and time the run (last_run_seconds) with a timer of its own, so
+ * a caller's measurement around it is undisturbed; profile != 0 times each node
+ * (node_seconds) as well: they add up to the run's time, less one counter read.
  * A failing kernel stops the run: UTVM_ERR_KERNEL, utvm_error_get() says which. */
 utvm_status_t utvm_graph_run(utvm_graph_executor_t* ex, int profile);
 

@@ -12,21 +12,29 @@
 
 #ifdef __cplusplus
 extern "C" {
+#define UTVM_NORETURN [[noreturn]]
+#else
+#define UTVM_NORETURN _Noreturn /* C11 */
 #endif
 
-/* Bring up clocks, timer and transport. Called once, before anything else. */
+/* Bring up clocks, the counter and the transport. Called once, before anything else. */
 utvm_status_t utvm_platform_init(void);
 
 /* Unrecoverable error: halt or reset the device. Must not return. */
-void utvm_platform_abort(utvm_status_t code) __attribute__((noreturn));
+UTVM_NORETURN void utvm_platform_abort(utvm_status_t code);
 
 /*
- * Timer. start() begins a measurement; stop() ends it and writes the elapsed
- * time in SECONDS (double). Resolution is the port's (document it); a port must
- * measure intervals of at least 10 s without wrapping. Not re-entrant.
+ * Time: a free-running counter. ticks() returns the count since an origin of the
+ * port's choosing (boot, say); the count only goes up, at the fixed rate hz() (its
+ * resolution: document it), and must not wrap while the device runs: keep it 64 bits
+ * wide, extending a narrower hardware counter with a count of its wraps. ticks() must
+ * be safe to call at any time, from anywhere the runtime runs.
+ * Nesting: the port never starts, stops or resets the counter for anyone, and reading
+ * it has no side effect, so any number of measurements may nest or overlap; each
+ * remembers its own start reading (utvm/timer.h). No caller can disturb another's.
  */
-utvm_status_t utvm_platform_timer_start(void);
-utvm_status_t utvm_platform_timer_stop(double* elapsed_seconds);
+uint64_t utvm_platform_timer_ticks(void);
+uint64_t utvm_platform_timer_hz(void);
 
 /* Fill buf with n random (or at least boot-varying) bytes; used for nonces. */
 utvm_status_t utvm_platform_random(uint8_t* buf, size_t n);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "utvm/config.h"
+#include "utvm/runtime.h"
 #include "utvm/status.h"
 
 #ifdef __cplusplus
@@ -36,6 +37,12 @@ typedef struct {
 /* Receive buffer: one packet with its u64 length, plus 3 bytes of session-header slack. */
 #define UTVM_RPC_RX_CAPACITY (UTVM_MAX_PACKET_SIZE + 8)
 
+/* The server's own global functions (ffi.SystemLib, runtime.RPCTimeEvaluator, utvm.Stats, ...;
+ * utvm.testing.* with UTVM_ENABLE_TESTING_GLOBALS). */
+#define UTVM_RPC_NUM_GLOBALS (5 + 3 * UTVM_ENABLE_TESTING_GLOBALS)
+
+struct utvm_session;
+
 typedef struct {
   utvm_rpc_out_t out;
   size_t rx_fill;
@@ -44,6 +51,10 @@ typedef struct {
   bool shutdown;   /* the host sent Shutdown */
   bool out_error;  /* a reply could not be written */
   utvm_rpc_stats_t stats;
+  /* The session carrying this server, whose counters utvm.Stats reports; NULL: none. */
+  const struct utvm_session* session;
+  /* The server's globals, bound to it: each is called with this server as its self. */
+  utvm_func_t globals[UTVM_RPC_NUM_GLOBALS];
   _Alignas(8) uint8_t arena[UTVM_ARG_ARENA_SIZE];
   _Alignas(8) uint8_t rx[UTVM_RPC_RX_CAPACITY + 3];
 } utvm_rpc_server_t;

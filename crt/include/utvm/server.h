@@ -27,8 +27,10 @@ utvm_status_t utvm_serve_framed(utvm_server_t* srv);
  * expects; returns UTVM_OK after Shutdown, UTVM_ERR_EOF at end of stream. */
 utvm_status_t utvm_serve_raw(utvm_server_t* srv);
 
-/* One JSON object with the device's counters (allocators, link, RPC). */
-int32_t utvm_stats_json(char* buf, size_t cap);
+/* One JSON object with the device's counters into buf (NUL-terminated; returns its length,
+ * or -1 if it does not fit cap): rpc's and its session's (none when rpc is NULL), the port's
+ * and the allocators'. */
+int32_t utvm_stats_json(const utvm_rpc_server_t* rpc, char* buf, size_t cap);
 
 #ifdef __cplusplus
 }

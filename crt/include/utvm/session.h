@@ -38,7 +38,7 @@ typedef struct {
   uint32_t link_faults;         /* sessions ended because a frame failed its check */
 } utvm_session_stats_t;
 
-typedef struct {
+typedef struct utvm_session {
   utvm_framer_rx_t rx;
   utvm_framer_tx_t tx;
   utvm_rpc_server_t* rpc;

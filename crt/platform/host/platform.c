@@ -10,7 +10,6 @@
 
 static int g_in_fd = 0;
 static int g_out_fd = 1;
-static struct timespec g_timer_start;
 
 void utvm_host_set_fds(int in_fd, int out_fd) {
   g_in_fd = in_fd;
@@ -21,17 +20,14 @@ utvm_status_t utvm_platform_init(void) { return UTVM_OK; }
 
 void utvm_platform_abort(utvm_status_t code) { _exit(100 + (int)code); }
 
-utvm_status_t utvm_platform_timer_start(void) {
-  return clock_gettime(CLOCK_MONOTONIC, &g_timer_start) == 0 ? UTVM_OK : UTVM_ERR_PLATFORM;
+/* Nanoseconds of CLOCK_MONOTONIC (0 if the clock fails: the runtime sees it run backwards). */
+uint64_t utvm_platform_timer_ticks(void) {
+  struct timespec now;
+  if (clock_gettime(CLOCK_MONOTONIC, &now) != 0) return 0;
+  return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
-utvm_status_t utvm_platform_timer_stop(double* elapsed_seconds) {
-  struct timespec now;
-  if (clock_gettime(CLOCK_MONOTONIC, &now) != 0) return UTVM_ERR_PLATFORM;
-  *elapsed_seconds = (double)(now.tv_sec - g_timer_start.tv_sec) +
-                     (double)(now.tv_nsec - g_timer_start.tv_nsec) * 1e-9;
-  return UTVM_OK;
-}
+uint64_t utvm_platform_timer_hz(void) { return 1000000000u; }
 
 utvm_status_t utvm_platform_random(uint8_t* buf, size_t n) {
   return getentropy(buf, n) == 0 ? UTVM_OK : UTVM_ERR_PLATFORM;

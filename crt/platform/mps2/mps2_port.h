@@ -28,6 +28,15 @@
 
 static inline void irq_disable(void) { __asm volatile("cpsid i" ::: "memory"); }
 static inline void irq_enable(void) { __asm volatile("cpsie i" ::: "memory"); }
+/* Mask interrupts, returning the previous mask for irq_restore (nests, unlike irq_enable). */
+static inline uint32_t irq_save(void) {
+  uint32_t primask;
+  __asm volatile("mrs %0, primask\n cpsid i" : "=r"(primask)::"memory");
+  return primask;
+}
+static inline void irq_restore(uint32_t primask) {
+  __asm volatile("msr primask, %0" ::"r"(primask) : "memory");
+}
 static inline void wait_for_interrupt(void) { __asm volatile("dsb\n wfi" ::: "memory"); }
 static inline uint32_t active_irq(void) {
   uint32_t ipsr;
@@ -37,8 +46,8 @@ static inline uint32_t active_irq(void) {
 static inline void nvic_enable(uint32_t irq) { NVIC_ISER(irq / 32u) = 1u << (irq % 32u); }
 
 /* The transport the image was built with (transport_*.c): one of them links. */
-void mps2_transport_init(void);
-void mps2_transport_irq(uint32_t irq);
+void utvm_mps2_transport_init(void);
+void utvm_mps2_transport_irq(uint32_t irq);
 
 /* Port counters shared between platform.c and the transport. */
 enum {
@@ -53,6 +62,6 @@ enum {
   MPS2_CNT_STACK_SIZE,
   MPS2_NUM_COUNTERS
 };
-extern uint32_t mps2_counters[MPS2_NUM_COUNTERS];
+extern uint32_t utvm_mps2_counters[MPS2_NUM_COUNTERS];
 
 #endif /* UTVM_MPS2_PORT_H_ */

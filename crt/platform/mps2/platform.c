@@ -1,37 +1,40 @@
-/* MPS2 port: SysTick timer with a wrap counter, reset on abort, counters. */
+/* MPS2 port: SysTick extended by a wrap count into a cycle counter, reset on abort, counters. */
 #include "mps2_port.h"
 #include "utvm/platform.h"
 
-uint32_t mps2_counters[MPS2_NUM_COUNTERS];
+uint32_t utvm_mps2_counters[MPS2_NUM_COUNTERS];
 static volatile uint32_t g_timer_wraps; /* SysTick periods of 2^24 cycles */
-static uint64_t g_timer_start;
 
 void SysTick_Handler(void) {
   g_timer_wraps++;
-  mps2_counters[MPS2_CNT_TIMER_WRAPS]++;
+  utvm_mps2_counters[MPS2_CNT_TIMER_WRAPS]++;
 }
 
 /* External interrupts all enter here (see crt/platform/cortex_m/startup.c); IRQ n is exception 16 + n. */
-void External_IRQHandler(void) { mps2_transport_irq(active_irq() - 16u); }
+void External_IRQHandler(void) { utvm_mps2_transport_irq(active_irq() - 16u); }
 
-/* Cycles since boot, 64-bit, consistent even when read across a wrap. */
-static uint64_t cycles(void) {
-  irq_disable();
+/* Processor cycles since init, consistent even when read across a SysTick wrap; 2^56 cycles
+ * (decades) before it wraps. SysTick runs freely from init on: nothing restarts it. Callable
+ * with interrupts masked or not (the mask is restored). */
+uint64_t utvm_platform_timer_ticks(void) {
+  uint32_t primask = irq_save();
   uint32_t wraps = g_timer_wraps;
   uint32_t value = SYST_CVR;
   if (SCB_ICSR & SCB_ICSR_PENDSTSET) { /* wrapped, handler not yet run */
     value = SYST_CVR;
     wraps++;
   }
-  irq_enable();
+  irq_restore(primask);
   return ((uint64_t)wraps << 24) | (0xFFFFFFu - value);
 }
+
+uint64_t utvm_platform_timer_hz(void) { return UTVM_BOARD_CPU_HZ; }
 
 utvm_status_t utvm_platform_init(void) {
   SYST_RVR = 0xFFFFFFu;
   SYST_CVR = 0;
   SYST_CSR = 0x7u; /* processor clock, interrupt on wrap, enable */
-  mps2_transport_init();
+  utvm_mps2_transport_init();
   irq_enable();
   return UTVM_OK;
 }
@@ -40,17 +43,6 @@ void utvm_platform_abort(utvm_status_t code) {
   (void)code;
   SCB_AIRCR = SCB_AIRCR_SYSRESET; /* the host sees a new boot announcement */
   for (;;) wait_for_interrupt();
-}
-
-utvm_status_t utvm_platform_timer_start(void) {
-  g_timer_start = cycles();
-  return UTVM_OK;
-}
-
-utvm_status_t utvm_platform_timer_stop(double* elapsed_seconds) {
-  uint64_t elapsed = cycles() - g_timer_start;
-  *elapsed_seconds = (double)elapsed / (double)UTVM_BOARD_CPU_HZ;
-  return UTVM_OK;
 }
 
 /* No entropy source on these boards: mix the free-running counter (nonces only). */
@@ -77,8 +69,8 @@ extern uint32_t __stack_bottom[], __stack_top[]; /* crt/platform/cortex_m/cortex
 static void measure_stack(void) {
   const uint32_t* w = __stack_bottom;
   while (w < __stack_top && *w == STACK_PAINT) ++w;
-  mps2_counters[MPS2_CNT_STACK_USED] = (uint32_t)((uintptr_t)__stack_top - (uintptr_t)w);
-  mps2_counters[MPS2_CNT_STACK_SIZE] = (uint32_t)((uintptr_t)__stack_top - (uintptr_t)__stack_bottom);
+  utvm_mps2_counters[MPS2_CNT_STACK_USED] = (uint32_t)((uintptr_t)__stack_top - (uintptr_t)w);
+  utvm_mps2_counters[MPS2_CNT_STACK_SIZE] = (uint32_t)((uintptr_t)__stack_top - (uintptr_t)__stack_bottom);
 }
 
 const utvm_counter_t* utvm_platform_counters(size_t* n) {
@@ -86,7 +78,7 @@ const utvm_counter_t* utvm_platform_counters(size_t* n) {
   measure_stack();
   for (int i = 0; i < MPS2_NUM_COUNTERS; ++i) {
     table[i].name = kCounterNames[i];
-    table[i].value = mps2_counters[i];
+    table[i].value = utvm_mps2_counters[i];
   }
   *n = MPS2_NUM_COUNTERS;
   return table;

@@ -24,12 +24,12 @@ static int32_t open_console(uint32_t mode) {
   return semihost(SYS_OPEN, args);
 }
 
-void mps2_transport_init(void) {
+void utvm_mps2_transport_init(void) {
   g_in = open_console(MODE_READ);
   g_out = open_console(MODE_WRITE);
 }
 
-void mps2_transport_irq(uint32_t irq) { (void)irq; }
+void utvm_mps2_transport_irq(uint32_t irq) { (void)irq; }
 
 int32_t utvm_platform_read(uint8_t* buf, size_t cap) {
   if (g_in < 0) return -1;
@@ -37,7 +37,7 @@ int32_t utvm_platform_read(uint8_t* buf, size_t cap) {
   int32_t not_read = semihost(SYS_READ, args);
   if (not_read < 0 || (size_t)not_read > cap) return -1;
   int32_t got = (int32_t)(cap - (size_t)not_read);
-  mps2_counters[MPS2_CNT_RX_BYTES] += (uint32_t)got;
+  utvm_mps2_counters[MPS2_CNT_RX_BYTES] += (uint32_t)got;
   if (got == 0) { /* the host closed the console: nothing more can arrive, so stop */
     (void)semihost(SYS_EXIT, (const void*)ADP_STOPPED_APPLICATION_EXIT); /* AArch32: reason in r1 */
   }

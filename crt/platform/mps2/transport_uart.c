@@ -43,25 +43,25 @@ static void drain_uart(void) {
   uint32_t state;
   while ((state = UART_STATE) & STATE_RX_FULL) {
     (void)utvm_byte_ring_put(&g_ring, (uint8_t)UART_DATA);
-    mps2_counters[MPS2_CNT_RX_BYTES]++;
+    utvm_mps2_counters[MPS2_CNT_RX_BYTES]++;
   }
   if (state & STATE_RX_OVERRUN) {
     UART_STATE = STATE_RX_OVERRUN; /* write 1 to clear */
-    mps2_counters[MPS2_CNT_HW_OVERRUNS]++;
+    utvm_mps2_counters[MPS2_CNT_HW_OVERRUNS]++;
   }
 }
 
-void mps2_transport_init(void) {
+void utvm_mps2_transport_init(void) {
   (void)utvm_byte_ring_init(&g_ring, g_ring_buf, RING_SIZE);
-  mps2_counters[MPS2_CNT_RX_RING_SIZE] = RING_SIZE;
+  utvm_mps2_counters[MPS2_CNT_RX_RING_SIZE] = RING_SIZE;
   UART_BAUDDIV = 16u;
   UART_CTRL = CTRL_TX_EN | CTRL_RX_EN | CTRL_RX_INT_EN;
   for (unsigned i = 0; i < sizeof(kUartIrqs) / sizeof(kUartIrqs[0]); ++i) nvic_enable(kUartIrqs[i]);
 }
 
-void mps2_transport_irq(uint32_t irq) {
+void utvm_mps2_transport_irq(uint32_t irq) {
   (void)irq;
-  mps2_counters[MPS2_CNT_RX_IRQS]++;
+  utvm_mps2_counters[MPS2_CNT_RX_IRQS]++;
   UART_INTCLEAR = INT_RX;
   drain_uart();
 }
@@ -69,8 +69,8 @@ void mps2_transport_irq(uint32_t irq) {
 int32_t utvm_platform_read(uint8_t* buf, size_t cap) {
   for (;;) {
     size_t n = utvm_byte_ring_get(&g_ring, buf, cap);
-    mps2_counters[MPS2_CNT_RX_OVERRUNS] = g_ring.overruns;
-    mps2_counters[MPS2_CNT_RX_HIGH_WATER] = g_ring.high_water;
+    utvm_mps2_counters[MPS2_CNT_RX_OVERRUNS] = g_ring.overruns;
+    utvm_mps2_counters[MPS2_CNT_RX_HIGH_WATER] = g_ring.high_water;
     if (n > 0) return (int32_t)n;
     irq_disable();
     drain_uart(); /* also covers a byte that arrived before its interrupt was taken */

@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "utvm/graph.h"
-#include "utvm/platform.h"
+#include "utvm/timer.h"
 
 #define ALIGNMENT 64u
 
@@ -136,23 +136,39 @@ static utvm_status_t run_node(utvm_graph_executor_t* ex, uint32_t i) {
                                                                                  : UTVM_ERR_KERNEL;
 }
 
+_Static_assert(sizeof(double) == sizeof(uint64_t), "node_seconds holds ticks during a profiled run");
+
+/* Node times of a profiled run, kept as ticks (the bytes of node_seconds) until it is over. */
+static void convert_node_ticks(utvm_graph_executor_t* ex, uint32_t count) {
+  for (uint32_t i = 0; i < count; ++i) {
+    uint64_t ticks;
+    memcpy(&ticks, &ex->node_seconds[i], sizeof(ticks));
+    ex->node_seconds[i] = utvm_timer_seconds(ticks);
+  }
+}
+
+/* One timer for the whole run. A profile takes a lap after each node and does no float work
+ * between counter reads, so the nodes' times add up to the run's less the few instructions
+ * between the last lap and the stop. */
 utvm_status_t utvm_graph_run(utvm_graph_executor_t* ex, int profile) {
   if (ex == NULL || ex->graph == NULL) return UTVM_ERR_STATE;
-  double total = 0.0;
-  if (!profile && utvm_platform_timer_start() != UTVM_OK) return UTVM_ERR_PLATFORM;
-  for (uint32_t i = 0; i < ex->graph->num_nodes; ++i) {
-    if (profile && utvm_platform_timer_start() != UTVM_OK) return UTVM_ERR_PLATFORM;
-    utvm_status_t st = run_node(ex, i);
-    if (profile) {
-      (void)utvm_platform_timer_stop(&ex->node_seconds[i]);
-      total += ex->node_seconds[i];
-    }
-    if (st != UTVM_OK) {
-      if (!profile) (void)utvm_platform_timer_stop(&total);
-      return st;
+  const uint32_t n = ex->graph->num_nodes;
+  utvm_status_t st = UTVM_OK;
+  uint32_t timed = 0;
+  utvm_timer_t timer;
+  utvm_timer_start(&timer);
+  for (uint32_t i = 0; i < n && st == UTVM_OK; ++i) {
+    uint64_t ticks;
+    st = run_node(ex, i);
+    if (st == UTVM_OK && profile) {
+      st = utvm_timer_lap(&timer, &ticks) == UTVM_OK ? UTVM_OK : UTVM_ERR_PLATFORM;
+      memcpy(&ex->node_seconds[timed++], &ticks, sizeof(ticks));
     }
   }
-  if (!profile && utvm_platform_timer_stop(&total) != UTVM_OK) return UTVM_ERR_PLATFORM;
+  double total = 0.0;
+  if (st == UTVM_OK && utvm_timer_stop(&timer, &total) != UTVM_OK) st = UTVM_ERR_PLATFORM;
+  convert_node_ticks(ex, timed);
+  if (st != UTVM_OK) return st;
   ex->last_run_seconds = total;
   ex->runs++;
   return UTVM_OK;

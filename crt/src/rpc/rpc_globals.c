@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "rpc_internal.h"
-#include "utvm/platform.h"
 #include "utvm/server.h"
+#include "utvm/timer.h"
 
 #define ARG(i) (((TVMFFIAny*)args)[i])
 #define RESULT ((TVMFFIAny*)result)
@@ -15,6 +15,12 @@
 static int32_t fail(const char* kind, const char* msg) {
   utvm_error_set(kind, msg);
   return -1;
+}
+
+/* Module handles: the system library or a registered module. */
+static const utvm_module_t* module_from_handle(uint64_t h) {
+  const utvm_module_t* m = (const utvm_module_t*)(uintptr_t)h;
+  return m == utvm_system_lib_module() || utvm_runtime_module_registered(m) ? m : NULL;
 }
 
 /* ---- time evaluator ---- */
@@ -33,19 +39,17 @@ typedef struct {
 
 static closure_t g_closures[UTVM_MAX_CLOSURES];
 
-/* One timed measurement of `number` calls; seconds in *elapsed. */
+/* One timed measurement of `number` calls; seconds in *elapsed. The target may time
+ * itself (a graph's run does): its timer and this one are independent. */
 static int32_t time_calls(closure_t* c, int32_t number, void* args, int32_t n, double* elapsed) {
   TVMFFIAny rv;
-  if (utvm_platform_timer_start() != UTVM_OK) return fail("RuntimeError", "timer start failed");
+  utvm_timer_t timer;
+  utvm_timer_start(&timer);
   for (int32_t i = 0; i < number; ++i) {
-    if (utvm_func_call(c->target, (TVMFFIAny*)args, n, &rv) != 0) {
-      double ignored;
-      (void)utvm_platform_timer_stop(&ignored);
-      return -1;
-    }
+    if (utvm_func_call(c->target, (TVMFFIAny*)args, n, &rv) != 0) return -1;
   }
-  if (utvm_platform_timer_stop(elapsed) != UTVM_OK) {
-    return fail("RuntimeError", "timer stop failed");
+  if (utvm_timer_stop(&timer, elapsed) != UTVM_OK) {
+    return fail("RuntimeError", "timer: the platform's counter ran backwards or has no rate");
   }
   return 0;
 }
@@ -81,15 +85,14 @@ static int32_t time_evaluator_call(void* self, void* args, int32_t n, void* resu
   return 0;
 }
 
-static const utvm_func_t* find_in(const utvm_module_t* mod, const char* name) {
-  return mod != NULL ? utvm_registry_find(mod->registry, name) : rpc_find_function(name);
+static const utvm_func_t* find_in(utvm_rpc_server_t* s, const utvm_module_t* mod, const char* name) {
+  return mod != NULL ? utvm_registry_find(mod->registry, name) : utvm_rpc_find_function(s, name);
 }
 
 /* (mod|None, name, dev_type, dev_id, number, repeat, min_repeat_ms,
  *  limit_zero_time_iterations, cooldown_interval_ms, repeats_to_cooldown,
  *  [cache_flush_bytes,] f_preproc) -> Function returning `repeat` doubles. */
 static int32_t g_time_evaluator(void* self, void* args, int32_t n, void* result) {
-  (void)self;
   if (n != 11 && n != 12) return fail("TypeError", "RPCTimeEvaluator expects 11 or 12 arguments");
   for (int32_t i = 2; i < n - 1; ++i) {
     if (ARG(i).type_index != kTVMFFIInt) return fail("TypeError", "RPCTimeEvaluator: bad argument");
@@ -102,12 +105,12 @@ static int32_t g_time_evaluator(void* self, void* args, int32_t n, void* result)
   }
   const utvm_module_t* mod = NULL;
   if (ARG(0).type_index == kTVMFFIModule) {
-    mod = rpc_module_from_handle((uint64_t)(uintptr_t)ARG(0).v_ptr);
+    mod = module_from_handle((uint64_t)(uintptr_t)ARG(0).v_ptr);
     if (mod == NULL) return fail("ValueError", "RPCTimeEvaluator: invalid module handle");
   } else if (ARG(0).type_index != kTVMFFINone) {
     return fail("TypeError", "RPCTimeEvaluator: first argument must be a Module or None");
   }
-  const utvm_func_t* target = find_in(mod, ARG(1).v_c_str);
+  const utvm_func_t* target = find_in((utvm_rpc_server_t*)self, mod, ARG(1).v_c_str);
   if (target == NULL) {
     const char* parts[2] = {"RPCTimeEvaluator: no function named ", ARG(1).v_c_str};
     utvm_error_set_parts("AttributeError", parts, 2);
@@ -158,7 +161,7 @@ static int32_t g_module_get_function(void* self, void* args, int32_t n, void* re
   if (n != 3 || ARG(0).type_index != kTVMFFIModule || ARG(1).type_index != kTVMFFIRawStr) {
     return fail("TypeError", "ModuleGetFunction expects (Module, str, bool)");
   }
-  const utvm_module_t* mod = rpc_module_from_handle((uint64_t)(uintptr_t)ARG(0).v_ptr);
+  const utvm_module_t* mod = module_from_handle((uint64_t)(uintptr_t)ARG(0).v_ptr);
   if (mod == NULL) return fail("ValueError", "ModuleGetFunction: invalid module handle");
   const utvm_func_t* f = utvm_registry_find(mod->registry, ARG(1).v_c_str);
   if (f != NULL) {
@@ -178,12 +181,12 @@ static int32_t g_max_packet_size(void* self, void* args, int32_t n, void* result
 }
 
 static int32_t g_stats(void* self, void* args, int32_t n, void* result) {
-  (void)self;
   (void)args;
   (void)n;
+  utvm_rpc_server_t* s = (utvm_rpc_server_t*)self;
   size_t cap;
-  char* buf = rpc_scratch(&cap);
-  if (utvm_stats_json(buf, cap) < 0) return fail("MemoryError", "stats do not fit the arena");
+  char* buf = utvm_rpc_scratch(s, &cap);
+  if (utvm_stats_json(s, buf, cap) < 0) return fail("MemoryError", "stats do not fit the arena");
   RESULT->type_index = kTVMFFIRawStr;
   RESULT->v_c_str = buf;
   return 0;
@@ -218,6 +221,7 @@ static int32_t g_count_args(void* self, void* args, int32_t n, void* result) {
 }
 #endif
 
+/* Bound to each server by utvm_rpc_bind_globals: self is the server. */
 static const utvm_func_t kGlobals[] = {
     {"ffi.SystemLib", g_system_lib, NULL},
     {"tvm.rpc.server.ModuleGetFunction", g_module_get_function, NULL},
@@ -231,11 +235,19 @@ static const utvm_func_t kGlobals[] = {
 #endif
 };
 
-static const utvm_func_registry_t kGlobalRegistry = {kGlobals,
-                                                     sizeof(kGlobals) / sizeof(kGlobals[0])};
+_Static_assert(sizeof(kGlobals) / sizeof(kGlobals[0]) == UTVM_RPC_NUM_GLOBALS,
+               "UTVM_RPC_NUM_GLOBALS (utvm/rpc_server.h) must count kGlobals");
 
-const utvm_func_t* rpc_find_function(const char* name) {
-  const utvm_func_t* f = utvm_registry_find(&kGlobalRegistry, name);
+void utvm_rpc_bind_globals(utvm_rpc_server_t* s) {
+  for (size_t i = 0; i < UTVM_RPC_NUM_GLOBALS; ++i) {
+    s->globals[i] = kGlobals[i];
+    s->globals[i].self = s;
+  }
+}
+
+const utvm_func_t* utvm_rpc_find_function(utvm_rpc_server_t* s, const char* name) {
+  const utvm_func_registry_t own = {s->globals, UTVM_RPC_NUM_GLOBALS};
+  const utvm_func_t* f = utvm_registry_find(&own, name);
   const utvm_func_registry_t* image = utvm_runtime_config()->globals;
   if (f == NULL && image != NULL) f = utvm_registry_find(image, name);
   return f != NULL ? f : utvm_registry_find(utvm_system_lib_module()->registry, name);
@@ -258,8 +270,9 @@ static bool in_registry(uint64_t h, const utvm_func_registry_t* r) {
   return r != NULL && in_table(h, r->funcs, r->count);
 }
 
-const utvm_func_t* rpc_func_from_handle(uint64_t h) {
-  bool known = in_registry(h, &kGlobalRegistry) || in_registry(h, utvm_system_lib_module()->registry) ||
+const utvm_func_t* utvm_rpc_func_from_handle(utvm_rpc_server_t* s, uint64_t h) {
+  bool known = in_table(h, s->globals, UTVM_RPC_NUM_GLOBALS) ||
+               in_registry(h, utvm_system_lib_module()->registry) ||
                in_registry(h, utvm_runtime_config()->globals);
   for (size_t i = 0; !known && utvm_runtime_module(i) != NULL; ++i) {
     known = in_registry(h, utvm_runtime_module(i)->registry);
@@ -269,17 +282,12 @@ const utvm_func_t* rpc_func_from_handle(uint64_t h) {
   return c != NULL ? &c->func : NULL;
 }
 
-const utvm_module_t* rpc_module_from_handle(uint64_t h) {
-  const utvm_module_t* m = (const utvm_module_t*)(uintptr_t)h;
-  return m == utvm_system_lib_module() || utvm_runtime_module_registered(m) ? m : NULL;
-}
-
-void rpc_release_handle(uint64_t h) {
+void utvm_rpc_release_handle(uint64_t h) {
   closure_t* c = closure_of(h);
   if (c != NULL) c->active = false;
 }
 
-void rpc_handles_reset(void) {
+void utvm_rpc_handles_reset(void) {
   for (size_t i = 0; i < UTVM_MAX_CLOSURES; ++i) g_closures[i].active = false;
   utvm_runtime_forget_modules();
 }

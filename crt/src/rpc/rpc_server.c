@@ -6,6 +6,7 @@
 void utvm_rpc_server_init(utvm_rpc_server_t* s, utvm_rpc_out_t out) {
   memset(s, 0, sizeof(*s));
   s->out = out;
+  utvm_rpc_bind_globals(s);
 }
 
 void utvm_rpc_server_reset(utvm_rpc_server_t* s) {
@@ -13,7 +14,7 @@ void utvm_rpc_server_reset(utvm_rpc_server_t* s) {
   s->discard = 0;
   s->shutdown = false;
   s->out_error = false;
-  rpc_handles_reset();
+  utvm_rpc_handles_reset();
   utvm_alloc_reset(utvm_runtime_config()->data);
   utvm_alloc_reset(utvm_runtime_config()->workspace);
 }
@@ -23,53 +24,44 @@ uint8_t* utvm_rpc_server_rx_space(utvm_rpc_server_t* s, size_t* cap) {
   return s->rx + s->rx_fill;
 }
 
-/* The server handling the current request (for globals that need scratch space). */
-static utvm_rpc_server_t* g_current;
-
-char* rpc_scratch(size_t* cap) {
-  size_t at = (g_current->arena_used + 7u) & ~(size_t)7u;
-  *cap = at < sizeof(g_current->arena) ? sizeof(g_current->arena) - at : 0;
-  return (char*)g_current->arena + at;
-}
-
 /* Return convention of CallFunc: [int type_index, value]. */
 static void reply_call_result(utvm_rpc_server_t* s, const TVMFFIAny* rv) {
   TVMFFIAny out[2];
-  out[0] = any_int(rv->type_index);
+  out[0] = utvm_rpc_any_int(rv->type_index);
   out[1] = *rv;
   switch (rv->type_index) {
     case kTVMFFIRawStr:
-      out[0] = any_int(kTVMFFIStr);
+      out[0] = utvm_rpc_any_int(kTVMFFIStr);
       break;
     case kTVMFFIByteArrayPtr:
-      out[0] = any_int(kTVMFFIBytes);
+      out[0] = utvm_rpc_any_int(kTVMFFIBytes);
       break;
     case kTVMFFIFunction:
     case kTVMFFIModule:
-      out[1] = any_ptr(rv->v_ptr);
+      out[1] = utvm_rpc_any_ptr(rv->v_ptr);
       break;
     default:
       break;
   }
-  reply_values(s, out, 2);
+  utvm_rpc_reply_values(s, out, 2);
 }
 
 static void do_call(utvm_rpc_server_t* s, uint64_t handle, TVMFFIAny* a, int32_t n) {
-  const utvm_func_t* f = rpc_func_from_handle(handle);
+  const utvm_func_t* f = utvm_rpc_func_from_handle(s, handle);
   if (f == NULL) {
-    reply_exception(s, "ValueError: CallFunc: invalid or freed function handle");
+    utvm_rpc_reply_exception(s, "ValueError: CallFunc: invalid or freed function handle");
     return;
   }
   for (int32_t i = 0; i < n; ++i) {
     uint64_t nbytes;
     if (a[i].type_index == kTVMFFIDLTensorPtr &&
-        !check_tensor_view(s, (const DLTensor*)a[i].v_ptr, f->name, &nbytes)) {
+        !utvm_rpc_check_tensor_view(s, (const DLTensor*)a[i].v_ptr, f->name, &nbytes)) {
       return;
     }
   }
   TVMFFIAny rv;
   if (utvm_func_call(f, a, n, &rv) != 0) {
-    reply_exception(s, utvm_error_get());
+    utvm_rpc_reply_exception(s, utvm_error_get());
     return;
   }
   reply_call_result(s, &rv);
@@ -77,39 +69,39 @@ static void do_call(utvm_rpc_server_t* s, uint64_t handle, TVMFFIAny* a, int32_t
 
 static void do_copy(utvm_rpc_server_t* s, int32_t code, utvm_reader_t* r) {
   uint64_t nbytes;
-  DLTensor* t = decode_tensor(s, r);
-  if (t == NULL || !rd_u64(r, &nbytes)) return;
+  DLTensor* t = utvm_rpc_decode_tensor(s, r);
+  if (t == NULL || !utvm_reader_u64(r, &nbytes)) return;
   const char* what = code == kRPCCopyToRemote ? "CopyToRemote" : "CopyFromRemote";
   if (code == kRPCCopyToRemote) {
-    uint8_t* src = rd_span(r, nbytes);
+    uint8_t* src = utvm_reader_span(r, nbytes);
     if (src == NULL || r->pos != r->n) return; /* reported by the caller */
-    if (check_tensor_range(s, t, nbytes, what)) {
+    if (utvm_rpc_check_tensor_range(s, t, nbytes, what)) {
       memcpy((uint8_t*)t->data + t->byte_offset, src, (size_t)nbytes);
-      reply_one(s, any_none());
+      utvm_rpc_reply_one(s, utvm_rpc_any_none());
     }
     return;
   }
-  if (r->pos != r->n || !check_tensor_range(s, t, nbytes, what)) return;
-  reply_begin(s, kRPCCopyAck, (size_t)nbytes);
-  reply_write(s, (const uint8_t*)t->data + t->byte_offset, (size_t)nbytes);
-  reply_end(s);
+  if (r->pos != r->n || !utvm_rpc_check_tensor_range(s, t, nbytes, what)) return;
+  utvm_rpc_reply_begin(s, kRPCCopyAck, (size_t)nbytes);
+  utvm_rpc_reply_write(s, (const uint8_t*)t->data + t->byte_offset, (size_t)nbytes);
+  utvm_rpc_reply_end(s);
 }
 
 static void do_init_server(utvm_rpc_server_t* s, utvm_reader_t* r) {
   uint64_t len;
   TVMFFIAny* a;
   int32_t n;
-  if (!rd_u64(r, &len)) return;
-  const uint8_t* ver = rd_span(r, len);
-  if (ver == NULL || !decode_args(s, r, &a, &n) || r->pos != r->n) return;
+  if (!utvm_reader_u64(r, &len)) return;
+  const uint8_t* ver = utvm_reader_span(r, len);
+  if (ver == NULL || !utvm_rpc_decode_args(s, r, &a, &n) || r->pos != r->n) return;
   const size_t want = sizeof(UTVM_RPC_PROTOCOL_VERSION) - 1;
   if (len != want || memcmp(ver, UTVM_RPC_PROTOCOL_VERSION, want) != 0) {
-    reply_exception(s, "RuntimeError: RPC protocol version mismatch: device speaks "
+    utvm_rpc_reply_exception(s, "RuntimeError: RPC protocol version mismatch: device speaks "
                        UTVM_RPC_PROTOCOL_VERSION);
   } else if (n != 0) {
-    reply_exception(s, "RuntimeError: session constructors are not supported on a device");
+    utvm_rpc_reply_exception(s, "RuntimeError: session constructors are not supported on a device");
   } else {
-    reply_one(s, any_none());
+    utvm_rpc_reply_one(s, utvm_rpc_any_none());
   }
 }
 
@@ -119,8 +111,8 @@ static void handle_packet(utvm_rpc_server_t* s, uint8_t* body, size_t n) {
   s->arena_used = 0;
   s->stats.packets++;
   uint32_t exceptions_before = s->stats.exceptions;
-  if (!rd_i32(&r, &code)) {
-    reply_exception(s, "ValueError: malformed RPC packet: no code");
+  if (!utvm_reader_i32(&r, &code)) {
+    utvm_rpc_reply_exception(s, "ValueError: malformed RPC packet: no code");
     return;
   }
   if (code == kRPCShutdown) {
@@ -135,25 +127,25 @@ static void handle_packet(utvm_rpc_server_t* s, uint8_t* body, size_t n) {
     uint64_t handle = 0;
     TVMFFIAny* a;
     int32_t na;
-    if ((code != kRPCCallFunc || rd_u64(&r, &handle)) && decode_args(s, &r, &a, &na)) {
+    if ((code != kRPCCallFunc || utvm_reader_u64(&r, &handle)) && utvm_rpc_decode_args(s, &r, &a, &na)) {
       if (r.pos != r.n) {
         r.err = "malformed RPC packet: trailing bytes";
       } else if (code == kRPCCallFunc) {
         do_call(s, handle, a, na);
       } else {
-        do_syscall(s, code, a, na);
+        utvm_rpc_syscall(s, code, a, na);
       }
     }
   } else {
     char cb[12];
     const char* parts[2] = {"ValueError: unexpected RPC code ", utvm_fmt_i64(cb, code)};
-    reply_exception_parts(s, parts, 2);
+    utvm_rpc_reply_exception_parts(s, parts, 2);
     return;
   }
   /* A decoding failure that no handler answered yet. */
   if (s->stats.exceptions == exceptions_before && (r.err != NULL || r.pos != r.n)) {
     const char* parts[2] = {"ValueError: ", r.err ? r.err : "malformed RPC packet: trailing bytes"};
-    reply_exception_parts(s, parts, 2);
+    utvm_rpc_reply_exception_parts(s, parts, 2);
   }
 }
 
@@ -163,7 +155,6 @@ static void drop_front(utvm_rpc_server_t* s, size_t k) {
 }
 
 utvm_status_t utvm_rpc_server_commit(utvm_rpc_server_t* s, size_t n) {
-  g_current = s;
   s->rx_fill += n;
   while (!s->out_error) {
     if (s->discard > 0) {
@@ -182,7 +173,7 @@ utvm_status_t utvm_rpc_server_commit(utvm_rpc_server_t* s, size_t n) {
       const char* parts[5] = {"ValueError: RPC packet of ", utvm_fmt_u64(nb, nbytes),
                               " bytes exceeds the device's maximum of ",
                               utvm_fmt_u64(mb, UTVM_MAX_PACKET_SIZE), " bytes"};
-      reply_exception_parts(s, parts, 5);
+      utvm_rpc_reply_exception_parts(s, parts, 5);
       continue;
     }
     if (s->rx_fill < 8 + nbytes) break;

@@ -3,28 +3,28 @@
 
 #include "rpc_internal.h"
 
-bool check_cpu(utvm_rpc_server_t* s, DLDevice dev) {
+static bool check_cpu(utvm_rpc_server_t* s, DLDevice dev) {
   if (dev.device_type == kDLCPU && dev.device_id == 0) return true;
-  reply_exception(s, "ValueError: this device only has cpu(0)");
+  utvm_rpc_reply_exception(s, "ValueError: this device only has cpu(0)");
   return false;
 }
 
 /* The tensor's bytes [data+byte_offset, +nbytes) must be memory this session allocated. */
-bool check_tensor_range(utvm_rpc_server_t* s, const DLTensor* t, uint64_t nbytes,
+bool utvm_rpc_check_tensor_range(utvm_rpc_server_t* s, const DLTensor* t, uint64_t nbytes,
                         const char* what) {
   uint64_t total;
   if (!check_cpu(s, t->device)) return false;
   if (!utvm_tensor_nbytes(t, &total) || t->byte_offset > total ||
       nbytes > total - t->byte_offset) {
     const char* parts[3] = {"ValueError: ", what, ": byte range is outside the tensor's shape"};
-    reply_exception_parts(s, parts, 3);
+    utvm_rpc_reply_exception_parts(s, parts, 3);
     return false;
   }
   const uint8_t* p = (const uint8_t*)t->data + t->byte_offset;
   if (t->data == NULL || !utvm_alloc_contains(utvm_runtime_config()->data, p, (size_t)nbytes)) {
     const char* parts[3] = {"ValueError: ", what,
                             ": tensor data is not device memory allocated in this session"};
-    reply_exception_parts(s, parts, 3);
+    utvm_rpc_reply_exception_parts(s, parts, 3);
     return false;
   }
   return true;
@@ -32,44 +32,22 @@ bool check_tensor_range(utvm_rpc_server_t* s, const DLTensor* t, uint64_t nbytes
 
 /* A tensor handed to a kernel or copied whole: a DLPack view, whose numel * itemsize bytes
  * start at data + byte_offset; all of them must be memory this session allocated. */
-bool check_tensor_view(utvm_rpc_server_t* s, const DLTensor* t, const char* what,
+bool utvm_rpc_check_tensor_view(utvm_rpc_server_t* s, const DLTensor* t, const char* what,
                        uint64_t* nbytes) {
   if (!check_cpu(s, t->device)) return false;
   if (!utvm_tensor_nbytes(t, nbytes) || t->byte_offset > UINT64_MAX - *nbytes) {
     const char* parts[3] = {"ValueError: ", what, ": tensor has an invalid shape or dtype"};
-    reply_exception_parts(s, parts, 3);
+    utvm_rpc_reply_exception_parts(s, parts, 3);
     return false;
   }
   const uint8_t* p = (const uint8_t*)t->data + t->byte_offset;
   if (t->data == NULL || !utvm_alloc_contains(utvm_runtime_config()->data, p, (size_t)*nbytes)) {
     const char* parts[3] = {"ValueError: ", what,
                             ": tensor data is not device memory allocated in this session"};
-    reply_exception_parts(s, parts, 3);
+    utvm_rpc_reply_exception_parts(s, parts, 3);
     return false;
   }
   return true;
-}
-
-void reply_one(utvm_rpc_server_t* s, TVMFFIAny v) { reply_values(s, &v, 1); }
-
-TVMFFIAny any_none(void) {
-  TVMFFIAny v;
-  memset(&v, 0, sizeof(v));
-  return v;
-}
-
-TVMFFIAny any_ptr(void* p) {
-  TVMFFIAny v = any_none();
-  v.type_index = p ? kTVMFFIOpaquePtr : kTVMFFINone;
-  v.v_ptr = p;
-  return v;
-}
-
-TVMFFIAny any_int(int64_t x) {
-  TVMFFIAny v = any_none();
-  v.type_index = kTVMFFIInt;
-  v.v_int64 = x;
-  return v;
 }
 
 /* ---- argument checks ---- */
@@ -101,7 +79,7 @@ static bool check_args(utvm_rpc_server_t* s, const char* what, const TVMFFIAny* 
   if (n != want) {
     const char* parts[6] = {"TypeError: ", what, " expects ", utvm_fmt_i64(nb, want),
                             " arguments, got ", utvm_fmt_i64(gb, n)};
-    reply_exception_parts(s, parts, 6);
+    utvm_rpc_reply_exception_parts(s, parts, 6);
     return false;
   }
   for (int32_t i = 0; i < n; ++i) {
@@ -121,7 +99,7 @@ static bool check_args(utvm_rpc_server_t* s, const char* what, const TVMFFIAny* 
       const char* parts[5] = {"TypeError: ", what, ": argument ", utvm_fmt_i64(nb, i),
                               " has the wrong type: "};
       const char* parts2[7] = {parts[0], parts[1], parts[2], parts[3], parts[4], type_name(t), ""};
-      reply_exception_parts(s, parts2, 7);
+      utvm_rpc_reply_exception_parts(s, parts2, 7);
       return false;
     }
   }
@@ -133,7 +111,7 @@ static bool check_args(utvm_rpc_server_t* s, const char* what, const TVMFFIAny* 
 static void do_alloc(utvm_rpc_server_t* s, uint64_t nbytes, uint64_t alignment) {
   if (alignment == 0) alignment = 1;
   if ((alignment & (alignment - 1)) != 0 || alignment > 4096) {
-    reply_exception(s, "ValueError: allocation alignment must be a power of two <= 4096");
+    utvm_rpc_reply_exception(s, "ValueError: allocation alignment must be a power of two <= 4096");
     return;
   }
   utvm_allocator_t* data = utvm_runtime_config()->data;
@@ -145,10 +123,10 @@ static void do_alloc(utvm_rpc_server_t* s, uint64_t nbytes, uint64_t alignment) 
     const char* parts[5] = {"MemoryError: device out of memory: requested ",
                             utvm_fmt_u64(req, nbytes), " bytes, largest free block is ",
                             utvm_fmt_u64(avail, st.largest_free), " bytes"};
-    reply_exception_parts(s, parts, 5);
+    utvm_rpc_reply_exception_parts(s, parts, 5);
     return;
   }
-  reply_one(s, any_ptr(p));
+  utvm_rpc_reply_one(s, utvm_rpc_any_ptr(p));
 }
 
 static void do_get_attr(utvm_rpc_server_t* s, DLDevice dev, int64_t kind) {
@@ -156,36 +134,36 @@ static void do_get_attr(utvm_rpc_server_t* s, DLDevice dev, int64_t kind) {
   utvm_alloc_stats_t st;
   utvm_alloc_get_stats(utvm_runtime_config()->data, &st);
   bool cpu = dev.device_type == kDLCPU && dev.device_id == 0;
-  TVMFFIAny v = any_none();
+  TVMFFIAny v = utvm_rpc_any_none();
   if (kind == kExist) {
-    v = any_int(cpu ? 1 : 0);
+    v = utvm_rpc_any_int(cpu ? 1 : 0);
   } else if (cpu && kind == kDeviceName) {
     v.type_index = kTVMFFIRawStr;
     v.v_c_str = "utvm";
   } else if (cpu && kind == kTotalGlobalMemory) {
-    v = any_int((int64_t)st.capacity);
+    v = utvm_rpc_any_int((int64_t)st.capacity);
   } else if (cpu && kind == kAvailableGlobalMemory) {
-    v = any_int((int64_t)st.largest_free);
+    v = utvm_rpc_any_int((int64_t)st.largest_free);
   }
-  reply_one(s, v);
+  utvm_rpc_reply_one(s, v);
 }
 
-void do_syscall(utvm_rpc_server_t* s, int32_t code, TVMFFIAny* a, int32_t n) {
+void utvm_rpc_syscall(utvm_rpc_server_t* s, int32_t code, TVMFFIAny* a, int32_t n) {
   switch (code) {
     case kRPCGetGlobalFunc:
       if (check_args(s, "GetGlobalFunc", a, n, "s")) {
-        reply_one(s, any_ptr((void*)(uintptr_t)rpc_find_function(a[0].v_c_str)));
+        utvm_rpc_reply_one(s, utvm_rpc_any_ptr((void*)(uintptr_t)utvm_rpc_find_function(s, a[0].v_c_str)));
       }
       return;
     case kRPCFreeHandle:
       if (check_args(s, "FreeHandle", a, n, "p")) {
-        rpc_release_handle((uint64_t)(uintptr_t)a[0].v_ptr);
-        reply_one(s, any_none());
+        utvm_rpc_release_handle((uint64_t)(uintptr_t)a[0].v_ptr);
+        utvm_rpc_reply_one(s, utvm_rpc_any_none());
       }
       return;
     case kRPCDevSetDevice:
       if (check_args(s, "DevSetDevice", a, n, "d") && check_cpu(s, a[0].v_device)) {
-        reply_one(s, any_none());
+        utvm_rpc_reply_one(s, utvm_rpc_any_none());
       }
       return;
     case kRPCDevGetAttr:
@@ -201,9 +179,9 @@ void do_syscall(utvm_rpc_server_t* s, int32_t code, TVMFFIAny* a, int32_t n) {
       const DLTensor* t = (const DLTensor*)a[0].v_ptr;
       uint64_t nbytes;
       if (a[1].type_index == kTVMFFIRawStr && strcmp(a[1].v_c_str, "global") != 0) {
-        reply_exception(s, "ValueError: memory scope not supported (only \"global\")");
+        utvm_rpc_reply_exception(s, "ValueError: memory scope not supported (only \"global\")");
       } else if (!utvm_tensor_nbytes(t, &nbytes)) {
-        reply_exception(s, "ValueError: DevAllocDataWithScope: invalid shape or dtype");
+        utvm_rpc_reply_exception(s, "ValueError: DevAllocDataWithScope: invalid shape or dtype");
       } else if (check_cpu(s, t->device)) {
         do_alloc(s, nbytes, 64);
       }
@@ -212,15 +190,15 @@ void do_syscall(utvm_rpc_server_t* s, int32_t code, TVMFFIAny* a, int32_t n) {
     case kRPCDevFreeData:
       if (check_args(s, "DevFreeData", a, n, "dp") && check_cpu(s, a[0].v_device)) {
         if (utvm_free(utvm_runtime_config()->data, a[1].v_ptr) != UTVM_OK) {
-          reply_exception(s, "ValueError: DevFreeData: pointer was not allocated by this session");
+          utvm_rpc_reply_exception(s, "ValueError: DevFreeData: pointer was not allocated by this session");
         } else {
-          reply_one(s, any_none());
+          utvm_rpc_reply_one(s, utvm_rpc_any_none());
         }
       }
       return;
     case kRPCDevStreamSync:
       if (check_args(s, "DevStreamSync", a, n, "dp") && check_cpu(s, a[0].v_device)) {
-        reply_one(s, any_none());
+        utvm_rpc_reply_one(s, utvm_rpc_any_none());
       }
       return;
     case kRPCCopyAmongRemote: {
@@ -228,16 +206,16 @@ void do_syscall(utvm_rpc_server_t* s, int32_t code, TVMFFIAny* a, int32_t n) {
       const DLTensor* from = (const DLTensor*)a[0].v_ptr;
       const DLTensor* to = (const DLTensor*)a[1].v_ptr;
       uint64_t nb_from, nb_to;
-      if (!check_tensor_view(s, from, "CopyAmongRemote", &nb_from) ||
-          !check_tensor_view(s, to, "CopyAmongRemote", &nb_to)) {
+      if (!utvm_rpc_check_tensor_view(s, from, "CopyAmongRemote", &nb_from) ||
+          !utvm_rpc_check_tensor_view(s, to, "CopyAmongRemote", &nb_to)) {
         return;
       }
       if (nb_from != nb_to) {
-        reply_exception(s, "ValueError: CopyAmongRemote: tensors differ in size");
+        utvm_rpc_reply_exception(s, "ValueError: CopyAmongRemote: tensors differ in size");
       } else {
         memmove((uint8_t*)to->data + to->byte_offset,
                 (const uint8_t*)from->data + from->byte_offset, (size_t)nb_to);
-        reply_one(s, any_none());
+        utvm_rpc_reply_one(s, utvm_rpc_any_none());
       }
       return;
     }
@@ -245,7 +223,7 @@ void do_syscall(utvm_rpc_server_t* s, int32_t code, TVMFFIAny* a, int32_t n) {
       char cb[12];
       const char* parts[3] = {"RuntimeError: RPC syscall ", utvm_fmt_i64(cb, code),
                               " (streams) is not supported by this device"};
-      reply_exception_parts(s, parts, 3);
+      utvm_rpc_reply_exception_parts(s, parts, 3);
       return;
     }
   }
