@@ -25,7 +25,7 @@ void External_IRQHandler(void) __attribute__((weak, alias("Default_Handler")));
 
 typedef void (*vector_t)(void);
 
-__attribute__((section(".vectors"), used)) const vector_t g_vectors[16 + NUM_EXTERNAL_IRQS] = {
+__attribute__((section(".vectors"), used)) const vector_t utvm_vectors[16 + NUM_EXTERNAL_IRQS] = {
     (vector_t)(uintptr_t)__stack_top,
     Reset_Handler,
     Fault_Handler, /* NMI */
@@ -44,7 +44,7 @@ __attribute__((section(".vectors"), used)) const vector_t g_vectors[16 + NUM_EXT
 };
 
 void Reset_Handler(void) {
-  VTOR = (uint32_t)(uintptr_t)g_vectors;
+  VTOR = (uint32_t)(uintptr_t)utvm_vectors;
 #if defined(__ARM_FP)
   CPACR |= 0xFu << 20; /* CP10 and CP11: full access to the FPU */
   __asm volatile("dsb\n isb" ::: "memory");
