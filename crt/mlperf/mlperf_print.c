@@ -56,10 +56,12 @@ void utvm_mlperf_put_token(utvm_mlperf_t* m, const char* s, size_t n) {
   }
 }
 
-/* A real number with 6 decimals, or 7 significant digits and an exponent outside
- * [1e-4, 1e12); "nan", "inf", "-inf" as Python's float() reads them. No printf: boards
- * link a printf without floating point. */
+/* A real number to at least 7 significant digits: fixed in [1e-4, 1e12) (6 decimals from 1
+ * up, as many as 7 significant digits need below 1), else d.dddddde[-]N; "nan", "inf", "-inf"
+ * as Python's float() reads them. No printf: boards link a printf without floating point. */
 void utvm_mlperf_put_real(utvm_mlperf_t* m, double v) {
+  static const uint64_t kPow10[] = {1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u,
+                                    100000000u, 1000000000u, 10000000000u};
   if (v != v) {
     utvm_mlperf_put(m, "nan");
     return;
@@ -73,6 +75,7 @@ void utvm_mlperf_put_real(utvm_mlperf_t* m, double v) {
     return;
   }
   int exp10 = 0;
+  unsigned decimals = 6;
   if (v != 0.0 && (v < 1e-4 || v >= 1e12)) {
     while (v >= 10.0) {
       v /= 10.0;
@@ -82,21 +85,24 @@ void utvm_mlperf_put_real(utvm_mlperf_t* m, double v) {
       v *= 10.0;
       exp10--;
     }
+  } else if (v != 0.0 && v < 1.0) {
+    decimals = 7;
+    for (double t = v * 10.0; t < 1.0 && decimals < 10u; t *= 10.0) decimals++;
   }
-  uint64_t scaled = (uint64_t)(v * 1e6 + 0.5);
+  uint64_t scaled = (uint64_t)(v * (double)kPow10[decimals] + 0.5);
   if (exp10 != 0 && scaled >= 10000000u) { /* 9.9999996 rounded up to 10 */
     scaled = (scaled + 5u) / 10u;
     exp10++;
   }
-  utvm_mlperf_put_u64(m, scaled / 1000000u);
+  utvm_mlperf_put_u64(m, scaled / kPow10[decimals]);
   utvm_mlperf_put_n(m, ".", 1);
-  char frac[6];
-  uint64_t f = scaled % 1000000u;
-  for (int i = 5; i >= 0; --i) {
-    frac[i] = (char)('0' + (int)(f % 10u));
+  char frac[10];
+  uint64_t f = scaled % kPow10[decimals];
+  for (unsigned i = decimals; i > 0; --i) {
+    frac[i - 1] = (char)('0' + (int)(f % 10u));
     f /= 10u;
   }
-  utvm_mlperf_put_n(m, frac, 6);
+  utvm_mlperf_put_n(m, frac, decimals);
   if (exp10 != 0) {
     utvm_mlperf_put_n(m, "e", 1);
     utvm_mlperf_put_i64(m, exp10);

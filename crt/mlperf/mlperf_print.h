@@ -16,7 +16,7 @@ void utvm_mlperf_put_u64(utvm_mlperf_t* m, uint64_t v);
 void utvm_mlperf_put_i64(utvm_mlperf_t* m, int64_t v);
 /* Received text, with anything but printable ASCII shown as '?'. */
 void utvm_mlperf_put_token(utvm_mlperf_t* m, const char* s, size_t n);
-/* 6 decimals, or 7 significant digits and an exponent outside [1e-4, 1e12); nan, inf, -inf. */
+/* At least 7 significant digits, with an exponent outside [1e-4, 1e12); nan, inf, -inf. */
 void utvm_mlperf_put_real(utvm_mlperf_t* m, double v);
 void utvm_mlperf_lap(utvm_mlperf_t* m, uint64_t us); /* m-lap-us-N */
 void utvm_mlperf_print_results(utvm_mlperf_t* m);    /* m-results-[...] of the outputs */

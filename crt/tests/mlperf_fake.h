@@ -48,6 +48,7 @@ static utvm_status_t fake_infer(void* ctx) {
   (void)ctx;
   g_fake_runs++;
   g_fake_now += 250u; /* each run takes 250 us */
+  if (g_fake_runs > 4096u) return UTVM_ERR_STATE; /* keeps "infer 999999999" short when fuzzing */
   return (int)g_fake_runs == g_fake_fail_at ? UTVM_ERR_KERNEL : UTVM_OK;
 }
 

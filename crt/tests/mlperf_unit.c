@@ -58,13 +58,13 @@ static void test_load_in_chunks_then_infer(void) {
   CHECK(reply_is("db 01fF%", "m-load-done\r\nm-ready\r\n"));
   CHECK(reply_is("infer 3 2%",
                  "m-warmup-start-2\r\nm-warmup-done\r\nm-infer-start-3\r\nm-lap-us-2500\r\nm-lap-us-4250\r\n"
-                 "m-infer-done\r\nm-results-[0.500000,0.996094,0.000000,2.500000,-1.000000,255]\r\nm-ready\r\n"));
+                 "m-infer-done\r\nm-results-[0.5000000,0.9960938,0.000000,2.500000,-1.000000,255]\r\nm-ready\r\n"));
   CHECK(g_fake_runs == 5);
-  CHECK(reply_is("results%", "m-results-[0.500000,0.996094,0.000000,2.500000,-1.000000,255]\r\nm-ready\r\n"));
+  CHECK(reply_is("results%", "m-results-[0.5000000,0.9960938,0.000000,2.500000,-1.000000,255]\r\nm-ready\r\n"));
   g_fake_runs = 0;
   CHECK(reply_is("infer%", /* the reference's defaults: 1 run after 10 warm-ups */
                  "m-warmup-start-10\r\nm-warmup-done\r\nm-infer-start-1\r\nm-lap-us-7750\r\nm-lap-us-9000\r\n"
-                 "m-infer-done\r\nm-results-[0.500000,0.996094,0.000000,2.500000,-1.000000,255]\r\nm-ready\r\n"));
+                 "m-infer-done\r\nm-results-[0.5000000,0.9960938,0.000000,2.500000,-1.000000,255]\r\nm-ready\r\n"));
   CHECK(g_fake_runs == 11);
   CHECK(reply_is("db load 6%", "m-[Expecting 6 bytes]\r\nm-ready\r\n"));
   CHECK(reply_is("infer 1 0%", "e-[No input: send db load N and its bytes first]\r\nm-ready\r\n"));
@@ -78,21 +78,28 @@ static void test_real_numbers(void) {
     float v;
     const char* text;
   } cases[] = {
-      {0.0f, "0.000000"},         {1.0f, "1.000000"},       {-0.25f, "-0.250000"},
-      {123456.75f, "123456.750000"}, {1e-5f, "1.000000e-5"},   {-3.5e-7f, "-3.500000e-7"},
-      {1e15f, "1.000000e15"},     {9.9999999e12f, "1.000000e13"}, {0.00025f, "0.000250"},
+      {0.0f, "0.000000"},
+      {1.0f, "1.000000"},
+      {-0.25f, "-0.2500000"},
+      {123456.75f, "123456.750000"},
+      {0.0142538585f, "0.01425386"},
+      {0.00025f, "0.0002500000"},
+      {1e-5f, "1.000000e-5"},
+      {-3.5e-7f, "-3.500000e-7"},
+      {1e15f, "1.000000e15"},
+      {9.9999999e12f, "1.000000e13"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
     char want[128];
     g_fake_f[0] = cases[i].v;
-    snprintf(want, sizeof want, "m-results-[0.500000,0.500000,0.500000,%s,0.000000,0]\r\nm-ready\r\n",
+    snprintf(want, sizeof want, "m-results-[0.5000000,0.5000000,0.5000000,%s,0.000000,0]\r\nm-ready\r\n",
              cases[i].text);
     g_fake_f[1] = -0.0f;
     CHECK(reply_is("results%", want));
   }
   g_fake_f[0] = NAN;
   g_fake_f[1] = -INFINITY;
-  CHECK(reply_is("results%", "m-results-[0.500000,0.500000,0.500000,nan,-inf,0]\r\nm-ready\r\n"));
+  CHECK(reply_is("results%", "m-results-[0.5000000,0.5000000,0.5000000,nan,-inf,0]\r\nm-ready\r\n"));
 }
 
 static void test_bad_commands_get_errors_and_change_nothing(void) {
@@ -152,7 +159,7 @@ static void test_a_failing_inference_is_an_error(void) {
   g_fake_runs = 0;
   CHECK(reply_is("infer 1 0%", "m-warmup-start-0\r\nm-warmup-done\r\nm-infer-start-1\r\nm-lap-us-3750\r\n"
                                "m-lap-us-5000\r\nm-infer-done\r\n"
-                               "m-results-[0.503906,0.507813,0.511719,1.000000,-5.000000,6]\r\nm-ready\r\n"));
+                               "m-results-[0.5039063,0.5078125,0.5117188,1.000000,-5.000000,6]\r\nm-ready\r\n"));
 }
 
 static void test_bytes_one_at_a_time_equal_one_chunk(void) {
@@ -165,7 +172,7 @@ static void test_bytes_one_at_a_time_equal_one_chunk(void) {
   fake_reset(&g_m);
   for (size_t i = 0; i < sizeof(script) - 1; ++i) utvm_mlperf_feed(&g_m, (const uint8_t*)script + i, 1);
   CHECK(strcmp(whole, g_fake_out) == 0);
-  CHECK(strstr(whole, "m-results-[0.539063,0.542969,0.546875,3.250000,-14.000000,15]") != NULL);
+  CHECK(strstr(whole, "m-results-[0.5390625,0.5429688,0.5468750,3.250000,-14.000000,15]") != NULL);
 }
 
 int main(void) {
