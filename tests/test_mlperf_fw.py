@@ -61,7 +61,8 @@ def test_fuzz_parser_bounded(tmp_path: Path) -> None:
         exe = compile_c(tmp_path / "fuzz", sources, cc="clang-14", extra=("-fsanitize=fuzzer", f"-I{TESTS}"))
         corpus = tmp_path / "corpus"
         corpus.mkdir()
-        cmd = [str(exe), f"-max_total_time={seconds}", "-max_len=4096", str(corpus), str(tmp_path / "seeds")]
+        cmd = [str(exe), f"-max_total_time={seconds}", "-max_len=4096", f"-artifact_prefix={tmp_path}/",
+               str(corpus), str(tmp_path / "seeds")]
     else:
         exe = compile_c(tmp_path / "fuzz", [*sources, str(TESTS / "fuzz_driver.c")], extra=(f"-I{TESTS}",))
         cmd = [str(exe), "200000", *map(str, seeds)]
