@@ -19,7 +19,7 @@ import pytest
 from filelock import FileLock
 
 from harness import cli, resources
-from harness.models.mlperf import MlperfFirmware, build_mlperf_firmware
+from harness.models.mlperf import MlperfFirmware, build_mlperf_firmware, output_quantization
 from harness.models.mlperf_client import MlperfClient
 from harness.sim.virtual_board import control
 from harness.targets import get_target
@@ -251,3 +251,43 @@ def test_kws01_firmware_matches_tflite_micro(target: str, tmp_path: Path) -> Non
             control(port, f"flash {fw.elf}")
             check_boot(dut.boot())
             check_session(dut, fw, x, want)
+
+
+def test_quantized_outputs_are_dequantized(tmp_path: Path) -> None:
+    """An int8 output made by QuantizeLinear prints as scale * (q - zero_point)."""
+    require_tvm()
+    model = onnx_models.quantized_output(tmp_path / "q.onnx")
+    fw = build_mlperf_firmware(model, "host", tmp_path / "fw", model_name="kws01")
+    assert [(o.count, o.dtype, o.zero_point) for o in fw.outputs] == [(12, "int8", -3)]
+    x = np.random.default_rng(5).standard_normal((1, 16)).astype("float32")
+    q = onnxruntime_outputs(model, x)
+    with MlperfClient.process([str(fw.elf)]) as dut:
+        dut.sync()
+        dut.load(x.tobytes())
+        got = dut.infer(1, 0).results
+    np.testing.assert_allclose(got, (q.astype(np.float32) + 3) * np.float32(0.05), rtol=1e-6)
+
+
+def test_pixel_models_take_uint8_pixels(tmp_path: Path) -> None:
+    """ic01 and vww01 have int8 inputs, but the runner sends uint8 pixels: the device takes 128 off
+    (as the reference firmware does) and keeps the loaded bytes as they came."""
+    require_tvm()
+    model = onnx_models.int8_input(tmp_path / "ic01.onnx")
+    fw = build_mlperf_firmware(model, "host", tmp_path / "fw")
+    assert fw.model_name == "ic01" and fw.pixel_offset
+    pixels = np.array([0, 1, 127, 128, 129, 200, 254, 255], dtype=np.uint8)
+    want = onnxruntime_outputs(model, (pixels.astype(np.int16) - 128).astype(np.int8)[None])
+    with MlperfClient.process([str(fw.elf)]) as dut:
+        assert dut.sync() == "utvm-host"
+        dut.load(pixels.tobytes())
+        got = dut.infer(1, 0).results
+        assert dut.checked("db print") == ["m-buffer-00-01-7f-80-81-c8-fe-ff"]
+        assert dut.infer(1, 0).results == got
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_tflite_output_quantization_is_read_from_the_file() -> None:
+    if not KWS01.is_file():
+        pytest.skip(f"{KWS01} is not here")
+    assert output_quantization(KWS01, 1) == [(0.00390625, -128)]
+    assert output_quantization(KWS01, 2) == [None, None]  # counts differ: nothing is guessed
