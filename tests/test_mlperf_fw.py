@@ -169,9 +169,9 @@ def check_session(dut: MlperfClient, fw: MlperfFirmware, x: np.ndarray, want: np
     return run.results
 
 
-@pytest.mark.parametrize("target", ["host", BOARD])
+@pytest.mark.parametrize("target", ["host", "host-asan", BOARD])
 def test_mlp_firmware_on_stdio(mlp_model: Path, target: str) -> None:
-    """The host build as a process, the board under QEMU with its UART on stdio."""
+    """The host build as a process (and under ASan/UBSan), the board under QEMU with its UART on stdio."""
     fw = firmware(mlp_model, target)
     x = np.random.default_rng(3).standard_normal(16).astype("float32")
     want = onnxruntime_outputs(mlp_model, x[None])
