@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from elftools.elf.elffile import ELFFile
 from filelock import FileLock
 
 from harness import cli, resources
@@ -185,6 +186,9 @@ def test_mlp_firmware_on_stdio(mlp_model: Path, target: str) -> None:
 def test_mlp_firmware_on_a_virtual_serial_board(mlp_model: Path, tmp_path: Path) -> None:
     fw = firmware(mlp_model, BOARD)
     assert [p.suffix for p in fw.flash_images] == [".bin", ".hex"]
+    with open(fw.elf, "rb") as f:
+        symbols = {s.name for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols()}
+    assert not symbols & {"malloc", "free", "calloc", "realloc", "_malloc_r"}
     x = np.random.default_rng(4).standard_normal(16).astype("float32")
     want = onnxruntime_outputs(mlp_model, x[None])
     with virtual_board(tmp_path) as port, MlperfClient.serial(str(port)) as dut:
