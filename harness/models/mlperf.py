@@ -123,6 +123,45 @@ def describe_outputs(graph: Graph, quant: list[tuple[float, int] | None]) -> lis
     return outs
 
 
+# The board's timer, read in one place of the generated main: clock_us() (microseconds since boot),
+# clock_after_run() (after every inference) and clock_start() (at boot).
+_TIMER_TICKS = """/* ---- the board's timer: the only code here that reads it ----
+ * The port's free-running counter (utvm_platform_timer_ticks), in microseconds. */
+static uint64_t clock_us(void* ctx) {
+  const uint64_t hz = utvm_platform_timer_hz(), ticks = utvm_platform_timer_ticks();
+  (void)ctx;
+  return hz == 0u ? 0u : ticks / hz * 1000000u + ticks % hz * 1000000u / hz;
+}
+
+static void clock_after_run(void* ctx) { (void)ctx; }
+static void clock_start(void) {}
+"""
+_TIMER_START_STOP = """/* ---- the board's timer: the only code here that reads it ----
+ * utvm_platform_timer_start/stop measure one interval at a time, and the graph executor's run
+ * restarts that interval. So the clock adds up the intervals stop() reports and restarts after
+ * each read, and is read after every inference: what the run's own restart leaves out is the few
+ * instructions between that read and the run's start. */
+static double g_clock_seconds;
+
+static uint64_t clock_us(void* ctx) {
+  double elapsed = 0.0;
+  (void)ctx;
+  if (utvm_platform_timer_stop(&elapsed) == UTVM_OK && elapsed > 0.0) g_clock_seconds += elapsed;
+  (void)utvm_platform_timer_start();
+  return (uint64_t)(g_clock_seconds * 1e6);
+}
+
+static void clock_after_run(void* ctx) { (void)clock_us(ctx); }
+static void clock_start(void) { (void)utvm_platform_timer_start(); }
+"""
+
+
+def _timer_source() -> str:
+    """Over the port's free-running counter where platform.h has one, else over start/stop."""
+    platform_h = (resources.crt() / "include" / "utvm" / "platform.h").read_text()
+    return _TIMER_TICKS if "utvm_platform_timer_ticks" in platform_h else _TIMER_START_STOP
+
+
 def main_source(pkg: Package, model_name: str, device_name: str, outputs: list[Output],
                 pixel_offset: bool) -> str:
     n, up = pkg.name, pkg.name.upper()
@@ -152,21 +191,7 @@ static uint8_t g_input[{up}_INPUT_0_BYTES];
 static {n}_model_t g_model;
 static utvm_status_t g_init_status = UTVM_ERR_STATE;
 
-/* ---- the board's timer: the only code here that reads it ----
- * utvm_platform_timer_start/stop measure one interval at a time, and the graph executor's run
- * restarts that interval. So the clock adds up the intervals stop() reports and restarts after
- * each read, and is read after every inference: what the run's own restart leaves out is the few
- * instructions between that read and the run's start. Over a free-running counter this is one line. */
-static double g_clock_seconds;
-
-static uint64_t clock_us(void* ctx) {{
-  double elapsed = 0.0;
-  (void)ctx;
-  if (utvm_platform_timer_stop(&elapsed) == UTVM_OK && elapsed > 0.0) g_clock_seconds += elapsed;
-  (void)utvm_platform_timer_start();
-  return (uint64_t)(g_clock_seconds * 1e6);
-}}
-
+{_timer_source()}
 /* ---- the model ---- */
 static const utvm_mlperf_output_t k_outputs[] = {{
 {table}
@@ -182,7 +207,7 @@ static utvm_status_t load(void* ctx, const uint8_t* input, size_t n) {{
 
 static utvm_status_t infer(void* ctx) {{
   utvm_status_t st = g_init_status == UTVM_OK ? {n}_run(&g_model) : g_init_status;
-  (void)clock_us(ctx);
+  clock_after_run(ctx);
   return st;
 }}
 
@@ -214,7 +239,7 @@ int main(void) {{
   utvm_status_t st = utvm_platform_init();
   if (st == UTVM_OK) st = {n}_init(&g_model, g_memory, sizeof(g_memory));
   g_init_status = st;
-  (void)utvm_platform_timer_start();
+  clock_start();
   if (st != UTVM_OK) {{
     static const char kFailed[] = "e-[The model did not initialise; inferences will fail]\\r\\n";
     write_text(NULL, kFailed, sizeof(kFailed) - 1);
