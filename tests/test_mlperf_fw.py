@@ -180,6 +180,9 @@ def test_mlp_firmware_on_stdio(mlp_model: Path, target: str) -> None:
     with MlperfClient.process(argv) as dut:
         check_boot(dut.boot())
         got = check_session(dut, fw, x, want)
+        if "exact_time" in get_target(target).features:  # -icount: device time is deterministic
+            one, four = dut.infer(1, 0).elapsed_us, dut.infer(4, 2).elapsed_us
+            assert one > 0 and 3.8 * one <= four <= 4.2 * one, (one, four)  # every run is in the window
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-7)
 
 
