@@ -154,6 +154,10 @@ def _cmd_package(args: argparse.Namespace) -> int:
     from harness.models.package import package
 
     model = _model_file(args.model)
+    if args.mlperf_tiny:
+        return _package_mlperf(args, model)
+    if args.target or args.mlperf_name:
+        raise UtvmError("--target and --mlperf-name go with --mlperf-tiny (a library has no target)")
     pkg = package(model, Path(args.out), name=args.name, param_section=args.param_section)
     print(f"packaged {model} as {pkg.name} in {pkg.out}")
     print(f"  header: {pkg.include / (pkg.name + '.h')}; sources: {len(pkg.sources)} files "
@@ -163,14 +167,40 @@ def _cmd_package(args: argparse.Namespace) -> int:
     return 0
 
 
+def _package_mlperf(args: argparse.Namespace, model: Path) -> int:
+    from harness.models.mlperf import BAUD, build_mlperf_firmware
+
+    if not args.target:
+        raise UtvmError("--mlperf-tiny builds a firmware image: say which board (--target)")
+    fw = build_mlperf_firmware(model, args.target, Path(args.out), model_name=args.mlperf_name,
+                               name=args.name, param_section=args.param_section)
+    outputs = ", ".join(f"{o.dtype}[{o.count}]" + (f" scale {o.scale:g} zero point {o.zero_point}"
+                                                   if o.scale is not None else "") for o in fw.outputs)
+    print(f"built the MLPerf Tiny firmware of {model} for {fw.target}: {fw.elf}")
+    for image in fw.flash_images:
+        print(f"  flash image: {image}")
+    print(f"  m-name-dut-[{fw.device_name}], m-model-[{fw.model_name}]; UART at {BAUD} 8N1")
+    print(f"  input: {fw.input_bytes} bytes per db load" + (" (uint8 pixels, less 128 on the device)"
+                                                           if fw.pixel_offset else ""))
+    print(f"  m-results: {outputs}")
+    print(f"  the library it is built from: {fw.package.out} ({fw.package.memory_bytes} B buffer)")
+    return 0
+
+
 def _add_package(sub: argparse._SubParsersAction) -> None:
     from harness.models.graph import DEFAULT_PARAM_SECTION
 
-    p = sub.add_parser("package", help="a model (TFLite or ONNX) as a standalone C library for firmware")
+    p = sub.add_parser("package", help="a model (TFLite or ONNX) as a standalone C library for firmware, "
+                       "or (--mlperf-tiny) a firmware image for MLPerf Tiny's benchmark runner")
     p.add_argument("model")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--name", default="model", help="C prefix of the API and the header's name")
     p.add_argument("--param-section", default=DEFAULT_PARAM_SECTION, help="section the parameters go in")
+    p.add_argument("--mlperf-tiny", action="store_true",
+                   help="also build a firmware image speaking MLPerf Tiny's serial protocol (needs --target)")
+    p.add_argument("--target", help="the board the --mlperf-tiny firmware is for (see `utvm targets`)")
+    p.add_argument("--mlperf-name", help="the model's name in m-model-[...]: kws01, vww01, ic01 or ad01 "
+                   "(default: the model file's stem)")
     p.set_defaults(func=_cmd_package)
 
 

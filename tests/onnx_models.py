@@ -36,3 +36,38 @@ def unsupported(path: Path) -> Path:
                               [helper.make_tensor_value_info("y", TensorProto.INT64, [1, None])])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     return path
+
+
+def quantized_output(path: Path) -> Path:
+    """float [1,16] -> MatMul -> QuantizeLinear (scale 0.05, zero point -3) -> int8 [1,12]."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal((16, 12)).astype("float32"), "W"),
+             numpy_helper.from_array(np.array(0.05, dtype="float32"), "s"),
+             numpy_helper.from_array(np.array(-3, dtype="int8"), "z")]
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["h"]),
+             helper.make_node("QuantizeLinear", ["h", "s", "z"], ["y"])]
+    graph = helper.make_graph(nodes, "q", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT8, [1, 12])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def int8_input(path: Path) -> Path:
+    """int8 [1,8] -> Cast to float -> MatMul -> float [1,3]: an int8 input, as ic01 and vww01 have."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.random.default_rng(1).standard_normal((8, 3)).astype("float32"), "W")
+    nodes = [helper.make_node("Cast", ["x"], ["f"], to=TensorProto.FLOAT),
+             helper.make_node("MatMul", ["f", "W"], ["y"])]
+    graph = helper.make_graph(nodes, "i8", [helper.make_tensor_value_info("x", TensorProto.INT8, [1, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path

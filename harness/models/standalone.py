@@ -95,23 +95,31 @@ int main(void) {{
 """
 
 
+def build_firmware(pkg: Package, target_name: str, sources: list[Path], out: Path, name: str,
+                   cflags: tuple[str, ...] = ()) -> Path:
+    """The package built with the target port's platform (its own main left out) and `sources`,
+    which bring a main; the ELF is out/<name>.elf."""
+    target = get_target(target_name)
+    out.mkdir(parents=True, exist_ok=True)
+    port = [f for f in target.port_files() if f.name != "main.c" and "semihosting" not in f.name]
+    for link_name, text in target.link_files.items():
+        (out / link_name).write_text(text)
+    defines = [f"-D{k}={v}" for k, v in sorted(target.defines.items())]
+    elf = out / f"{name}.elf"
+    port_support = [resources.crt() / "src" / "runtime" / "byte_ring.c"]  # what ports use beyond the library
+    everything = [*pkg.sources, *port, *port_support, *target.extra_sources, *sources]
+    includes = [f"-I{pkg.include}", f"-I{resources.crt() / 'include'}", f"-I{target.port_dir}"]
+    _run([target.cc, *target.cflags, *cflags, *defines, *includes, *map(str, everything), f"-L{out}",
+          *target.ldflags, "-o", str(elf), "-lm"], f"building the {name} firmware for {target_name}")
+    return elf
+
+
 def build_standalone(pkg: Package, target_name: str, inputs: list[np.ndarray], out: Path) -> Path:
     """Compile the package with the target port's platform and a main that runs it."""
-    target = get_target(target_name)
     out.mkdir(parents=True, exist_ok=True)
     main = out / "standalone_main.c"
     main.write_text(main_source(pkg, inputs))
-    port = [f for f in target.port_files() if f.name != "main.c" and "semihosting" not in f.name]
-    for name, text in target.link_files.items():
-        (out / name).write_text(text)
-    defines = [f"-D{k}={v}" for k, v in sorted(target.defines.items())]
-    elf = out / "standalone.elf"
-    port_support = [resources.crt() / "src" / "runtime" / "byte_ring.c"]  # what ports use beyond the library
-    sources = [*pkg.sources, *port, *port_support, *target.extra_sources, main]
-    _run([target.cc, *target.cflags, *defines, f"-I{pkg.include}", f"-I{resources.crt() / 'include'}",
-          f"-I{target.port_dir}", *map(str, sources), f"-L{out}", *target.ldflags, "-o", str(elf), "-lm"],
-         f"building the standalone {target_name} firmware")
-    return elf
+    return build_firmware(pkg, target_name, [main], out, "standalone")
 
 
 def run_standalone(elf: Path, target_name: str, timeout: float = 60.0) -> list[bytes]:
