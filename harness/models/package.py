@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from harness import resources
 from harness.device import Device
 from harness.errors import UtvmError
-from harness.models.compile import Compiled, compile_model, reference
+from harness.models import formats
+from harness.models import reference as references
+from harness.models.compile import Compiled, compile_model
 from harness.models.graph import DEFAULT_PARAM_SECTION, Graph
 from harness.models.graph_client import GraphModule
 from harness.models.run import build_model_image, load_inputs
@@ -66,17 +66,17 @@ def _check_name(name: str) -> str:
     return name
 
 
-def measure_workspace(compiled: Compiled, workdir: Path) -> int:
-    """Run the model once on the host build; the workspace high water is what kernels need."""
+def measure_workspace(compiled: Compiled, workdir: Path, ref: references.Reference) -> int:
+    """Run the model once on the host build; the workspace high water is what kernels need. Its
+    outputs must match the model's own runtime, or nothing is packaged."""
     manifest = build_model_image(compiled, "host", workdir)
     inputs = load_inputs(compiled.graph, None)
     with Device(manifest, workdir=workdir) as client:
         outputs = GraphModule(client, compiled.graph)(*inputs)
         high_water = int(client.stats()["workspace"]["high_water"])
-    for got, want in zip(outputs, reference(compiled, inputs), strict=True):
-        if not np.allclose(got, want, rtol=1e-4, atol=1e-5):
-            raise UtvmError("the model's outputs on the host build differ from TVM's CPU build; "
-                            "not packaging")
+    for got, want in zip(outputs, ref.run(inputs), strict=True):
+        if not references.compare(got, want)["matches_reference"]:
+            raise UtvmError(f"the model's outputs on the host build differ from {ref.runtime}; not packaging")
     return high_water
 
 
@@ -88,7 +88,11 @@ def package(model: Path | Any, out: Path, name: str = "model",
         raise UtvmError(f"section name {param_section!r}: expected something like .rodata.utvm_params")
     compiled = compile_model(model)
     graph = compiled.graph
-    workspace = measure_workspace(compiled, out / ".measure") + WORKSPACE_SLACK
+    if isinstance(model, str | Path):
+        ref = references.for_model(model, formats.detect(Path(model)), compiled)
+    else:
+        ref = references.tvm_cpu(compiled)
+    workspace = measure_workspace(compiled, out / ".measure", ref) + WORKSPACE_SLACK
     if out.exists():
         shutil.rmtree(out / "src", ignore_errors=True)
         shutil.rmtree(out / "include", ignore_errors=True)

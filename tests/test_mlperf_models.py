@@ -1,0 +1,108 @@
+"""The MLPerf Tiny int8 models on the host and every QEMU board, Cortex-M3 included: compiled to
+integer kernels, run through the graph executor over RPC (run-model's path) and as a packaged
+library in standalone firmware, compared with TFLite Micro on seeded inputs.
+
+The models are read from ../shared/models/mlperf-tiny beside the checkout; a missing model fails
+the test with its path (it never skips)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from elftools.elf.elffile import ELFFile
+from filelock import FileLock
+
+from harness.build import Manifest
+from harness.device import Device
+from harness.models import reference as references
+from harness.models.check import seeded_agreement
+from harness.models.compile import Compiled
+from harness.models.graph_client import GraphModule
+from harness.models.package import package
+from harness.models.run import build_model_image, compile_for, load_inputs
+from harness.models.standalone import build_standalone, run_standalone
+from harness.targets import get_target
+from tests.conftest import REPO_ROOT, require_tvm
+
+MODELS_DIR = REPO_ROOT.parent / "shared" / "models" / "mlperf-tiny"
+NAMES = ["kws01", "vww01", "ic01", "ad01"]
+TARGETS = ["host", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505"]
+SEEDED_INPUTS = 20
+ROOT = REPO_ROOT / "build" / "test-mlperf"
+FLOAT_HELPERS = ("__aeabi_f", "__aeabi_d")  # soft-float calls on a core without an FPU
+
+_COMPILED: dict[str, Compiled] = {}
+
+
+def model_path(name: str) -> Path:
+    path = MODELS_DIR / f"{name}.tflite"
+    if not path.is_file():
+        pytest.fail(f"MLPerf Tiny model {name} is missing: expected {path}")
+    return path
+
+
+def compiled(name: str) -> Compiled:
+    require_tvm()
+    if name not in _COMPILED:
+        _COMPILED[name], _ = compile_for(model_path(name), get_target("host"))
+    return _COMPILED[name]
+
+
+def image(name: str, target: str) -> Manifest:
+    out = ROOT / f"{name}-{target}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out) + ".lock"):  # xdist workers share the images
+        return build_model_image(compiled(name), target, out)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("name", NAMES)
+def test_model_matches_tflite_micro_on_seeded_inputs(name: str, target: str, tmp_path: Path) -> None:
+    ref = references.tflite_micro(model_path(name))
+    with Device(image(name, target), workdir=tmp_path) as client:
+        module = GraphModule(client, compiled(name).graph)
+        agreement = seeded_agreement(module, ref, SEEDED_INPUTS)
+        workspace = client.stats()["workspace"]["high_water"]
+    assert agreement.max_diff_lsb <= 1 and agreement.top1_agree == SEEDED_INPUTS, agreement
+    assert ref.arena_bytes is not None
+    used = compiled(name).graph.arena_bytes + workspace
+    assert used <= ref.arena_bytes, f"{name}: activations + workspace {used} B > TFLite Micro's {ref.arena_bytes}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_int8_kernels_use_no_floating_point_on_cortex_m3(name: str) -> None:
+    manifest = image(name, "qemu-mps2-an385")
+    objects = sorted(Path(manifest.artifact).parent.glob("kernel*.o"))
+    assert objects
+    for obj in objects:
+        with obj.open("rb") as f:
+            names = {s.name for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols()}
+        float_calls = sorted(n for n in names if n.startswith(FLOAT_HELPERS))
+        assert not float_calls, f"{name}: {obj.name} calls {float_calls}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parameters_stay_int8(name: str) -> None:
+    graph = compiled(name).graph
+    params = [t for t in graph.tensors if t.kind == "param"]
+    weights = [t for t in params if len(t.shape) >= 2]
+    assert weights and all(t.dtype == "int8" for t in weights), {t.name: t.dtype for t in weights}
+    constant_bytes = {"kws01": 24_376, "vww01": 219_072, "ic01": 78_752, "ad01": 270_880}[name]
+    assert graph.plan_stats["params_bytes"] <= 1.1 * constant_bytes, graph.plan_stats
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_packaged_kws01_runs_standalone_and_matches_tflite_micro(target: str, tmp_path: Path) -> None:
+    path = model_path("kws01")
+    ROOT.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(ROOT / "kws01-package.lock")):
+        pkg = package(path, ROOT / "kws01-package", name="kws")
+    inputs = load_inputs(pkg.graph, None, seed=3)
+    elf = build_standalone(pkg, target, inputs, tmp_path)
+    (raw,) = run_standalone(elf, target)
+    (expected,) = references.tflite_micro(path).run(inputs)
+    got = np.frombuffer(raw, dtype=np.int8).reshape(expected.shape)
+    result = references.compare(got, expected)
+    assert result["max_diff_lsb"] <= 1 and result["top1_agrees"], result
