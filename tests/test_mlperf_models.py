@@ -68,7 +68,8 @@ def test_model_matches_tflite_micro_on_seeded_inputs(name: str, target: str, tmp
     assert agreement.max_diff_lsb <= 1 and agreement.top1_agree == SEEDED_INPUTS, agreement
     assert ref.arena_bytes is not None
     used = compiled(name).graph.arena_bytes + workspace
-    assert used <= ref.arena_bytes, f"{name}: activations + workspace {used} B > TFLite Micro's {ref.arena_bytes}"
+    assert used <= ref.arena_bytes, f"{name}: activations + workspace {used} B > TFLite Micro's arena "\
+        f"{ref.arena_bytes} B"
 
 
 @pytest.mark.parametrize("name", NAMES)
