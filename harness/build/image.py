@@ -82,7 +82,7 @@ def toolchain_version(cc: str) -> str:
 
 def build_key(target: Target, extra_sources: Sequence[Path], toolchain: str, testing: bool = False) -> str:
     # Only ordered data in the key: repr() of a frozenset varies between processes.
-    desc = (target.name, str(target.port_dir), target.cc, target.cflags, target.ldflags,
+    desc = (target.name, str(target.port_dir), target.cc, target.cflags, target.kernel_cflags, target.ldflags,
             sorted(target.defines.items()), sorted(target.link_files.items()), toolchain, testing)
     h = hashlib.sha256(repr(desc).encode())
     files = [*runtime_sources(target), *sorted((resources.crt() / "include").rglob("*.h")),
@@ -144,7 +144,8 @@ def _compile_kernels(target: Target, sources: Sequence[Path], out: Path,
     for i, src in enumerate(sources):
         obj = out / f"kernel{i}_{src.stem}.o"
         renames = [f"-D{s}=__utvm{i}{s}" for s in _PER_FILE_SYMBOLS]
-        _run([target.cc, *_flags(target, testing), *_KERNEL_WARNINGS, "-Wno-error", *renames,
+        _run([target.cc, *_flags(target, testing), *target.kernel_cflags, *_KERNEL_WARNINGS, "-Wno-error",
+              *renames,
               "-c", str(src), "-o", str(obj)], f"compiling {src}")
         for k in defined_kernels(obj):
             if k in owner:

@@ -34,6 +34,7 @@ class Target:
     cc: str = "gcc"
     cflags: tuple[str, ...] = ("-std=c11", "-O2")
     ldflags: tuple[str, ...] = ()
+    kernel_cflags: tuple[str, ...] = ()  # added for model kernels (after cflags, so they win)
     defines: Mapping[str, str] = field(default_factory=dict)
     features: frozenset[str] = frozenset()
     timeout_multiplier: float = 1.0

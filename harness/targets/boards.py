@@ -62,7 +62,7 @@ def board_target(name: str, raw: Mapping[str, Any], path: Path) -> Target:
             name=name, description=f"{raw['description']} (real board, over its UART)",
             port_dir=_port_dir(str(raw.get("port", name)), path), launcher=_launch, cc=cortex_m.ARM_CC,
             cflags=(*cortex_m.FIRMWARE_CFLAGS, *map(str, raw["cflags"])),
-            ldflags=cortex_m.FIRMWARE_LDFLAGS,
+            ldflags=cortex_m.FIRMWARE_LDFLAGS, kernel_cflags=cortex_m.KERNEL_CFLAGS,
             defines=MappingProxyType(defines),
             features=frozenset({"board", "uart", *map(str, raw.get("features", ()))}),
             timeout_multiplier=float(raw.get("timeout_multiplier", 1.0)),

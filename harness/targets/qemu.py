@@ -112,6 +112,7 @@ def _target(board: Board, transport: str) -> Target:
         cc=cortex_m.ARM_CC,
         cflags=(*cortex_m.FIRMWARE_CFLAGS, *board.cflags),
         ldflags=cortex_m.FIRMWARE_LDFLAGS,
+        kernel_cflags=cortex_m.KERNEL_CFLAGS,
         defines=MappingProxyType({**board.defines(), **TRANSPORT_DEFINES[transport]}),
         features=frozenset({"qemu", "board", "exact_time", transport, *board.features, *board.timers}),
         # Emulated time is virtual (-icount); these cover a loaded host, not a slow device.
