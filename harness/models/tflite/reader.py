@@ -196,7 +196,7 @@ class _Parser:
 
     def opcode(self, i: int) -> str:
         oc = self.m.OperatorCodes(i)
-        code = max(int(oc.BuiltinCode()), int(oc.DeprecatedBuiltinCode()))  # schema 3a rule
+        code = max(_builtin_code(oc), int(oc.DeprecatedBuiltinCode()))  # schema 3a, as TFLite Micro
         name = self.ops.get(code, f"BUILTIN_{code}")
         if name == "CUSTOM":
             custom = oc.CustomCode()
@@ -286,6 +286,16 @@ class _Parser:
         obj = cls()
         obj.Init(table.Bytes, table.Pos)
         return _fields(obj)
+
+
+def _builtin_code(opcode: Any) -> int:
+    """OperatorCode.builtin_code as stored. The `tflite` package's BuiltinCode() returns the
+    deprecated field instead whenever the code is below 127, which reads 0 (ADD) for files
+    that set only builtin_code."""
+    from flatbuffers.number_types import Int32Flags
+
+    offset = opcode._tab.Offset(10)
+    return int(opcode._tab.Get(Int32Flags, offset + opcode._tab.Pos)) if offset else 0
 
 
 def _enum_names(enum_cls: type) -> dict[int, str]:
