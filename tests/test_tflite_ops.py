@@ -172,3 +172,47 @@ def test_single_operator_bit_exact_with_tflite_micro(case: str) -> None:
         expected = tflite_micro_outputs(data, xs)
         got = vm[compiled.entry](*(tvm.runtime.tensor(x) for x in xs)).numpy()
         np.testing.assert_array_equal(got, expected, err_msg=f"{case}, run {run}")
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (
+            OpModel(
+                "SOFTMAX", [((1, 4), 0.1, 0)], ((1, 4), 0.1, 0), options=("SoftmaxOptions", {"beta": 1.0})
+            ),
+            "operator 0 (SOFTMAX): an int8 softmax output needs scale 1/256 and zero point -128 "
+            "(TFLite Micro)",
+        ),
+        (
+            OpModel(
+                "ADD",
+                [((1, 4), 0.1, 0), ((1, 4), 0.2, 0)],
+                ((1, 4), 0.1, 0),
+                options=("AddOptions", {"fusedActivationFunction": 4}),
+            ),
+            "operator 0 (ADD): fused activation TANH is not supported for int8 models",
+        ),
+        (
+            OpModel(
+                "AVERAGE_POOL_2D",
+                [((1, 4, 4, 2), 0.1, 0)],
+                ((1, 2, 2, 2), 0.2, 0),
+                options=(
+                    "Pool2DOptions",
+                    {"padding": VALID, "strideW": 2, "strideH": 2, "filterWidth": 2, "filterHeight": 2},
+                ),
+            ),
+            "operator 0 (AVERAGE_POOL_2D): input and output quantization differ; "
+            "TFLite Micro needs them equal",
+        ),
+    ],
+)
+def test_operator_errors_name_the_operator(model: OpModel, message: str) -> None:
+    require_tvm()
+    from harness.models.compile import ModelError
+    from harness.models.tflite import import_tflite
+
+    with pytest.raises(ModelError) as info:
+        import_tflite(model.build())
+    assert str(info.value) == message

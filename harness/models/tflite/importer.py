@@ -107,7 +107,7 @@ def _build(model: TFLiteModel, converters: dict[str, Callable[[Context, Operator
     with bb.function("main", params):
         with bb.dataflow():
             for op in model.operators:
-                ctx.values[op.outputs[0]] = converters[op.op](ctx, op)
+                ctx.values[op.outputs[0]] = _convert(converters[op.op], ctx, op)
             missing = [i for i in model.outputs if i not in ctx.values]
             if missing:
                 raise ModelError(f"model output tensor {missing[0]} is not computed by any operator")
@@ -115,6 +115,18 @@ def _build(model: TFLiteModel, converters: dict[str, Callable[[Context, Operator
             result = bb.emit_output(outs[0] if len(outs) == 1 else relax.Tuple(outs))
         bb.emit_func_output(result)
     return bb.get()
+
+
+def _convert(converter: Callable[[Context, Operator], Any], ctx: Context, op: Operator) -> Any:
+    """The converter's result; any failure is a ModelError that names the operator."""
+    try:
+        return converter(ctx, op)
+    except ModelError as exc:
+        message = str(exc)
+        raise ModelError(message if message.startswith(op.label) else f"{op.label}: {message}") from None
+    except Exception as exc:  # TVM refusing a kernel: still one line, still naming the operator
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise ModelError(f"{op.label}: cannot build its int8 kernel: {first[:200]}") from None
 
 
 def _identifier(name: str, index: int) -> str:

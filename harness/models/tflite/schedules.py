@@ -2,9 +2,9 @@
 
 Each takes and returns a tvm.s_tir.Schedule. They only move computations, never split:
 the padding is inlined into the accumulation (its taps read the zero point instead of a
-padded copy of the input), and the int8 epilogue goes under the accumulation's spatial
-loops, so the int32 accumulator of one output element compacts to a scalar. Tuning can
-start from here.
+padded copy of the input), the int8 epilogue goes under the accumulation's spatial loops,
+so the int32 accumulator of one output element compacts to a scalar, and the accumulator's
+initialisation moves out of its reduction loops. Tuning can start from here.
 """
 
 from __future__ import annotations
@@ -26,13 +26,18 @@ def _block(sch: Schedule, name: str) -> Any | None:
 
 
 def accumulate_then_requantize(sch: Schedule) -> Schedule:
-    """Blocks pad? -> acc -> out: inline pad, put out under acc's spatial loops."""
+    """Blocks pad? -> acc -> out: inline pad, put out under acc's spatial loops, and zero the
+    accumulator before its reduction loops instead of testing for the first tap inside them."""
     pad = _block(sch, "pad")
     if pad is not None:
         sch.compute_inline(pad)
     out = sch.get_sblock("out")
     spatial = len(sch.get_loops(out))
-    sch.reverse_compute_at(out, sch.get_loops(sch.get_sblock("acc"))[spatial - 1])
+    acc = sch.get_sblock("acc")
+    loops = sch.get_loops(acc)
+    sch.reverse_compute_at(out, loops[spatial - 1])
+    if len(loops) > spatial:
+        sch.decompose_reduction(acc, loops[spatial])
     return sch
 
 
