@@ -159,7 +159,10 @@ class _Parser:
     """Walks the flatbuffer with the `tflite` package, checking every count and index on the way."""
 
     def __init__(self, data: bytes) -> None:
-        import tflite
+        try:
+            import tflite
+        except ImportError:
+            raise ModelError("reading TFLite models needs the tflite package (pip install tflite)") from None
 
         self.tflite = tflite
         self.data = data
