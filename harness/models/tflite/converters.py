@@ -201,11 +201,11 @@ def convert_average_pool(ctx: Context, op: Operator) -> Any:
         raise ModelError(f"{op.label}: input and output quantization differ; TFLite Micro needs them equal")
     kernel = (int(op.options.get("filter_height", 1)), int(op.options.get("filter_width", 1)))
     win = _window(op, x, out, kernel, (1, 1))
-    lo, hi = _requant(op, out, [0]).act_min, _requant(op, out, [0]).act_max
+    rq = _requant(op, out, [0])
     return ctx.emit(
         op,
         "average_pool",
-        lambda X: ops.average_pool(X, win=win, act_min=lo, act_max=hi, out_shape=out.shape),
+        lambda X: ops.average_pool(X, win=win, act_min=rq.act_min, act_max=rq.act_max, out_shape=out.shape),
         [ctx.value(op, op.inputs[0])],
     )
 

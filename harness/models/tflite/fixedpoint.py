@@ -4,8 +4,10 @@ Every function takes and returns int32 PrimExprs (Python ints are accepted for c
 and computes bit for bit what gemmlowp/fixedpoint.h and tensorflow/lite/kernels/internal/
 common.h compute in C++: SaturatingRoundingDoublingHighMul, RoundingDivideByPOT,
 MultiplyByQuantizedMultiplier (double rounding), exp_on_negative_values,
-one_over_one_plus_x_for_x_in_0_1. int64 appears only inside the doubling high multiply;
-divisions are written as shifts, so the C has no division and no float.
+one_over_one_plus_x_for_x_in_0_1. int64 appears only inside the doubling high multiply
+and the rounding half sum; divisions are written as shifts, so the C has no division and no
+float. Shared operands are bound with Let (`let`); scalars.py turns those bindings into
+one-element buffers once TE has made the PrimFunc.
 """
 
 from __future__ import annotations

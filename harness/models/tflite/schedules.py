@@ -73,7 +73,7 @@ def apply_default_schedules(mod: Any) -> Any:
     (once: the result is marked "utvm.scheduled")."""
     import tvm
 
-    updates = {}
+    updates: dict[Any, Any] = {}
     for gv, func in mod.functions.items():
         attrs = getattr(func, "attrs", None)
         op = str(attrs[OP_ATTR]) if attrs is not None and OP_ATTR in attrs else None
@@ -84,7 +84,7 @@ def apply_default_schedules(mod: Any) -> Any:
         updates[gv] = sch.mod["main"].with_attr(SCHEDULED_ATTR, True)
     if not updates:
         return mod
-    mod = mod.shallow_copy() if hasattr(mod, "shallow_copy") else tvm.IRModule(dict(mod.functions))
+    mod = mod.clone()  # the caller's module stays as it was
     for gv, func in updates.items():
-        mod[gv] = func
+        mod.update_func(gv, func)
     return mod
