@@ -1,9 +1,11 @@
 """Compile a model into a fixed graph of C kernels (apache-tvm 0.27).
 
-ONNX (tvm.relax.frontend.onnx) or a Relax IRModule is legalized and fused to
-TIR, the kernels are emitted as C (`target="c"`), and the Relax `main`, a
-straight line of `call_tir`, becomes a Graph: tensors (inputs, constant
-parameters, activations, outputs) and nodes (kernel name and tensor ids).
+ONNX (tvm.relax.frontend.onnx), an int8 TFLite model (harness.models.tflite, our own
+int8 kernels, recognised by the file's content) or a Relax IRModule is legalized and
+fused to TIR, kernels that carry a default schedule get it, the kernels are emitted as
+C (`target="c"`), and the Relax `main`, a straight line of `call_tir`, becomes a Graph:
+tensors (inputs, constant parameters, activations, outputs) and nodes (kernel name and
+tensor ids).
 Anything else (dynamic shapes, control flow, operators TVM cannot lower to TIR)
 is a ModelError that names it.
 """
@@ -32,17 +34,32 @@ class Compiled:
     entry: str  # its entry function
 
 
-def load(source: str | Path | Any, entry: str | None = None) -> tuple[Any, str]:
-    """An IRModule and the name of its entry function, from an ONNX file or an IRModule."""
+def load(source: str | Path | bytes | Any, entry: str | None = None) -> tuple[Any, str]:
+    """An IRModule and the name of its entry function, from an ONNX or TFLite file (or the
+    bytes of a TFLite model) or an IRModule."""
     import tvm
 
-    mod = source if isinstance(source, tvm.IRModule) else _load_onnx(Path(source))
+    mod = source if isinstance(source, tvm.IRModule) else _load_file(source)
     names = [gv.name_hint for gv, f in mod.functions.items() if isinstance(f, tvm.relax.Function)]
     if entry is None:
         entry = "main" if "main" in names else names[0] if len(names) == 1 else ""
     if entry not in names:
         raise ModelError(f"the model has Relax functions {names}; say which is the entry")
     return mod, entry
+
+
+def _load_file(source: str | Path | bytes) -> Any:
+    from harness.models.tflite import import_tflite, is_tflite
+
+    if isinstance(source, bytes | bytearray):
+        return import_tflite(bytes(source))[0]
+    path = Path(source)
+    try:
+        with path.open("rb") as f:
+            head = f.read(8)
+    except OSError:
+        head = b""  # _load_onnx reports the missing file
+    return import_tflite(path)[0] if is_tflite(head) else _load_onnx(path)
 
 
 def _load_onnx(path: Path) -> Any:
@@ -85,12 +102,23 @@ def lower(mod: Any, entry: str, params: dict[str, np.ndarray] | None = None) -> 
         raise ModelError(f"TVM could not lower the model: {_first_line(exc)}") from None
 
 
+def schedule(mod: Any) -> Any:
+    """Each kernel that names its op ("utvm.op", the int8 TFLite kernels) gets that op's
+    default schedule; other kernels are left as TVM lowered them."""
+    from harness.models.tflite.schedules import apply_default_schedules
+
+    try:
+        return apply_default_schedules(mod)
+    except Exception as exc:
+        raise ModelError(f"TVM could not schedule the kernels: {_first_line(exc)}") from None
+
+
 def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None = None,
                   entry: str | None = None) -> Compiled:
     import tvm
 
     mod, entry = load(source, entry)
-    lowered = lower(mod, entry, params)
+    lowered = schedule(lower(mod, entry, params))
     graph = extract_graph(lowered[entry]).plan()
     used = {n.func for n in graph.nodes}
     prims = {gv: f for gv, f in lowered.functions.items()

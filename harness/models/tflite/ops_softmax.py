@@ -1,0 +1,70 @@
+"""SOFTMAX int8 -> int8 as TFLite Micro computes it (reference_ops::Softmax<int8_t, int8_t>).
+
+Per row: the input minus the row's maximum, rescaled to Q5.26 by the beta multiplier, through
+gemmlowp's exp_on_negative_values; the sum of the exponentials in Q12.19; its reciprocal by
+one_over_one_plus_x_for_x_in_0_1 (GetReciprocal); each exponential times the reciprocal,
+rounded down to 8 bits. Differences below diff_min give exactly -128 (their exponential is
+stored as 0, which the arithmetic maps to -128 and leaves out of the sum).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tvm import te, tirx
+
+from harness.models.tflite import fixedpoint as fp
+
+ACCUM_INTEGER_BITS = 12  # Q12.19 sum of exponentials
+DIFF_INTEGER_BITS = 5  # Q5.26 scaled input differences
+OUTPUT_BITS = 8
+
+
+def softmax(x: te.Tensor, *, multiplier: int, left_shift: int, diff_min: int) -> te.Tensor:
+    """Blocks: max, exp, sum, clz, recip (per row) and out; rows are all axes but the last."""
+    shape = tuple(int(d) for d in x.shape)
+    rows, depth = shape[:-1] or (1,), shape[-1]
+
+    def row(idx: tuple[Any, ...]) -> tuple[Any, ...]:
+        return idx if shape[:-1] else (0,)
+
+    def elem(r: tuple[Any, ...], c: Any) -> Any:
+        return x[(*r, c)] if shape[:-1] else x[c]
+
+    c1 = te.reduce_axis((0, depth), "c")
+    row_max = te.compute(rows, lambda *r: te.max(elem(r, c1), axis=[c1]), name="max")
+
+    def exponential(*idx: Any) -> Any:
+        r, c = idx[:-1], idx[-1]
+        diff = elem(r, c).astype("int32") - row_max[r].astype("int32")
+        scaled = fp.srdhm(
+            diff << fp.i32(left_shift), multiplier
+        )  # MultiplyByQuantizedMultiplierGreaterThanOne
+        return fp.select(diff >= fp.i32(diff_min), fp.exp_on_negative_values(scaled, DIFF_INTEGER_BITS), 0)
+
+    exps = te.compute((*rows, depth), exponential, name="exp")
+    c2 = te.reduce_axis((0, depth), "c")
+    total = te.compute(
+        rows,
+        lambda *r: te.sum(fp.rounding_divide_by_pot(exps[(*r, c2)], ACCUM_INTEGER_BITS), axis=[c2]),
+        name="sum",
+    )
+    clz = te.compute(rows, lambda *r: fp.count_leading_zeros(total[r]), name="clz")
+    recip = te.compute(rows, lambda *r: _reciprocal(total[r], clz[r]), name="recip")
+
+    def output(*idx: Any) -> Any:
+        r = row(idx[:-1])
+        exponent = fp.i32(ACCUM_INTEGER_BITS + 31 - OUTPUT_BITS) - clz[r]  # num_bits_over_unit + 31 - 8
+        unsat = fp.rounding_divide_by_pot(fp.srdhm(recip[r], exps[(*r, idx[-1])]), exponent)
+        return tirx.min(tirx.max(unsat - fp.i32(128), fp.i32(-128)), fp.i32(127)).astype("int8")
+
+    return te.compute(shape, output, name="out")
+
+
+def _reciprocal(total: Any, headroom_plus_one: Any) -> Any:
+    """GetReciprocal's fixed-point part: 1 / (total << headroom_plus_one as Q0.31 - 1 + 1).
+    total > 0 (the row maximum contributes exp(0)), so total << (headroom_plus_one - 1) lies in
+    [2^30, 2^31) and the Q0.31 value minus one is computed without leaving int32."""
+    normalized = total << fp.shift_amount(headroom_plus_one - fp.i32(1))
+    minus_one = (normalized - fp.i32(1 << 30)) << fp.i32(1)
+    return fp.one_over_one_plus_x_for_x_in_0_1(minus_one)
