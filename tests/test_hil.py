@@ -62,7 +62,7 @@ def clean_night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int,
     out = root / "lab.yaml"
     virtual_lab.start(virtual_lab.plan(2, ["qemu-mps2-an385"], [], root), out)
     try:
-        code, summary, _ = night(out, root / "report", root / "state")
+        code, summary, _ = night(out, root / "report", root / "state", "--no-models")
         yield code, summary, root / "report", root / "state"
     finally:
         virtual_lab.stop(out)
@@ -222,7 +222,7 @@ def test_the_report_page_renders_in_headless_chromium(clean_night, tmp_path: Pat
 def test_a_stopped_night_releases_its_boards_and_still_reports(lab: Lab, tmp_path: Path) -> None:
     inventory = lab(1)
     argv = [*UTVM, "hil", "run", "--inventory", str(inventory), "--report-dir", str(tmp_path / "r"),
-            "--state", str(tmp_path / "s"), "--reference", ""]
+            "--state", str(tmp_path / "s"), "--reference", "", "--no-models"]
     runner = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True)
     assert runner.stdout is not None

@@ -132,3 +132,13 @@ def run(where: Where, nodeids: list[str], out: Path, cache: Path, infra_retries:
         result.tests.setdefault(nodeid, TestResult.infrastructure_error(nodeid, where.target,
                                                                         f"the suite run {why}", tail))
     return result
+
+
+def assign(nodeids: list[str], boards: list[str], last_board: dict[str, str]) -> dict[str, list[str]]:
+    """Split tests among boards: evenly, and away from the board a test last failed to run on."""
+    plan: dict[str, list[str]] = {b: [] for b in boards}
+    for nodeid in nodeids:
+        choices = [b for b in boards if b != last_board.get(nodeid)] or boards
+        target = min(choices, key=lambda b: len(plan[b]))
+        plan[target].append(nodeid)
+    return {b: ids for b, ids in plan.items() if ids}
