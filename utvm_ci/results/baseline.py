@@ -155,7 +155,7 @@ def _row(model: str, target: str, name: str, old: float | None, new: float | Non
         return Row(model, target, name, None, new, None, "not in baseline",
                    f"{where}: {gauge.show(new)} {gauge.label}, not in the baseline: add it with `{update}`")
     change = (new - old) / old * 100 if old else (0.0 if new == old else float("inf"))
-    verdict = "moved" if abs(change) > tolerance else "same"
+    verdict = "moved" if abs(change) > tolerance + 1e-9 else "same"  # exactly the tolerance is within
     return Row(model, target, name, old, new, change, verdict,
                f"{where}: {gauge.show(old)} -> {gauge.show(new)} {gauge.label} ({change:+.1f}%)")
 
