@@ -10,7 +10,7 @@ skips a test on targets without that feature. Each xdist worker gets its own
 devices; images are built once and shared through file locks.
 
 The model tier (`--utvm-models FILE_OR_DIR`): tests that ask for `utvm_model` are
-parametrized over those models too, and deselected when none are given. Such a test
+parametrized over those models too, and not collected when none are given. Such a test
 runs on the model's own image through `image_dut(manifest)` (harness.testing.devices)
 and records what it measured with `utvm_figures.record({...})`: the figures go with
 its result into JUnit, summary.json and the nightly history.
@@ -18,6 +18,7 @@ its result into JUnit, summary.json and the nightly history.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="write junit-<target>.xml and summary.json here")
     g.addoption("--utvm-models", action="append", default=[], metavar="FILE_OR_DIR",
                 help="run the model tier with these models (.tflite/.onnx; a directory: all of its models; "
-                "repeatable); without it the model tier's tests are deselected")
+                "repeatable); without it the model tier's tests are not collected")
     g.addoption("--utvm-model-inputs", type=int, default=3, metavar="N",
                 help="seeded inputs per model compared with the model's own runtime (default 3)")
     parser.addini("utvm_targets", "targets used when no --target is given", type="args", default=["host"])
@@ -118,11 +119,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(MODEL, models, ids=[m.name for m in models], scope="session")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str,
+                              obj: object) -> list[pytest.Item] | None:
+    """Without --utvm-models the model tier is not part of the run: its tests are not collected, so an
+    ordinary suite run is what it was (no skips, no deselected tests)."""
+    if not (inspect.isfunction(obj) and MODEL in inspect.signature(obj).parameters):
+        return None
+    return None if _run(collector.config).models else []
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    tierless = [i for i in items if MODEL in getattr(i, "fixturenames", ()) and _param(i, MODEL) is None]
-    if tierless:  # no --utvm-models: the model tier is not part of this run
-        config.hook.pytest_deselected(items=tierless)
-        items[:] = [i for i in items if i not in tierless]
     for item in items:
         spec = _spec_of(item)
         if spec is None:

@@ -106,7 +106,7 @@ class RunConfig:
     reset_cmd: str | None = None
     container: bool = False
     infra_retries: int = 0
-    models: tuple[ModelFile, ...] = ()  # the model tier (none: its tests are deselected)
+    models: tuple[ModelFile, ...] = ()  # the model tier (none: its tests are not collected)
     model_inputs: int = 3  # seeded inputs per model compared with the model's own runtime
     _container_image: str | None = field(default=None, repr=False)
 
