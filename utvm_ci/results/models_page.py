@@ -53,7 +53,7 @@ def section(tonight: list[dict[str, Any]], history: list[ModelFigures]) -> str:
             points = {f.run_id: getattr(f, figure) for f in mine if f.board == board}
             series[board] = [points[r] * scale if points.get(r) is not None else None for r in labels]
         parts.append(f"<h3>{escape(model)}: latency ({escape(figure)} per inference) over the nights</h3>"
-                     + chart(series, labels, unit))
+                     + chart(series, labels, unit, lo=0))
     return "".join(parts)
 
 
