@@ -1,5 +1,6 @@
 """Wall time of a night on virtual labs: one board, two boards sharing the target, and
-two boards of which one is dead (health check, out of rotation), no reference backends.
+two boards of which one is dead (health check, out of rotation), no reference backends, no model
+tier (bench/suite_time.py --models times the model tier).
 
     .venv/bin/python bench/nightly.py
 
@@ -31,7 +32,7 @@ def night(boards: int, faults: list[str], root: Path) -> tuple[float, dict]:
         start = time.monotonic()
         subprocess.run([sys.executable, "-m", "harness.cli", "hil", "run", "--inventory", str(out),
                         "--report-dir", str(root / "r"), "--state", str(root / "s"), "--reference", "",
-                        "--backoff", "0.5"], cwd=REPO, capture_output=True, check=False)
+                        "--backoff", "0.5", "--no-models"], cwd=REPO, capture_output=True, check=False)
         elapsed = time.monotonic() - start
     finally:
         virtual_lab.stop(out)

@@ -71,3 +71,26 @@ def int8_input(path: Path) -> Path:
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
+
+
+def int8_mlp(path: Path, hidden: int = 32, seed: int = 0) -> Path:
+    """float [1,16] -> MatMul -> Relu -> MatMul -> QuantizeLinear -> int8 [1,10]: a small model of the
+    model tier (int8 outputs compared in LSB); `hidden` sets how much work it is."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    inits = [numpy_helper.from_array(rng.standard_normal((16, hidden)).astype("float32") * 0.5, "W1"),
+             numpy_helper.from_array(rng.standard_normal((hidden, 10)).astype("float32") * 0.2, "W2"),
+             numpy_helper.from_array(np.array(0.1, dtype="float32"), "s"),
+             numpy_helper.from_array(np.array(0, dtype="int8"), "z")]
+    nodes = [helper.make_node("MatMul", ["x", "W1"], ["h0"]), helper.make_node("Relu", ["h0"], ["h1"]),
+             helper.make_node("MatMul", ["h1", "W2"], ["h2"]),
+             helper.make_node("QuantizeLinear", ["h2", "s", "z"], ["y"])]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])
+    y = helper.make_tensor_value_info("y", TensorProto.INT8, [1, 10])
+    graph = helper.make_graph(nodes, "int8_mlp", [x], [y], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from harness.sim.virtual_board import control
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, require_tvm
+from tests.onnx_models import int8_mlp
 from utvm_ci.lab import virtual_lab
 
 UTVM = [sys.executable, "-m", "harness.cli"]
@@ -62,7 +63,7 @@ def clean_night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int,
     out = root / "lab.yaml"
     virtual_lab.start(virtual_lab.plan(2, ["qemu-mps2-an385"], [], root), out)
     try:
-        code, summary, _ = night(out, root / "report", root / "state")
+        code, summary, _ = night(out, root / "report", root / "state", "--no-models")
         yield code, summary, root / "report", root / "state"
     finally:
         virtual_lab.stop(out)
@@ -222,7 +223,7 @@ def test_the_report_page_renders_in_headless_chromium(clean_night, tmp_path: Pat
 def test_a_stopped_night_releases_its_boards_and_still_reports(lab: Lab, tmp_path: Path) -> None:
     inventory = lab(1)
     argv = [*UTVM, "hil", "run", "--inventory", str(inventory), "--report-dir", str(tmp_path / "r"),
-            "--state", str(tmp_path / "s"), "--reference", ""]
+            "--state", str(tmp_path / "s"), "--reference", "", "--no-models"]
     runner = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True)
     assert runner.stdout is not None
@@ -239,3 +240,39 @@ def test_a_stopped_night_releases_its_boards_and_still_reports(lab: Lab, tmp_pat
     assert any(t["outcome"] == "error" for t in summary["tests"])
     assert not (tmp_path / "s" / "leases" / "vboard-1.lease").exists()  # released, not left to lapse
     assert not any(Path(f"/proc/{pid}").exists() for pid in _children(runner.pid))
+
+
+def test_a_night_measures_the_models_on_every_board_and_keeps_their_figures(lab: Lab, tmp_path: Path) -> None:
+    """The model tier runs on each healthy board (not shared between them) and on the references; its
+    figures go into the history's model_figures table, the summary and the page (latency chart, the
+    regression rule), and the boards' outputs are compared with the references'."""
+    require_tvm()
+    models = tmp_path / "models"
+    models.mkdir()
+    int8_mlp(models / "tiny.onnx")
+    inventory = lab(2)
+    code, summary, log = night(inventory, tmp_path / "r", tmp_path / "s", "--select",
+                               f"({QUICK}) or test_models", "--reference", "host,qemu-mps2-an385",
+                               "--models-dir", str(models), "--models", "tiny")
+    assert code == 0, log[-3000:]
+    assert "model tier: tiny" in log
+    ran = {t["board"] for t in summary["tests"] if t["figures"].get("model") == "tiny"}
+    assert ran == {"vboard-1", "vboard-2"}  # every board measured
+    rows = {r["board"]: r for r in summary["models"]}
+    assert set(rows) == {"vboard-1", "vboard-2"}
+    one, two = rows["vboard-1"]["cycles"], rows["vboard-2"]["cycles"]
+    assert one > 1000 and abs(one - two) <= 2  # one board type, virtual time: equal to the timer's tick
+    assert rows["vboard-1"]["flash_bytes"] > 10_000 and rows["vboard-1"]["max_diff_lsb"] <= 1
+    assert not any(d["kind"] == "model outputs differ" for d in summary["discrepancies"])
+    db = sqlite3.connect(tmp_path / "s" / "history.sqlite")
+    stored = db.execute("SELECT board, model, cycles, flash_bytes, ram_bytes, outputs_sha256 FROM "
+                        "model_figures ORDER BY board").fetchall()
+    assert {b for b, *_ in stored} == {"vboard-1", "vboard-2", "host", "qemu-mps2-an385"}
+    assert len({digest for *_, digest in stored}) == 1  # the same outputs on every backend
+    page = (tmp_path / "r" / "index.html").read_text()
+    models_html = page[page.index("Models on the boards"):page.index("Flaky and quarantined")]
+    assert "Regression rule: a night is flagged when its figure exceeds the median of the 7 nights" \
+        in models_html
+    assert "tiny: latency (cycles per inference) over the nights" in models_html and "<svg" in models_html
+    junit = (tmp_path / "r" / "junit-vboard-1.xml").read_text()
+    assert 'name="cycles"' in junit and 'name="flash_bytes"' in junit

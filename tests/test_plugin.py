@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -141,3 +142,67 @@ def test_firmware_without_the_testing_functions_is_refused(pytester: pytest.Pyte
                  str(Path(production.artifact).parent))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "utvm build --testing" in result.stderr.str(), result.stderr.str()
+
+
+def test_a_test_runs_on_another_image_of_its_target_and_records_figures(pytester: pytest.Pytester,
+                                                                        tmp_path: Path) -> None:
+    other = build_image("host", [KERNELS / "handwritten.c"], testing=False)  # no utvm.testing.* in it
+    pytester.makepyfile(test_images=f"""
+        import pytest
+        from harness.build import Manifest
+        from harness.errors import FunctionNotFound
+        OTHER = Manifest.load({str(Path(other.artifact).parent / "manifest.json")!r})
+
+        def test_suite_image(rpc):
+            assert rpc.get_function("utvm.testing.echo")(7) == 7
+
+        def test_other_image(image_dut, utvm_figures):
+            device = image_dut(OTHER)
+            assert device.manifest.artifact == OTHER.artifact
+            assert device.rpc.get_function("add_int")(2, 3) == 5
+            with pytest.raises(FunctionNotFound):
+                device.rpc.get_function("utvm.testing.echo")
+            utvm_figures.record({{"instructions": 1234, "model": "m1"}})
+
+        def test_model_param(utvm_model, utvm_spec):
+            assert utvm_model.name == "m1" and len(utvm_model.sha256) == 64
+    """)
+    model = tmp_path / "models" / "m1.onnx"
+    model.parent.mkdir()
+    model.write_bytes(b"\x08\x07")
+    reports = tmp_path / "reports"
+    plain = run(pytester, "--target", "host", f"--utvm-report-dir={reports}")
+    assert plain.ret == 0 and plain.parseoutcomes() == {"passed": 2}, plain.stdout.str()  # no model tier
+    summary = json.loads((reports / "summary.json").read_text())
+    tests = {t["nodeid"].rpartition("::")[2]: t for t in summary["tests"]}
+    assert tests["test_other_image[host]"]["figures"] == {"instructions": 1234, "model": "m1"}
+    case = ET.parse(reports / "junit-host.xml").getroot().find(".//testcase[@name='test_other_image[host]']")
+    assert case is not None
+    assert {p.get("name"): p.get("value") for p in case.iter("property")} == {"instructions": "1234",
+                                                                            "model": "m1"}
+    tier = run(pytester, "--target", "host", f"--utvm-models={model.parent}", "-k", "model_param")
+    assert tier.ret == 0 and tier.parseoutcomes()["passed"] == 1, tier.stdout.str()
+
+
+def test_a_serial_board_is_flashed_with_the_image_a_test_needs(tmp_path: Path) -> None:
+    """One image at a time on a serial board: asking for another flashes it, asking for the first
+    again flashes that back; the same image twice is not flashed again."""
+    from harness.build import Manifest
+    from harness.targets import get_target
+    from harness.testing.devices import DevicePool
+    from harness.testing.suite import RunConfig, TargetSpec
+
+    log = tmp_path / "flashed"
+    run_config = RunConfig(specs=[], cache=tmp_path, artifacts=tmp_path, serial_port="/dev/null",
+                           flash_cmd=f"echo {{elf}} >> {log}")
+    spec = TargetSpec("qemu-mps2-an385", get_target("qemu-mps2-an385"), frozenset({"serial"}), 1.0)
+
+    def image(name: str) -> Manifest:
+        return Manifest("qemu-mps2-an385", str(tmp_path / name / "utvm.elf"), "", [], {}, "", "", [])
+
+    suite_image, model_image = image("suite"), image("model")
+    pool = DevicePool(run_config, tmp_path / "devices")
+    for m in (suite_image, suite_image, model_image, model_image, suite_image):
+        pool.get(spec, m, label=Path(m.artifact).parent.name)
+    assert log.read_text().split() == [suite_image.artifact, model_image.artifact, suite_image.artifact]
+    assert pool.carried == suite_image.artifact

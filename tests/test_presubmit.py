@@ -20,7 +20,7 @@ UTVM = [sys.executable, "-m", "harness.cli"]
 
 def test_presubmit_runs_the_suite_on_host_and_a_board_in_a_container(tmp_path: Path) -> None:
     proc = subprocess.run([*UTVM, "ci", "presubmit", "--targets", "host,qemu-mps2-an505",
-                           "--report-dir", str(tmp_path), "--workers", "2"],
+                           "--report-dir", str(tmp_path), "--workers", "2", "--no-models"],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, check=False)
     assert proc.returncode == EXIT_OK, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "utvm ci presubmit: PASSED on 2 targets" in proc.stdout
@@ -72,3 +72,21 @@ def test_verdict_counts() -> None:
     assert verdict(summary(passed=3, passed_on_retry=1), 1.0) == EXIT_OK
     assert verdict(summary(passed=3, error=1), 1.0) == EXIT_INFRA
     assert verdict(summary(failed=1, error=1), 1.0) == EXIT_FAILED
+
+
+def test_a_missing_model_is_a_usage_error_before_anything_runs(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    proc = subprocess.run([*UTVM, "ci", "presubmit", "--targets", "host", "--report-dir", str(tmp_path / "r"),
+                           "--models-dir", str(tmp_path / "models")],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert f"no model kws01, vww01, ic01, ad01 in {tmp_path / 'models'}" in proc.stderr
+    assert "--no-models" in proc.stderr and not (tmp_path / "r").exists()
+
+
+def test_the_models_go_to_the_plugin(tmp_path: Path) -> None:
+    models = (tmp_path / "kws01.tflite", tmp_path / "ad01.tflite")
+    job = Presubmit(targets=("host",), report_dir=tmp_path, models=models)
+    argv = job.pytest_argv()
+    assert [a for a in argv if a.startswith("--utvm-models")] == [f"--utvm-models={m}" for m in models]
+    assert "--utvm-models" not in " ".join(Presubmit(targets=("host",), report_dir=tmp_path).pytest_argv())

@@ -15,6 +15,7 @@ import pytest
 
 from harness.errors import UtvmError
 from tests.conftest import REPO_ROOT
+from tests.onnx_models import int8_mlp
 from utvm_ci.lab import virtual_lab
 from utvm_ci.night.schedule import Schedule, checkout_env
 
@@ -77,12 +78,19 @@ def test_validate_writes_a_bundle_that_verify_checks(one_board: Path, tmp_path: 
     key = tmp_path / "key"
     key.write_text("vendor-secret\n")
     bundle = tmp_path / "bundle"
+    (tmp_path / "models").mkdir()
+    int8_mlp(tmp_path / "models" / "tiny.onnx")  # the model tier runs with it
     proc = utvm("validate", "--inventory", str(one_board), "--board", "vboard-1", "--out", str(bundle),
-                "--key", str(key))
+                "--key", str(key), "--models-dir", str(tmp_path / "models"), "--models", "tiny")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads((bundle / "conformance.json").read_text())
     assert doc["verdict"] == "conformant" and doc["board"] == "vboard-1"
     assert doc["counts"]["passed"] >= 150 and len(doc["tests"]) == sum(doc["counts"].values())
+    (model,) = doc["models"]  # the model tier ran on the board: agreement and cost per model
+    assert model["model"] == "tiny" and model["outcome"] == "passed" and model["outputs_agree"] is True
+    assert model["max_diff_lsb"] <= 1 and model["top1_agree"] == model["inputs"] == 3
+    assert model["cycles"] > 1000 and model["flash_bytes"] > 10_000 and model["ram_bytes"] > 0
+    assert "<h2>Models</h2>" in (bundle / "report.html").read_text()
     assert len(doc["firmware_sha256"]) == 64 and doc["tvm"] == "0.27.0.post1" and "QEMU" in doc["qemu"]
     assert doc["suite_version"] and doc["toolchain"].startswith("arm-none-eabi-gcc")
     assert "<testcase" in (bundle / "junit.xml").read_text()

@@ -9,8 +9,12 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import UtvmError
+
+if TYPE_CHECKING:
+    from utvm_ci.presubmit import Presubmit
 
 
 def _night_options(args: argparse.Namespace):
@@ -113,6 +117,28 @@ def add_port(sub: argparse._SubParsersAction) -> None:
     new.set_defaults(func=_cmd_port_new)
 
 
+def _model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--models-dir", metavar="DIR", help="the model tier's models (default: "
+                   "../shared/models/mlperf-tiny beside the checkout; an installed utvm has no default)")
+    p.add_argument("--models", metavar="NAMES", help="comma-separated names in --models-dir, each "
+                   "NAME.tflite or NAME.onnx (default: kws01,vww01,ic01,ad01, MLPerf Tiny's int8 models)")
+    p.add_argument("--no-models", action="store_true", help="without the model tier")
+
+
+def _models(args: argparse.Namespace) -> tuple[Path, ...]:
+    """The model tier's model files; none with --no-models, or from an installed utvm without --models-dir."""
+    from utvm_ci import suite
+
+    if args.no_models:
+        return ()
+    directory = Path(args.models_dir).absolute() if args.models_dir else suite.default_models_dir()
+    if directory is None and args.models is None:
+        print("utvm: no model tier (an installed utvm has no default models: give --models-dir DIR)",
+              file=sys.stderr)
+        return ()
+    return tuple(suite.model_files(directory, suite.names(args.models)))
+
+
 def _key(args: argparse.Namespace) -> bytes | None:
     if not args.key:
         return None
@@ -157,7 +183,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if not args.out:
         raise UtvmError("--out DIR is required (where the bundle goes)")
     board, where = _board_where(args)
-    doc = conformance.run(where, board, Path(args.out).absolute(), conformance.default_cache(), _key(args))
+    doc = conformance.run(where, board, Path(args.out).absolute(), conformance.default_cache(), _key(args),
+                          models=_models(args))
     print(f"{board}: {doc['verdict']}: " + ", ".join(f"{v} {k}" for k, v in doc["counts"].items()))
     print(f"bundle: {args.out} (check it with: utvm validate --verify {args.out})")
     return {"conformant": 0, "not conformant": 1}.get(doc["verdict"], 3)
@@ -175,27 +202,87 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--out", metavar="DIR", help="the bundle's directory")
     v.add_argument("--key", metavar="FILE", help="sign (or verify) the bundle with this secret (HMAC-SHA256)")
     v.add_argument("--verify", metavar="BUNDLE", help="check a bundle instead: exit 0 if it is as written")
+    _model_arguments(v)
     v.set_defaults(func=_cmd_validate)
+
+
+def _presubmit(args: argparse.Namespace, **overrides: object) -> Presubmit:
+    from utvm_ci.presubmit import Presubmit, default_targets
+    from utvm_ci.results import baseline
+
+    targets = [t for t in args.targets.split(",") if t] if args.targets else default_targets()
+    settings: dict = {"targets": tuple(targets), "report_dir": Path(args.report_dir).absolute(),
+                      "containers": not args.no_container, "workers": args.workers,
+                      "infra_retries": args.infra_retries, "models": _models(args),
+                      "baseline": Path(args.baseline).absolute() if args.baseline else baseline.DEFAULT_PATH}
+    return Presubmit(**{**settings, **overrides})
 
 
 def _cmd_presubmit(args: argparse.Namespace) -> int:
     from utvm_ci.job import run_job
-    from utvm_ci.presubmit import Presubmit, default_targets
 
-    targets = [t for t in args.targets.split(",") if t] if args.targets else default_targets()
-    job = Presubmit(targets=tuple(targets), report_dir=Path(args.report_dir).absolute(),
-                    containers=not args.no_container, workers=args.workers, infra_retries=args.infra_retries)
-    return run_job("utvm", job.run)
+    return run_job("utvm", lambda: _presubmit(args).run())
+
+
+def _cmd_baseline(args: argparse.Namespace) -> int:
+    from utvm_ci.job import EXIT_FAILED, EXIT_OK, run_job
+    from utvm_ci.results import baseline
+    from utvm_ci.suite import MODEL_TESTS
+
+    path = Path(args.baseline).absolute() if args.baseline else baseline.DEFAULT_PATH
+
+    def job() -> int:
+        if args.from_report:
+            report = Path(args.from_report).absolute()
+            summary_path = report / "summary.json"
+            if not summary_path.is_file():
+                raise UtvmError(f"--from-report {args.from_report}: no summary.json in it")
+            summary = json.loads(summary_path.read_text())
+        elif not args.update:
+            raise UtvmError("give --from-report DIR to compare a run with the baseline, or --update")
+        else:  # run the model tier alone, then take its figures
+            job = _presubmit(args, select=MODEL_TESTS)
+            if not job.models:
+                raise UtvmError("no models to run (--no-models, or no --models-dir)")
+            report, (code, summary) = job.report_dir, job.run_suite()
+            if summary is None:
+                return code
+        if args.update:
+            for line in baseline.update(summary, path):
+                print(line)
+            print(f"wrote {path}; commit it with the change that moved the figures")
+            return EXIT_OK
+        comparison = baseline.compare(summary, path, report)
+        for line in comparison.report(report):
+            print(line)
+        return EXIT_OK if comparison.ok else EXIT_FAILED
+
+    return run_job("utvm ci baseline", job)
+
+
+def _presubmit_arguments(p: argparse.ArgumentParser, report_dir: str) -> None:
+    p.add_argument("--targets", help="comma-separated (default: host targets and every QEMU target)")
+    p.add_argument("--report-dir", default=report_dir, help="JUnit files and summary.json")
+    p.add_argument("--workers", default="auto", help="pytest-xdist workers (default: one per core)")
+    p.add_argument("--infra-retries", type=int, default=1, help="retries after infrastructure errors")
+    p.add_argument("--no-container", action="store_true", help="run QEMU locally, not in containers")
+    p.add_argument("--baseline", metavar="FILE", help="the model tier's baseline "
+                   "(default: utvm_ci/baselines/models.json)")
+    _model_arguments(p)
 
 
 def add_ci(sub: argparse._SubParsersAction) -> None:
     ci = sub.add_parser("ci", help="CI jobs")
     csub = ci.add_subparsers(dest="job", required=True)
-    pre = csub.add_parser("presubmit", help="the acceptance suite on the host and every QEMU board "
-                          "(boards in containers); exit 0 passed, 1 test failures, 3 infrastructure errors")
-    pre.add_argument("--targets", help="comma-separated (default: host targets and every QEMU target)")
-    pre.add_argument("--report-dir", default="reports/presubmit", help="JUnit files and summary.json")
-    pre.add_argument("--workers", default="auto", help="pytest-xdist workers (default: one per core)")
-    pre.add_argument("--infra-retries", type=int, default=1, help="retries after infrastructure errors")
-    pre.add_argument("--no-container", action="store_true", help="run QEMU locally, not in containers")
+    pre = csub.add_parser("presubmit", help="the acceptance suite and the model tier on the host and every "
+                          "QEMU board (boards in containers); exit 0 passed, 1 test failures or a model's "
+                          "figure off its baseline, 3 infrastructure errors")
+    _presubmit_arguments(pre, "reports/presubmit")
     pre.set_defaults(func=_cmd_presubmit)
+    base = csub.add_parser("baseline", help="compare a run's model figures with the baseline, or --update it "
+                           "(from a report, or by running the model tier)")
+    base.add_argument("--update", action="store_true", help="write the run's figures into the baseline")
+    base.add_argument("--from-report", metavar="DIR", help="a run's report directory (its summary.json); "
+                      "without it, --update runs the model tier first (with the options below)")
+    _presubmit_arguments(base, "reports/baseline")
+    base.set_defaults(func=_cmd_baseline)

@@ -1,16 +1,20 @@
-"""The pre-submit job: the acceptance suite on the host target and every QEMU board.
+"""The pre-submit job: the acceptance suite on the host target and every QEMU board, with the
+model tier (each model on each target, checked against its own runtime, its figures held to the
+committed baseline: utvm_ci.results.baseline).
 
 LAVA's shape: `validate` checks everything the run needs and fails early with an
 infrastructure error; `run` runs the suite (one pytest, xdist workers in
-parallel, QEMU boards in containers) and reads its verdict back from summary.json.
+parallel, QEMU boards in containers) and reads its verdict back from summary.json,
+then compares the model tier's figures with the baseline.
 
-Exit codes: 0 all passed; 1 a test failed (a wrong result: the change is bad);
-3 only infrastructure errors (build, boot, container, link: retrying may help);
-2 bad usage.
+Exit codes: 0 all passed; 1 a test failed (a wrong result: the change is bad), or a
+model's figure moved from the baseline; 3 only infrastructure errors (build, boot,
+container, link: retrying may help); 2 bad usage.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -23,7 +27,8 @@ from harness.errors import InfrastructureError
 from harness.targets import all_targets, get_target
 from harness.testing.report import Outcome
 from utvm_ci.job import EXIT_FAILED, EXIT_INFRA, EXIT_OK
-from utvm_ci.suite import ROOT, SUITE, pytest_argv
+from utvm_ci.results import baseline
+from utvm_ci.suite import ROOT, SUITE, model_args, pytest_argv
 
 
 def default_targets() -> list[str]:
@@ -41,11 +46,17 @@ class Presubmit:
     workers: str = "auto"
     infra_retries: int = 1
     suite: Path = SUITE  # the installed acceptance suite, or another one for the plugin
+    models: tuple[Path, ...] = ()  # the model tier's models (none: no model tier)
+    baseline: Path = baseline.DEFAULT_PATH
+    select: str | None = None  # only the tests pytest -k selects
 
     def validate(self) -> str | None:
         """Everything the run needs; returns the container image (or None)."""
         for name in self.targets:
             get_target(name)  # UtvmError names the known targets
+        if self.models and importlib.util.find_spec("tvm") is None:
+            raise InfrastructureError("the model tier compiles models with apache-tvm, which is not "
+                                      "installed (pip install 'utvm[tvm]'), or run with --no-models")
         needs = {get_target(n).cc for n in self.targets}
         if not self.containers:
             needs |= {get_target(n).emulator[0] for n in self.targets if get_target(n).emulated}
@@ -61,10 +72,12 @@ class Presubmit:
     def pytest_argv(self) -> list[str]:
         return pytest_argv("-q", "-n", self.workers, f"--utvm-report-dir={self.report_dir}",
                            f"--infra-retries={self.infra_retries}", "-o", "console_output_style=count",
-                           *[f"--target={t}" for t in self.targets],
+                           *[f"--target={t}" for t in self.targets], *model_args(self.models),
+                           *(["-k", self.select] if self.select else []),
                            *(["--container"] if self.containers else []), tests=[str(self.suite)])
 
-    def run(self) -> int:
+    def run_suite(self) -> tuple[int, dict | None]:
+        """The suite (and model tier) and its verdict; the summary, None if the run left none."""
         self.validate()
         summary = self.report_dir / "summary.json"
         summary.unlink(missing_ok=True)
@@ -74,8 +87,20 @@ class Presubmit:
         if not summary.exists():
             print(f"utvm ci presubmit: the suite ended ({proc.returncode}) without a summary",
                   file=sys.stderr)
-            return EXIT_INFRA
-        return verdict(json.loads(summary.read_text()), elapsed)
+            return EXIT_INFRA, None
+        data = json.loads(summary.read_text())
+        return verdict(data, elapsed), data
+
+    def run(self) -> int:
+        code, summary = self.run_suite()
+        if summary is None or not self.models:
+            return code
+        expected = [(m.stem, t) for m in self.models for t in self.targets]
+        comparison = baseline.compare(summary, self.baseline, self.report_dir, expected)
+        for line in comparison.report(self.report_dir):
+            print(line)
+        comparison.write(self.report_dir)
+        return code if comparison.ok else EXIT_FAILED
 
 
 def verdict(summary: dict, elapsed: float) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ class Agreement:
     max_diff_lsb: float  # the worst output element over every input (inf: shapes differ)
     top1_agree: int  # inputs whose every output's top-1 agreed
     max_abs_diff: float
+    outputs_sha256: str = ""  # of the device's outputs over every input: equal digests, equal outputs
 
     @property
     def within_one_lsb(self) -> bool:
@@ -23,19 +25,22 @@ class Agreement:
 
     def as_dict(self) -> dict[str, Any]:
         return {"inputs": self.inputs, "max_diff_lsb": self.max_diff_lsb, "top1_agree": self.top1_agree,
-                "max_abs_diff": self.max_abs_diff}
+                "max_abs_diff": self.max_abs_diff, "outputs_sha256": self.outputs_sha256}
 
 
 def seeded_agreement(module: GraphModule, reference: Reference, count: int, seed: int = 0) -> Agreement:
     """Run `count` seeded random inputs (seeds seed, seed+1, ...) on the device and the reference."""
     worst_lsb = worst_abs = 0.0
     agree = 0
+    digest = hashlib.sha256()
     for i in range(count):
         xs = load_inputs(module.graph, None, seed=seed + i)
         got, expected = module(*xs), reference.run(xs)
+        for g in got:
+            digest.update(f"{g.dtype}{g.shape}".encode() + g.tobytes())
         results = [compare(g, e) for g, e in zip(got, expected, strict=True)]
         lsb = [r["max_diff_lsb"] if r["max_diff_lsb"] is not None else r["max_abs_diff"] for r in results]
         worst_lsb = max(worst_lsb, *lsb)
         worst_abs = max(worst_abs, *(r["max_abs_diff"] for r in results))
         agree += all(r["top1_agrees"] for r in results)
-    return Agreement(count, worst_lsb, agree, worst_abs)
+    return Agreement(count, worst_lsb, agree, worst_abs, digest.hexdigest())

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from filelock import FileLock
+
 from harness import resources
 from harness.build import build
 from harness.models.graph import Graph
@@ -32,7 +34,10 @@ def check(graph: Graph, target: Target, cache: Path | None = None) -> dict[str, 
     """The budget (free data heap and flash for parameters); ModelTooBig if the plan exceeds it."""
     if target.ram_bytes is None or target.flash_bytes is None:
         return {}  # a host process: memory is the host's
-    runtime = build(target, (cache or resources.cache_dir()) / f"runtime-{target.name}")
+    out = (cache or resources.cache_dir()) / f"runtime-{target.name}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out) + ".lock"):  # processes checking the same target share the build
+        runtime = build(target, out)
     static = runtime.size["data"] + runtime.size["bss"]
     heap = target.ram_bytes - static - STACK_BYTES - workspace_bytes(target)
     flash = target.flash_bytes - runtime.size["text"] - runtime.size["data"]

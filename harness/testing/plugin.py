@@ -8,26 +8,33 @@ Tests ask for `dut` (the device under test: `dut.rpc`, `dut.raw_link()`, `dut.ma
 or `rpc` and are parametrized over the chosen targets. `@pytest.mark.requires("fpu")`
 skips a test on targets without that feature. Each xdist worker gets its own
 devices; images are built once and shared through file locks.
+
+The model tier (`--utvm-models FILE_OR_DIR`): tests that ask for `utvm_model` are
+parametrized over those models too, and not collected when none are given. Such a test
+runs on the model's own image through `image_dut(manifest)` (harness.testing.devices)
+and records what it measured with `utvm_figures.record({...})`: the figures go with
+its result into JUnit, summary.json and the nightly history.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from filelock import FileLock
 
 from harness.build import Manifest
-from harness.device.dut import DeviceUnderTest, Hooks
+from harness.device.dut import DeviceUnderTest
 from harness.errors import BuildError, InfrastructureError, UtvmError
 from harness.testing import report as R
-from harness.testing.suite import RunConfig, TargetSpec, image_facts
+from harness.testing.devices import DevicePool, Figures, ImageDevices, set_property
+from harness.testing.suite import ModelFile, RunConfig, TargetSpec, image_facts
 
 _RUN = pytest.StashKey[RunConfig]()
 _PHASE = pytest.StashKey[dict[str, pytest.TestReport]]()
-DEFAULT_TIMEOUT = 10.0
+MODEL = "utvm_model"  # the fixture a model-tier test asks for
 
 
 class UtvmHookSpecs:
@@ -67,6 +74,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="re-run a test up to N times after an infrastructure error (never after a failure)")
     g.addoption("--utvm-report-dir", default=None, metavar="DIR",
                 help="write junit-<target>.xml and summary.json here")
+    g.addoption("--utvm-models", action="append", default=[], metavar="FILE_OR_DIR",
+                help="run the model tier with these models (.tflite/.onnx; a directory: all of its models; "
+                "repeatable); without it the model tier's tests are not collected")
+    g.addoption("--utvm-model-inputs", type=int, default=3, metavar="N",
+                help="seeded inputs per model compared with the model's own runtime (default 3)")
     parser.addini("utvm_targets", "targets used when no --target is given", type="args", default=["host"])
 
 
@@ -74,7 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requires(*features): run only on targets that have these features")
     config.addinivalue_line("markers", "utvm_target(name): set by the plugin: the target a test runs on")
     config.pluginmanager.register(ResultsCollector(config), "utvm-results")
-    if any(config.getoption(o) for o in ("target", "serial_port", "firmware", "flash_cmd")):
+    if any(config.getoption(o) for o in ("target", "serial_port", "firmware", "flash_cmd", "utvm_models")):
         _run(config)  # asked for targets: a bad option is a usage error before anything runs
 
 
@@ -103,6 +115,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "utvm_spec" in metafunc.fixturenames:
         specs = _run(metafunc.config).specs
         metafunc.parametrize("utvm_spec", specs, ids=[s.name for s in specs], scope="session")
+    if MODEL in metafunc.fixturenames and (models := _run(metafunc.config).models):
+        metafunc.parametrize(MODEL, models, ids=[m.name for m in models], scope="session")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str,
+                              obj: object) -> list[pytest.Item] | None:
+    """Without --utvm-models the model tier is not part of the run: its tests are not collected, so an
+    ordinary suite run is what it was (no skips, no deselected tests)."""
+    if not (inspect.isfunction(obj) and MODEL in inspect.signature(obj).parameters):
+        return None
+    return None if _run(collector.config).models else []
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -117,46 +141,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason=f"target {spec.name} lacks {', '.join(missing)}"))
     if _RUN not in config.stash:
         return
-    specs = [s.name for s in config.stash[_RUN].specs]
-    # one target after the other: a worker keeps few devices alive
-    items.sort(key=lambda i: specs.index(s.name) if (s := _spec_of(i)) else -1)
+    run = config.stash[_RUN]
+    specs, models = [s.name for s in run.specs], list(run.models)
+    items.sort(key=lambda i: _order(i, specs, models))
+
+
+def _order(item: pytest.Item, specs: list[str], models: list[ModelFile]) -> tuple[int, int, int]:
+    """The suite one target after the other (a worker keeps few devices alive), then the model tier
+    one model after the other (a worker compiles a model once; a serial board is flashed least)."""
+    spec, model = _spec_of(item), _param(item, MODEL)
+    target = specs.index(spec.name) if spec is not None else -1
+    if isinstance(model, ModelFile):
+        return 1, models.index(model), target
+    return 0, target, 0
+
+
+def _param(item: pytest.Item, name: str) -> Any:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get(name) if callspec else None
 
 
 def _spec_of(item: pytest.Item) -> TargetSpec | None:
-    callspec = getattr(item, "callspec", None)
-    return callspec.params.get("utvm_spec") if callspec else None
+    spec = _param(item, "utvm_spec")
+    return spec if isinstance(spec, TargetSpec) else None
 
 
 # ---- fixtures ----
-class DevicePool:
-    """This worker's devices, one per target; only the newest few stay running."""
-
-    def __init__(self, run: RunConfig, workroot: Path, live: int = 2) -> None:
-        self.run, self.workroot, self.live = run, workroot, live
-        self.devices: dict[str, DeviceUnderTest] = {}
-        self._order: list[str] = []
-
-    def get(self, spec: TargetSpec, manifest: Manifest) -> DeviceUnderTest:
-        dut = self.devices.get(spec.name)
-        if dut is None:
-            workdir = self.workroot / spec.name
-            workdir.mkdir(parents=True, exist_ok=True)
-            options = self.run.launch_options(spec)
-            dut = DeviceUnderTest(manifest, options, DEFAULT_TIMEOUT * spec.timeout_multiplier, workdir,
-                                  Hooks(flash=self.run.flash_cmd, reset=self.run.reset_cmd))
-            self.devices[spec.name] = dut
-        if spec.name in self._order:
-            self._order.remove(spec.name)
-        self._order.append(spec.name)
-        for stale in self._order[: -self.live]:
-            self.devices[stale].stop()  # restarted on demand
-        return dut
-
-    def close(self) -> None:
-        for dut in self.devices.values():
-            dut.stop()
-
-
 @pytest.fixture(scope="session")
 def utvm_run(pytestconfig: pytest.Config) -> RunConfig:
     return _run(pytestconfig)
@@ -180,11 +190,7 @@ def utvm_image(utvm_spec: TargetSpec, utvm_run: RunConfig, pytestconfig: pytest.
         return utvm_run.firmware
     sources = [Path(p) for group in pytestconfig.hook.pytest_utvm_image_sources(config=pytestconfig)
                for p in group]
-    manifest = utvm_run.build_image(spec=utvm_spec, sources=sources)
-    if utvm_run.serial_port and utvm_run.flash_cmd:
-        with FileLock(str(utvm_run.cache / "flash.lock")):
-            Hooks(flash=utvm_run.flash_cmd).run("flash", manifest, utvm_run.serial_port)
-    return manifest
+    return utvm_run.build_image(spec=utvm_spec, sources=sources)  # a serial board: the pool flashes it
 
 
 @pytest.fixture
@@ -196,6 +202,22 @@ def dut(request: pytest.FixtureRequest, utvm_spec: TargetSpec, utvm_image: Manif
     yield device
     report = request.node.stash.get(_PHASE, {}).get("call")
     device.end_test(passed=report is not None and not report.failed)
+
+
+@pytest.fixture
+def image_dut(request: pytest.FixtureRequest, utvm_spec: TargetSpec,
+              utvm_pool: DevicePool) -> Iterator[ImageDevices]:
+    """`image_dut(manifest)`: a device under test running another image of the test's target."""
+    devices = ImageDevices(utvm_pool, utvm_spec)
+    yield devices
+    report = request.node.stash.get(_PHASE, {}).get("call")
+    devices.end_test(passed=report is not None and not report.failed)
+
+
+@pytest.fixture
+def utvm_figures(request: pytest.FixtureRequest) -> Figures:
+    """Record what the test measured: `utvm_figures.record({"instructions": n, "flash_bytes": b})`."""
+    return Figures(request.node)
 
 
 class LiveRPC:
@@ -222,8 +244,8 @@ def _attach_facts(node: pytest.Item, spec: TargetSpec, device: DeviceUnderTest) 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Re-run the test body after an infrastructure error, on a fresh session; never after a failure."""
-    device = pyfuncitem.funcargs.get("dut")
-    if not isinstance(device, DeviceUnderTest):
+    device, images = pyfuncitem.funcargs.get("dut"), pyfuncitem.funcargs.get("image_dut")
+    if not isinstance(device, DeviceUnderTest) and not isinstance(images, ImageDevices):
         return None
     retries = _run(pyfuncitem.config).infra_retries
     if not retries:
@@ -236,15 +258,13 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         except InfrastructureError:
             if attempt == retries:
                 raise
-            _set_property(pyfuncitem, R.P_RETRIES, attempt + 1)
-            device.mark_broken()
-            device.recover()
+            set_property(pyfuncitem, R.P_RETRIES, attempt + 1)
+            if isinstance(images, ImageDevices):
+                images.mark_broken()  # the test's next image_dut() call opens a new session
+            if isinstance(device, DeviceUnderTest):
+                device.mark_broken()
+                device.recover()
     return True
-
-
-def _set_property(item: pytest.Item, key: str, value: object) -> None:
-    item.user_properties[:] = [(k, v) for k, v in item.user_properties if k != key]
-    item.user_properties.append((key, value))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -255,7 +275,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     spec = _spec_of(item)
     if spec is None:
         return
-    _set_property(item, R.P_TARGET, spec.name)
+    set_property(item, R.P_TARGET, spec.name)
+    model = _param(item, MODEL)
+    if isinstance(model, ModelFile):  # a model-tier result says which model, even when it skipped
+        set_property(item, R.P_FIGURE + "model", model.name)
     rep.user_properties = list(item.user_properties)
     if rep.failed and call.excinfo is not None:
         for kind, error_class in ((InfrastructureError, R.ErrorClass.INFRASTRUCTURE),

@@ -40,6 +40,9 @@ PASSES = (Outcome.PASSED, Outcome.PASSED_ON_RETRY)
 # user_properties keys the plugin attaches to every test report
 P_TARGET, P_ERROR_CLASS, P_RETRIES = "utvm_target", "utvm_error_class", "utvm_retries"
 P_TARGET_FACTS = "utvm_fact_"  # prefix: facts about the target that go into the JUnit properties
+P_FIGURE = "utvm_figure_"  # prefix: what a test measured (instructions, flash bytes, ...)
+
+Figure = int | float | str  # a measured number, or a fact that goes with it (the model's name, a digest)
 
 
 @dataclass
@@ -54,6 +57,7 @@ class TestResult:
     details: str = ""
     retries: int = 0
     error_class: ErrorClass = ErrorClass.NONE
+    figures: dict[str, Figure] = field(default_factory=dict)  # what the test measured, by name
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TestResult:
@@ -82,6 +86,13 @@ class TestResult:
         return self.nodeid.rpartition("::")[2]
 
 
+def _figure(value: object) -> Figure:
+    """A property as a figure: numbers and text as they are, anything else as its text."""
+    if isinstance(value, bool):
+        return int(value)
+    return value if isinstance(value, int | float | str) else str(value)
+
+
 def _error_class(when: str, properties: dict[str, object]) -> ErrorClass:
     """What the plugin found raised; a fixture's fault that is not a build is the machinery's."""
     marked = properties.get(P_ERROR_CLASS)
@@ -105,6 +116,8 @@ class RunResults:
         for key, value in properties.items():
             if key.startswith(P_TARGET_FACTS):
                 self.facts.setdefault(target, {})[key.removeprefix(P_TARGET_FACTS)] = str(value)
+            elif key.startswith(P_FIGURE):
+                result.figures[key.removeprefix(P_FIGURE)] = _figure(value)
         if result.outcome in (Outcome.FAILED, Outcome.ERROR):
             return  # the first fault is the one reported
         if outcome == "skipped":
@@ -157,9 +170,11 @@ class RunResults:
             ET.SubElement(props, "property", name=key, value=value)
         for t in tests:
             case = ET.SubElement(ts, "testcase", classname=t.classname, name=t.name, time=f"{t.duration:.3f}")
-            if t.retries:
+            case_props = {**({"retries": t.retries} if t.retries else {}), **t.figures}
+            if case_props:
                 cprops = ET.SubElement(case, "properties")
-                ET.SubElement(cprops, "property", name="retries", value=str(t.retries))
+                for key, value in case_props.items():
+                    ET.SubElement(cprops, "property", name=key, value=str(value))
             tag = _JUNIT_TAGS.get(t.outcome)
             if tag:
                 el = ET.SubElement(case, tag, message=t.message[:1000])

@@ -26,6 +26,42 @@ if TYPE_CHECKING:
     from harness.device.dut import DeviceUnderTest
 
 
+MODEL_SUFFIXES = (".tflite", ".onnx")
+ANY_IMAGE = "any_image"  # feature: the run can start other images on the target (a model's, say)
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A model the run's model tier runs on every target (`--utvm-models`)."""
+
+    name: str  # the file's stem: kws01
+    path: Path
+    sha256: str  # its images are keyed by it
+
+    def __repr__(self) -> str:  # shown in test ids
+        return self.name
+
+
+def model_files(paths: list[str]) -> tuple[ModelFile, ...]:
+    """Files as given, and every .tflite/.onnx file of a directory (sorted); one name once."""
+    found: dict[str, ModelFile] = {}
+    for given in paths:
+        path = Path(given).absolute()
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.suffix in MODEL_SUFFIXES)
+            if not files:
+                raise UtvmError(f"--utvm-models {given}: no {'/'.join(MODEL_SUFFIXES)} files in it")
+        elif path.is_file():
+            files = [path]
+        else:
+            raise UtvmError(f"--utvm-models {given}: no such file or directory")
+        for f in files:
+            if f.stem in found and found[f.stem].path != f:
+                raise UtvmError(f"--utvm-models: two models are named {f.stem} ({found[f.stem].path}, {f})")
+            found[f.stem] = ModelFile(f.stem, f, hashlib.sha256(f.read_bytes()).hexdigest())
+    return tuple(found.values())
+
+
 @dataclass(frozen=True)
 class TargetSpec:
     """A target as this run sees it: its features here and its timeout scale."""
@@ -70,6 +106,8 @@ class RunConfig:
     reset_cmd: str | None = None
     container: bool = False
     infra_retries: int = 0
+    models: tuple[ModelFile, ...] = ()  # the model tier (none: its tests are not collected)
+    model_inputs: int = 3  # seeded inputs per model compared with the model's own runtime
     _container_image: str | None = field(default=None, repr=False)
 
     @classmethod
@@ -83,15 +121,19 @@ class RunConfig:
         multipliers = parse_multipliers(opt("timeout_multiplier"), names)
         serial = opt("serial_port")
         _check_serial(serial, names, firmware, opt("flash_cmd"), config)
-        specs = [TargetSpec(t.name, t, _features(t, serial, bool(opt("container")), opt("reset_cmd")),
+        specs = [TargetSpec(t.name, t, _features(t, serial, bool(opt("container")), opt("reset_cmd"),
+                                                      opt("flash_cmd")),
                             t.timeout_multiplier * multipliers[t.name]) for t in targets]
         if opt("infra_retries") < 0:
             raise UtvmError("--infra-retries must not be negative")
+        if opt("utvm_model_inputs") < 1:
+            raise UtvmError("--utvm-model-inputs must be at least 1")
         return cls(specs=specs, cache=Path(opt("utvm_cache") or resources.cache_dir()),
                    artifacts=Path(opt("artifacts_dir") or resources.work_root() / "utvm-artifacts"),
                    keep_artifacts=opt("keep_artifacts"), serial_port=serial, baud=opt("baud"),
                    firmware=firmware, flash_cmd=opt("flash_cmd"), reset_cmd=opt("reset_cmd"),
-                   container=opt("container"), infra_retries=opt("infra_retries"))
+                   container=opt("container"), infra_retries=opt("infra_retries"),
+                   models=model_files(opt("utvm_models")), model_inputs=opt("utvm_model_inputs"))
 
     def build_image(self, spec: TargetSpec, sources: list[Path]) -> Manifest:
         key = hashlib.sha256("|".join([spec.name, *map(str, sources)]).encode()).hexdigest()[:12]
@@ -145,12 +187,15 @@ def _check_serial(port: str | None, names: list[str], firmware: Manifest | None,
         raise UtvmError("a serial board serves one session: run without -n")
 
 
-def _features(target: Target, serial: str | None, container: bool, reset_cmd: str | None) -> frozenset[str]:
-    features = set(target.features) | {"reset"}
+def _features(target: Target, serial: str | None, container: bool, reset_cmd: str | None,
+              flash_cmd: str | None) -> frozenset[str]:
+    features = set(target.features) | {"reset", ANY_IMAGE}
     if serial:
         features = (features - {"process", "qemu", "semihosting"}) | {"serial"}
         if not reset_cmd:
             features.discard("reset")
+        if not flash_cmd:  # the board runs what it carries (--firmware)
+            features.discard(ANY_IMAGE)
     elif container and target.containerized:
         features.add("container")
     return frozenset(features)

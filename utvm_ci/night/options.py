@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import resources
+from utvm_ci import suite
 from utvm_ci.results.flaky import Policy
 
 
@@ -39,6 +40,13 @@ class NightOptions:
     flaky_window: int = field(default=10, metadata={"help": "nights looked at for flips"})
     flaky_flips: int = field(default=3, metadata={"help": "flips in the window that quarantine a test"})
     quarantine_days: float = field(default=7.0, metadata={"help": "how long a quarantine lasts"})
+    models_dir: Path | None = field(default=None, metadata={
+        "help": "the model tier's models, run on every healthy board and reference backend (default: "
+                "../shared/models/mlperf-tiny beside the checkout)", "metavar": "DIR"})
+    models: str | None = field(default=None, metadata={
+        "help": "comma-separated model names in --models-dir (default: kws01,vww01,ic01,ad01)",
+        "metavar": "NAMES"})
+    no_models: bool = field(default=False, metadata={"help": "a night without the model tier"})
     cache: Path = field(default_factory=resources.cache_dir)
     lease_wait: float | None = None  # default: a lease's lifetime, so a killed runner's leases lapse
     run_id: str | None = None
@@ -56,10 +64,23 @@ class NightOptions:
     def history_path(self) -> Path:
         return self.state / "history.sqlite"
 
+    def model_files(self) -> list[Path]:
+        """The model tier's models (UtvmError if one is missing); none with no_models, or from an
+        installed utvm given no models_dir."""
+        if self.no_models:
+            return []
+        directory = self.models_dir if self.models_dir is not None else suite.default_models_dir()
+        if directory is None and self.models is None:
+            return []
+        return suite.model_files(directory, suite.names(self.models))
+
     # ---- the command line ----
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         for f in _options():
+            if f.type == "bool":  # a switch
+                parser.add_argument(_flag(f.name), action="store_true", default=None, help=f.metadata["help"])
+                continue
             parser.add_argument(_flag(f.name), type=_TYPES[f.type], default=None,
                                 required=f.metadata.get("required", False),
                                 metavar=f.metadata.get("metavar"), help=f.metadata["help"])
@@ -68,20 +89,25 @@ class NightOptions:
     def from_args(cls, args: argparse.Namespace) -> NightOptions:
         given = {f.name: getattr(args, f.name) for f in _options() if getattr(args, f.name) is not None}
         options = cls(**given)
-        return replace(options, **{k: Path(getattr(options, k)).absolute() for k in _PATHS})
+        if options.models_dir is None:  # beside this checkout, also for a night run from another one
+            options = replace(options, models_dir=suite.default_models_dir())
+        return replace(options, **{k: Path(getattr(options, k)).absolute() for k in _PATHS
+                                   if getattr(options, k) is not None})
 
     def argv(self) -> list[str]:
         """The options again as arguments of `utvm hil run`."""
         out: list[str] = []
         for f in _options():
             value = getattr(self, f.name)
-            if value is not None:
+            if isinstance(value, bool):
+                out += [_flag(f.name)] if value else []
+            elif value is not None:
                 out += [_flag(f.name), str(value)]
         return out
 
 
-_TYPES = {"Path": str, "int": int, "float": float, "str | None": str}
-_PATHS = ("inventory", "report_dir", "state")
+_TYPES = {"Path": str, "Path | None": str, "int": int, "float": float, "str | None": str}
+_PATHS = ("inventory", "report_dir", "state", "models_dir")
 
 
 def _options() -> list[Any]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.testing.report import OUTCOMES, Outcome, RunResults, TestResult
-from utvm_ci.results import page
+from utvm_ci.results import models_page, page
 from utvm_ci.results.flaky import Discrepancy, QuarantineChanges, flip_count, pass_rate
 from utvm_ci.results.history import History, Result
 
@@ -20,12 +20,14 @@ if TYPE_CHECKING:
 def write(out: Path, night: Night, history: History, quarantined: set[tuple[str, str]],
           changes: QuarantineChanges, discrepancies: list[Discrepancy], verdict: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    results = history.results(night.run_id)
+    figures = {(r.board, r.test): r.figures for r in night.board_results()}  # the history keeps a few
+    results = [replace(r, figures=figures.get((r.board, r.test), {})) for r in history.results(night.run_id)]
     _junit(out, night, results, quarantined)
-    summary = _summary(night, results, quarantined, changes, discrepancies, verdict)
+    models = models_page.rows(history, night.run_id)
+    summary = _summary(night, results, quarantined, changes, discrepancies, verdict) | {"models": models}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     html = page.page(summary, results, _trends(history), _flaky(history), history.firmware_sizes(),
-                     _health_history(history))
+                     _health_history(history), models_page.section(models, history.model_figures()))
     (out / "index.html").write_text(html)
     (out / "night.log").write_text("\n".join(night.log_lines) + "\n")
     return out
@@ -41,7 +43,7 @@ def _junit(out: Path, night: Night, results: list[Result], quarantined: set[tupl
             if r.board == name:
                 message = r.message + (" [quarantined]" if (r.test, r.target) in quarantined else "")
                 run.tests[r.test] = TestResult(r.test, name, r.outcome, r.duration, message, "", r.retries,
-                                               r.error_class)
+                                               r.error_class, dict(r.figures))
         run.junit(name, suite=f"utvm-hil[{night.run_id}]").write(out / f"junit-{name}.xml", encoding="utf-8",
                                                                   xml_declaration=True)
 

@@ -8,7 +8,10 @@ LAVA's shape. `validate`: the inventory, the tools, the images. `run`:
      another board of the target when there is one (a board that produced them
      is checked again first); failures are never re-run;
   4. the reference backends (host, QEMU) run the same suite, for comparison;
-  5. results go to the history, quarantine is updated, reports are written.
+     the suite includes the model tier (each model on the board's own image:
+     outputs against the model's own runtime, cycles per inference, flash, RAM);
+  5. results (and model figures) go to the history, quarantine is updated,
+     reports are written.
 
 Exit codes: 0 passed; 1 a test failed (quarantined tests excepted);
 3 only infrastructure errors (or a board out of rotation); 2 bad usage.
@@ -24,6 +27,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from harness.device.dut import Hooks
 from harness.errors import InfrastructureError, UtvmError
@@ -40,6 +44,7 @@ from utvm_ci.night import report, shard
 from utvm_ci.night.options import NightOptions
 from utvm_ci.results.flaky import compare_backends, update_quarantine
 from utvm_ci.results.history import History, Result
+from utvm_ci.suite import MODEL_TESTS
 
 HEALTH_TIMEOUT = 2.0  # s, times the target's and board's multipliers: a known-good image answers at once
 
@@ -91,6 +96,8 @@ class Night:
         self.outcomes: dict[str, Outcome] = {}
         self.references: list[Result] = []
         self.target_errors: dict[str, str] = {}  # targets whose suite could not even be collected
+        self.models: list[Path] = []  # the model tier's models
+        self.model_outcomes: dict[tuple[str, str], Outcome] = {}  # (board, node id): on every board
         self.stopping = False  # asked to stop (SIGTERM): finish up, release the boards, report
         self._lock = threading.RLock()  # log() may run in a signal handler (stop)
         self.log_lines: list[str] = []
@@ -117,6 +124,7 @@ class Night:
                 raise UtvmError(f"unknown reference target {name!r}")
         if self.o.retries < 0 or self.o.backoff < 0:
             raise UtvmError("retries and backoff must not be negative")
+        self.models = self.o.model_files()  # a missing model: nothing runs
         return self.inventory
 
     def reference_targets(self) -> tuple[str, ...]:
@@ -132,7 +140,8 @@ class Night:
         inventory = self.validate()
         history = History(self.o.history_path)
         history.start_run(self.run_id, self.o.revision or revision(), inventory.lab)
-        self.log(f"night {self.run_id}: lab {inventory.lab}, {len(inventory.boards)} boards")
+        self.log(f"night {self.run_id}: lab {inventory.lab}, {len(inventory.boards)} boards; model tier: "
+                 + (", ".join(m.stem for m in self.models) or "none"))
         self.slots = [Slot(b, access_for(b)) for b in inventory.boards]
         try:
             with self._boards_held(), ThreadPoolExecutor(max(2, len(self.slots))) as pool:
@@ -224,7 +233,7 @@ class Night:
         if slot.lease is not None:
             slot.lease.release()
 
-    # ---- the suite on a target's boards ----
+    # ---- the suite on a target's boards, then the model tier on each of them ----
     def _run_target(self, target: str) -> None:
         slots = [s for s in self.slots if s.board.target == target]
         first = slots[0]
@@ -242,13 +251,15 @@ class Night:
             healthy = [s for s in slots if s.healthy]
             if not healthy or not pending or self.stopping:
                 break
-            plan = assign(pending, [s.board.name for s in healthy], last_board)
+            plan = shard.assign(pending, [s.board.name for s in healthy], last_board)
             by_name = {s.board.name: s for s in healthy}
             with ThreadPoolExecutor(len(plan)) as pool:
                 runs = {name: pool.submit(self._run_shard, by_name[name], ids, attempt)
                         for name, ids in plan.items()}
                 results = {name: future.result() for name, future in runs.items()}
-            pending = self._merge(target, results, last_board, attempt)
+            pending = [n for _, n in self._merge(target, results, attempt)]
+            for nodeid in pending:
+                last_board[nodeid] = self.outcomes[nodeid].board
             for name in {last_board[n] for n in pending} if not self.stopping else ():
                 self.log(f"{name}: infrastructure errors; checking the board again")
                 self._check(by_name[name])
@@ -256,31 +267,67 @@ class Night:
             if nodeid not in self.outcomes:
                 self.outcomes[nodeid] = Outcome(first.board.name, target, TestResult.infrastructure_error(
                     nodeid, target, f"not run: no board of {target} in rotation"))
+        if self.models:
+            self._run_model_tier(target, slots, where)
 
-    def _run_shard(self, slot: Slot, nodeids: list[str], attempt: int) -> shard.ShardResult:
-        self.log(f"{slot.board.name}: running {len(nodeids)} tests (attempt {attempt + 1})")
-        out = self.o.report_dir / "runs" / f"{slot.board.name}-{attempt + 1}"
-        result = shard.run(slot.where(), nodeids, out, self.o.cache)
+    def _run_model_tier(self, target: str, slots: list[Slot], where: shard.Where) -> None:
+        """Every model on every healthy board (each board is measured, so nothing is shared); a test
+        that ended in an infrastructure error runs again on the same board after a health check."""
+        select = MODEL_TESTS + (f" and ({self.o.select})" if self.o.select else "")
+        try:
+            nodeids = shard.collect(where, self.o.cache, select, self.models)
+        except InfrastructureError as exc:
+            self.target_errors[target] = str(exc)
+            self.log(f"{target}: cannot collect the model tier: {exc}")
+            return
+        pending = {s.board.name: list(nodeids) for s in slots if s.healthy and nodeids}
+        for attempt in range(self.o.retries + 1):
+            if attempt:
+                time.sleep(min(self.o.backoff * 2 ** (attempt - 1), 60.0))
+                for slot in slots if not self.stopping else ():
+                    if pending.get(slot.board.name):
+                        self.log(f"{slot.board.name}: infrastructure errors in the model tier; checking "
+                                 "the board again")
+                        self._check(slot)
+            by_name = {s.board.name: s for s in slots if s.healthy and pending.get(s.board.name)}
+            if not by_name or self.stopping:
+                break
+            with ThreadPoolExecutor(len(by_name)) as pool:
+                runs = {name: pool.submit(self._run_shard, slot, pending[name], attempt, "model-tier")
+                        for name, slot in by_name.items()}
+                results = {name: future.result() for name, future in runs.items()}
+            pending = {}
+            for board, nodeid in self._merge(target, results, attempt, per_board=True):
+                pending.setdefault(board, []).append(nodeid)
+
+    def _run_shard(self, slot: Slot, nodeids: list[str], attempt: int, tier: str = "") -> shard.ShardResult:
+        self.log(f"{slot.board.name}: running {len(nodeids)} {tier + ' ' if tier else ''}tests "
+                 f"(attempt {attempt + 1})")
+        out = self.o.report_dir / "runs" / f"{slot.board.name}{'-' + tier if tier else ''}-{attempt + 1}"
+        result = shard.run(slot.where(), nodeids, out, self.o.cache, models=self.models)
         slot.facts.update(result.facts)
         return result
 
-    def _merge(self, target: str, results: dict[str, shard.ShardResult], last_board: dict[str, str],
-               attempt: int) -> list[str]:
+    def _merge(self, target: str, results: dict[str, shard.ShardResult], attempt: int,
+               per_board: bool = False) -> list[tuple[str, str]]:
+        """Fold a round's results in (a model-tier test once per board); returns the (board, node id)
+        of the tests that ended in an infrastructure error."""
         pending = []
         for board, result in results.items():
             for nodeid, entry in result.tests.items():
+                book: dict = self.model_outcomes if per_board else self.outcomes
+                key = (board, nodeid) if per_board else nodeid
                 entry = replace(entry)
-                before = self.outcomes.get(nodeid)
+                before = book.get(key)
                 trail = list(before.trail) if before else []
                 if before is not None:  # this is a re-run after an infrastructure error
                     trail.append(f"{before.board}: {before.result.message}")
                     entry.retries += before.result.retries + 1
                 if entry.outcome == O.PASSED and entry.retries:
                     entry.outcome = O.PASSED_ON_RETRY
-                self.outcomes[nodeid] = Outcome(board, target, entry, trail)
-                last_board[nodeid] = board
+                book[key] = Outcome(board, target, entry, trail)
                 if entry.outcome == O.ERROR:
-                    pending.append(nodeid)
+                    pending.append((board, nodeid))
         return pending
 
     # ---- references ----
@@ -291,9 +338,9 @@ class Night:
                 break
             where = shard.Where(target)
             try:
-                ids = shard.collect(where, self.o.cache, self.o.select)
+                ids = shard.collect(where, self.o.cache, self.o.select, self.models)
                 out_dir = self.o.report_dir / "runs" / f"reference-{target}"
-                result = shard.run(where, ids, out_dir, self.o.cache)
+                result = shard.run(where, ids, out_dir, self.o.cache, models=self.models)
             except InfrastructureError as exc:
                 self.log(f"reference {target}: {exc}")
                 continue
@@ -303,7 +350,8 @@ class Night:
 
     # ---- outcome of the night ----
     def board_results(self) -> list[Result]:
-        return [_result(o.board, o.target, o.result, o.trail) for o in self.outcomes.values()]
+        outcomes = [*self.outcomes.values(), *self.model_outcomes.values()]
+        return [_result(o.board, o.target, o.result, o.trail) for o in outcomes]
 
     def _record(self, history: History) -> None:
         for s in self.slots:
@@ -325,19 +373,9 @@ class Night:
         return EXIT_OK, "passed"
 
 
-def assign(nodeids: list[str], boards: list[str], last_board: dict[str, str]) -> dict[str, list[str]]:
-    """Split tests among boards: evenly, and away from the board a test last failed to run on."""
-    plan: dict[str, list[str]] = {b: [] for b in boards}
-    for nodeid in nodeids:
-        choices = [b for b in boards if b != last_board.get(nodeid)] or boards
-        target = min(choices, key=lambda b: len(plan[b]))
-        plan[target].append(nodeid)
-    return {b: ids for b, ids in plan.items() if ids}
-
-
 def _result(board: str, target: str, entry: TestResult, trail: list[str] | None = None) -> Result:
     message = entry.message
     if trail:
         message = f"{message} (after infrastructure errors: {'; '.join(trail)})".strip()
     return Result(board, target, shard.test_name(entry.nodeid, target), entry.outcome, entry.duration,
-                  entry.retries, entry.error_class, message)
+                  entry.retries, entry.error_class, message, dict(entry.figures))

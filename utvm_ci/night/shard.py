@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,9 +86,9 @@ def _pytest(where: Where, cache: Path, extra: list[str], nodeids: list[str] | No
                              *where.argv(), *extra, tests=nodeids)
 
 
-def collect(where: Where, cache: Path, select: str | None = None) -> list[str]:
-    """The suite's node ids for the target, in order."""
-    extra = ["--collect-only"] + (["-k", select] if select else [])
+def collect(where: Where, cache: Path, select: str | None = None, models: Sequence[Path] = ()) -> list[str]:
+    """The suite's node ids for the target, in order (with the model tier's tests for these models)."""
+    extra = ["--collect-only", *suite.model_args(models)] + (["-k", select] if select else [])
     proc = subprocess.run(_pytest(where, cache, extra), cwd=suite.ROOT, capture_output=True, text=True,
                           timeout=300, check=False)
     ids = [line.strip() for line in proc.stdout.splitlines() if "::" in line and not line.startswith(" ")]
@@ -98,12 +99,13 @@ def collect(where: Where, cache: Path, select: str | None = None) -> list[str]:
 
 
 def run(where: Where, nodeids: list[str], out: Path, cache: Path, infra_retries: int = 1,
-        timeout: float = 3600, workers: int = 0) -> ShardResult:
-    """Run the tests; every one of them gets a result."""
+        timeout: float = 3600, workers: int = 0, models: Sequence[Path] = ()) -> ShardResult:
+    """Run the tests (model-tier tests need the models they were collected with); every one of them
+    gets a result."""
     out.mkdir(parents=True, exist_ok=True)
     summary, log = out / "summary.json", out / "pytest.log"
     summary.unlink(missing_ok=True)
-    extra = [f"--utvm-report-dir={out}", f"--infra-retries={infra_retries}", "-rN"]
+    extra = [f"--utvm-report-dir={out}", f"--infra-retries={infra_retries}", "-rN", *suite.model_args(models)]
     extra += ["-n", str(workers)] if workers else []
     with log.open("w") as sink:
         proc = subprocess.Popen(_pytest(where, cache, extra, nodeids), cwd=suite.ROOT, stdout=sink,
@@ -130,3 +132,13 @@ def run(where: Where, nodeids: list[str], out: Path, cache: Path, infra_retries:
         result.tests.setdefault(nodeid, TestResult.infrastructure_error(nodeid, where.target,
                                                                         f"the suite run {why}", tail))
     return result
+
+
+def assign(nodeids: list[str], boards: list[str], last_board: dict[str, str]) -> dict[str, list[str]]:
+    """Split tests among boards: evenly, and away from the board a test last failed to run on."""
+    plan: dict[str, list[str]] = {b: [] for b in boards}
+    for nodeid in nodeids:
+        choices = [b for b in boards if b != last_board.get(nodeid)] or boards
+        target = min(choices, key=lambda b: len(plan[b]))
+        plan[target].append(nodeid)
+    return {b: ids for b, ids in plan.items() if ids}

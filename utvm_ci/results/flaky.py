@@ -75,14 +75,15 @@ def update_quarantine(history: History, policy: Policy, now: float) -> Quarantin
 @dataclass(frozen=True)
 class Discrepancy:
     test: str
-    kind: str  # "board-only failure" or "board-only pass"
+    kind: str  # "board-only failure", "board-only pass" or "model outputs differ"
     boards: tuple[str, ...]
     references: tuple[str, ...]
     meaning: str
 
 
 def compare_backends(boards: list[Result], references: list[Result]) -> list[Discrepancy]:
-    """Tests that pass on every reference backend (host, QEMU) but fail on a board, and the reverse."""
+    """Tests that pass on every reference backend (host, QEMU) but fail on a board, and the reverse;
+    and model-tier tests whose outputs on a board differ from every reference backend's."""
     on_boards: dict[str, list[Result]] = defaultdict(list)
     on_refs: dict[str, list[Result]] = defaultdict(list)
     for r in boards:
@@ -106,4 +107,23 @@ def compare_backends(boards: list[Result], references: list[Result]) -> list[Dis
             found.append(Discrepancy(test, "board-only pass", tuple(sorted(r.board for r in b)), ref_failed,
                                      "fails on a reference backend but passes on boards: "
                                      "a host or emulator problem, or a test that depends on it"))
+        found += _model_outputs(test, on_boards[test], on_refs[test])
     return found
+
+
+OUTPUTS = "outputs_sha256"  # a model-tier figure: the digest of the device's outputs on the seeded inputs
+
+
+def _model_outputs(test: str, boards: list[Result], references: list[Result]) -> list[Discrepancy]:
+    """Boards whose outputs (on the same seeded inputs) match none of the references' outputs."""
+    measured = [r for r in references if r.figures.get(OUTPUTS)]
+    expected = {r.figures[OUTPUTS] for r in measured}
+    odd = tuple(sorted(r.board for r in boards if r.figures.get(OUTPUTS, "") not in ("", *expected)))
+    if not expected or not odd:
+        return []
+    model = next(str(r.figures.get("model", test)) for r in boards)
+    refs = tuple(sorted({r.board for r in measured}))
+    return [Discrepancy(test, "model outputs differ", odd, refs,
+                        f"{model} gives other outputs on {', '.join(odd)} than on {', '.join(refs)} for "
+                        "the same inputs: a port, compiler or hardware problem (each may still be within "
+                        "1 LSB of the model's own runtime)")]

@@ -4,6 +4,9 @@
     boards      per night and board: health (healthy, out_of_rotation, busy), why, firmware size
     results     per night, board and test: outcome, duration, retries, error class and message
     quarantine  tests (per target) that flip too often, with since and expiry dates
+    model_figures  per night, board and model of the model tier: cycles (and instructions where
+                the target counts them) per inference, seconds, flash and RAM bytes, the largest
+                difference from the model's own runtime (LSB) and the digest of the outputs
 
 Results of reference backends (the host target, QEMU) are stored like boards,
 with `kind = 'reference'`, so a test can be compared across backends.
@@ -15,8 +18,9 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -35,7 +39,15 @@ CREATE INDEX IF NOT EXISTS results_by_test ON results (test, target);
 CREATE TABLE IF NOT EXISTS quarantine (
     test TEXT NOT NULL, target TEXT NOT NULL, since REAL NOT NULL, expires REAL NOT NULL,
     reason TEXT NOT NULL, lifted REAL);
+CREATE TABLE IF NOT EXISTS model_figures (
+    run_id TEXT NOT NULL, board TEXT NOT NULL, target TEXT NOT NULL, model TEXT NOT NULL,
+    cycles INTEGER, instructions INTEGER, seconds REAL, flash_bytes INTEGER, ram_bytes INTEGER,
+    max_diff_lsb REAL, outputs_sha256 TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (run_id, board, model));
 """
+# model_figures' columns after the key, as the model tier names its figures (harness.models.tier)
+MODEL_COLUMNS = ("cycles", "instructions", "seconds", "flash_bytes", "ram_bytes", "max_diff_lsb",
+                 "outputs_sha256")
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,26 @@ class Result:
     retries: int = 0
     error_class: str = ""
     message: str = ""
+    figures: dict[str, Any] = field(default_factory=dict, compare=False)  # what the test measured
+
+
+@dataclass(frozen=True)
+class ModelFigures:
+    """One model on one board (or reference backend) one night."""
+
+    run_id: str
+    started: float
+    board: str
+    target: str
+    kind: str  # board, reference
+    model: str
+    cycles: int | None
+    instructions: int | None
+    seconds: float | None
+    flash_bytes: int | None
+    ram_bytes: int | None
+    max_diff_lsb: float | None
+    outputs_sha256: str
 
 
 @dataclass(frozen=True)
@@ -66,6 +98,12 @@ class Quarantined:
     since: float
     expires: float
     reason: str
+
+
+def _model_row(run_id: str, r: Result) -> tuple[Any, ...]:
+    figures = [r.figures.get(c) for c in MODEL_COLUMNS[:-1]]
+    return (run_id, r.board, r.target, str(r.figures["model"]), *figures,
+            str(r.figures.get("outputs_sha256", "")))
 
 
 class History:
@@ -105,6 +143,8 @@ class History:
             db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            [(run_id, r.board, r.target, r.test, r.outcome, r.duration, r.retries,
                              r.error_class, r.message[:2000]) for r in results])
+            db.executemany(f"INSERT OR REPLACE INTO model_figures VALUES ({', '.join('?' * 11)})",
+                           [_model_row(run_id, r) for r in results if "model" in r.figures])
 
     def quarantine(self, test: str, target: str, since: float, expires: float, reason: str) -> None:
         with self._tx() as db:
@@ -157,6 +197,19 @@ class History:
                                "WHERE lifted IS NULL ORDER BY test, target")
         entries = [Quarantined(*row) for row in rows]
         return [q for q in entries if when is None or q.expires > when]
+
+    def model_figures(self, limit: int = 30, run_id: str | None = None) -> list[ModelFigures]:
+        """The model tier's figures over the last `limit` finished runs (or of one run), oldest first."""
+        runs = [r.run_id for r in self.runs(limit)] if run_id is None else [run_id]
+        if not runs:
+            return []
+        rows = self.db.execute(
+            f"SELECT m.run_id, runs.started, m.board, m.target, b.kind, m.model, "
+            f"{', '.join('m.' + c for c in MODEL_COLUMNS)} FROM model_figures m JOIN runs USING (run_id) "
+            f"JOIN boards b ON b.run_id = m.run_id AND b.board = m.board "
+            f"WHERE m.run_id IN ({', '.join('?' * len(runs))}) ORDER BY runs.started, m.board, m.model",
+            runs)
+        return [ModelFigures(*row) for row in rows]
 
     def firmware_sizes(self, limit: int = 30) -> dict[str, list[tuple[str, int]]]:
         """Per target, (run id, image bytes) over the last runs, oldest first."""

@@ -10,7 +10,7 @@ from utvm_ci.results.history import Result
 
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2330;background:#f6f7f9}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}h3{font-size:14px;margin:16px 0 4px}
 .meta{color:#5b6477}.card{background:#fff;border:1px solid #dde1e8;border-radius:8px;padding:12px 16px;
 margin-bottom:12px;overflow-x:auto}
 table{border-collapse:collapse}td,th{padding:3px 8px;border-bottom:1px solid #eceef2;text-align:left}
@@ -164,7 +164,8 @@ def _discrepancies(items: list[dict]) -> str:
 
 def page(summary: dict, results: list[Result], trends: list[tuple[str, dict[str, float]]],
          flaky: list[dict], sizes: dict[str, list[tuple[str, int]]],
-         health: dict[str, list[tuple[str, str]]]) -> str:
+         health: dict[str, list[tuple[str, str]]], models: str = "") -> str:
+    """The page; `models` is the model tier's section (utvm_ci.results.models_page), if any."""
     labels = [run_id for run_id, _ in trends]
     names = sorted({k for _, rates in trends for k in rates}, key=lambda k: (k != "all", k))
     rate_series = {k: [rates.get(k) * 100 if k in rates else None for _, rates in trends] for k in names}
@@ -181,6 +182,7 @@ def page(summary: dict, results: list[Result], trends: list[tuple[str, dict[str,
 out of rotation: {escape(', '.join(summary['out_of_rotation']) or 'none')}</p>
 <h2>Board health</h2><div class="card">{_boards(summary, health)}</div>
 <h2>Boards and reference backends</h2><div class="card">{_discrepancies(summary['discrepancies'])}</div>
+{f'<h2>Models on the boards</h2><div class="card">{models}</div>' if models else ""}
 <h2>Flaky and quarantined tests</h2><div class="card">{_flaky(flaky)}</div>
 <h2>Pass rate, last nights</h2><div class="card">{chart(rate_series, labels, "%", 0, 100)}</div>
 <h2>Firmware size (runtime image, flash bytes)</h2>

@@ -2,7 +2,9 @@
 
 A bundle is a directory:
     conformance.json  run id, board, target, firmware sha256, toolchain, QEMU/TVM
-                      versions, suite version, counts, verdict, per-test results
+                      versions, suite version, counts, verdict, per-test results, and
+                      per model of the model tier: agreement with the model's own runtime
+                      (max LSB, top-1) and cycles per inference, flash and RAM
     junit.xml         the same results for CI tools
     report.html       for people
     MANIFEST.json     sha256 of each file and a digest over them (an HMAC-SHA256 when a
@@ -20,12 +22,13 @@ import shutil
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from html import escape
 from importlib import metadata
 from pathlib import Path
 
 from harness import resources
-from harness.testing.report import Outcome
+from harness.testing.report import PASSES, Outcome, TestResult
 from harness.testing.suite import command_version
 from utvm_ci import suite
 from utvm_ci.night import shard
@@ -33,6 +36,8 @@ from utvm_ci.night import shard
 MANIFEST = "MANIFEST.json"
 FILES = ("conformance.json", "junit.xml", "report.html")
 TEST_FIELDS = ("nodeid", "outcome", "duration", "retries", "error_class", "message")
+MODEL_FIGURES = ("max_diff_lsb", "top1_agree", "inputs", "cycles", "instructions", "seconds", "flash_bytes",
+                 "ram_bytes", "outputs_sha256", "model_sha256")
 
 
 def suite_version() -> str:
@@ -57,11 +62,14 @@ def _qemu_version() -> str:
     return command_version(("qemu-system-arm", "--version"))
 
 
-def run(where: shard.Where, board: str, out: Path, cache: Path, key: bytes | None = None) -> dict:
-    """Run the suite on the board and write the bundle; returns conformance.json's content."""
+def run(where: shard.Where, board: str, out: Path, cache: Path, key: bytes | None = None,
+        models: Sequence[Path] = ()) -> dict:
+    """Run the suite (and the model tier with these models) on the board and write the bundle;
+    returns conformance.json's content."""
     run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     work = out.parent / f".{out.name}-run"
-    result = shard.run(where, shard.collect(where, cache), work, cache)
+    ids = shard.collect(where, cache, models=models)
+    result = shard.run(where, ids, work, cache, models=models)
     tests = sorted(result.tests.values(), key=lambda t: t.nodeid)
     counts = Counter(t.outcome for t in tests)
     verdict = "conformant" if not (counts[Outcome.FAILED] or counts[Outcome.ERROR]) else \
@@ -76,6 +84,7 @@ def run(where: shard.Where, board: str, out: Path, cache: Path, key: bytes | Non
         "python": platform.python_version(), "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "counts": {o: counts[o] for o in Outcome},
         "tests": [{k: getattr(t, k) for k in TEST_FIELDS} for t in tests],
+        "models": model_section(tests),
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "conformance.json").write_text(json.dumps(doc, indent=2) + "\n")
@@ -85,6 +94,21 @@ def run(where: shard.Where, board: str, out: Path, cache: Path, key: bytes | Non
     seal(out, key)
     shutil.rmtree(work, ignore_errors=True)
     return doc
+
+
+def model_section(tests: list[TestResult]) -> list[dict]:
+    """Per model of the model tier: its outcome, whether its outputs agreed with its own runtime
+    (within 1 LSB, top-1 on every input), and what it cost on the board."""
+    out = []
+    for t in tests:
+        if "model" not in t.figures:
+            continue
+        f = t.figures
+        agrees = t.outcome in PASSES and "max_diff_lsb" in f
+        out.append({"model": f["model"], "nodeid": t.nodeid, "outcome": t.outcome,
+                    "outputs_agree": agrees, "message": t.message,
+                    **{k: f[k] for k in MODEL_FIGURES if k in f}})
+    return sorted(out, key=lambda m: str(m["model"]))
 
 
 def _digest(files: dict[str, str], key: bytes | None) -> str:
@@ -134,12 +158,18 @@ def _html(doc: dict) -> str:
                     ("board", "target", "verdict", "run_id", "date", "firmware_sha256", "toolchain", "qemu",
                      "tvm", "utvm", "revision", "suite_version", "features"))
     counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in doc["counts"].items())
+    head = "".join(f"<th>{k}</th>" for k in ("model", "outcome", "outputs agree", *MODEL_FIGURES[:8]))
+    models = "".join(f'<tr><td>{escape(str(m["model"]))}</td><td>{escape(m["outcome"])}</td>'
+                     f'<td>{"yes" if m["outputs_agree"] else "NO"}</td>'
+                     + "".join(f"<td>{escape(str(m.get(k, '')))}</td>" for k in MODEL_FIGURES[:8]) + "</tr>"
+                     for m in doc.get("models", []))
+    models_html = f"<h2>Models</h2><table><tr>{head}</tr>{models}</table>" if models else ""
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>utvm conformance: '
             f'{escape(doc["board"])}</title><style>body{{font:14px system-ui,sans-serif;margin:24px}}'
             "td,th{padding:2px 8px;text-align:left}tr.failed{background:#fbe3e3}tr.error{background:#fcefdc}"
             f"</style></head><body><h1>utvm conformance: {escape(doc['board'])}: "
             f"{escape(doc['verdict'])}</h1>"
-            f"<p>{counts}</p><table>{facts}</table><h2>Tests</h2><table><tr><th>test</th><th>outcome</th>"
+            f"<p>{counts}</p><table>{facts}</table>{models_html}<h2>Tests</h2><table><tr><th>test</th><th>outcome</th>"
             f"<th>s</th><th>message</th></tr>{rows}</table></body></html>\n")
 
 
