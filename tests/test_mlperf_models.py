@@ -91,7 +91,10 @@ def test_parameters_stay_int8(name: str) -> None:
     weights = [t for t in params if len(t.shape) >= 2]
     assert weights and all(t.dtype == "int8" for t in weights), {t.name: t.dtype for t in weights}
     constant_bytes = {"kws01": 24_376, "vww01": 219_072, "ic01": 78_752, "ad01": 270_880}[name]
-    assert graph.plan_stats["params_bytes"] <= 1.1 * constant_bytes, graph.plan_stats
+    # int8 weights and int32 biases as in the model, plus per-channel requantization tables: an int32
+    # multiplier and shift beside each output channel's int32 bias (8 B more per channel)
+    channels = sum(t.shape[0] for t in params if t.dtype == "int32" and len(t.shape) == 1) // 3
+    assert graph.plan_stats["params_bytes"] <= constant_bytes + 8 * channels + 64, graph.plan_stats
 
 
 @pytest.mark.parametrize("target", TARGETS)
