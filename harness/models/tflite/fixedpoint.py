@@ -67,6 +67,18 @@ def srdhm(a: Expr, b: Expr) -> Any:
     )
 
 
+def shift_left(x: Expr, amount: int) -> Any:
+    """x * 2^amount, as TFLite writes it (`x * (1 << shift)`): C leaves a left shift of a negative
+    int32 undefined (UBSan stops on it); the product is defined wherever it fits in int32."""
+    return i32(x) * i32(1 << amount)
+
+
+def shift_left_bits(x: Expr, amount: Expr) -> Any:
+    """x << amount on the two's-complement bits (through uint32), for values that may not fit: TIR
+    evaluates both arms of a Select, so even a shift whose result is discarded must be defined C."""
+    return (i32(x).astype("uint32") << i32(amount).astype("uint32")).astype("int32")
+
+
 def shift_amount(e: Any) -> Any:
     """A run-time shift clamped to 0..31. TFLite's shifts are always in range, so this changes
     no value; it tells TVM's bound analysis the range: with an unbounded shift amount it
@@ -101,7 +113,8 @@ def saturating_shift_left(x: Expr, exponent: int) -> Any:
     threshold = (1 << (31 - exponent)) - 1
     return let(
         i32(x),
-        lambda v: select(v > threshold, INT32_MAX, select(v < -threshold, INT32_MIN, v << i32(exponent))),
+        lambda v: select(v > threshold, INT32_MAX,
+                         select(v < -threshold, INT32_MIN, shift_left_bits(v, exponent))),
         "x",
     )
 
@@ -112,10 +125,10 @@ def multiply_by_quantized_multiplier(x: Expr, multiplier: Expr, shift: Expr, *, 
     (true for nearly all convolution channels) and drops the left-shift code."""
     if isinstance(shift, int):
         up, down = max(shift, 0), max(-shift, 0)
-        return rounding_divide_by_pot(srdhm(i32(x) << i32(up) if up else x, multiplier), down)
+        return rounding_divide_by_pot(srdhm(shift_left(x, up) if up else x, multiplier), down)
     if not left:
         return rounding_divide_by_pot(srdhm(x, multiplier), -shift)
-    return rounding_divide_by_pot(srdhm(i32(x) << shift_amount(shift), multiplier), -shift)
+    return rounding_divide_by_pot(srdhm(shift_left_bits(x, shift_amount(shift)), multiplier), -shift)
 
 
 def requantize(

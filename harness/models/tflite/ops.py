@@ -224,7 +224,7 @@ def add(x1: te.Tensor, x2: te.Tensor, *, p: AddParams, out_shape: Sequence[int])
     rescaled to the output; numpy broadcasting between the inputs."""
 
     def scaled(value: Any, offset: int, mult: int, shift: int) -> Any:
-        shifted = (_widen(value) + fp.i32(offset)) << fp.i32(p.left_shift)
+        shifted = fp.shift_left(_widen(value) + fp.i32(offset), p.left_shift)
         return fp.rounding_divide_by_pot(fp.srdhm(shifted, mult), -shift)
 
     def body(*idx: Any) -> Any:

@@ -38,7 +38,7 @@ def softmax(x: te.Tensor, *, multiplier: int, left_shift: int, diff_min: int) ->
         r, c = idx[:-1], idx[-1]
         diff = elem(r, c).astype("int32") - row_max[r].astype("int32")
         scaled = fp.srdhm(
-            diff << fp.i32(left_shift), multiplier
+            fp.shift_left_bits(diff, left_shift), multiplier
         )  # MultiplyByQuantizedMultiplierGreaterThanOne
         return fp.select(diff >= fp.i32(diff_min), fp.exp_on_negative_values(scaled, DIFF_INTEGER_BITS), 0)
 
@@ -65,6 +65,6 @@ def _reciprocal(total: Any, headroom_plus_one: Any) -> Any:
     """GetReciprocal's fixed-point part: 1 / (total << headroom_plus_one as Q0.31 - 1 + 1).
     total > 0 (the row maximum contributes exp(0)), so total << (headroom_plus_one - 1) lies in
     [2^30, 2^31) and the Q0.31 value minus one is computed without leaving int32."""
-    normalized = total << fp.shift_amount(headroom_plus_one - fp.i32(1))
-    minus_one = (normalized - fp.i32(1 << 30)) << fp.i32(1)
+    normalized = fp.shift_left_bits(total, fp.shift_amount(headroom_plus_one - fp.i32(1)))
+    minus_one = fp.shift_left_bits(normalized - fp.i32(1 << 30), 1)
     return fp.one_over_one_plus_x_for_x_in_0_1(minus_one)
