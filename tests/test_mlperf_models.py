@@ -7,6 +7,10 @@ the test with its path (it never skips)."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +114,37 @@ def test_packaged_kws01_runs_standalone_and_matches_tflite_micro(target: str, tm
     got = np.frombuffer(raw, dtype=np.int8).reshape(expected.shape)
     result = references.compare(got, expected)
     assert result["max_diff_lsb"] <= 1 and result["top1_agrees"], result
+
+
+def _utvm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=600, check=False, env=env)
+
+
+@pytest.mark.parametrize("broken", ["truncated", "not-a-model"])
+def test_run_model_on_a_broken_tflite_is_one_line_and_exit_2(broken: str, tmp_path: Path) -> None:
+    require_tvm()
+    data = model_path("kws01").read_bytes()
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(data[: len(data) // 3] if broken == "truncated" else b"\x00" * 64)
+    proc = _utvm("run-model", str(bad), "--out", str(tmp_path / "b"))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("utvm: error:"), proc.stderr[-2000:]
+
+
+def test_a_model_too_big_for_the_board_is_an_error_before_the_build(tmp_path: Path) -> None:
+    """vww01's activations on a board with 64 KiB of RAM: refused with the shortfall, nothing built."""
+    require_tvm()
+    made = _utvm("port", "new", "tiny-m4", "--cpu", "cortex-m4", "--root", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    boards = tmp_path / "boards"
+    description = boards / "tiny-m4.toml"
+    text = re.sub(r"(?m)^ram = .*$", "ram = [0x2000_0000, 0x0001_0000]", description.read_text())
+    description.write_text(text + "workspace = 4096\n" if "workspace" not in text else text)
+    env = {**os.environ, "UTVM_BOARD_PATH": str(boards)}
+    out = tmp_path / "b"
+    proc = _utvm("run-model", str(model_path("vww01")), "--target", "tiny-m4", "--out", str(out), env=env)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "does not fit" in proc.stderr and "B too many" in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert not (out / "image").exists()
