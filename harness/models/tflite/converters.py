@@ -96,21 +96,32 @@ def _filter_scales(op: Operator, w: Tensor, dim: int, channels: int) -> np.ndarr
     return q.scales
 
 
+def _convolution(op: Operator, x: Any, w_t: Any, b_t: Any, out: Any, w: np.ndarray, *,
+                 channel_axis: int) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, Any]:
+    """What CONV_2D (filter OHWI) and DEPTHWISE_CONV_2D (filter 1HWO) share: the window, the bias with
+    the input zero point folded in (over the filter's taps), per-channel multipliers and shifts, and
+    the requantization; output channels lie along the filter's `channel_axis`."""
+    kh, kw, oc = w.shape[1], w.shape[2], w.shape[channel_axis]
+    dil = (int(op.options.get("dilation_h_factor", 1)), int(op.options.get("dilation_w_factor", 1)))
+    win = _window(op, x, out, (kh, kw), dil)
+    mult, shift = quant.per_channel_multipliers(
+        x.scale, _filter_scales(op, w_t, channel_axis, oc), out.scale, oc)
+    taps = tuple(a for a in range(4) if a != channel_axis)
+    bias = _fold_bias(_bias(op, b_t, oc), w.astype(np.int64).sum(axis=taps), x.zero_point)
+    return win, bias, mult, shift, _requant(op, out, shift)
+
+
 def convert_conv2d(ctx: Context, op: Operator) -> Any:
     (x, w_t, b_t), out = _io(ctx, op, 3)
     assert x is not None
     w = _constant(op, w_t, "the filter", "INT8", 4)
-    oc, kh, kw, ic = w.shape
+    ic = w.shape[3]
     if x.shape[-1] != ic:
         raise ModelError(
             f"{op.label}: grouped convolution ({x.shape[-1]} input channels, filter depth {ic}) "
             "is not supported"
         )
-    dil = (int(op.options.get("dilation_h_factor", 1)), int(op.options.get("dilation_w_factor", 1)))
-    win = _window(op, x, out, (kh, kw), dil)
-    mult, shift = quant.per_channel_multipliers(x.scale, _filter_scales(op, w_t, 0, oc), out.scale, oc)
-    bias = _fold_bias(_bias(op, b_t, oc), w.astype(np.int64).sum(axis=(1, 2, 3)), x.zero_point)
-    rq = _requant(op, out, shift)
+    win, bias, mult, shift, rq = _convolution(op, x, w_t, b_t, out, w, channel_axis=0)
     return ctx.emit(
         op,
         "conv2d",
@@ -125,18 +136,14 @@ def convert_depthwise_conv2d(ctx: Context, op: Operator) -> Any:
     (x, w_t, b_t), out = _io(ctx, op, 3)
     assert x is not None
     w = _constant(op, w_t, "the filter", "INT8", 4)
-    _, kh, kw, oc = w.shape
+    oc = w.shape[3]
     dm = int(op.options.get("depth_multiplier", 1)) or 1
     if w.shape[0] != 1 or oc != x.shape[-1] * dm or out.shape[-1] != oc:
         raise ModelError(
             f"{op.label}: filter {list(w.shape)} does not match {x.shape[-1]} input channels times "
             f"depth multiplier {dm}"
         )
-    dil = (int(op.options.get("dilation_h_factor", 1)), int(op.options.get("dilation_w_factor", 1)))
-    win = _window(op, x, out, (kh, kw), dil)
-    mult, shift = quant.per_channel_multipliers(x.scale, _filter_scales(op, w_t, 3, oc), out.scale, oc)
-    bias = _fold_bias(_bias(op, b_t, oc), w.astype(np.int64).sum(axis=(0, 1, 2)), x.zero_point)
-    rq = _requant(op, out, shift)
+    win, bias, mult, shift, rq = _convolution(op, x, w_t, b_t, out, w, channel_axis=3)
     return ctx.emit(
         op,
         "depthwise_conv2d",
