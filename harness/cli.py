@@ -122,7 +122,8 @@ def _cmd_run_model(args: argparse.Namespace) -> int:
 
     model = _model_file(args.model)
     out = Path(args.out) if args.out else Path("build") / "run-model" / f"{model.stem}-{args.target}"
-    run = run_model(model, args.target, out, Path(args.inputs) if args.inputs else None, args.repeat)
+    run = run_model(model, args.target, out, Path(args.inputs) if args.inputs else None, args.repeat,
+                    tuning=args.tuning)
     if args.outputs:
         np.savez(args.outputs, **{f"output_{i}": o for i, o in enumerate(run.outputs)})
     if args.json:
@@ -146,6 +147,8 @@ def _add_run_model(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--outputs", metavar="OUT.npz", help="save output_0, output_1, ... in model order")
     r.add_argument("--repeat", type=int, default=10, help="timed runs on the device (default 10)")
     r.add_argument("--json", action="store_true", help="print one JSON document")
+    r.add_argument("--tuning", metavar="DIR|auto", help="schedule kernels by a `utvm tune` database, or "
+                   "'auto' for the one shipped for the target")
     r.add_argument("--out", metavar="DIR", help="build directory (default build/run-model/MODEL-TARGET)")
     r.set_defaults(func=_cmd_run_model)
 
@@ -156,9 +159,11 @@ def _cmd_package(args: argparse.Namespace) -> int:
     model = _model_file(args.model)
     if args.mlperf_tiny:
         return _package_mlperf(args, model)
-    if args.target or args.mlperf_name:
-        raise UtvmError("--target and --mlperf-name go with --mlperf-tiny (a library has no target)")
-    pkg = package(model, Path(args.out), name=args.name, param_section=args.param_section)
+    if (args.target and args.tuning != "auto") or args.mlperf_name:
+        raise UtvmError("--target and --mlperf-name go with --mlperf-tiny or --tuning auto (a library has "
+                        "no target)")
+    pkg = package(model, Path(args.out), name=args.name, param_section=args.param_section,
+                  tuning=args.tuning, target=args.target)
     print(f"packaged {model} as {pkg.name} in {pkg.out}")
     print(f"  header: {pkg.include / (pkg.name + '.h')}; sources: {len(pkg.sources)} files "
           f"({pkg.out / (pkg.name + '.mk')} lists them)")
@@ -173,7 +178,7 @@ def _package_mlperf(args: argparse.Namespace, model: Path) -> int:
     if not args.target:
         raise UtvmError("--mlperf-tiny builds a firmware image: say which board (--target)")
     fw = build_mlperf_firmware(model, args.target, Path(args.out), model_name=args.mlperf_name,
-                               name=args.name, param_section=args.param_section)
+                               name=args.name, param_section=args.param_section, tuning=args.tuning)
     outputs = ", ".join(f"{o.dtype}[{o.count}]" + (f" scale {o.scale:g} zero point {o.zero_point}"
                                                    if o.scale is not None else "") for o in fw.outputs)
     print(f"built the MLPerf Tiny firmware of {model} for {fw.target}: {fw.elf}")
@@ -198,7 +203,10 @@ def _add_package(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--param-section", default=DEFAULT_PARAM_SECTION, help="section the parameters go in")
     p.add_argument("--mlperf-tiny", action="store_true",
                    help="also build a firmware image speaking MLPerf Tiny's serial protocol (needs --target)")
-    p.add_argument("--target", help="the board the --mlperf-tiny firmware is for (see `utvm targets`)")
+    p.add_argument("--target", help="the board the --mlperf-tiny firmware (or --tuning auto) is for "
+                   "(see `utvm targets`)")
+    p.add_argument("--tuning", metavar="DIR|auto", help="schedule kernels by a `utvm tune` database "
+                   "(the packaged library runs exactly the kernels that were measured)")
     p.add_argument("--mlperf-name", help="the model's name in m-model-[...]: kws01, vww01, ic01 or ad01 "
                    "(default: the model file's stem)")
     p.set_defaults(func=_cmd_package)

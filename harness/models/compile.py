@@ -12,7 +12,7 @@ is a ModelError that names it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ class Compiled:
     kernels_c: str  # C source of every kernel, TVM-FFI convention
     relax_mod: Any  # the lowered module, for a reference run on the host CPU
     entry: str  # its entry function
+    tuned: list[str] = field(default_factory=list)  # kernels scheduled by a tuning database's records
 
 
 def load(source: str | Path | bytes | Any, entry: str | None = None) -> tuple[Any, str]:
@@ -114,11 +115,17 @@ def schedule(mod: Any) -> Any:
 
 
 def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None = None,
-                  entry: str | None = None) -> Compiled:
+                  entry: str | None = None, tuning: Any = None) -> Compiled:
+    """`tuning`, a harness.models.tuning.Database, schedules the kernels it has records for."""
     import tvm
 
+    from harness.models.tuning import apply_tuning
+
     mod, entry = load(source, entry)
-    lowered = schedule(lower(mod, entry, params))
+    lowered, tuned = lower(mod, entry, params), []
+    if tuning is not None:
+        lowered, tuned = apply_tuning(lowered, tuning)
+    lowered = schedule(lowered)
     graph = extract_graph(lowered[entry]).plan()
     used = {n.func for n in graph.nodes}
     prims = {gv: f for gv, f in lowered.functions.items()
@@ -128,7 +135,7 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
         source_c = tvm.build(kernels, target="c").inspect_source()
     except Exception as exc:
         raise ModelError(f"TVM could not emit C for the kernels: {_first_line(exc)}") from None
-    return Compiled(graph, source_c, lowered, entry)
+    return Compiled(graph, source_c, lowered, entry, tuned)
 
 
 def _type_of(expr: Any) -> Any:

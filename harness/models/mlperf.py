@@ -257,7 +257,7 @@ int main(void) {{
 
 def build_mlperf_firmware(model: Path | Any, target_name: str, out: Path, model_name: str | None = None,
                           name: str = "model", param_section: str = DEFAULT_PARAM_SECTION,
-                          device_name: str | None = None) -> MlperfFirmware:
+                          device_name: str | None = None, tuning: str | Path | None = None) -> MlperfFirmware:
     """Package the model in `out` and build the protocol firmware for the target in out/firmware."""
     if model_name is None:
         if not isinstance(model, str | Path):
@@ -266,7 +266,7 @@ def build_mlperf_firmware(model: Path | Any, target_name: str, out: Path, model_
     model_name = _check_label(model_name, "MLPerf model name")
     target = get_target(target_name)  # an unknown target fails before the model compiles
     device_name = _check_label(device_name or f"utvm-{target.name}", "device name")
-    pkg = package(model, out, name=name, param_section=param_section)
+    pkg = package(model, out, name=name, param_section=param_section, tuning=tuning, target=target.name)
     graph = pkg.graph
     if len(graph.inputs) != 1:
         raise UtvmError(f"the model has {len(graph.inputs)} inputs; MLPerf Tiny's db command loads one")

@@ -27,6 +27,7 @@ from harness.device import Device
 from harness.errors import UtvmError
 from harness.models import formats
 from harness.models import reference as references
+from harness.models import tuning as tunings
 from harness.models.compile import Compiled, compile_model
 from harness.models.graph import DEFAULT_PARAM_SECTION, Graph
 from harness.models.graph_client import GraphModule
@@ -81,12 +82,14 @@ def measure_workspace(compiled: Compiled, workdir: Path, ref: references.Referen
 
 
 def package(model: Path | Any, out: Path, name: str = "model",
-            param_section: str = DEFAULT_PARAM_SECTION) -> Package:
-    """Package an ONNX file (or a Relax IRModule) as the library `name` in `out`."""
+            param_section: str = DEFAULT_PARAM_SECTION, tuning: str | Path | None = None,
+            target: str | None = None) -> Package:
+    """Package a model file (or a Relax IRModule) as the library `name` in `out`; `tuning` (a database
+    directory, or "auto" with `target`) schedules the kernels exactly as they were measured."""
     name = _check_name(name)
     if not re.fullmatch(r"\.[A-Za-z0-9_.]+", param_section):
         raise UtvmError(f"section name {param_section!r}: expected something like .rodata.utvm_params")
-    compiled = compile_model(model)
+    compiled = compile_model(model, tuning=tunings.resolve(tuning, target))
     graph = compiled.graph
     if isinstance(model, str | Path):
         ref = references.for_model(model, formats.detect(Path(model)), compiled)

@@ -18,6 +18,7 @@ from harness.device import Device
 from harness.errors import UtvmError
 from harness.models import fit, formats
 from harness.models import reference as references
+from harness.models import tuning as tunings
 from harness.models.compile import Compiled, ModelError, compile_model
 from harness.models.graph import Graph
 from harness.models.graph_client import GraphModule
@@ -69,10 +70,11 @@ def build_model_image(compiled: Compiled, target: str, out: Path) -> Manifest:
     return build(get_target(target), out / "image", [out / "kernels.c", out / "model_graph.c"])
 
 
-def compile_for(model: Path, target: Target) -> tuple[Compiled, str]:
-    """The model compiled, and its format; ModelError if its plan cannot fit the target."""
+def compile_for(model: Path, target: Target, tuning: str | Path | None = None) -> tuple[Compiled, str]:
+    """The model compiled (kernels scheduled by the tuning database, if any), and its format;
+    ModelError if its plan cannot fit the target."""
     fmt = formats.detect(model)
-    compiled = compile_model(model)
+    compiled = compile_model(model, tuning=tunings.resolve(tuning, target.name))
     try:
         fit.check(compiled.graph, target)
     except fit.ModelTooBig as exc:
@@ -80,11 +82,13 @@ def compile_for(model: Path, target: Target) -> tuple[Compiled, str]:
     return compiled, fmt
 
 
-def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, repeat: int = 10) -> ModelRun:
+def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, repeat: int = 10,
+              tuning: str | Path | None = None) -> ModelRun:
+    """`tuning`: a tuning database directory, or "auto" for the one shipped for the target."""
     if repeat < 1:
         raise UtvmError("--repeat must be at least 1")
     tgt = get_target(target)
-    compiled, fmt = compile_for(model, tgt)
+    compiled, fmt = compile_for(model, tgt, tuning)
     ref = references.for_model(model, fmt, compiled)
     manifest = build_model_image(compiled, target, out)
     (out / "graph.json").write_text(compiled.graph.to_json())
@@ -105,6 +109,7 @@ def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, r
         "code_size": code_size(manifest),
         "ram": {**_ram(graph, manifest, stats), "reference_arena_bytes": ref.arena_bytes},
         "reference": ref.describe(),
+        "tuning": {"database": str(tuning), "kernels": compiled.tuned} if tuning is not None else None,
         "outputs": [_describe(o, e) for o, e in zip(outputs, expected, strict=True)],
     }
     return ModelRun(report, outputs)

@@ -1,0 +1,156 @@
+"""The builder: a batch of candidates as a few firmware images, each holding many candidates.
+
+Every image carries, per task in it, the kernel with its default schedule ("ref_<task>", the
+measure of "before" and the judge of a candidate's output) and the task's arguments (args_<task>.npz),
+with the production runtime, backend functions and compiler flags of the target. Images are
+named by the hash of their kernels' C, so a rebuilt batch is found, not built again. A candidate
+TVM cannot emit, or whose C does not compile, is a failed build of its own; the others go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.build import build
+from harness.errors import UtvmError
+from harness.models import tuning
+from harness.models.tflite.schedules import apply_default_schedules
+from harness.targets import get_target
+from harness.tune.tasks import Task
+
+_CULPRIT = re.compile(r"compiling (\S+\.c) failed")
+KERNELS_HEADER = "/* utvm tune: candidates and their reference kernels */\n"
+
+
+@dataclass
+class Artifact:
+    """Where one built candidate is: its image, its kernel, and its task's reference kernel."""
+
+    manifest: str
+    kernel: str
+    ref: str
+    args: str
+    task: str
+
+    def encode(self) -> str:
+        return json.dumps(self.__dict__)
+
+    @classmethod
+    def decode(cls, text: str) -> Artifact:
+        return cls(**json.loads(text))
+
+
+def emit_c(funcs: dict[str, Any]) -> str:
+    """C source of PrimFuncs, each exported under its name."""
+    import tvm
+
+    mod = tvm.IRModule({name: f.with_attr("global_symbol", name) for name, f in funcs.items()})
+    return tvm.build(mod, target="c").inspect_source()
+
+
+def reference_kernel(task: Task) -> Any:
+    """The task's kernel with its default schedule."""
+    import tvm
+
+    return apply_default_schedules(tvm.IRModule({"main": task.func}))["main"]
+
+
+def _is_kernel(name: str) -> bool:
+    return name.startswith("cand")
+
+
+def _task_of(kernel: str) -> str:
+    return kernel.rsplit("_", 1)[1]
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:300]
+
+
+class ImageBuilder:
+    """Builds candidates of one target into images under `workdir`, `images` images per batch,
+    `jobs` at a time."""
+
+    def __init__(self, target: str, tasks: list[Task], workdir: Path, images: int = 1, jobs: int = 2) -> None:
+        self.target, self.workdir = target, Path(workdir)
+        self.tasks = {t.key: t for t in tasks}
+        self.images, self.jobs = max(1, images), max(1, jobs)
+        self._refs: dict[str, str] = {}
+
+    def build(self, mods: list[Any]) -> list[Artifact | str]:
+        """One Artifact, or an error message, per candidate module (a scheduled workload)."""
+        size = -(-len(mods) // self.images) if mods else 1
+        chunks = [list(range(i, min(i + size, len(mods)))) for i in range(0, len(mods), size)]
+        results: list[Artifact | str] = [""] * len(mods)
+        with ThreadPoolExecutor(self.jobs) as pool:
+            for chunk, out in zip(chunks, pool.map(lambda c: self._image([mods[i] for i in c]), chunks),
+                                  strict=True):
+                for i, r in zip(chunk, out, strict=True):
+                    results[i] = r
+        return results
+
+    def _ref_c(self, key: str) -> str:
+        if key not in self._refs:
+            self._refs[key] = emit_c({f"ref_{key}": reference_kernel(self.tasks[key])})
+        return self._refs[key]
+
+    def _image(self, mods: list[Any]) -> list[Artifact | str]:
+        """Candidates' kernel names (or their errors), then the image built without those that fail."""
+        names: list[str] = []
+        sources: dict[str, str] = {}
+        for i, mod in enumerate(mods):
+            names.append(self._emit(i, mod["main"], sources))
+        while any(_is_kernel(n) for n in names):
+            keys = sorted({_task_of(n) for n in names if _is_kernel(n)})
+            refs = {f"ref_{k}": self._ref_c(k) for k in keys}
+            try:
+                where = self._build({**sources, **refs}, keys)
+            except UtvmError as exc:
+                culprit = _CULPRIT.search(str(exc))
+                name = Path(culprit.group(1)).stem if culprit else ""
+                if name not in names:  # not one candidate's fault: the whole image failed
+                    return [f"build failed: {_first_line(exc)}" if _is_kernel(n) else n for n in names]
+                names[names.index(name)] = f"C does not compile: {_first_line(exc)}"
+                del sources[name]
+                continue
+            return [Artifact(str(where / "image" / "manifest.json"), n, f"ref_{_task_of(n)}",
+                             str(where / f"args_{_task_of(n)}.npz"), _task_of(n)) if _is_kernel(n) else n
+                    for n in names]
+        return list(names)
+
+    def _emit(self, index: int, func: Any, sources: dict[str, str]) -> str:
+        """The candidate's kernel name, its C added to `sources`; or why it has none."""
+        key = str(func.attrs[tuning.TASK_ATTR]) if tuning.TASK_ATTR in func.attrs else ""
+        if key not in self.tasks:
+            return f"unknown task {key!r}"
+        name = f"cand{index}_{key}"
+        try:
+            sources[name] = emit_c({name: func})
+        except Exception as exc:  # TVM refusing the candidate: its own failure
+            return f"TVM cannot emit C: {_first_line(exc)}"
+        return name
+
+    def _build(self, sources: dict[str, str], keys: list[str]) -> Path:
+        digest = hashlib.sha256(self.target.encode())
+        for name in sorted(sources):
+            digest.update(name.encode() + b"\0" + sources[name].encode())
+        where = self.workdir / digest.hexdigest()[:20]
+        where.mkdir(parents=True, exist_ok=True)
+        files = []
+        for name in sorted(sources):
+            path = where / f"{name}.c"
+            path.write_text(KERNELS_HEADER + sources[name])
+            files.append(path)
+        for key in keys:
+            np.savez(where / f"args_{key}.npz", *self.tasks[key].args)
+        build(get_target(self.target), where / "image", files)
+        return where

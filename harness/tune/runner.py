@@ -1,0 +1,162 @@
+"""The runner: images on a pool of devices, each candidate checked, then timed on the device.
+
+A device opens an image once, uploads each task's arguments once, and runs the task's reference
+kernel (the default schedule) for the expected output and the "before" time. Each candidate then
+runs on an output buffer filled with something else: a candidate whose output differs is rejected
+(a wrong fast kernel never counts). Time comes from the on-device timer through the runtime's
+time evaluator, the path `run-model` uses. A candidate that faults or hangs the device is an
+error of its own: the device is started again and the image goes on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.build import Manifest
+from harness.device import Device
+from harness.errors import UtvmError
+from harness.targets import get_target
+from harness.tune.builder import Artifact
+
+FAULTS = (UtvmError, TimeoutError, OSError)
+
+
+@dataclass
+class Measured:
+    """One candidate's result: seconds per call, or why there is none."""
+
+    seconds: float | None = None
+    error: str | None = None
+    rejected: bool = False  # ran, but its output was wrong
+    ref_seconds: float | None = None
+
+
+@dataclass
+class DeviceSlot:
+    """One device of the pool: where it runs (`options` for launch) and how many images it ran."""
+
+    name: str
+    make: Callable[[Manifest, Path], Device]
+    images: int = 0
+    restarts: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def local_device(manifest: Manifest, workdir: Path) -> Device:
+    return Device(manifest, workdir=workdir)
+
+
+class ImageRun:
+    """One image on one device: arguments up, reference down, then the candidates."""
+
+    def __init__(self, slot: DeviceSlot, manifest: Manifest, workdir: Path, repeat: int) -> None:
+        self.slot, self.manifest, self.workdir, self.repeat = slot, manifest, workdir, repeat
+        self.device: Device | None = None
+        self.tensors: dict[str, list[Any]] = {}
+        self.expected: dict[str, np.ndarray] = {}
+        self.ref_seconds: dict[str, float] = {}
+
+    def start(self) -> None:
+        self.stop()
+        self.device = self.slot.make(self.manifest, self.workdir)
+        self.device.start()
+        self.tensors.clear()
+
+    def stop(self) -> None:
+        if self.device is not None:
+            self.device.stop()
+            self.device = None
+
+    def _args(self, art: Artifact) -> list[Any]:
+        if art.task not in self.tensors:
+            assert self.device is not None and self.device.client is not None
+            with np.load(art.args) as data:
+                arrays = [data[f"arr_{i}"] for i in range(len(data.files))]
+            self.tensors[art.task] = [self.device.client.tensor(a) for a in arrays]
+            if art.task not in self.expected:
+                out = self.tensors[art.task][-1]
+                self.expected[art.task] = self._call(art.ref, out)
+                self.ref_seconds[art.task] = self._time(art.ref)
+        return self.tensors[art.task]
+
+    def _call(self, kernel: str, out: Any) -> np.ndarray:
+        assert self.device is not None and self.device.client is not None
+        lib = self.device.client.system_lib()
+        task = kernel.rsplit("_", 1)[1]
+        lib.get_function(kernel)(*self.tensors[task])
+        return out.numpy()
+
+    def _time(self, kernel: str) -> float:
+        assert self.device is not None and self.device.client is not None
+        lib = self.device.client.system_lib()
+        task = kernel.rsplit("_", 1)[1]
+        with lib.time_evaluator(kernel, number=1, repeat=self.repeat) as te:
+            return min(te(*self.tensors[task]))
+
+    def measure(self, art: Artifact) -> Measured:
+        try:
+            if self.device is None:
+                self.start()
+            tensors = self._args(art)
+        except FAULTS as exc:
+            self.stop()
+            return Measured(error=f"reference kernel failed on the device: {_line(exc)}")
+        expected = self.expected[art.task]
+        try:
+            tensors[-1].copyfrom(np.bitwise_not(expected.view(np.uint8)).view(expected.dtype))
+            got = self._call(art.kernel, tensors[-1])
+            if not np.array_equal(got, expected):
+                bad = int(np.count_nonzero(got != expected))
+                return Measured(error=f"wrong output: {bad} of {got.size} values differ from the default "
+                                f"schedule's", rejected=True, ref_seconds=self.ref_seconds[art.task])
+            return Measured(self._time(art.kernel), ref_seconds=self.ref_seconds[art.task])
+        except FAULTS as exc:
+            self.slot.restarts += 1
+            self.stop()  # the next candidate starts the device again
+            return Measured(error=f"device fault: {_line(exc)}", ref_seconds=self.ref_seconds.get(art.task))
+
+
+def _line(exc: BaseException) -> str:
+    lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+    return f"{type(exc).__name__}: {lines[-1] if lines else ''}"[:300]
+
+
+class DevicePool:
+    """K devices; images are handed to whichever is free."""
+
+    def __init__(self, slots: list[DeviceSlot], workdir: Path) -> None:
+        if not slots:
+            raise UtvmError("no devices to measure on")
+        self.slots, self.workdir = slots, Path(workdir)
+        self._free: list[DeviceSlot] = list(slots)
+        self._cv = threading.Condition()
+
+    def _take(self) -> DeviceSlot:
+        with self._cv:
+            while not self._free:
+                self._cv.wait()
+            return self._free.pop(0)
+
+    def _give(self, slot: DeviceSlot) -> None:
+        with self._cv:
+            self._free.append(slot)
+            self._cv.notify()
+
+    def run_image(self, manifest_path: str, arts: list[Artifact]) -> list[Measured]:
+        manifest = Manifest.load(Path(manifest_path))
+        repeat = 1 if get_target(manifest.target).icount_shift is not None else 5  # QEMU -icount is exact
+        slot = self._take()
+        run = ImageRun(slot, manifest, self.workdir / slot.name, repeat)
+        run.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            slot.images += 1
+            return [run.measure(a) for a in arts]
+        finally:
+            run.stop()
+            self._give(slot)

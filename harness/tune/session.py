@@ -1,0 +1,153 @@
+"""`tune`: a model's kernels searched with MetaSchedule and measured on devices, into a database."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import resources
+from harness.errors import UtvmError
+from harness.models import tuning
+from harness.targets import get_target
+from harness.tune import space
+from harness.tune.adapters import Measurements, make_builder, make_runner
+from harness.tune.builder import ImageBuilder, reference_kernel
+from harness.tune.progress import Progress, TaskProgress, make_callback
+from harness.tune.runner import DevicePool, DeviceSlot, local_device
+from harness.tune.tasks import Task, extract
+
+UNTUNED_OPS = {"reshape"}  # a copy: nothing to schedule
+
+
+@dataclass
+class TuneOptions:
+    target: str
+    db: Path
+    trials: int = 64
+    time_limit: float | None = None  # seconds
+    devices: int = 0  # 0: one per core
+    per_iter: int = 0  # candidates per task per round; 0: from the budget
+    seed: int = 0
+    slots: list[DeviceSlot] = field(default_factory=list)  # devices from elsewhere (lab, tracker)
+
+
+@dataclass
+class KernelFigures:
+    task: str
+    kernels: list[str]
+    calls: int
+    before: float | None  # seconds of the default schedule
+    after: float | None  # seconds of the best record (measured again, in one image)
+    trials: int
+    failed: int
+    rejected: int
+    curve: list[tuple[int, float]]
+
+
+@dataclass
+class TuneResult:
+    target: str
+    db: Path
+    trials_run: int
+    trials_total: int
+    seconds: float
+    kernels: list[KernelFigures]
+
+
+def _slots(opts: TuneOptions) -> list[DeviceSlot]:
+    if opts.slots:
+        return opts.slots
+    k = opts.devices or os.cpu_count() or 1
+    return [DeviceSlot(f"device{i}", local_device) for i in range(k)]
+
+
+def tune(model: str | Path | Any, opts: TuneOptions, progress_out: Any = None) -> TuneResult:
+    if opts.trials < 0:
+        raise UtvmError("--trials must not be negative")
+    get_target(opts.target)
+    tasks = [t for t in extract(model, opts.seed) if t.op not in UNTUNED_OPS]
+    if not tasks:
+        raise UtvmError("the model has no kernels to tune")
+    db = tuning.Database.open(opts.db, opts.target, create=True)
+    done = {t.key: len(db.records(t.func)) for t in tasks}
+    remaining = max(opts.trials - sum(done.values()), 0)
+    slots = _slots(opts)
+    workdir = resources.cache_dir() / "tune" / opts.target
+    images = ImageBuilder(opts.target, tasks, workdir, images=len(slots), jobs=os.cpu_count() or 1)
+    pool = DevicePool(slots, workdir / "devices")
+    measurements = Measurements()
+    deadline = time.monotonic() + opts.time_limit if opts.time_limit else None
+    progress = Progress(tasks, remaining, opts.db / "candidates.jsonl", _figure(opts.target), deadline,
+                        **({"out": progress_out} if progress_out is not None else {}))
+    started = time.monotonic()
+    if remaining:
+        _search(tasks, opts, remaining, db, images, pool, measurements, progress)
+    figures = _final(tasks, db, images, pool, progress.tasks)
+    return TuneResult(opts.target, opts.db, progress.done, sum(done.values()) + progress.done,
+                      time.monotonic() - started, figures)
+
+
+def _search(tasks: list[Task], opts: TuneOptions, remaining: int, db: tuning.Database, images: ImageBuilder,
+            pool: DevicePool, measurements: Measurements, progress: Progress) -> None:
+    from tvm.s_tir import meta_schedule as ms
+
+    per_iter = opts.per_iter or max(4, min(32, remaining // (2 * len(tasks)) or 4))
+    contexts = [space.context(t, opts.target, opts.seed + i) for i, t in enumerate(tasks)]
+    callbacks = [ms.measure_callback.AddToDatabase(), ms.measure_callback.UpdateCostModel(),
+                 make_callback(progress)]
+    ms.tune.tune_tasks(
+        tasks=contexts, task_weights=[float(t.calls) for t in tasks], work_dir=str(opts.db / "logs"),
+        max_trials_global=remaining, num_trials_per_iter=per_iter,
+        builder=make_builder(images), runner=make_runner(pool, measurements), database=db.db,
+        cost_model=ms.cost_model.XGBModel(num_tuning_cores=1, tree_method="auto"),
+        measure_callbacks=callbacks, task_scheduler="gradient")
+
+
+def _final(tasks: list[Task], db: tuning.Database, images: ImageBuilder, pool: DevicePool,
+           progress: list[TaskProgress]) -> list[KernelFigures]:
+    """Each task's default schedule and best record, measured again side by side in one image."""
+    mods, owners = [], []
+    for t in tasks:
+        wl = t.workload
+        mods.append(_as_candidate(reference_kernel(Task(**{**t.__dict__, "func": wl["main"]}))))
+        owners.append((t.key, "before"))
+        best = db.best(t.func)
+        if best is not None:
+            mods.append(_as_candidate(best))
+            owners.append((t.key, "after"))
+    arts = images.build(mods)
+    seconds: dict[tuple[str, str], float | None] = {}
+    by_image: dict[str, list[tuple[tuple[str, str], Any]]] = {}
+    for owner, art in zip(owners, arts, strict=True):
+        if isinstance(art, str):
+            seconds[owner] = None
+        else:
+            by_image.setdefault(art.manifest, []).append((owner, art))
+    for manifest, items in by_image.items():
+        for (owner, _), m in zip(items, pool.run_image(manifest, [a for _, a in items]), strict=True):
+            seconds[owner] = m.seconds
+    return [KernelFigures(t.name, t.kernels, t.calls, seconds.get((t.key, "before")),
+                          seconds.get((t.key, "after")), p.trials, p.failed, p.rejected, p.curve)
+            for t, p in zip(tasks, progress, strict=True)]
+
+
+def _as_candidate(func: Any) -> Any:
+    import tvm
+
+    return tvm.IRModule({"main": func})
+
+
+def _figure(target: str) -> Any:
+    tgt = get_target(target)
+
+    def fmt(seconds: float) -> str:
+        n = tgt.instructions(seconds) if tgt.icount_shift is not None else None
+        if n is not None:
+            return f"{n / 1e6:.3f} M instructions"
+        c = tgt.cycles(seconds) if tgt.cpu_hz is not None else None
+        return f"{c / 1e6:.3f} M cycles" if c is not None else f"{seconds * 1e6:.1f} us"
+
+    return fmt

@@ -1,0 +1,55 @@
+"""The search space: MetaSchedule design spaces from an explicit rule list made for microcontrollers.
+
+The wheel's default CPU rule set crashes (reference.md), and most of it (parallel loops, vector
+lanes, layout rewrites) means nothing on a Cortex-M. What matters there: inlining (the padding into
+the accumulation), multi-level tiling with the loop order it implies (keeping inputs and weights
+in registers), where the requantization epilogue and producers are computed, and unrolling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.models import tuning
+from harness.tune.tasks import Task
+
+UNROLL_STEPS = [0, 4, 16, 64]
+
+
+def rules() -> list[Any]:
+    from tvm.s_tir.meta_schedule import schedule_rule as sr
+
+    return [
+        sr.AutoInline(into_producer=False, into_consumer=True, inline_const_tensor=True,
+                      disallow_if_then_else=False, require_injective=True, require_ordered=True,
+                      disallow_op=["tirx.exp"]),  # the wheel's default names "tir.exp" and crashes
+        sr.MultiLevelTiling(structure="SSRSRS", tile_binds=None, max_innermost_factor=64,
+                            vector_load_lens=None, reuse_read=None,
+                            reuse_write=sr.ReuseType(req="may", levels=[1, 2], scope="global")),
+        sr.ParallelizeVectorizeUnroll(max_jobs_per_core=-1, max_vectorize_extent=-1,
+                                      unroll_max_steps=UNROLL_STEPS, unroll_explicit=True),
+        sr.RandomComputeLocation(),
+    ]
+
+
+def postprocs() -> list[Any]:
+    from tvm.s_tir.meta_schedule import postproc as pp
+
+    return [pp.DisallowDynamicLoop(), pp.RewriteParallelVectorizeUnroll(), pp.RewriteReductionBlock()]
+
+
+def mutators() -> dict[Any, float]:
+    from tvm.s_tir.meta_schedule import mutator as mu
+
+    return {mu.MutateTileSize(): 0.9, mu.MutateComputeLocation(): 0.05, mu.MutateUnroll(): 0.05}
+
+
+def context(task: Task, target: str, seed: int = 0) -> Any:
+    """The task's TuneContext: its workload, design space and evolutionary search."""
+    from tvm.s_tir import meta_schedule as ms
+
+    space = ms.space_generator.PostOrderApply(sch_rules=rules(), postprocs=postprocs(),
+                                              mutator_probs=mutators())
+    return ms.TuneContext(mod=task.workload, target=tuning.meta_target(target), space_generator=space,
+                          search_strategy=ms.search_strategy.EvolutionarySearch(),
+                          task_name=task.name, rand_state=seed, num_threads=1)
