@@ -7,9 +7,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
@@ -19,6 +21,7 @@ from harness.build.footprint import footprint
 from harness.errors import BuildError, ToolchainError
 from harness.targets.base import Target
 
+T = TypeVar("T")
 KERNEL_PREFIX = "__tvm_ffi_"
 # Symbols every TVM-generated file defines; renamed per file so several link together.
 _PER_FILE_SYMBOLS = ("__tvm_ffi_main", "__tvm_ffi__library_ctx")
@@ -140,34 +143,47 @@ def _system_lib_source(kernels: list[str]) -> str:
 
 def _compile_kernels(target: Target, sources: Sequence[Path], out: Path,
                      testing: bool) -> tuple[list[Path], list[str]]:
-    objects, kernels, owner = [], [], {}
-    for i, src in enumerate(sources):
+    def one(item: tuple[int, Path]) -> Path:
+        i, src = item
         obj = out / f"kernel{i}_{src.stem}.o"
         renames = [f"-D{s}=__utvm{i}{s}" for s in _PER_FILE_SYMBOLS]
         _run([target.cc, *_flags(target, testing), *target.kernel_cflags, *_KERNEL_WARNINGS, "-Wno-error",
-              *renames,
-              "-c", str(src), "-o", str(obj)], f"compiling {src}")
+              *renames, "-c", str(src), "-o", str(obj)], f"compiling {src}")
+        return obj
+
+    objects = _parallel(one, list(enumerate(sources)))
+    kernels, owner = [], {}
+    for src, obj in zip(sources, objects, strict=True):
         for k in defined_kernels(obj):
             if k in owner:
                 raise BuildError(f"kernel {k!r} is defined in both {owner[k]} and {src}")
             owner[k] = src
             kernels.append(k)
-        objects.append(obj)
     return objects, sorted(kernels)
+
+
+def _parallel(fn: Callable[[T], Path], items: list[T]) -> list[Path]:
+    """fn over items on every core (compilers are separate processes), in order; the first failure
+    is raised."""
+    if len(items) < 2:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(min(len(items), os.cpu_count() or 1)) as pool:
+        return list(pool.map(fn, items))
 
 
 def _compile_runtime(target: Target, out: Path, testing: bool) -> list[Path]:
     """One object per runtime file (kept apart so the map can attribute sizes)."""
-    objects = []
-    for src in runtime_sources(target):
-        root = resources.data_root()
+    root = resources.data_root()
+
+    def one(src: Path) -> Path:
         rel = src.relative_to(root) if src.is_relative_to(root) else Path(src.name)
         obj = out / "obj" / rel.with_suffix(".o")
         obj.parent.mkdir(parents=True, exist_ok=True)
         _run([target.cc, *_flags(target, testing), "-Wall", "-Wextra", "-Werror", "-c", str(src),
               "-o", str(obj)], f"compiling {rel}")
-        objects.append(obj)
-    return objects
+        return obj
+
+    return _parallel(one, runtime_sources(target))
 
 
 def _write_launcher(out: Path, manifest_path: Path) -> Path:
