@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
+from elftools.elf.elffile import ELFFile
 
+from harness.device import Device
 from harness.models.compile import compile_model
+from harness.models.graph_client import GraphModule
+from harness.models.run import build_model_image
 from tests import tflite_more_ops
 from tests.conftest import require_tvm
 from tests.tflite_ops import Chain, OpModel, random_inputs, tflite_micro_outputs
@@ -179,6 +184,31 @@ def test_single_operator_bit_exact_with_tflite_micro(case: str) -> None:
         np.testing.assert_array_equal(got, expected, err_msg=f"{case}, run {run}")
     if not tflite_more_ops.has_float_boundary(model):  # integer-only C unless the model holds float
         assert not re.findall(r"\b(float|double)\b", compiled.kernels_c), case
+
+
+@pytest.mark.parametrize("case", ["every-new-int8-op", "float-boundary-quantize-logistic-dequantize"])
+def test_new_operators_on_cortex_m3_bit_exact_with_tflite_micro(case: str, tmp_path: Path) -> None:
+    """Built for qemu-mps2-an385 (no FPU) and run through the graph executor over RPC. The int8
+    model's kernels call no soft-float helper; the float-boundary model's do, in its QUANTIZE and
+    DEQUANTIZE, and still match TFLite Micro bit for bit."""
+    require_tvm()
+    model = tflite_more_ops.CASES[case]()
+    data = model.build()
+    compiled = compile_model(data)
+    manifest = build_model_image(compiled, "qemu-mps2-an385", tmp_path / "build")
+    float_calls = set()
+    for obj in Path(manifest.artifact).parent.glob("kernel*.o"):
+        with obj.open("rb") as f:
+            symbols = ELFFile(f).get_section_by_name(".symtab").iter_symbols()
+            float_calls |= {s.name for s in symbols if s.name.startswith(("__aeabi_f", "__aeabi_d"))}
+    assert bool(float_calls) == tflite_more_ops.has_float_boundary(model), float_calls
+    rng = np.random.default_rng(5)
+    with Device(manifest, workdir=tmp_path) as client:
+        module = GraphModule(client, compiled.graph)
+        for run in range(4):
+            xs = random_inputs(model.inputs, rng, 128 if run % 2 == 0 else 12)
+            (got,) = module(*xs)
+            np.testing.assert_array_equal(got, tflite_micro_outputs(data, xs), err_msg=f"{case}, run {run}")
 
 
 @pytest.mark.parametrize("case", sorted(tflite_more_ops.EVERY_INPUT))
