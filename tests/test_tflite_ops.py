@@ -182,6 +182,9 @@ def test_single_operator_bit_exact_with_tflite_micro(case: str) -> None:
         got = vm[compiled.entry](*(tvm.runtime.tensor(x) for x in xs)).numpy()
         assert got.dtype == expected.dtype
         np.testing.assert_array_equal(got, expected, err_msg=f"{case}, run {run}")
+    funcs = compiled.relax_mod.functions.values()
+    kernels = [f for f in funcs if f.attrs is not None and "utvm.op" in f.attrs]
+    assert kernels and all("utvm.scheduled" in f.attrs for f in kernels)  # every kernel's default schedule
     if not tflite_more_ops.has_float_boundary(model):  # integer-only C unless the model holds float
         assert not re.findall(r"\b(float|double)\b", compiled.kernels_c), case
 

@@ -193,8 +193,8 @@ ERRORS: list[tuple[OpModel | Chain, str, bool]] = [
     ),
     (
         OpModel("LOGISTIC", [((4,), 0.1, 0)], ((4,), 1 / 256, 0)),
-        "operator 0 (LOGISTIC): an int8 logistic output needs scale 1/256 and zero point -128 "
-        "(TFLite Micro), and the input's shape",
+        "operator 0 (LOGISTIC): an int8 logistic output needs the input's shape, scale 1/256 and zero "
+        "point -128 (what TFLite Micro's kernel produces)",
         True,
     ),
     (

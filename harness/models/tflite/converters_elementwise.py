@@ -48,8 +48,8 @@ def _activation(ctx: Context, op: Operator, scale: float, zero_point: int) -> tu
     assert x is not None
     if out.zero_point != zero_point or np.float32(out.scale) != np.float32(scale) or out.shape != x.shape:
         raise ModelError(
-            f"{op.label}: an int8 {op.op.lower()} output needs scale 1/{round(1 / scale)} and zero point "
-            f"{zero_point} (TFLite Micro), and the input's shape"
+            f"{op.label}: an int8 {op.op.lower()} output needs the input's shape, scale 1/{round(1 / scale)} "
+            f"and zero point {zero_point} (what TFLite Micro's kernel produces)"
         )
     mult, left_shift, radius = quant.activation_input_scaling(op.label, x.scale)
     return x, ActivationParams(x.zero_point, radius, mult, left_shift)

@@ -70,7 +70,8 @@ def quantize(x: te.Tensor, *, scale: float, zero_point: int) -> te.Tensor:
     """QUANTIZE float32 -> int8 (model input only): x / scale in float32, rounded half away from
     zero (TfLiteRound), plus the zero point, clamped. The rounding is exact and uses no libm: the
     quotient is truncated by the float -> int32 conversion, and the exact remainder decides the
-    step away from zero."""
+    step away from zero. Quotients beyond +-1024 saturate (-128 or 127), infinities included;
+    TFLite's own float -> int32 cast is undefined past int32 there."""
     limit = tirx.const(_QUANTIZE_LIMIT, "float32")
 
     def rounded(q: Any) -> Any:
