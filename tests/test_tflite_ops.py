@@ -1,18 +1,26 @@
 """Single int8 operators against TFLite Micro, beyond what the MLPerf Tiny models exercise:
 SAME average pooling, broadcasting ADD, depth multipliers and dilation, multipliers above one
 (a left shift before the high multiply), per-channel and per-tensor FULLY_CONNECTED on a 4-D
-input, softmax over several input scales and betas."""
+input, softmax over several input scales and betas; and the operators of tests/tflite_more_ops
+(MAX_POOL_2D, MEAN, CONCATENATION, PAD, MUL, LOGISTIC, TANH, QUANTIZE, DEQUANTIZE)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
+from elftools.elf.elffile import ELFFile
 
+from harness.device import Device
 from harness.models.compile import compile_model
+from harness.models.graph_client import GraphModule
+from harness.models.run import build_model_image
+from tests import tflite_more_ops
 from tests.conftest import require_tvm
-from tests.tflite_ops import OpModel, tflite_micro_outputs
+from tests.tflite_ops import Chain, OpModel, random_inputs, tflite_micro_outputs
 
 pytestmark = pytest.mark.tvm
 RNG = np.random.default_rng(11)
@@ -153,6 +161,7 @@ CASES: dict[str, Callable[[], OpModel]] = {
     "conv-dilated-valid-per-tensor": conv_dilated_valid,
     "fc-per-channel": fc_per_channel,
     "fc-flattens-4d-input": fc_flattens_4d_input,
+    **tflite_more_ops.CASES,
 }
 
 
@@ -168,10 +177,57 @@ def test_single_operator_bit_exact_with_tflite_micro(case: str) -> None:
     rng = np.random.default_rng(3)
     for run in range(12):
         spread = 128 if run % 2 == 0 else 12  # full range, then values near each other
-        xs = [rng.integers(-spread, spread, size=shape, dtype=np.int8) for shape, _, _ in model.inputs]
+        xs = random_inputs(model.inputs, rng, spread)
         expected = tflite_micro_outputs(data, xs)
         got = vm[compiled.entry](*(tvm.runtime.tensor(x) for x in xs)).numpy()
+        assert got.dtype == expected.dtype
         np.testing.assert_array_equal(got, expected, err_msg=f"{case}, run {run}")
+    funcs = compiled.relax_mod.functions.values()
+    kernels = [f for f in funcs if f.attrs is not None and "utvm.op" in f.attrs]
+    assert kernels and all("utvm.scheduled" in f.attrs for f in kernels)  # every kernel's default schedule
+    if not tflite_more_ops.has_float_boundary(model):  # integer-only C unless the model holds float
+        assert not re.findall(r"\b(float|double)\b", compiled.kernels_c), case
+
+
+@pytest.mark.parametrize("case", ["every-new-int8-op", "float-boundary-quantize-logistic-dequantize"])
+def test_new_operators_on_cortex_m3_bit_exact_with_tflite_micro(case: str, tmp_path: Path) -> None:
+    """Built for qemu-mps2-an385 (no FPU) and run through the graph executor over RPC. The int8
+    model's kernels call no soft-float helper; the float-boundary model's do, in its QUANTIZE and
+    DEQUANTIZE, and still match TFLite Micro bit for bit."""
+    require_tvm()
+    model = tflite_more_ops.CASES[case]()
+    data = model.build()
+    compiled = compile_model(data)
+    manifest = build_model_image(compiled, "qemu-mps2-an385", tmp_path / "build")
+    float_calls = set()
+    for obj in Path(manifest.artifact).parent.glob("kernel*.o"):
+        with obj.open("rb") as f:
+            symbols = ELFFile(f).get_section_by_name(".symtab").iter_symbols()
+            float_calls |= {s.name for s in symbols if s.name.startswith(("__aeabi_f", "__aeabi_d"))}
+    assert bool(float_calls) == tflite_more_ops.has_float_boundary(model), float_calls
+    rng = np.random.default_rng(5)
+    with Device(manifest, workdir=tmp_path) as client:
+        module = GraphModule(client, compiled.graph)
+        for run in range(4):
+            xs = random_inputs(model.inputs, rng, 128 if run % 2 == 0 else 12)
+            (got,) = module(*xs)
+            np.testing.assert_array_equal(got, tflite_micro_outputs(data, xs), err_msg=f"{case}, run {run}")
+
+
+@pytest.mark.parametrize("case", sorted(tflite_more_ops.EVERY_INPUT))
+def test_every_int8_input_bit_exact_with_tflite_micro(case: str) -> None:
+    """LOGISTIC, TANH and int8 -> int8 QUANTIZE on all 256 int8 inputs at once."""
+    tvm = require_tvm()
+    from tvm import relax
+
+    model = tflite_more_ops.EVERY_INPUT[case]()
+    data = model.build()
+    compiled = compile_model(data)
+    vm = relax.VirtualMachine(tvm.compile(compiled.relax_mod, target="llvm"), tvm.cpu())
+    x = np.arange(-128, 128, dtype=np.int8)
+    expected = tflite_micro_outputs(data, [x])
+    got = vm[compiled.entry](tvm.runtime.tensor(x)).numpy()
+    np.testing.assert_array_equal(got, expected, err_msg=case)
 
 
 @pytest.mark.parametrize(
@@ -209,6 +265,20 @@ def test_single_operator_bit_exact_with_tflite_micro(case: str) -> None:
     ],
 )
 def test_operator_errors_name_the_operator(model: OpModel, message: str) -> None:
+    _assert_refused(model, message)
+
+
+@pytest.mark.parametrize(("model", "message", "tflite_micro_refuses"), tflite_more_ops.ERRORS)
+def test_new_operator_errors_name_the_operator(
+    model: OpModel | Chain, message: str, tflite_micro_refuses: bool
+) -> None:
+    _assert_refused(model, message)
+    if tflite_micro_refuses:  # what TFLite Micro will not run, we do not compile either
+        with pytest.raises(RuntimeError):
+            tflite_micro_outputs(model.build(), random_inputs(model.inputs, np.random.default_rng(0), 8))
+
+
+def _assert_refused(model: OpModel | Chain, message: str) -> None:
     require_tvm()
     from harness.models.compile import ModelError
     from harness.models.tflite import import_tflite

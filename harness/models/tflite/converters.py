@@ -291,3 +291,11 @@ CONVERTERS: dict[str, Callable[[Context, Operator], Any]] = {
     "RESHAPE": convert_reshape,
     "SOFTMAX": convert_softmax,
 }
+
+# The other operators' converters live in their own modules, which import this one's helpers and
+# register themselves into CONVERTERS (whichever module is imported first, the registry ends up whole).
+from harness.models.tflite import (  # noqa: E402, F401
+    converters_elementwise,
+    converters_pool,
+    converters_shape,
+)

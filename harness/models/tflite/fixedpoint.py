@@ -4,10 +4,11 @@ Every function takes and returns int32 PrimExprs (Python ints are accepted for c
 and computes bit for bit what gemmlowp/fixedpoint.h and tensorflow/lite/kernels/internal/
 common.h compute in C++: SaturatingRoundingDoublingHighMul, RoundingDivideByPOT,
 MultiplyByQuantizedMultiplier (double rounding), exp_on_negative_values,
-one_over_one_plus_x_for_x_in_0_1. int64 appears only inside the doubling high multiply
-and the rounding half sum; divisions are written as shifts, so the C has no division and no
-float. Shared operands are bound with Let (`let`); scalars.py turns those bindings into
-one-element buffers once TE has made the PrimFunc.
+one_over_one_plus_x_for_x_in_0_1, one_minus_x_over_one_plus_x_for_x_in_0_1, logistic and
+tanh. int64 appears only inside the doubling high multiply and the rounding half sum;
+divisions are written as shifts, so the C has no division and no float. Shared operands
+are bound with Let (`let`); scalars.py turns those bindings into one-element buffers once
+TE has made the PrimFunc.
 """
 
 from __future__ import annotations
@@ -212,12 +213,13 @@ def exp_on_negative_values(a: Expr, integer_bits: int) -> Any:
     )
 
 
-def one_over_one_plus_x_for_x_in_0_1(a: Expr) -> Any:
-    """1 / (1 + a) for a in [0, 1) in Q0.31, by three Newton-Raphson steps in Q2.29."""
+def _newton_half_denominator(a: Expr, finish: Callable[[Any], Any]) -> Any:
+    """finish(x) with x = 1 / ((1 + a) / 2) in Q2.29 (a in [0, 1) in Q0.31), by three
+    Newton-Raphson steps from 48/17 - 32/17 * half_denominator."""
 
     def newton(half_denominator: Any, x: Any, steps: int) -> Any:
         if steps == 0:
-            return saturating_shift_left(x, 1)
+            return finish(x)
         one_minus = i32(1 << 29) - srdhm(half_denominator, x)
         return let(
             x + saturating_shift_left(srdhm(x, one_minus), 2),
@@ -230,6 +232,48 @@ def one_over_one_plus_x_for_x_in_0_1(a: Expr) -> Any:
         lambda hd: let(i32(1515870810) + srdhm(hd, -1010580540), lambda x: newton(hd, x, 3), "x"),
         "half_denominator",
     )
+
+
+def one_over_one_plus_x_for_x_in_0_1(a: Expr) -> Any:
+    """1 / (1 + a) for a in [0, 1) in Q0.31: Rescale<0>(ExactMulByPot<-1>(x))."""
+    return _newton_half_denominator(a, lambda x: saturating_shift_left(x, 1))
+
+
+def one_minus_x_over_one_plus_x_for_x_in_0_1(a: Expr) -> Any:
+    """(1 - a) / (1 + a) for a in [0, 1) in Q0.31 (tanh's): Rescale<0>(x - F2::One())."""
+    return _newton_half_denominator(a, lambda x: saturating_shift_left(x - i32(1 << 29), 2))
+
+
+def logistic(a: Expr, integer_bits: int) -> Any:
+    """gemmlowp::logistic of a Q(integer_bits) value, Q0.31 out: 1 / (1 + exp(-|a|)) for a > 0,
+    One() minus that for a < 0, exactly one half for 0."""
+
+    def body(a: Any) -> Any:
+        positive = let(
+            one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(select(a > 0, -a, a), integer_bits)),
+            lambda p: select(a > 0, p, i32(INT32_MAX) - p),
+            "p",
+        )
+        return select(a == 0, 1 << 30, positive)
+
+    return let(i32(a), body, "a")
+
+
+def tanh(a: Expr, integer_bits: int) -> Any:
+    """gemmlowp::tanh of a Q(integer_bits) value, Q0.31 out: (1 - exp(-2|a|)) / (1 + exp(-2|a|))
+    (-|a| read with one more integer bit is -2|a|), negated for a < 0, 0 for 0."""
+
+    def body(a: Any) -> Any:
+        t = let(
+            one_minus_x_over_one_plus_x_for_x_in_0_1(
+                exp_on_negative_values(select(a < 0, a, -a), integer_bits + 1)
+            ),
+            lambda t: select(a < 0, -t, t),
+            "t",
+        )
+        return select(a == 0, 0, t)
+
+    return let(i32(a), body, "a")
 
 
 def count_leading_zeros(x: Expr) -> Any:

@@ -77,8 +77,9 @@ def const(data: np.ndarray) -> Any:
 
 
 def import_tflite(source: str | Path | bytes) -> tuple[Any, None]:
-    """(IRModule, None): the model's `main` takes and returns int8 tensors; its constants are
-    inside the module, so there are no separate parameters."""
+    """(IRModule, None): the model's `main` takes and returns int8 tensors (float32 where the model
+    quantizes its input or dequantizes its output); its constants are inside the module, so
+    there are no separate parameters."""
     data = bytes(source) if isinstance(source, bytes | bytearray | memoryview) else _read(Path(source))
     from harness.models.tflite.converters import CONVERTERS
 

@@ -149,3 +149,36 @@ def add_params(scale1: float, scale2: float, output_scale: float) -> dict[str, i
         "output_shift": so,
         "left_shift": ADD_LEFT_SHIFT,
     }
+
+
+def scale_ratio_multiplier(input_scale: float, output_scale: float) -> tuple[int, int]:
+    """QuantizeMultiplier of the double input_scale / output_scale (QUANTIZE int8 -> int8, MEAN)."""
+    return quantize_multiplier(float(np.float32(input_scale)) / float(np.float32(output_scale)))
+
+
+def mul_multiplier(scale1: float, scale2: float, output_scale: float) -> tuple[int, int]:
+    """CalculateOpDataMul: QuantizeMultiplier of the double scale1 * scale2 / output_scale."""
+    s1, s2, so = (float(np.float32(s)) for s in (scale1, scale2, output_scale))
+    return quantize_multiplier(s1 * s2 / so)
+
+
+def mean_multiplier(input_scale: float, output_scale: float, count: int) -> tuple[int, int]:
+    """QuantizedMeanOrSum's rescaling by 1 / count folded into the input/output multiplier: shift
+    by floor(log2(count)) (at most 32, and at most 31 + shift), divide the multiplier by count."""
+    mult, shift = scale_ratio_multiplier(input_scale, output_scale)
+    up = min(count.bit_length() - 1, 32, 31 + shift)
+    return (mult << up) // count, shift - up
+
+
+def activation_input_scaling(
+    op_label: str, input_scale: float, integer_bits: int = 4
+) -> tuple[int, int, int]:
+    """LOGISTIC and TANH (int8): the input scale times 2^(31 - integer_bits) as frexp gives it,
+    (multiplier rounded from the fraction times 2^31, left shift = the exponent), and the input
+    radius beyond which the output saturates."""
+    real = float(np.float32(input_scale)) * float(1 << (31 - integer_bits))
+    q, left_shift = math.frexp(real)
+    multiplier = int(tflite_round(q * (1 << 31)))
+    if not 0 <= left_shift <= 30 or multiplier > INT32_MAX:
+        raise ModelError(f"{op_label}: input scale {input_scale} is outside what the int8 kernel handles")
+    return multiplier, left_shift, input_radius(integer_bits, left_shift)

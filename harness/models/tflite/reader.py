@@ -2,7 +2,8 @@
 
 `parse` reads the structure and checks that it is intact: one subgraph, every index and
 every vector inside the file. `check_int8` then checks the content against what the int8
-importer can compile: supported operators only, int8 activations, int8 or int32 constants.
+importer can compile: supported operators only, int8 activations (float32 only where a
+QUANTIZE reads a model input or a DEQUANTIZE writes a model output), int8 or int32 constants.
 Anything else is a ModelError of one line naming the operator and its index.
 """
 
@@ -117,25 +118,43 @@ def parse(data: bytes) -> TFLiteModel:
 
 def check_int8(model: TFLiteModel, supported: Collection[str]) -> None:
     """Raise a ModelError unless every operator is supported and every tensor it touches is int8
-    (activations) or an int8/int32 constant."""
+    (activations) or an int8/int32 constant. float32 is admitted at the model boundary only: a
+    model input that a QUANTIZE reads, a model output that a DEQUANTIZE writes."""
     for op in model.operators:
         if op.op not in supported:
             raise ModelError(f"{op.label} is not supported for int8 models")
+    boundary = float_boundary(model)
     for op in model.operators:
         for i in (*op.inputs, *op.outputs):
             if i >= 0:
-                _check_tensor(op, model.tensors[i])
+                _check_tensor(op, model.tensors[i], float_ok=(op.index, i) in boundary)
+    floats = {i for _, i in boundary}
     for i in (*model.inputs, *model.outputs):
         t = model.tensors[i]
-        if t.type != "INT8":
+        if t.type != "INT8" and not (t.type == "FLOAT32" and i in floats):
             raise ModelError(
                 f"model {'input' if i in model.inputs else 'output'} tensor {i} {_name(t)} is "
-                f"{t.type}; int8 models need int8 inputs and outputs"
+                f"{t.type}; int8 models need int8 inputs and outputs (or float32 ones that a QUANTIZE "
+                "reads or a DEQUANTIZE writes)"
             )
 
 
-def _check_tensor(op: Operator, t: Tensor) -> None:
+def float_boundary(model: TFLiteModel) -> set[tuple[int, int]]:
+    """(operator, tensor) pairs where a float32 tensor is allowed: a QUANTIZE's input that is a
+    model input, a DEQUANTIZE's output that is a model output."""
+    pairs = set()
+    for op in model.operators:
+        if op.op == "QUANTIZE" and op.inputs and op.inputs[0] in model.inputs:
+            pairs.add((op.index, op.inputs[0]))
+        if op.op == "DEQUANTIZE" and op.outputs and op.outputs[0] in model.outputs:
+            pairs.add((op.index, op.outputs[0]))
+    return pairs
+
+
+def _check_tensor(op: Operator, t: Tensor, float_ok: bool = False) -> None:
     if t.data is None:
+        if float_ok and t.type == "FLOAT32":
+            return
         if t.type != "INT8":
             raise ModelError(
                 f"{op.label}: tensor {t.index} {_name(t)} is {t.type}; int8 models need int8 activations"

@@ -80,6 +80,16 @@ DEFAULT_SCHEDULES: dict[str, ScheduleFn] = {
     "add": elementwise,
     "reshape": elementwise,
     "softmax": softmax_rows,
+    "max_pool": accumulate_then_requantize,
+    "mean": accumulate_then_requantize,
+    "concatenation": elementwise,
+    "pad": elementwise,
+    "mul": elementwise,
+    "logistic": elementwise,
+    "tanh": elementwise,
+    "quantize": elementwise,
+    "requantize": elementwise,
+    "dequantize": elementwise,
 }
 
 
