@@ -17,6 +17,7 @@ from harness.device import bench
 from harness.errors import UtvmError
 from harness.targets import all_targets, get_target
 from harness.targets.docker import ensure_qemu_image
+from harness.tune.command import add_tune
 
 DEFAULT_TARGET = "host"
 # Other packages add subcommands here: an entry point is a function that takes the subparsers.
@@ -236,6 +237,7 @@ def parser() -> argparse.ArgumentParser:
     _add_vboard(sub)
     _add_run_model(sub)
     _add_package(sub)
+    add_tune(sub, DEFAULT_TARGET)
     for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
         entry.load()(sub)  # e.g. utvm_ci's `ci`, `hil`, `port` and `validate`
     return p

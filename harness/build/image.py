@@ -171,6 +171,24 @@ def _parallel(fn: Callable[[T], Path], items: list[T]) -> list[Path]:
         return list(pool.map(fn, items))
 
 
+def _runtime_objects(target: Target, toolchain: str, testing: bool) -> list[Path]:
+    """The runtime's objects for this target, compiled once and shared by every image (a tuning run
+    builds hundreds): in the cache, under the hash of everything they are made of."""
+    from filelock import FileLock
+
+    where = resources.cache_dir() / "runtime-objects" / build_key(target, [], toolchain, testing)
+    where.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(where / ".lock")):
+        done = where / "objects.json"
+        if done.exists():
+            objects = [Path(p) for p in json.loads(done.read_text())]
+            if all(p.exists() for p in objects):
+                return objects
+        objects = _compile_runtime(target, where, testing)
+        done.write_text(json.dumps([str(p) for p in objects]))
+        return objects
+
+
 def _compile_runtime(target: Target, out: Path, testing: bool) -> list[Path]:
     """One object per runtime file (kept apart so the map can attribute sizes)."""
     root = resources.data_root()
@@ -215,7 +233,7 @@ def build(target: Target, out: Path, extra_sources: Sequence[Path] = (), *,
             return old
     for name, text in target.link_files.items():
         (out / name).write_text(text)
-    runtime_objects = _compile_runtime(target, out, testing)
+    runtime_objects = _runtime_objects(target, toolchain, testing)
     objects, kernels = _compile_kernels(target, sources, out, testing)
     syslib = out / "system_lib.c"
     syslib.write_text(_system_lib_source(kernels))

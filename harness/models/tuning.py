@@ -17,7 +17,7 @@ from typing import Any
 
 from harness import resources
 from harness.errors import UtvmError
-from harness.models.tflite.schedules import OP_ATTR, SCHEDULED_ATTR
+from harness.models.tflite.schedules import DEFAULT_SCHEDULES, OP_ATTR, SCHEDULED_ATTR
 
 TASK_ATTR = "utvm.task"
 WORKLOADS, RECORDS, META = "database_workload.json", "database_tuning_record.json", "tuning.json"
@@ -99,6 +99,22 @@ class Database:
             raise TuningError(f"the best record of kernel {func.attrs.get(OP_ATTR, '?')} in {self.path} "
                               f"does not replay: {str(exc).splitlines()[-1][:200]}") from None
         return None if sch is None else sch.mod["main"]
+
+    def commit_default(self, func: Any, seconds: float) -> None:
+        """Record the kernel's default schedule with its measured time (once), so the database's best
+        is never worse than no tuning at all."""
+        import tvm
+        from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+        from tvm.s_tir.meta_schedule.database import TuningRecord
+
+        mod = workload(func)
+        sch = tvm.s_tir.Schedule(mod)
+        DEFAULT_SCHEDULES[str(func.attrs[OP_ATTR])](sch)
+        if any(str(r.trace) == str(sch.trace) for r in self.records(func)):
+            return
+        record = TuningRecord(sch.trace, self.db.commit_workload(mod), [seconds], meta_target(self.target),
+                              ArgInfo.from_prim_func(mod["main"]))
+        self.db.commit_tuning_record(record)
 
     def records(self, func: Any) -> list[Any]:
         """Every record of the kernel, failed candidates included."""

@@ -129,9 +129,15 @@ def _final(tasks: list[Task], db: tuning.Database, images: ImageBuilder, pool: D
     for manifest, items in by_image.items():
         for (owner, _), m in zip(items, pool.run_image(manifest, [a for _, a in items]), strict=True):
             seconds[owner] = m.seconds
-    return [KernelFigures(t.name, t.kernels, t.calls, seconds.get((t.key, "before")),
-                          seconds.get((t.key, "after")), p.trials, p.failed, p.rejected, p.curve)
-            for t, p in zip(tasks, progress, strict=True)]
+    figures = []
+    for t, p in zip(tasks, progress, strict=True):
+        before, after = seconds.get((t.key, "before")), seconds.get((t.key, "after"))
+        if before is not None:
+            db.commit_default(t.func, before)  # production never takes a record slower than no tuning
+            after = before if after is None else min(before, after)
+        figures.append(KernelFigures(t.name, t.kernels, t.calls, before, after, p.trials, p.failed,
+                                     p.rejected, p.curve))
+    return figures
 
 
 def _as_candidate(func: Any) -> Any:

@@ -1,0 +1,96 @@
+"""`utvm tune`: the command line of the tuner."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UtvmError
+
+EPILOG = """examples:
+  utvm tune kws01.tflite --target qemu-mps2-an386 --trials 64 --db tuned/kws01
+  utvm run-model kws01.tflite --target qemu-mps2-an386 --tuning tuned/kws01
+  utvm package kws01.tflite --out lib --tuning tuned/kws01
+
+Kernels are searched with MetaSchedule and measured on the device (instructions on QEMU, cycles on
+boards); every candidate's output is checked against the default schedule first. Records go to
+MetaSchedule's JSON database in --db: run the same command again to resume (trials already in the
+database count toward --trials). The report (report.txt, report.html, report.json) goes there too."""
+
+
+def parse_duration(text: str) -> float:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if not m:
+        raise UtvmError(f"--time {text!r}: expected a duration like 90s, 20m or 1h")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def add_tune(sub: argparse._SubParsersAction, default_target: str) -> None:
+    p = sub.add_parser("tune", help="autotune a model's kernels on a device (MetaSchedule, measured on the "
+                       "target)", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="a .tflite or ONNX model (format read from the content)")
+    p.add_argument("--target", default=default_target, help="where candidates are measured (`utvm targets`)")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--trials", type=int, default=64, help="candidates to measure in all (default 64)")
+    budget.add_argument("--time", metavar="DURATION", help="stop after this long, e.g. 20m (trials: 10000)")
+    p.add_argument("--db", metavar="DIR", help="tuning database (default tuning/MODEL-TARGET)")
+    p.add_argument("--devices", type=int, default=0, help="local devices measuring at once (default: one "
+                   "per core)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-model-check", action="store_true", help="skip running the whole model before and "
+                   "after (and comparing it with the model's own runtime)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_cmd_tune)
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from harness.tune import report
+    from harness.tune.session import TuneOptions, tune
+
+    model = Path(args.model)
+    if not model.is_file():
+        raise UtvmError(f"no model file {model}")
+    if args.devices < 0:
+        raise UtvmError("--devices must be positive")
+    db = Path(args.db) if args.db else Path("tuning") / f"{model.stem}-{args.target}"
+    limit = parse_duration(args.time) if args.time else None
+    opts = TuneOptions(target=args.target, db=db, trials=10000 if limit else args.trials, time_limit=limit,
+                       devices=args.devices, seed=args.seed)
+    result = tune(model, opts)
+    whole = None if args.no_model_check else model_check(model, args.target, db)
+    d = report.as_dict(result, whole)
+    (db / "report.json").write_text(json.dumps(d, indent=2) + "\n")
+    (db / "report.txt").write_text("\n".join(report.text(d)) + "\n")
+    (db / "report.html").write_text(report.html_page(d))
+    print(json.dumps(d, indent=2) if args.json else "\n".join(report.text(d)))
+    if whole is not None and not whole["matches_reference"]:
+        print(f"utvm: the tuned model's outputs differ from {whole['reference']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def model_check(model: Path, target: str, db: Path) -> dict[str, Any]:
+    """The whole model before and after, on the target, with outputs against the model's own runtime."""
+    from harness.models.run import run_model
+
+    runs = {}
+    for label, tuning in (("before", None), ("after", db)):
+        runs[label] = run_model(model, target, db / "runs" / label, repeat=3, tuning=tuning).report
+    key = next((k for k in ("instructions", "cycles") if k in runs["after"]), None)
+
+    def figure(r: dict[str, Any]) -> float:
+        return float(r[key]["median"]) if key else float(r["time_ms"]["median"]) * 1e3
+
+    before, after = figure(runs["before"]), figure(runs["after"])
+    outs = runs["after"]["outputs"]
+    return {"unit": key or "us", "before": before, "after": after,
+            "speedup": before / after if after else 0.0,
+            "reference": f"{runs['after']['reference']['runtime']} {runs['after']['reference']['version']}",
+            "max_diff_lsb": max((o["max_diff_lsb"] or 0) for o in outs),
+            "top1_agrees": all(o["top1_agrees"] for o in outs),
+            "matches_reference": all(o["matches_reference"] for o in outs),
+            "tuned_kernels": runs["after"]["tuning"]["kernels"]}
