@@ -172,12 +172,14 @@ class Plan:
     split: int | None  # K, when the single reduction loop is longer than one call
     output: int | None  # the output loop, with several outputs
     rank: int  # of the weights
+    refuse: bool = False  # fuse the two reduction loops first (a split whose inner loop is unrolled)
 
 
 def _plans(sch: Any, block: Any, outputs: int) -> list[Plan]:
     """Ways to tensorize the block, best first: a call over the two innermost reduction loops
     (their elements contiguous: the inner one spans whole rows of both operands), then over
-    the innermost one (split by K if long)."""
+    the innermost one (split by K if long; fused with the loop around it first if it is the
+    unrolled inner part of a split, as in the default FULLY_CONNECTED schedule)."""
     stmt = sch.get(block)
     ops = _operands(stmt)
     loops = sch.get_loops(block)
@@ -198,8 +200,12 @@ def _plans(sch: Any, block: Any, outputs: int) -> list[Plan]:
         whole_rows = extent[r] == int(a.shape[-1]) == int(b.shape[-1])
         if whole_rows and 4 <= extent[r2] * extent[r] <= MAX_K:
             plans.append(Plan((r2, r), None, s, rank))
-    k = choose_k(extent[r])
-    if k is not None:
+    unrolled = int(sch.get(loops[r]).kind) != 0  # e.g. the default FULLY_CONNECTED schedule's inner 4
+    if unrolled and len(reductions) > 1 and reductions[-2] == r - 1:
+        k = choose_k(extent[r - 1] * extent[r])
+        if k is not None:
+            plans.append(Plan((r - 1, r), k if extent[r - 1] * extent[r] > k else None, s, rank, refuse=True))
+    elif (k := choose_k(extent[r])) is not None:
         plans.append(Plan((r,), k if extent[r] > k else None, s, rank))
     valid = []
     for plan in plans:
@@ -217,6 +223,8 @@ def _plans(sch: Any, block: Any, outputs: int) -> list[Plan]:
 def _apply(sch: Any, block: Any, outputs: int, plan: Plan) -> None:
     loops = list(sch.get_loops(block))
     inner = [loops[i] for i in plan.reductions]
+    if plan.refuse:
+        inner = [sch.fuse(*inner)]
     if plan.split is not None:
         _, inner[-1] = sch.split(inner[-1], [None, plan.split])
     dims = tuple(int(sch.get(lp).extent) for lp in inner)
