@@ -18,7 +18,7 @@ from harness.device import Device
 from harness.errors import UtvmError
 from harness.models import fit, formats
 from harness.models import reference as references
-from harness.models.compile import Compiled, ModelError, compile_model
+from harness.models.compile import Compiled, ModelError, Scheduler, compile_model
 from harness.models.graph import Graph
 from harness.models.graph_client import GraphModule
 from harness.targets import Target, get_target
@@ -69,10 +69,11 @@ def build_model_image(compiled: Compiled, target: str, out: Path) -> Manifest:
     return build(get_target(target), out / "image", [out / "kernels.c", out / "model_graph.c"])
 
 
-def compile_for(model: Path, target: Target) -> tuple[Compiled, str]:
-    """The model compiled, and its format; ModelError if its plan cannot fit the target."""
+def compile_for(model: Path, target: Target, scheduler: Scheduler | None = None) -> tuple[Compiled, str]:
+    """The model compiled (its kernels scheduled by `scheduler`, compile_model's), and its format;
+    ModelError if its plan cannot fit the target."""
     fmt = formats.detect(model)
-    compiled = compile_model(model)
+    compiled = compile_model(model, scheduler=scheduler)
     try:
         fit.check(compiled.graph, target)
     except fit.ModelTooBig as exc:
