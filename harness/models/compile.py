@@ -12,6 +12,7 @@ is a ModelError that names it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,29 +104,36 @@ def lower(mod: Any, entry: str, params: dict[str, np.ndarray] | None = None) -> 
         raise ModelError(f"TVM could not lower the model: {_first_line(exc)}") from None
 
 
-def schedule(mod: Any) -> Any:
+Scheduler = Callable[[Any], Any]
+
+
+def schedule(mod: Any, scheduler: Scheduler | None = None) -> Any:
     """Each kernel that names its op ("utvm.op", the int8 TFLite kernels) gets that op's
-    default schedule; other kernels are left as TVM lowered them."""
+    default schedule (or the scheduler's, e.g. harness.models.dsp.apply_dsp); other kernels are
+    left as TVM lowered them."""
     from harness.models.tflite.schedules import apply_default_schedules
 
     try:
-        return apply_default_schedules(mod)
+        return (scheduler or apply_default_schedules)(mod)
     except Exception as exc:
         raise ModelError(f"TVM could not schedule the kernels: {_first_line(exc)}") from None
 
 
 def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None = None,
-                  entry: str | None = None, tuning: Any = None) -> Compiled:
-    """`tuning`, a harness.models.tuning.Database, schedules the kernels it has records for."""
+                  entry: str | None = None, scheduler: Scheduler | None = None,
+                  tuning: Any = None) -> Compiled:
+    """`tuning`, a harness.models.tuning.Database, schedules the kernels it has records for; the
+    others get `scheduler` (default: each op's default schedule)."""
     import tvm
 
+    from harness.models.intrin import with_header
     from harness.models.tuning import apply_tuning
 
     mod, entry = load(source, entry)
     lowered, tuned = lower(mod, entry, params), []
     if tuning is not None:
         lowered, tuned = apply_tuning(lowered, tuning)
-    lowered = schedule(lowered)
+    lowered = schedule(lowered, scheduler)
     graph = extract_graph(lowered[entry]).plan()
     used = {n.func for n in graph.nodes}
     prims = {gv: f for gv, f in lowered.functions.items()
@@ -135,7 +143,7 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
         source_c = tvm.build(kernels, target="c").inspect_source()
     except Exception as exc:
         raise ModelError(f"TVM could not emit C for the kernels: {_first_line(exc)}") from None
-    return Compiled(graph, source_c, lowered, entry, tuned)
+    return Compiled(graph, with_header(source_c), lowered, entry, tuned)
 
 
 def _type_of(expr: Any) -> Any:

@@ -28,7 +28,7 @@ from harness.errors import UtvmError
 from harness.models import formats
 from harness.models import reference as references
 from harness.models import tuning as tunings
-from harness.models.compile import Compiled, compile_model
+from harness.models.compile import Compiled, Scheduler, compile_model
 from harness.models.graph import DEFAULT_PARAM_SECTION, Graph
 from harness.models.graph_client import GraphModule
 from harness.models.run import build_model_image, load_inputs
@@ -36,8 +36,8 @@ from harness.models.run import build_model_image, load_inputs
 RUNTIME_FILES = ("src/runtime/runtime.c", "src/runtime/backend.c", "src/runtime/timer.c",
                  "src/memory/std_allocator.c", "src/graph/graph_executor.c")
 HEADERS = ("dlpack/dlpack.h", "tvm/ffi/c_api.h", "tvm/ffi/extra/c_env_api.h", "tvm/runtime/c_backend_api.h",
-           "tvm/runtime/base.h", "utvm/config.h", "utvm/graph.h", "utvm/memory.h", "utvm/platform.h",
-           "utvm/runtime.h", "utvm/status.h", "utvm/timer.h")
+           "tvm/runtime/base.h", "utvm/config.h", "utvm/dsp.h", "utvm/graph.h", "utvm/memory.h",
+           "utvm/platform.h", "utvm/runtime.h", "utvm/status.h", "utvm/timer.h")
 KERNEL_WARNINGS = ("-Wunused-parameter", "-Wunused-variable", "-Wunused-but-set-variable",
                    "-Wunused-function")
 TABLES_SLACK = 512  # allocator headers and the executor's tables, beyond arena and workspace
@@ -82,14 +82,15 @@ def measure_workspace(compiled: Compiled, workdir: Path, ref: references.Referen
 
 
 def package(model: Path | Any, out: Path, name: str = "model",
-            param_section: str = DEFAULT_PARAM_SECTION, tuning: str | Path | None = None,
-            target: str | None = None) -> Package:
-    """Package a model file (or a Relax IRModule) as the library `name` in `out`; `tuning` (a database
-    directory, or "auto" with `target`) schedules the kernels exactly as they were measured."""
+            param_section: str = DEFAULT_PARAM_SECTION, scheduler: Scheduler | None = None,
+            tuning: str | Path | None = None, target: str | None = None) -> Package:
+    """Package a TFLite or ONNX file (or a Relax IRModule) as the library `name` in `out`. `tuning` (a
+    database directory, or "auto" with `target`) schedules the kernels exactly as they were measured;
+    `scheduler` (compile_model's) the others."""
     name = _check_name(name)
     if not re.fullmatch(r"\.[A-Za-z0-9_.]+", param_section):
         raise UtvmError(f"section name {param_section!r}: expected something like .rodata.utvm_params")
-    compiled = compile_model(model, tuning=tunings.resolve(tuning, target))
+    compiled = compile_model(model, scheduler=scheduler, tuning=tunings.resolve(tuning, target))
     graph = compiled.graph
     if isinstance(model, str | Path):
         ref = references.for_model(model, formats.detect(Path(model)), compiled)

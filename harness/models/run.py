@@ -19,7 +19,7 @@ from harness.errors import UtvmError
 from harness.models import fit, formats
 from harness.models import reference as references
 from harness.models import tuning as tunings
-from harness.models.compile import Compiled, ModelError, compile_model
+from harness.models.compile import Compiled, ModelError, Scheduler, compile_model
 from harness.models.graph import Graph
 from harness.models.graph_client import GraphModule
 from harness.targets import Target, get_target
@@ -70,11 +70,12 @@ def build_model_image(compiled: Compiled, target: str, out: Path) -> Manifest:
     return build(get_target(target), out / "image", [out / "kernels.c", out / "model_graph.c"])
 
 
-def compile_for(model: Path, target: Target, tuning: str | Path | None = None) -> tuple[Compiled, str]:
-    """The model compiled (kernels scheduled by the tuning database, if any), and its format;
-    ModelError if its plan cannot fit the target."""
+def compile_for(model: Path, target: Target, tuning: str | Path | None = None,
+                scheduler: Scheduler | None = None) -> tuple[Compiled, str]:
+    """The model compiled (kernels scheduled by the tuning database, if any, the others by `scheduler`,
+    compile_model's), and its format; ModelError if its plan cannot fit the target."""
     fmt = formats.detect(model)
-    compiled = compile_model(model, tuning=tunings.resolve(tuning, target.name))
+    compiled = compile_model(model, scheduler=scheduler, tuning=tunings.resolve(tuning, target.name))
     try:
         fit.check(compiled.graph, target)
     except fit.ModelTooBig as exc:

@@ -17,7 +17,7 @@ from typing import Any
 
 from harness import resources
 from harness.errors import UtvmError
-from harness.models.tflite.schedules import DEFAULT_SCHEDULES, OP_ATTR, SCHEDULED_ATTR
+from harness.models.tflite.schedules import OP_ATTR, SCHEDULED_ATTR
 
 TASK_ATTR = "utvm.task"
 WORKLOADS, RECORDS, META = "database_workload.json", "database_tuning_record.json", "tuning.json"
@@ -90,31 +90,41 @@ class Database:
 
     def best(self, func: Any) -> Any | None:
         """The kernel scheduled by its best valid record, or None when there is none."""
+        import tvm
+
+        from harness.models.intrin import register_named
+
         mod = workload(func)
         if not self.db.has_workload(mod):
             return None
+        top = self.db.get_top_k(self.db.commit_workload(mod), 1)
+        if not top:
+            return None
         try:
-            sch = self.db.query_schedule(mod, meta_target(self.target), workload_name="main")
+            register_named(str(top[0].trace))  # the dot-product intrinsics it tensorizes with
+            sch = tvm.s_tir.Schedule(mod)
+            top[0].trace.apply_to_schedule(sch, remove_postproc=False)
         except Exception as exc:  # a record that no longer replays on this workload
             raise TuningError(f"the best record of kernel {func.attrs.get(OP_ATTR, '?')} in {self.path} "
                               f"does not replay: {str(exc).splitlines()[-1][:200]}") from None
-        return None if sch is None else sch.mod["main"]
+        return sch.mod["main"]
 
-    def commit_default(self, func: Any, seconds: float) -> None:
-        """Record the kernel's default schedule with its measured time (once), so the database's best
-        is never worse than no tuning at all."""
+    def commit(self, func: Any, schedule: Any, seconds: float) -> bool:
+        """Record `schedule(sch)` of the kernel with its measured time, unless that trace is recorded
+        already. The default schedule goes in this way, so the best is never worse than no tuning."""
         import tvm
         from tvm.s_tir.meta_schedule.arg_info import ArgInfo
         from tvm.s_tir.meta_schedule.database import TuningRecord
 
         mod = workload(func)
         sch = tvm.s_tir.Schedule(mod)
-        DEFAULT_SCHEDULES[str(func.attrs[OP_ATTR])](sch)
+        schedule(sch)
         if any(str(r.trace) == str(sch.trace) for r in self.records(func)):
-            return
+            return False
         record = TuningRecord(sch.trace, self.db.commit_workload(mod), [seconds], meta_target(self.target),
                               ArgInfo.from_prim_func(mod["main"]))
         self.db.commit_tuning_record(record)
+        return True
 
     def records(self, func: Any) -> list[Any]:
         """Every record of the kernel, failed candidates included."""

@@ -22,6 +22,7 @@ import numpy as np
 from harness.build import build
 from harness.errors import UtvmError
 from harness.models import tuning
+from harness.models.intrin import with_header
 from harness.models.tflite.schedules import apply_default_schedules
 from harness.targets import get_target
 from harness.tune.tasks import Task
@@ -53,7 +54,7 @@ def emit_c(funcs: dict[str, Any]) -> str:
     import tvm
 
     mod = tvm.IRModule({name: f.with_attr("global_symbol", name) for name, f in funcs.items()})
-    return tvm.build(mod, target="c").inspect_source()
+    return with_header(tvm.build(mod, target="c").inspect_source())
 
 
 def reference_kernel(task: Task) -> Any:

@@ -14,7 +14,7 @@ from harness.models import tuning
 from harness.targets import get_target
 from harness.tune import space
 from harness.tune.adapters import Measurements, make_builder, make_runner
-from harness.tune.builder import ImageBuilder, reference_kernel
+from harness.tune.builder import ImageBuilder
 from harness.tune.progress import Progress, TaskProgress, make_callback
 from harness.tune.runner import DevicePool, DeviceSlot, local_device
 from harness.tune.tasks import Task, extract
@@ -84,6 +84,7 @@ def tune(model: str | Path | Any, opts: TuneOptions, progress_out: Any = None) -
                         **({"out": progress_out} if progress_out is not None else {}))
     started = time.monotonic()
     if remaining:
+        _seed(tasks, db, images, pool)
         _search(tasks, opts, remaining, db, images, pool, measurements, progress)
     figures = _final(tasks, db, images, pool, progress.tasks)
     return TuneResult(opts.target, opts.db, progress.done, sum(done.values()) + progress.done,
@@ -106,22 +107,13 @@ def _search(tasks: list[Task], opts: TuneOptions, remaining: int, db: tuning.Dat
         measure_callbacks=callbacks, task_scheduler="gradient")
 
 
-def _final(tasks: list[Task], db: tuning.Database, images: ImageBuilder, pool: DevicePool,
-           progress: list[TaskProgress]) -> list[KernelFigures]:
-    """Each task's default schedule and best record, measured again side by side in one image."""
-    mods, owners = [], []
-    for t in tasks:
-        wl = t.workload
-        mods.append(_as_candidate(reference_kernel(Task(**{**t.__dict__, "func": wl["main"]}))))
-        owners.append((t.key, "before"))
-        best = db.best(t.func)
-        if best is not None:
-            mods.append(_as_candidate(best))
-            owners.append((t.key, "after"))
-    arts = images.build(mods)
+def _measure(tasks: list[Task], mods: list[tuple[tuple[str, str], Any]], images: ImageBuilder,
+             pool: DevicePool) -> dict[tuple[str, str], float | None]:
+    """Seconds of each (task key, label) candidate, all built into as few images as the pool has devices."""
+    arts = images.build([m for _, m in mods])
     seconds: dict[tuple[str, str], float | None] = {}
     by_image: dict[str, list[tuple[tuple[str, str], Any]]] = {}
-    for owner, art in zip(owners, arts, strict=True):
+    for (owner, _), art in zip(mods, arts, strict=True):
         if isinstance(art, str):
             seconds[owner] = None
         else:
@@ -129,11 +121,43 @@ def _final(tasks: list[Task], db: tuning.Database, images: ImageBuilder, pool: D
     for manifest, items in by_image.items():
         for (owner, _), m in zip(items, pool.run_image(manifest, [a for _, a in items]), strict=True):
             seconds[owner] = m.seconds
+    return seconds
+
+
+def _scheduled(task: Task, fn: Any) -> Any:
+    import tvm
+
+    sch = tvm.s_tir.Schedule(task.workload)
+    fn(sch)
+    return sch.mod
+
+
+def _seed(tasks: list[Task], db: tuning.Database, images: ImageBuilder, pool: DevicePool) -> None:
+    """The default (and SIMD) schedule of each task measured and recorded before the search."""
+    mods = [((t.key, str(i)), _scheduled(t, fn)) for t in tasks for i, fn in enumerate(space.seeds(t))]
+    seconds = _measure(tasks, mods, images, pool)
+    for t in tasks:
+        for i, fn in enumerate(space.seeds(t)):
+            secs = seconds.get((t.key, str(i)))
+            if secs is not None:
+                db.commit(t.func, fn, secs)
+
+
+def _final(tasks: list[Task], db: tuning.Database, images: ImageBuilder, pool: DevicePool,
+           progress: list[TaskProgress]) -> list[KernelFigures]:
+    """Each task's default schedule and best record, measured again side by side."""
+    mods = []
+    for t in tasks:
+        mods.append(((t.key, "before"), _scheduled(t, space.default)))
+        best = db.best(t.func)
+        if best is not None:
+            mods.append(((t.key, "after"), _as_candidate(best)))
+    seconds = _measure(tasks, mods, images, pool)
     figures = []
     for t, p in zip(tasks, progress, strict=True):
         before, after = seconds.get((t.key, "before")), seconds.get((t.key, "after"))
         if before is not None:
-            db.commit_default(t.func, before)  # production never takes a record slower than no tuning
+            db.commit(t.func, space.default, before)  # production never takes a record slower than that
             after = before if after is None else min(before, after)
         figures.append(KernelFigures(t.name, t.kernels, t.calls, before, after, p.trials, p.failed,
                                      p.rejected, p.curve))

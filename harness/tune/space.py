@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.models import tuning
+from harness.models.dsp import DSP_OPS, dsp_schedule
+from harness.models.tflite.schedules import DEFAULT_SCHEDULES, OP_ATTR
 from harness.tune.tasks import Task
 
 UNROLL_STEPS = [0, 4, 16, 64]
@@ -44,6 +46,28 @@ def mutators() -> dict[Any, float]:
     return {mu.MutateTileSize(): 0.9, mu.MutateComputeLocation(): 0.05, mu.MutateUnroll(): 0.05}
 
 
+def default(sch: Any) -> Any:
+    DEFAULT_SCHEDULES[str(sch.mod["main"].attrs[OP_ATTR])](sch)
+    return sch
+
+
+def seeds(task: Task) -> list[Any]:
+    """Schedules measured before the search and put in the database: the default, and the SIMD one
+    where it applies. The search starts from them; the best never falls below the default."""
+    return [default, _dsp_or_default] if task.op in DSP_OPS else [default]
+
+
+def _dsp_or_default(sch: Any) -> Any:
+    """A design space of one point: the int8 dot products on the dual-MAC micro-kernels (conv2d and
+    fully connected kernels where they fit), else the kernel's default schedule. The rule-based
+    space searches around the default; this one gives the search SIMD to pick or not."""
+    op = str(sch.mod["main"].attrs[OP_ATTR])
+    if op in DSP_OPS and dsp_schedule(sch, 4):
+        return sch
+    DEFAULT_SCHEDULES[op](sch)
+    return sch
+
+
 def _skip_gpu_intrinsics() -> None:
     """TuneContext imports tvm.s_tir.tensor_intrin, which registers every GPU and CPU tensor intrinsic
     of the wheel: 21 s here, 15 of them CUDA's. None applies to a microcontroller (ours are registered
@@ -62,8 +86,10 @@ def context(task: Task, target: str, seed: int = 0) -> Any:
 
     _skip_gpu_intrinsics()
 
-    space = ms.space_generator.PostOrderApply(sch_rules=rules(), postprocs=postprocs(),
-                                              mutator_probs=mutators())
+    space = ms.space_generator.SpaceGeneratorUnion(
+        [ms.space_generator.PostOrderApply(sch_rules=rules(), postprocs=[], mutator_probs={}),
+         ms.space_generator.ScheduleFn(_dsp_or_default, sch_rules=[], postprocs=[], mutator_probs={})],
+        sch_rules=[], postprocs=postprocs(), mutator_probs=mutators())
     return ms.TuneContext(mod=task.workload, target=tuning.meta_target(target), space_generator=space,
                           search_strategy=ms.search_strategy.EvolutionarySearch(),
                           task_name=task.name, rand_state=seed, num_threads=1)
