@@ -85,6 +85,10 @@ class Database:
             raise TuningError(f"tuning database {path} was measured on {recorded}, not {target}")
         for name in (WORKLOADS, RECORDS):
             _drop_torn_line(path / name)
+        if (path / RECORDS).exists():  # records replay on load and in the search: their intrinsics first
+            from harness.models.intrin import register_named
+
+            register_named((path / RECORDS).read_text())
         db = JSONDatabase(str(path / WORKLOADS), str(path / RECORDS), allow_missing=True)
         return cls(path, target, db)
 

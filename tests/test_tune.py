@@ -1,0 +1,168 @@
+"""`utvm tune` for real: an int8 conv and kws01 tuned for a few trials on the host and a QEMU board,
+the database applied by run-model and package, a wrong candidate rejected, a faulting candidate
+recorded while the run goes on, and a tune killed with SIGKILL resumed without losing a record."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+
+from harness.models import tuning
+from harness.models.package import package
+from harness.models.run import run_model
+from tests.conftest import require_tvm
+from tests.tflite_ops import OpModel
+
+if TYPE_CHECKING:
+    from harness.tune.tasks import Task
+
+MLPERF = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf-tiny"
+
+
+def conv_model(tmp: Path) -> Path:
+    """An int8 3x3 conv, SAME, 8 -> 16 channels: a kernel with a real search space."""
+    rng = np.random.default_rng(0)
+    model = OpModel(
+        "CONV_2D", [((1, 10, 10, 8), 0.05, 3)], ((1, 10, 10, 16), 0.2, -5),
+        constants=[(rng.integers(-127, 128, (16, 3, 3, 8)).astype(np.int8), [0.01] * 16, 0),
+                   (rng.integers(-5000, 5000, 16).astype(np.int32), [0.0005] * 16, 0)],
+        options=("Conv2DOptions", {"padding": 0, "strideW": 1, "strideH": 1, "fusedActivationFunction": 1}))
+    path = tmp / "conv.tflite"
+    path.write_bytes(model.build())
+    return path
+
+
+def _tune(model: Path, target: str, db: Path, trials: int) -> object:
+    from harness.tune.session import TuneOptions, tune
+
+    return tune(model, TuneOptions(target=target, db=db, trials=trials, devices=1))
+
+
+@pytest.mark.parametrize("target", ["host", "qemu-mps2-an386"])
+def test_tune_conv_then_run_model_and_package_use_the_records(target: str, tmp_path: Path) -> None:
+    require_tvm()
+    model, db = conv_model(tmp_path), tmp_path / "db"
+    result = _tune(model, target, db, trials=6)
+    (k,) = result.kernels  # type: ignore[attr-defined]
+    assert k.trials >= 6 and k.before and k.after and k.after <= k.before
+    if target != "host":  # exact instruction counts: the best is at least the default's
+        assert k.after <= k.before
+    records = tuning.Database.open(db, target).records(_conv_func(model))
+    assert len(records) >= 6
+    run = run_model(model, target, tmp_path / "run", repeat=1, tuning=db)
+    assert run.report["tuning"]["kernels"] == ["conv2d_0"]
+    out = run.report["outputs"][0]
+    assert out["max_diff_lsb"] == 0 and out["top1_agrees"], out
+    pkg = package(model, tmp_path / "pkg", tuning=db)  # checks its own outputs against TFLite Micro
+    packaged = (pkg.out / "src" / "model_kernels.c").read_text()
+    assert (tmp_path / "run" / "kernels.c").read_text() in packaged  # exactly the measured kernels
+
+
+def _conv_func(model: Path) -> object:
+    from harness.tune.tasks import extract
+
+    (task,) = [t for t in extract(model) if t.op == "conv2d"]
+    return task.func
+
+
+@pytest.mark.parametrize("target", ["host", "qemu-mps2-an386"])
+def test_wrong_candidate_is_rejected_and_a_faulting_one_recorded(target: str, tmp_path: Path) -> None:
+    """Three candidates in one image: one computes a wrong answer (a copy of the input), one
+    traps (a HardFault on the board, SIGILL on the host), one is right. The wrong one is rejected,
+    the trap is an error of its own, the device restarts and the right one is measured."""
+    tvm = require_tvm()
+    from harness.tune.builder import ImageBuilder
+    from harness.tune.runner import DevicePool, DeviceSlot, local_device
+    from harness.tune.space import default
+    from harness.tune.tasks import extract
+
+    (task,) = [t for t in extract(conv_model(tmp_path)) if t.op == "conv2d"]
+    good = tvm.s_tir.Schedule(task.workload)
+    default(good)
+    wrong = _same_signature_wrong_kernel(task)
+    trap = _faulting(task.workload["main"])
+    mods = [tvm.IRModule({"main": f}) for f in (wrong, trap, good.mod["main"])]
+    arts = ImageBuilder(target, [task], tmp_path / "images").build(mods)
+    assert all(not isinstance(a, str) for a in arts), arts
+    slot = DeviceSlot("d0", local_device)
+    results = DevicePool([slot], tmp_path / "dev").run_image(arts[0].manifest, arts)  # type: ignore[union-attr]
+    assert results[0].rejected and results[0].error.startswith("wrong output"), results[0]
+    assert results[1].error and "fault" in results[1].error and not results[1].rejected, results[1]
+    assert results[2].error is None and results[2].seconds, results[2]
+    assert slot.restarts == 1
+
+
+def _faulting(func: object) -> object:
+    """The kernel, first writing to an address no memory answers (0xFFFFFFF0): a BusFault, hence a
+    HardFault and a reset, on the Cortex-M; SIGSEGV on the host."""
+    import tvm
+
+    nowhere = tvm.tirx.reinterpret("handle", tvm.tirx.const(0xFFFFFFF0, "uint64"))
+    store = tvm.tirx.Evaluate(tvm.tirx.call_extern("handle", "memset", nowhere, 0, 16))
+    return func.with_body(tvm.tirx.SeqStmt([store, func.body]))  # type: ignore[attr-defined]
+
+
+def _same_signature_wrong_kernel(task: Task) -> object:
+    """A kernel with the task's signature and key that copies input channels instead of convolving."""
+    from tvm import te
+
+    ins = [te.placeholder(a.shape, str(a.dtype), name=f"in{i}") for i, a in enumerate(task.args[:-1])]
+    channels = int(ins[0].shape[-1])
+    res = te.compute(task.args[-1].shape, lambda n, y, x, c: ins[0][n, y, x, c % channels], name="out")
+    prim = te.create_prim_func([*ins, res])
+    attrs = task.workload["main"].attrs
+    return prim.with_attrs({k: attrs[k] for k in (tuning.TASK_ATTR, tuning.OP_ATTR)})
+
+
+def test_kws01_tuned_on_qemu_matches_tflite_micro(tmp_path: Path) -> None:
+    require_tvm()
+    model = MLPERF / "kws01.tflite"
+    assert model.exists(), f"MLPerf Tiny models missing: {MLPERF}"
+    db = tmp_path / "db"
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "tune", str(model), "--target",
+                           "qemu-mps2-an386", "--trials", "8", "--db", str(db), "--devices", "1", "--json"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "[tune]" in proc.stderr and "ETA" in proc.stderr  # progress for a person
+    import json
+
+    report = json.loads(proc.stdout)
+    whole = report["model"]
+    assert whole["unit"] == "instructions" and whole["after"] < whole["before"], whole
+    assert whole["max_diff_lsb"] == 0 and whole["top1_agrees"]
+    assert {k["task"] for k in report["kernels"]} >= {"conv2d_0", "conv2d_2", "depthwise_conv2d_1"}
+    html = (db / "report.html").read_text()
+    assert "<svg" in html and "conv2d_2" in html
+
+
+def _records(db: Path) -> list[str]:
+    path = db / tuning.RECORDS
+    return [line for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def test_tune_killed_with_sigkill_resumes_without_losing_records(tmp_path: Path) -> None:
+    require_tvm()
+    model, db = conv_model(tmp_path), tmp_path / "db"
+    cmd = [sys.executable, "-m", "harness.cli", "tune", str(model), "--target", "host", "--trials", "24",
+           "--db", str(db), "--devices", "1", "--no-model-check"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 600
+    while len(_records(db)) < 6 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _records(db)
+    assert 6 <= len(before) < 24, len(before)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = _records(db)
+    assert len(after) >= 24
+    assert all(line in after for line in before if line.endswith("]")), "a record was lost"
