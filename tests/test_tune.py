@@ -166,3 +166,46 @@ def test_tune_killed_with_sigkill_resumes_without_losing_records(tmp_path: Path)
     after = _records(db)
     assert len(after) >= 24
     assert all(line in after for line in before if line.endswith("]")), "a record was lost"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_two_tune_workers_behind_a_tvm_rpc_tracker_share_one_job(tmp_path: Path) -> None:
+    """TVM's own tracker (python -m tvm.exec.rpc_tracker), two `utvm tune-worker`s on loopback, and a
+    tune that asks the tracker for them: both build and measure part of the job."""
+    require_tvm()
+    port = _free_port()
+    procs = [subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_tracker", "--host", "127.0.0.1",
+                               "--port", str(port), "--port-end", str(port + 1)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    logs = [tmp_path / "w0.log", tmp_path / "w1.log"]
+    try:
+        time.sleep(2)
+        for log in logs:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "harness.cli", "tune-worker", "--tracker", f"127.0.0.1:{port}",
+                 "--key", "utvm-test", "--target", "host", "--host", "127.0.0.1",
+                 "--port", str(_free_port())],
+                stdout=subprocess.DEVNULL, stderr=log.open("w"), start_new_session=True))
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not all("serving" in log.read_text() for log in logs):
+            time.sleep(0.5)
+        time.sleep(3)  # registered with the tracker
+        model, db = conv_model(tmp_path), tmp_path / "db"
+        done = subprocess.run([sys.executable, "-m", "harness.cli", "tune", str(model), "--target", "host",
+                               "--trials", "8", "--db", str(db), "--tracker", f"127.0.0.1:{port}", "--key",
+                               "utvm-test", "--no-model-check"], capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+        counts = [log.read_text().count("utvm tune-worker: measured") for log in logs]
+        assert all(c >= 1 for c in counts), counts
+        assert len(_records(db)) >= 8
+    finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()

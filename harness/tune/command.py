@@ -15,6 +15,9 @@ EPILOG = """examples:
   utvm tune kws01.tflite --target qemu-mps2-an386 --trials 64 --db tuned/kws01
   utvm run-model kws01.tflite --target qemu-mps2-an386 --tuning tuned/kws01
   utvm package kws01.tflite --out lib --tuning tuned/kws01
+  python -m tvm.exec.rpc_tracker --port 9000 &                         # a measurement farm:
+  utvm tune-worker --tracker HOST:9000 --key m4 --target qemu-mps2-an386  # on each lab machine
+  utvm tune kws01.tflite --target qemu-mps2-an386 --tracker HOST:9000 --key m4
 
 Kernels are searched with MetaSchedule and measured on the device (instructions on QEMU, cycles on
 boards); every candidate's output is checked against the default schedule first. Records go to
@@ -40,11 +43,39 @@ def add_tune(sub: argparse._SubParsersAction, default_target: str) -> None:
     p.add_argument("--db", metavar="DIR", help="tuning database (default tuning/MODEL-TARGET)")
     p.add_argument("--devices", type=int, default=0, help="local devices measuring at once (default: one "
                    "per core)")
+    p.add_argument("--tracker", metavar="HOST:PORT", help="measure on `utvm tune-worker`s registered with "
+                   "this TVM RPC tracker (python -m tvm.exec.rpc_tracker) instead of local devices")
+    p.add_argument("--key", help="the workers' key at the tracker (with --tracker)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-model-check", action="store_true", help="skip running the whole model before and "
                    "after (and comparing it with the model's own runtime)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_cmd_tune)
+    w = sub.add_parser("tune-worker", help="serve `utvm tune` measurements for a TVM RPC tracker: build, "
+                       "flash and measure what the tuner sends, on this machine's device")
+    w.add_argument("--tracker", required=True, metavar="HOST:PORT")
+    w.add_argument("--key", required=True, help="the key the tuner asks the tracker for")
+    w.add_argument("--target", default=default_target, help="this machine's device (`utvm targets`)")
+    w.add_argument("--host", default="0.0.0.0", help="address to serve on (default all)")
+    w.add_argument("--port", type=int, default=9190, help="first port to try (default 9190)")
+    w.set_defaults(func=_cmd_worker)
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from harness.tune.remote import serve
+
+    server = serve(args.tracker, args.key, args.target, args.host, args.port)
+    print(f"utvm tune-worker: {args.target} serving key {args.key!r} on port {server.port} for tracker "
+          f"{args.tracker}", file=sys.stderr, flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    server.terminate()
+    return 0
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
@@ -58,8 +89,15 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         raise UtvmError("--devices must be positive")
     db = Path(args.db) if args.db else Path("tuning") / f"{model.stem}-{args.target}"
     limit = parse_duration(args.time) if args.time else None
+    if bool(args.tracker) != bool(args.key):
+        raise UtvmError("--tracker and --key go together")
+    slots = []
+    if args.tracker:
+        from harness.tune.remote import tracker_slots
+
+        slots = tracker_slots(args.tracker, args.key, args.devices)
     opts = TuneOptions(target=args.target, db=db, trials=10000 if limit else args.trials, time_limit=limit,
-                       devices=args.devices, seed=args.seed)
+                       devices=args.devices, seed=args.seed, slots=slots)
     result = tune(model, opts)
     whole = None if args.no_model_check else model_check(model, args.target, db)
     d = report.as_dict(result, whole)

@@ -39,13 +39,25 @@ class Measured:
 
 @dataclass
 class DeviceSlot:
-    """One device of the pool: where it runs (`options` for launch) and how many images it ran."""
+    """One device of the pool: how to start it on an image, and how many images it ran."""
 
     name: str
     make: Callable[[Manifest, Path], Device]
     images: int = 0
     restarts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, manifest_path: str, arts: list[Artifact], workdir: Path) -> list[Measured]:
+        """Every candidate of one built image, on this device."""
+        manifest = Manifest.load(Path(manifest_path))
+        repeat = 1 if get_target(manifest.target).icount_shift is not None else 5  # QEMU -icount is exact
+        run = ImageRun(self, manifest, workdir / self.name, repeat)
+        run.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.images += 1
+            return [run.measure(a) for a in arts]
+        finally:
+            run.stop()
 
 
 def local_device(manifest: Manifest, workdir: Path) -> Device:
@@ -149,14 +161,8 @@ class DevicePool:
             self._cv.notify()
 
     def run_image(self, manifest_path: str, arts: list[Artifact]) -> list[Measured]:
-        manifest = Manifest.load(Path(manifest_path))
-        repeat = 1 if get_target(manifest.target).icount_shift is not None else 5  # QEMU -icount is exact
         slot = self._take()
-        run = ImageRun(slot, manifest, self.workdir / slot.name, repeat)
-        run.workdir.mkdir(parents=True, exist_ok=True)
         try:
-            slot.images += 1
-            return [run.measure(a) for a in arts]
+            return slot.run(manifest_path, arts, self.workdir)
         finally:
-            run.stop()
             self._give(slot)
