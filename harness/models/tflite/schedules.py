@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-OP_ATTR = "utvm.op"
-SCHEDULED_ATTR = "utvm.scheduled"
+from harness.models.attrs import OP_ATTR, SCHEDULED_ATTR
+
 Schedule = Any  # tvm.s_tir.Schedule
 ScheduleFn = Callable[[Schedule], Schedule]
 
