@@ -131,6 +131,20 @@ def multiply_by_quantized_multiplier(x: Expr, multiplier: Expr, shift: Expr, *, 
     return rounding_divide_by_pot(srdhm(shift_left_bits(x, shift_amount(shift)), multiplier), -shift)
 
 
+def multiply_by_quantized_multiplier_single(x: Expr, multiplier: Expr, shift: Expr) -> Any:
+    """MultiplyByQuantizedMultiplier as TFLite computes it with TFLITE_SINGLE_ROUNDING:
+    round(x * multiplier / 2^(31 - shift)) in int64, one rounding (halves up). Nearer the exact
+    product than the double rounding (whose first rounding is off by up to 2^(shift - 1) of the
+    result), so nearer a runtime that requantizes in float (onnxruntime)."""
+    if isinstance(shift, int):
+        total: Any = i64(31 - shift)
+        half: Any = i64(1 << (30 - shift))
+    else:  # a per-channel shift; 31 - shift always lies in 1..62
+        total = tirx.max(tirx.min(i64(31) - i64(shift), i64(62)), i64(1))
+        half = i64(1) << (total - i64(1))
+    return ((i64(x) * i64(multiplier) + half) >> total).astype("int32")
+
+
 def requantize(
     acc: Expr,
     multiplier: Expr,
@@ -140,9 +154,14 @@ def requantize(
     act_max: int,
     *,
     left: bool = True,
+    single: bool = False,
 ) -> Any:
     """The int8 epilogue of conv/fc: rescale the int32 accumulator, add the output zero point,
-    clamp to the fused activation's range, narrow to int8."""
+    clamp to the fused activation's range, narrow to int8. `single` rounds once
+    (multiply_by_quantized_multiplier_single) instead of TFLite Micro's double rounding."""
+    if single:
+        scaled = multiply_by_quantized_multiplier_single(acc, multiplier, shift) + i32(out_zero_point)
+        return tirx.min(tirx.max(scaled, i32(act_min)), i32(act_max)).astype("int8")
     scaled = multiply_by_quantized_multiplier(acc, multiplier, shift, left=left) + i32(out_zero_point)
     return tirx.min(tirx.max(scaled, i32(act_min)), i32(act_max)).astype("int8")
 

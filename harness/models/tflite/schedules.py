@@ -80,6 +80,13 @@ DEFAULT_SCHEDULES: dict[str, ScheduleFn] = {
     "add": elementwise,
     "reshape": elementwise,
     "softmax": softmax_rows,
+    # kernels of ONNX QDQ models (harness.models.onnx_qdq.kernels)
+    "max_pool": accumulate_then_requantize,
+    "mul": elementwise,
+    "requantize": elementwise,
+    "relayout": elementwise,
+    "quantize": elementwise,
+    "dequantize": elementwise,
 }
 
 
