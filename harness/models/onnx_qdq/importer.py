@@ -49,9 +49,9 @@ def _scale_and_zero_point(ctx: Context, node: Node, data_dtype: str | None) -> t
     if zero.dtype.name != expected or expected not in ("int8", "int32"):
         raise ModelError(f"{node.label}: {zero.dtype} quantization is not supported; only int8 activations "
                          "and weights (int32 biases)")
-    if zero.shape != scale.shape:
-        raise ModelError(f"{node.label}: the scale and zero point differ in shape")
-    return scale, zero.astype(np.int64)
+    if zero.size not in (1, scale.size):
+        raise ModelError(f"{node.label}: {zero.size} zero points for {scale.size} scales")
+    return scale, np.broadcast_to(zero.astype(np.int64).ravel(), (scale.size,)).reshape(scale.shape)
 
 
 def _per_tensor(node: Node, scale: np.ndarray, zero: np.ndarray) -> tuple[float, int]:
@@ -132,13 +132,19 @@ def import_qdq(model: Any) -> Any:
         ty = tensor_type(list(port.shape), port.dtype)
         params.append(relax.Var(_identifier(port.name, len(params)), ty))
         ctx.values[port.name] = Edge(params[-1], port.shape, port.dtype)
+    failure: ModelError | None = None
     with bb.function("main", params):
         with bb.dataflow():
-            for node in graph.nodes:
-                ctx.values[node.outputs[0]] = _convert(ctx, node)
-            outs, scales = zip(*(_output(ctx, graph, name) for name in graph.outputs), strict=True)
+            try:
+                for node in graph.nodes:
+                    ctx.values[node.outputs[0]] = _convert(ctx, node)
+                outs, scales = zip(*(_output(ctx, graph, name) for name in graph.outputs), strict=True)
+            except ModelError as exc:  # close the function first: TVM warns of a builder left open
+                failure, outs, scales = exc, (relax.const(0),), (0.0,)
             result = bb.emit_output(outs[0] if len(outs) == 1 else relax.Tuple(list(outs)))
         bb.emit_func_output(result)
+    if failure is not None:
+        raise failure
     return bb.get().with_attr(OUTPUT_SCALES_ATTR, [float(s) for s in scales])
 
 

@@ -123,13 +123,24 @@ def max_pool(x: te.Tensor, *, win: Window, out_shape: Sequence[int]) -> te.Tenso
     return te.compute(tuple(out_shape), lambda *idx: acc[idx], name="out")
 
 
-def average_pool(x: te.Tensor, *tables: te.Tensor, win: Window, in_zero_point: int,
+def _divide_half_even(total: Any, count: Any, zero_point: int) -> Any:
+    """total / count + zero_point rounded to nearest, halves to even, exactly in integers (count > 0).
+    The zero point is added before rounding, as onnxruntime's QLinearAveragePool does
+    (nearbyintf(y / y_scale + y_zero_point)): it decides which way an exact half goes."""
+    q, r = tirx.floordiv(total, count), tirx.floormod(total, count)
+    odd = tirx.floormod(q + fp.i32(zero_point), 2) == 1
+    up = fp.select(r * 2 > count, 1, fp.select(tirx.all(r * 2 == count, odd), 1, 0))
+    return q + up + fp.i32(zero_point)
+
+
+def average_pool(x: te.Tensor, *tables: te.Tensor, win: Window, in_zero_point: int, include_pad: bool,
                  scaling: tuple[int, int] | None, rq: Requant, out_shape: Sequence[int]) -> te.Tensor:
     """AveragePool over NHWC int8 to its own output quantization: the sum of (x - zero point) over
     the window's taps inside the image (padded taps are real zeros), times in_scale / (out_scale *
-    count), rounded. `scaling` is that (multiplier, shift) where the count is the same for every
-    window; otherwise `tables` are int32 multipliers and shifts indexed by the count of taps
-    inside the image."""
+    count), rounded halves to even, with count the taps inside the image or (include_pad) the
+    whole window. `scaling` is that (multiplier, shift) where every window has the same count;
+    `tables` are int32 multipliers and shifts indexed by the count where it varies; with neither,
+    the scales are equal and the sum is divided by the count exactly."""
     xp = ops.pad_nhwc(x, win.pad, 0)
     (kh, kw), (sh, sw) = win.kernel, win.stride
     rh, rw = te.reduce_axis((0, kh), "rh"), te.reduce_axis((0, kw), "rw")
@@ -143,6 +154,11 @@ def average_pool(x: te.Tensor, *tables: te.Tensor, win: Window, in_zero_point: i
         centered = acc[n, y, z, c]
         if in_zero_point:
             centered = centered - fp.i32(inside) * fp.i32(in_zero_point)
+        if scaling is None and not tables:
+            count = fp.i32(kh * kw if include_pad else inside)
+            average = _divide_half_even(centered, count, rq.out_zero_point)
+            clamped = tirx.min(tirx.max(average, fp.i32(rq.act_min)), fp.i32(rq.act_max))
+            return clamped.astype("int8")
         mult, shift = scaling if scaling is not None else (tables[0][inside], tables[1][inside])
         return fp.requantize(centered, mult, shift, rq.out_zero_point, rq.act_min, rq.act_max, single=True)
 

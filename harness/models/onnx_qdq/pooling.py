@@ -72,17 +72,19 @@ def _average(ctx: Context, node: Node, x: Quantized, win: ops.Window, out: tuple
 
     def build(oq: OutQuant) -> Quantized:
         xin = ctx.layout(node, x, True)
+        same = np.float32(x.scale) == np.float32(oq.scale)  # divide exactly, in integers
         ratio = float(np.float32(x.scale)) / float(np.float32(oq.scale))
         pairs = [quant.quantize_multiplier(ratio / count) for count in range(1, taps + 1)]
         constant = include_pad or not any(win.pad)
         shifts = [s for _, s in (pairs[-1:] if constant else pairs)]
         rq = ops.Requant(oq.zero_point, oq.act_min, oq.act_max, left=any(s > 0 for s in shifts), single=True)
-        tables = [] if constant else [const(np.array([0, *(m for m, _ in pairs)], np.int32)),
-                                      const(np.array([0, *(s for _, s in pairs)], np.int32))]
+        tables = [] if same or constant else [const(np.array([0, *(m for m, _ in pairs)], np.int32)),
+                                              const(np.array([0, *(s for _, s in pairs)], np.int32))]
+        scaling = pairs[-1] if constant and not same else None
 
         def compute(X: Any, *T: Any) -> Any:
-            return kernels.average_pool(X, *T, win=win, in_zero_point=x.zero_point,
-                                        scaling=pairs[-1] if constant else None, rq=rq, out_shape=storage)
+            return kernels.average_pool(X, *T, win=win, in_zero_point=x.zero_point, include_pad=include_pad,
+                                        scaling=scaling, rq=rq, out_shape=storage)
 
         value = ctx.emit(node, "average_pool", compute, [xin.value, *tables])
         return Quantized(value, shape, oq.scale, oq.zero_point, nhwc=True)

@@ -132,17 +132,25 @@ def multiply_by_quantized_multiplier(x: Expr, multiplier: Expr, shift: Expr, *, 
 
 
 def multiply_by_quantized_multiplier_single(x: Expr, multiplier: Expr, shift: Expr) -> Any:
-    """MultiplyByQuantizedMultiplier as TFLite computes it with TFLITE_SINGLE_ROUNDING:
-    round(x * multiplier / 2^(31 - shift)) in int64, one rounding (halves up). Nearer the exact
-    product than the double rounding (whose first rounding is off by up to 2^(shift - 1) of the
-    result), so nearer a runtime that requantizes in float (onnxruntime)."""
+    """round(x * multiplier / 2^(31 - shift)) in int64 with one rounding, halves to even: what
+    onnxruntime's float requantization (nearbyint) gives wherever the multiplier is the exact
+    ratio (exact halves come from ratios such as 1/2 or 1/4). Nearer the exact product than
+    TFLite's double rounding, whose first rounding is off by up to 2^(shift - 1) of the result.
+    (TFLite's own TFLITE_SINGLE_ROUNDING is the same but rounds halves up.)"""
     if isinstance(shift, int):
         total: Any = i64(31 - shift)
-        half: Any = i64(1 << (30 - shift))
+        mask: Any = i64((1 << (31 - shift)) - 1)
     else:  # a per-channel shift; 31 - shift always lies in 1..62
         total = tirx.max(tirx.min(i64(31) - i64(shift), i64(62)), i64(1))
-        half = i64(1) << (total - i64(1))
-    return ((i64(x) * i64(multiplier) + half) >> total).astype("int32")
+        mask = (i64(1) << total) - i64(1)
+
+    def rounded(product: Any) -> Any:
+        half = (mask >> i64(1)) + i64(1)
+        up = (product + half) >> total  # halves up
+        tie = (product & mask) == half
+        return tirx.Select(tirx.all(tie, (up & i64(1)) == i64(1)), up - i64(1), up).astype("int32")
+
+    return let(i64(x) * i64(multiplier), rounded, "product")
 
 
 def requantize(
@@ -157,7 +165,7 @@ def requantize(
     single: bool = False,
 ) -> Any:
     """The int8 epilogue of conv/fc: rescale the int32 accumulator, add the output zero point,
-    clamp to the fused activation's range, narrow to int8. `single` rounds once
+    clamp to the fused activation's range, narrow to int8. `single` rounds once, halves to even
     (multiply_by_quantized_multiplier_single) instead of TFLite Micro's double rounding."""
     if single:
         scaled = multiply_by_quantized_multiplier_single(acc, multiplier, shift) + i32(out_zero_point)
