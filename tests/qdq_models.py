@@ -71,17 +71,57 @@ def float_cnn(path: Path, seed: int = 0) -> Path:
     return _save(nodes, inits, [x], [y], path)
 
 
+def float_zoo(path: Path, seed: int = 0) -> Path:
+    """The other window and shape cases: Conv with auto_pad SAME_UPPER and stride 2, MaxPool with
+    ceil_mode and pads, AveragePool with count_include_pad and uneven pads, Flatten -> Unsqueeze ->
+    Squeeze, Gemm with transB=0, Reshape to 4-D (NHWC on the device), Mul of a tensor by itself,
+    Softmax: float32 [1,4,9,9] -> [1,7]."""
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(seed)
+    inits = [_init(rng, "w", (6, 4, 3, 3)), _init(rng, "b", (6,), 0.1), _init(rng, "g", (54, 7), 0.2),
+             _array("axes", [1], "int64"), _array("s4", [1, 7, 1, 1], "int64"), _array("s2", [1, 7], "int64")]
+    n = helper.make_node
+    nodes = [
+        n("Conv", ["x", "w", "b"], ["c"], "conv", auto_pad="SAME_UPPER", strides=[2, 2]),
+        n("Relu", ["c"], ["r"], "relu"),
+        n("MaxPool", ["r"], ["mp"], "maxpool", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+          ceil_mode=1),
+        n("AveragePool", ["mp"], ["ap"], "avgpool", kernel_shape=[2, 2], pads=[0, 0, 1, 1],
+          count_include_pad=1),
+        n("Flatten", ["ap"], ["f"], "flatten"),
+        n("Unsqueeze", ["f", "axes"], ["u"], "unsqueeze"),
+        n("Squeeze", ["u", "axes"], ["sq"], "squeeze"),
+        n("Gemm", ["sq", "g"], ["h"], "gemm"),
+        n("Reshape", ["h", "s4"], ["h4"], "to4d"),
+        n("Mul", ["h4", "h4"], ["sqr"], "square"),
+        n("Reshape", ["sqr", "s2"], ["h2"], "to2d"),
+        n("Softmax", ["h2"], ["y"], "softmax", axis=1),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 9, 9])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 7])
+    return _save(nodes, inits, [x], [y], path)
+
+
 def quantized_cnn(path: Path, per_channel: bool, seed: int = 0) -> Path:
     """float_cnn through onnxruntime.quantization.quantize_static (QDQ, int8 activations and
     weights), calibrated on seeded data."""
+    source = float_cnn(path.with_name(path.stem + "_float.onnx"), seed)
+    return quantize(source, path, per_channel, INPUT, seed)
+
+
+def quantized_zoo(path: Path) -> Path:
+    return quantize(float_zoo(path.with_name(path.stem + "_float.onnx")), path, True, (1, 4, 9, 9), 0)
+
+
+def quantize(source: Path, path: Path, per_channel: bool, shape: tuple[int, ...], seed: int) -> Path:
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-    source = float_cnn(path.with_name(path.stem + "_float.onnx"), seed)
     rng = np.random.default_rng(seed + 100)
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.batches = iter([{"x": rng.standard_normal(INPUT).astype("float32")} for _ in range(16)])
+            self.batches = iter([{"x": rng.standard_normal(shape).astype("float32")} for _ in range(16)])
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.batches, None)

@@ -32,6 +32,7 @@ MODELS = {
     "per-tensor": lambda p: qdq_models.quantized_cnn(p, per_channel=False),
     "per-channel": lambda p: qdq_models.quantized_cnn(p, per_channel=True),
     "int8-edges": qdq_models.int8_edges,
+    "zoo": qdq_models.quantized_zoo,
 }
 
 
@@ -98,6 +99,13 @@ def floats_in(source: str) -> set[str]:
         elif kernel and not line.startswith("TVM_DLL") and re.search(r"\bfloat\b", line):
             found.add(kernel)
     return found
+
+
+def test_zoo_kernels() -> None:
+    """SAME/ceil/uneven windows, Squeeze/Unsqueeze and Reshape to and from 4-D are int8 copies."""
+    assert _kernels(built("zoo").compiled) == [
+        "quantize", "conv2d", "max_pool", "average_pool", "relayout", "relayout", "relayout",
+        "fully_connected", "relayout", "mul", "relayout", "softmax", "dequantize"]
 
 
 def test_relu_and_clip_fold_into_the_clamp() -> None:
