@@ -181,7 +181,9 @@ def test_int16_activation_names_the_operator() -> None:
     assert message.startswith("operator 1 (DEPTHWISE_CONV_2D): tensor 23 ") and "is INT16" in message
 
 
-def test_float_model_is_refused_not_run_in_float() -> None:
+def test_the_int8_importer_refuses_a_float_model() -> None:
+    """import_tflite never runs a float model in float; compile_model sends float32 models to TVM's
+    frontend instead (tests/test_tflite_float.py)."""
     message = import_error(model_path("ad01_float").read_bytes())
     assert message.startswith("operator 0 (FULLY_CONNECTED): tensor ") and "FLOAT32" in message
 

@@ -38,7 +38,8 @@ def seeded_agreement(module: GraphModule, reference: Reference, count: int, seed
         got, expected = module(*xs), reference.run(xs)
         for g in got:
             digest.update(f"{g.dtype}{g.shape}".encode() + g.tobytes())
-        results = [compare(g, e) for g, e in zip(got, expected, strict=True)]
+        scales = [module.graph.tensors[t].scale for t in module.graph.outputs]
+        results = [compare(g, e, s) for g, e, s in zip(got, expected, scales, strict=True)]
         lsb = [r["max_diff_lsb"] if r["max_diff_lsb"] is not None else r["max_abs_diff"] for r in results]
         worst_lsb = max(worst_lsb, *lsb)
         worst_abs = max(worst_abs, *(r["max_abs_diff"] for r in results))

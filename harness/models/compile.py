@@ -1,7 +1,9 @@
 """Compile a model into a fixed graph of C kernels (apache-tvm 0.27).
 
-ONNX (tvm.relax.frontend.onnx), an int8 TFLite model (harness.models.tflite, our own
-int8 kernels, recognised by the file's content) or a Relax IRModule is legalized and
+A float ONNX model (tvm.relax.frontend.onnx), a quantized ONNX model in QDQ form
+(harness.models.onnx_qdq, int8 kernels), an int8 TFLite model (harness.models.tflite, our own
+int8 kernels), a float32 TFLite model (tvm.relax.frontend.tflite), all recognised by the
+file's content, or a Relax IRModule is legalized and
 fused to TIR, kernels that carry a default schedule get it, the kernels are emitted as
 C (`target="c"`), and the Relax `main`, a straight line of `call_tir`, becomes a Graph:
 tensors (inputs, constant parameters, activations, outputs) and nodes (kernel name and
@@ -51,17 +53,17 @@ def load(source: str | Path | bytes | Any, entry: str | None = None) -> tuple[An
 
 
 def _load_file(source: str | Path | bytes) -> Any:
-    from harness.models.tflite import import_tflite, is_tflite
+    from harness.models.tflite import is_tflite, load_tflite
 
     if isinstance(source, bytes | bytearray):
-        return import_tflite(bytes(source))[0]
+        return load_tflite(bytes(source))
     path = Path(source)
     try:
         with path.open("rb") as f:
             head = f.read(8)
     except OSError:
         head = b""  # _load_onnx reports the missing file
-    return import_tflite(path)[0] if is_tflite(head) else _load_onnx(path)
+    return load_tflite(path) if is_tflite(head) else _load_onnx(path)
 
 
 def _load_onnx(path: Path) -> Any:
@@ -77,6 +79,10 @@ def _load_onnx(path: Path) -> Any:
         raise ModelError(f"cannot read ONNX model {path}: {exc}") from None
     except Exception as exc:  # protobuf's DecodeError and friends
         raise ModelError(f"cannot read ONNX model {path}: {type(exc).__name__}: {exc}") from None
+    from harness.models.onnx_qdq import import_qdq, is_qdq
+
+    if is_qdq(model):  # int8 kernels, never TVM's float frontend
+        return import_qdq(model)
     try:
         return from_onnx(model, keep_params_in_input=False)
     except Exception as exc:  # the frontend raises whatever it raises; name the operator
@@ -135,6 +141,7 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
         lowered, tuned = apply_tuning(lowered, tuning)
     lowered = schedule(lowered, scheduler)
     graph = extract_graph(lowered[entry]).plan()
+    _output_scales(mod, graph)
     used = {n.func for n in graph.nodes}
     prims = {gv: f for gv, f in lowered.functions.items()
              if type(f).__name__ == "PrimFunc" and gv.name_hint in used}
@@ -144,6 +151,16 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
     except Exception as exc:
         raise ModelError(f"TVM could not emit C for the kernels: {_first_line(exc)}") from None
     return Compiled(graph, with_header(source_c), lowered, entry, tuned)
+
+
+def _output_scales(mod: Any, graph: Graph) -> None:
+    """The int8 scale of each float output dequantized from int8 (a QDQ model's), from the module's
+    "utvm.output_scales" attribute, on the graph's output tensors."""
+    attrs = getattr(mod, "attrs", None)
+    scales = list(attrs["utvm.output_scales"]) if attrs is not None and "utvm.output_scales" in attrs else []
+    if len(scales) == len(graph.outputs):
+        for tid, scale in zip(graph.outputs, scales, strict=True):
+            graph.tensors[tid].scale = float(scale) or None
 
 
 def _type_of(expr: Any) -> Any:

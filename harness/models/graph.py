@@ -30,6 +30,7 @@ class TensorInfo:
     kind: str  # input, param, activation, output
     data: np.ndarray | None = None  # params only
     offset: int = -1  # in the arena; params have none
+    scale: float | None = None  # a float output dequantized from int8: its int8 scale (one LSB)
 
     @property
     def nbytes(self) -> int:
@@ -87,7 +88,8 @@ class Graph:
     def to_json(self) -> str:
         return json.dumps({
             "tensors": [{"id": t.id, "name": t.name, "shape": list(t.shape), "dtype": t.dtype, "kind": t.kind,
-                         "offset": t.offset} for t in self.tensors],
+                         "offset": t.offset, **({"scale": t.scale} if t.scale else {})}
+                        for t in self.tensors],
             "nodes": [{"func": n.func, "args": n.args} for n in self.nodes],
             "inputs": self.inputs, "outputs": self.outputs, "arena_bytes": self.arena_bytes,
             "plan": self.plan_stats}, indent=1)

@@ -75,8 +75,8 @@ def measure_workspace(compiled: Compiled, workdir: Path, ref: references.Referen
     with Device(manifest, workdir=workdir) as client:
         outputs = GraphModule(client, compiled.graph)(*inputs)
         high_water = int(client.stats()["workspace"]["high_water"])
-    for got, want in zip(outputs, ref.run(inputs), strict=True):
-        if not references.compare(got, want)["matches_reference"]:
+    for got, want, tid in zip(outputs, ref.run(inputs), compiled.graph.outputs, strict=True):
+        if not references.compare(got, want, compiled.graph.tensors[tid].scale)["matches_reference"]:
             raise UtvmError(f"the model's outputs on the host build differ from {ref.runtime}; not packaging")
     return high_water
 

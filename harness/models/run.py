@@ -111,7 +111,8 @@ def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, r
         "ram": {**_ram(graph, manifest, stats), "reference_arena_bytes": ref.arena_bytes},
         "reference": ref.describe(),
         "tuning": {"database": str(tuning), "kernels": compiled.tuned} if tuning is not None else None,
-        "outputs": [_describe(o, e) for o, e in zip(outputs, expected, strict=True)],
+        "outputs": [_describe(o, e, graph.tensors[t].scale)
+                    for o, e, t in zip(outputs, expected, graph.outputs, strict=True)],
     }
     return ModelRun(report, outputs)
 
@@ -165,8 +166,8 @@ def _ram(graph: Graph, m: Manifest, stats: dict[str, Any]) -> dict[str, Any]:
             "stack_size": port.get("stack_size")}
 
 
-def _describe(got: np.ndarray, expected: np.ndarray) -> dict[str, Any]:
-    return {"shape": list(got.shape), "dtype": str(got.dtype), **references.compare(got, expected),
+def _describe(got: np.ndarray, expected: np.ndarray, scale: float | None = None) -> dict[str, Any]:
+    return {"shape": list(got.shape), "dtype": str(got.dtype), **references.compare(got, expected, scale),
             "values": got.flatten()[:8].tolist()}
 
 

@@ -46,12 +46,6 @@ def _bias(op: Operator, t: Tensor | None, channels: int) -> np.ndarray:
     return data.astype(np.int64)
 
 
-def _fold_bias(bias: np.ndarray, weight_sums: np.ndarray, in_zero_point: int) -> np.ndarray:
-    """bias + input_offset * sum(w), wrapped to int32 exactly as TFLite's int32 accumulator wraps."""
-    folded = bias - np.int64(in_zero_point) * weight_sums.astype(np.int64)
-    return ((folded + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
-
-
 def _padding(
     op: Operator, code: int, size: int, kernel: int, stride: int, dilation: int, out_size: int
 ) -> tuple[int, int]:
@@ -107,7 +101,7 @@ def _convolution(op: Operator, x: Any, w_t: Any, b_t: Any, out: Any, w: np.ndarr
     mult, shift = quant.per_channel_multipliers(
         x.scale, _filter_scales(op, w_t, channel_axis, oc), out.scale, oc)
     taps = tuple(a for a in range(4) if a != channel_axis)
-    bias = _fold_bias(_bias(op, b_t, oc), w.astype(np.int64).sum(axis=taps), x.zero_point)
+    bias = quant.fold_bias(_bias(op, b_t, oc), w.astype(np.int64).sum(axis=taps), x.zero_point)
     return win, bias, mult, shift, _requant(op, out, shift)
 
 
@@ -180,7 +174,7 @@ def convert_fully_connected(ctx: Context, op: Operator) -> Any:
         raise ModelError(
             f"{op.label}: the weights have a nonzero zero point; TFLite Micro needs symmetric weights"
         )
-    bias = const(_fold_bias(_bias(op, b_t, units), w.astype(np.int64).sum(axis=1), x.zero_point))
+    bias = const(quant.fold_bias(_bias(op, b_t, units), w.astype(np.int64).sum(axis=1), x.zero_point))
     args = [ctx.value(op, op.inputs[0]), const(w), bias]
     if len(scales) == 1:  # one multiplier for the tensor: baked into the kernel
         m, s = quant.per_tensor_multiplier(x.scale, float(scales[0]), out.scale)

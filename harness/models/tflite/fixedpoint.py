@@ -132,6 +132,28 @@ def multiply_by_quantized_multiplier(x: Expr, multiplier: Expr, shift: Expr, *, 
     return rounding_divide_by_pot(srdhm(shift_left_bits(x, shift_amount(shift)), multiplier), -shift)
 
 
+def multiply_by_quantized_multiplier_single(x: Expr, multiplier: Expr, shift: Expr) -> Any:
+    """round(x * multiplier / 2^(31 - shift)) in int64 with one rounding, halves to even: what
+    onnxruntime's float requantization (nearbyint) gives wherever the multiplier is the exact
+    ratio (exact halves come from ratios such as 1/2 or 1/4). Nearer the exact product than
+    TFLite's double rounding, whose first rounding is off by up to 2^(shift - 1) of the result.
+    (TFLite's own TFLITE_SINGLE_ROUNDING is the same but rounds halves up.)"""
+    if isinstance(shift, int):
+        total: Any = i64(31 - shift)
+        mask: Any = i64((1 << (31 - shift)) - 1)
+    else:  # a per-channel shift; 31 - shift always lies in 1..62
+        total = tirx.max(tirx.min(i64(31) - i64(shift), i64(62)), i64(1))
+        mask = (i64(1) << total) - i64(1)
+
+    def rounded(product: Any) -> Any:
+        half = (mask >> i64(1)) + i64(1)
+        up = (product + half) >> total  # halves up
+        tie = (product & mask) == half
+        return tirx.Select(tirx.all(tie, (up & i64(1)) == i64(1)), up - i64(1), up).astype("int32")
+
+    return let(i64(x) * i64(multiplier), rounded, "product")
+
+
 def requantize(
     acc: Expr,
     multiplier: Expr,
@@ -141,9 +163,14 @@ def requantize(
     act_max: int,
     *,
     left: bool = True,
+    single: bool = False,
 ) -> Any:
     """The int8 epilogue of conv/fc: rescale the int32 accumulator, add the output zero point,
-    clamp to the fused activation's range, narrow to int8."""
+    clamp to the fused activation's range, narrow to int8. `single` rounds once, halves to even
+    (multiply_by_quantized_multiplier_single) instead of TFLite Micro's double rounding."""
+    if single:
+        scaled = multiply_by_quantized_multiplier_single(acc, multiplier, shift) + i32(out_zero_point)
+        return tirx.min(tirx.max(scaled, i32(act_min)), i32(act_max)).astype("int8")
     scaled = multiply_by_quantized_multiplier(acc, multiplier, shift, left=left) + i32(out_zero_point)
     return tirx.min(tirx.max(scaled, i32(act_min)), i32(act_max)).astype("int8")
 

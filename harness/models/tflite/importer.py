@@ -40,21 +40,28 @@ class Context:
         return const(t.data)
 
     def emit(self, op: Operator, kind: str, compute: Callable[..., Any], args: Sequence[Any]) -> Any:
-        """One call_tir of a PrimFunc made from `compute(*placeholders)` (int32 indices), with
-        the "utvm.op" attribute and an opaque op pattern."""
-        from tvm import relax, te
+        """One call_tir of a PrimFunc made from `compute(*placeholders)` (see emit_kernel)."""
+        return emit_kernel(self.bb, f"{kind}_{op.index}", kind, compute, args, f"t{op.outputs[0]}")
 
-        placeholders = []
-        for i, arg in enumerate(args):
-            ty = _type_of(arg)
-            shape = [int(d) for d in ty.shape.values]
-            placeholders.append(te.placeholder(shape, str(ty.dtype), name=f"in{i}"))
-        out = compute(*placeholders)
-        func = materialize_lets(te.create_prim_func([*placeholders, out]).without_attr("global_symbol"))
-        func = func.with_attrs({OP_ATTR: kind, "op_pattern": OPAQUE})
-        gv = self.bb.add_func(func, f"{kind}_{op.index}")
-        out_type = tensor_type([int(d) for d in out.shape], str(out.dtype))
-        return self.bb.emit(relax.call_tir(gv, list(args), out_type), name_hint=f"t{op.outputs[0]}")
+
+def emit_kernel(bb: Any, name: str, kind: str, compute: Callable[..., Any], args: Sequence[Any],
+                hint: str) -> Any:
+    """One call_tir of a PrimFunc `name` made from `compute(*placeholders)` (int32 indices, one
+    placeholder per argument), with the "utvm.op" attribute `kind` and an opaque op pattern; its
+    result is bound to a variable named `hint`."""
+    from tvm import relax, te
+
+    placeholders = []
+    for i, arg in enumerate(args):
+        ty = _type_of(arg)
+        shape = [int(d) for d in ty.shape.values]
+        placeholders.append(te.placeholder(shape, str(ty.dtype), name=f"in{i}"))
+    out = compute(*placeholders)
+    func = materialize_lets(te.create_prim_func([*placeholders, out]).without_attr("global_symbol"))
+    func = func.with_attrs({OP_ATTR: kind, "op_pattern": OPAQUE})
+    gv = bb.add_func(func, name)
+    out_type = tensor_type([int(d) for d in out.shape], str(out.dtype))
+    return bb.emit(relax.call_tir(gv, list(args), out_type), name_hint=hint)
 
 
 def tensor_type(shape: list[int], dtype: str) -> Any:

@@ -33,13 +33,15 @@ class Window:
 
 @dataclass(frozen=True)
 class Requant:
-    """The int8 epilogue: output zero point, fused activation range, and whether any channel's
-    shift is positive (a left shift before the high multiply)."""
+    """The int8 epilogue: output zero point, fused activation range, whether any channel's
+    shift is positive (a left shift before the high multiply), and whether to round once
+    (fixedpoint.requantize's `single`; TFLite Micro rounds twice)."""
 
     out_zero_point: int
     act_min: int
     act_max: int
     left: bool
+    single: bool = False
 
 
 def pad_nhwc(x: te.Tensor, pad: tuple[int, int, int, int], value: int) -> te.Tensor:
@@ -134,6 +136,7 @@ def _requant_nhwc(
             rq.act_min,
             rq.act_max,
             left=rq.left,
+            single=rq.single,
         ),
         name="out",
     )
@@ -162,7 +165,8 @@ def fully_connected(
     def epilogue(b: Any, u: Any) -> Any:
         m, s = (mult, shift) if isinstance(mult, int) else (mult[u], shift[u])
         return fp.requantize(
-            acc[b, u] + bias[u], m, s, rq.out_zero_point, rq.act_min, rq.act_max, left=rq.left
+            acc[b, u] + bias[u], m, s, rq.out_zero_point, rq.act_min, rq.act_max, left=rq.left,
+            single=rq.single,
         )
 
     return te.compute(tuple(out_shape), epilogue, name="out")
@@ -184,7 +188,7 @@ def average_pool(
     _, height, width, _ = (int(d) for d in x.shape)
 
     def average(n: Any, y: Any, z: Any, c: Any) -> Any:
-        count = _taps(y, sh, win.pad[0], kh, height, out_shape[1]) * _taps(
+        count = window_taps(y, sh, win.pad[0], kh, height, out_shape[1]) * window_taps(
             z, sw, win.pad[1], kw, width, out_shape[2]
         )
         total = acc[n, y, z, c]
@@ -195,7 +199,7 @@ def average_pool(
     return te.compute(tuple(out_shape), average, name="out")
 
 
-def _taps(o: Any, stride: int, pad: int, kernel: int, size: int, out_size: int) -> Any:
+def window_taps(o: Any, stride: int, pad: int, kernel: int, size: int, out_size: int) -> Any:
     """How many window taps of output position o fall inside [0, size)."""
     if pad == 0 and (int(out_size) - 1) * stride + kernel <= size:
         return kernel  # every window lies inside the input

@@ -5,6 +5,10 @@ gemmlowp's exp_on_negative_values; the sum of the exponentials in Q12.19; its re
 one_over_one_plus_x_for_x_in_0_1 (GetReciprocal); each exponential times the reciprocal,
 rounded down to 8 bits. Differences below diff_min give exactly -128 (their exponential is
 stored as 0, which the arithmetic maps to -128 and leaves out of the sum).
+
+With `requant` (an ONNX QDQ softmax, whose output quantization is the model's choice), the last
+step keeps 23 fractional bits of the probability instead of 8 and requantizes that to the
+output's scale and zero point (rounding once).
 """
 
 from __future__ import annotations
@@ -18,10 +22,14 @@ from harness.models.tflite import fixedpoint as fp
 ACCUM_INTEGER_BITS = 12  # Q12.19 sum of exponentials
 DIFF_INTEGER_BITS = 5  # Q5.26 scaled input differences
 OUTPUT_BITS = 8
+PROBABILITY_BITS = 23  # fractional bits of the probability before a `requant`
 
 
-def softmax(x: te.Tensor, *, multiplier: int, left_shift: int, diff_min: int) -> te.Tensor:
-    """Blocks: max, exp, sum, clz, recip (per row) and out; rows are all axes but the last."""
+def softmax(x: te.Tensor, *, multiplier: int, left_shift: int, diff_min: int,
+            requant: tuple[int, int, int] | None = None) -> te.Tensor:
+    """Blocks: max, exp, sum, clz, recip (per row) and out; rows are all axes but the last.
+    `requant` = (multiplier, shift, zero point) of 2^-23 / output scale: the output is
+    round(probability / scale) + zero point instead of TFLite's probability * 256 - 128."""
     shape = tuple(int(d) for d in x.shape)
     rows, depth = shape[:-1] or (1,), shape[-1]
 
@@ -54,8 +62,12 @@ def softmax(x: te.Tensor, *, multiplier: int, left_shift: int, diff_min: int) ->
 
     def output(*idx: Any) -> Any:
         r = row(idx[:-1])
-        exponent = fp.i32(ACCUM_INTEGER_BITS + 31 - OUTPUT_BITS) - clz[r]  # num_bits_over_unit + 31 - 8
+        bits = OUTPUT_BITS if requant is None else PROBABILITY_BITS
+        exponent = fp.i32(ACCUM_INTEGER_BITS + 31 - bits) - clz[r]  # num_bits_over_unit + 31 - bits
         unsat = fp.rounding_divide_by_pot(fp.srdhm(recip[r], exps[(*r, idx[-1])]), exponent)
+        if requant is not None:
+            mult, shift, zero_point = requant
+            return fp.requantize(unsat, mult, shift, zero_point, -128, 127, single=True)
         return tirx.min(tirx.max(unsat - fp.i32(128), fp.i32(-128)), fp.i32(127)).astype("int8")
 
     return te.compute(shape, output, name="out")

@@ -78,6 +78,13 @@ def per_channel_multipliers(
     return np.array(mults, dtype=np.int32), np.array(shifts, dtype=np.int32)
 
 
+def fold_bias(bias: np.ndarray, weight_sums: np.ndarray, in_zero_point: int) -> np.ndarray:
+    """bias + input_offset * sum(w) (input_offset = -zero point), wrapped to int32 exactly as TFLite's
+    int32 accumulator wraps: the kernels then pad with the zero point and skip the offset."""
+    folded = bias.astype(np.int64) - np.int64(in_zero_point) * weight_sums.astype(np.int64)
+    return ((folded + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+
+
 def per_tensor_multiplier(input_scale: float, filter_scale: float, output_scale: float) -> tuple[int, int]:
     """GetQuantizedConvolutionMultipler (FULLY_CONNECTED with one filter scale): the product of
     the scales is taken in float32, the division by the output scale in double."""

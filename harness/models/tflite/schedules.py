@@ -89,6 +89,7 @@ DEFAULT_SCHEDULES: dict[str, ScheduleFn] = {
     "tanh": elementwise,
     "quantize": elementwise,
     "requantize": elementwise,
+    "relayout": elementwise,  # ONNX QDQ models' NCHW <-> NHWC copies (harness.models.onnx_qdq.kernels)
     "dequantize": elementwise,
 }
 

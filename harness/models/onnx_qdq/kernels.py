@@ -1,0 +1,165 @@
+"""The int8 kernels an ONNX QDQ model needs beyond TFLite's (harness.models.tflite.ops, which the
+convolutions, fully connected layers, ADD and softmax reuse as they are).
+
+- quantize / dequantize: the model's float32 edges (float only there): ONNX's QuantizeLinear
+  (round half to even of x / scale, plus the zero point, saturated) and DequantizeLinear
+  ((q - zero point) * scale), computed as onnxruntime computes them, so bit for bit; 4-D tensors
+  change between ONNX's NCHW and the device's NHWC on the way.
+- relayout: Reshape/Flatten (and NCHW <-> NHWC) as an int8 copy.
+- requantize: an int8 tensor to another scale and zero point, clamped (Relu/Clip, QuantizeLinear
+  with other parameters).
+- mul, max_pool, average_pool: Mul, MaxPool, AveragePool/GlobalAveragePool in int8 with the
+  fixed-point requantization of fixedpoint.py, rounded once (`single`): onnxruntime requantizes
+  in float, and TFLite's double rounding would differ from it by one LSB about once in 500.
+The scales of the float edges are one-element float32 tensors, not immediates: TVM prints float
+immediates in C with 7 significant digits, which does not always give back the same float32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tvm import te, tirx
+
+from harness.models.onnx_qdq.values import nhwc_shape
+from harness.models.tflite import fixedpoint as fp
+from harness.models.tflite import ops
+from harness.models.tflite.ops import Requant, Window
+
+
+def _to_logical(idx: Sequence[Any], nhwc: bool) -> tuple[Any, ...]:
+    """The ONNX (NCHW) index of a device (storage) index."""
+    if not nhwc:
+        return tuple(idx)
+    n, h, w, c = idx
+    return (n, c, h, w)
+
+
+def _to_storage(idx: Sequence[Any], nhwc: bool) -> tuple[Any, ...]:
+    if not nhwc:
+        return tuple(idx)
+    n, c, h, w = idx
+    return (n, h, w, c)
+
+
+def _storage(shape: Sequence[int], nhwc: bool) -> tuple[int, ...]:
+    dims = tuple(int(d) for d in shape)
+    return nhwc_shape(dims) if nhwc else dims
+
+
+def quantize(x: te.Tensor, scale: te.Tensor, *, zero_point: int, nhwc: bool) -> te.Tensor:
+    """float32 x (ONNX layout) -> int8 (device layout)."""
+
+    def body(*idx: Any) -> Any:
+        v = tirx.nearbyint(x[_to_logical(idx, nhwc)] / scale[0]) + tirx.const(float(zero_point), "float32")
+        low, high = tirx.const(-128.0, "float32"), tirx.const(127.0, "float32")
+        return tirx.min(tirx.max(v, low), high).astype("int8")
+
+    return te.compute(_storage(x.shape, nhwc), body, name="out")
+
+
+def dequantize(q: te.Tensor, scale: te.Tensor, *, zero_point: int, shape: Sequence[int],
+               nhwc: bool) -> te.Tensor:
+    """int8 q (device layout) -> float32 of the ONNX `shape`."""
+
+    def body(*idx: Any) -> Any:
+        centered = q[_to_storage(idx, nhwc)].astype("int32") - fp.i32(zero_point)
+        return centered.astype("float32") * scale[0]
+
+    return te.compute(tuple(int(d) for d in shape), body, name="out")
+
+
+def _unravel(flat: Any, shape: Sequence[int]) -> tuple[Any, ...]:
+    idx = []
+    for d in reversed([int(d) for d in shape]):
+        idx.append(flat % d)
+        flat = flat // d
+    return tuple(reversed(idx))
+
+
+def relayout(x: te.Tensor, *, in_shape: Sequence[int], in_nhwc: bool, out_shape: Sequence[int],
+             out_nhwc: bool) -> te.Tensor:
+    """The same elements in ONNX's row-major order, from one (shape, layout) to another."""
+
+    def body(*idx: Any) -> Any:
+        flat = ops.ravel(_to_logical(idx, out_nhwc), out_shape)
+        return x[_to_storage(_unravel(flat, in_shape), in_nhwc)]
+
+    return te.compute(_storage(out_shape, out_nhwc), body, name="out")
+
+
+def requantize(x: te.Tensor, *, in_zero_point: int, multiplier: int, shift: int, rq: Requant) -> te.Tensor:
+    """int8 -> int8 with another scale (multiplier, shift) and zero point, clamped."""
+
+    def body(*idx: Any) -> Any:
+        centered = x[idx].astype("int32") - fp.i32(in_zero_point)
+        return fp.requantize(centered, multiplier, shift, rq.out_zero_point, rq.act_min, rq.act_max,
+                             single=True)
+
+    return te.compute(tuple(x.shape), body, name="out")
+
+
+def mul(a: te.Tensor, b: te.Tensor, *, zero_points: tuple[int, int], multiplier: int, shift: int,
+        rq: Requant, out_shape: Sequence[int]) -> te.Tensor:
+    """MUL as TFLite computes it: (a - za) * (b - zb) rescaled by sa * sb / so; numpy broadcasting."""
+
+    def body(*idx: Any) -> Any:
+        x = a[ops.broadcast_index(idx, a.shape)].astype("int32") - fp.i32(zero_points[0])
+        y = b[ops.broadcast_index(idx, b.shape)].astype("int32") - fp.i32(zero_points[1])
+        return fp.requantize(x * y, multiplier, shift, rq.out_zero_point, rq.act_min, rq.act_max, single=True)
+
+    return te.compute(tuple(int(d) for d in out_shape), body, name="out")
+
+
+def max_pool(x: te.Tensor, *, win: Window, out_shape: Sequence[int]) -> te.Tensor:
+    """MaxPool over NHWC int8 (input and output share their quantization): padded taps are -128."""
+    xp = ops.pad_nhwc(x, win.pad, -128)
+    (kh, kw), (sh, sw), (dh, dw) = win.kernel, win.stride, win.dilation
+    rh, rw = te.reduce_axis((0, kh), "rh"), te.reduce_axis((0, kw), "rw")
+    acc = te.compute(tuple(out_shape),
+                     lambda n, y, z, c: te.max(xp[n, y * sh + rh * dh, z * sw + rw * dw, c], axis=[rh, rw]),
+                     name="acc")
+    return te.compute(tuple(out_shape), lambda *idx: acc[idx], name="out")
+
+
+def _divide_half_even(total: Any, count: Any, zero_point: int) -> Any:
+    """total / count + zero_point rounded to nearest, halves to even, exactly in integers (count > 0).
+    The zero point is added before rounding, as onnxruntime's QLinearAveragePool does
+    (nearbyintf(y / y_scale + y_zero_point)): it decides which way an exact half goes."""
+    q, r = tirx.floordiv(total, count), tirx.floormod(total, count)
+    odd = tirx.floormod(q + fp.i32(zero_point), 2) == 1
+    up = fp.select(r * 2 > count, 1, fp.select(tirx.all(r * 2 == count, odd), 1, 0))
+    return q + up + fp.i32(zero_point)
+
+
+def average_pool(x: te.Tensor, *tables: te.Tensor, win: Window, in_zero_point: int, include_pad: bool,
+                 scaling: tuple[int, int] | None, rq: Requant, out_shape: Sequence[int]) -> te.Tensor:
+    """AveragePool over NHWC int8 to its own output quantization: the sum of (x - zero point) over
+    the window's taps inside the image (padded taps are real zeros), times in_scale / (out_scale *
+    count), rounded halves to even, with count the taps inside the image or (include_pad) the
+    whole window. `scaling` is that (multiplier, shift) where every window has the same count;
+    `tables` are int32 multipliers and shifts indexed by the count where it varies; with neither,
+    the scales are equal and the sum is divided by the count exactly."""
+    xp = ops.pad_nhwc(x, win.pad, 0)
+    (kh, kw), (sh, sw) = win.kernel, win.stride
+    rh, rw = te.reduce_axis((0, kh), "rh"), te.reduce_axis((0, kw), "rw")
+    acc = te.compute(tuple(out_shape), lambda n, y, z, c: te.sum(
+        xp[n, y * sh + rh, z * sw + rw, c].astype("int32"), axis=[rh, rw]), name="acc")
+    _, height, width, _ = (int(d) for d in x.shape)
+
+    def body(n: Any, y: Any, z: Any, c: Any) -> Any:
+        inside = ops.window_taps(y, sh, win.pad[0], kh, height, out_shape[1]) * ops.window_taps(
+            z, sw, win.pad[1], kw, width, out_shape[2])
+        centered = acc[n, y, z, c]
+        if in_zero_point:
+            centered = centered - fp.i32(inside) * fp.i32(in_zero_point)
+        if scaling is None and not tables:
+            count = fp.i32(kh * kw if include_pad else inside)
+            average = _divide_half_even(centered, count, rq.out_zero_point)
+            clamped = tirx.min(tirx.max(average, fp.i32(rq.act_min)), fp.i32(rq.act_max))
+            return clamped.astype("int8")
+        mult, shift = scaling if scaling is not None else (tables[0][inside], tables[1][inside])
+        return fp.requantize(centered, mult, shift, rq.out_zero_point, rq.act_min, rq.act_max, single=True)
+
+    return te.compute(tuple(out_shape), body, name="out")

@@ -1,0 +1,170 @@
+"""Quantized ONNX models (QDQ form) through our int8 kernels (harness.models.onnx_qdq), never TVM's
+float frontend: run on the host build over RPC, within one LSB of onnxruntime and with the same
+top-1 on seeded inputs; int8 parameters; float only in the edge kernels; one-line errors naming
+the node for what falls outside the QDQ patterns."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from filelock import FileLock
+
+from harness.build import Manifest
+from harness.device import Device
+from harness.models import reference as references
+from harness.models.check import seeded_agreement
+from harness.models.compile import Compiled, ModelError, compile_model
+from harness.models.graph_client import GraphModule
+from harness.models.run import build_model_image
+from tests import onnx_models, qdq_models
+from tests.conftest import REPO_ROOT, require_tvm
+
+pytestmark = pytest.mark.tvm
+ROOT = REPO_ROOT / "build" / "test-qdq"
+SEEDED_INPUTS = 20
+MODELS = {
+    "per-tensor": lambda p: qdq_models.quantized_cnn(p, per_channel=False),
+    "per-channel": lambda p: qdq_models.quantized_cnn(p, per_channel=True),
+    "int8-edges": qdq_models.int8_edges,
+    "zoo": qdq_models.quantized_zoo,
+}
+
+
+class Built:
+    """A QDQ model written once per session, compiled, and its host image (shared by xdist workers)."""
+
+    def __init__(self, name: str) -> None:
+        require_tvm()
+        ROOT.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(ROOT / f"{name}.lock")):
+            self.path = MODELS[name](ROOT / f"{name}.onnx")
+            self.compiled: Compiled = compile_model(self.path)
+            out = ROOT / f"{name}-host"
+            self.image: Manifest = build_model_image(self.compiled, "host", out)
+
+
+_BUILT: dict[str, Built] = {}
+
+
+def built(name: str) -> Built:
+    if name not in _BUILT:
+        _BUILT[name] = Built(name)
+    return _BUILT[name]
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_within_one_lsb_of_onnxruntime_on_the_host(name: str, tmp_path: Path) -> None:
+    b = built(name)
+    ref = references.onnxruntime_reference(b.path)
+    with Device(b.image, workdir=tmp_path) as client:
+        agreement = seeded_agreement(GraphModule(client, b.compiled.graph), ref, SEEDED_INPUTS)
+    print(f"{name}: {agreement.as_dict()}")
+    assert agreement.max_diff_lsb <= 1.0 + 1e-3, agreement
+    assert agreement.top1_agree == SEEDED_INPUTS, agreement
+
+
+def _kernels(compiled: Compiled) -> list[str]:
+    return [re.sub(r"_\d+(_\d+)?$", "", n.func) for n in compiled.graph.nodes]
+
+
+def test_int8_kernels_and_float_only_at_the_edges() -> None:
+    b = built("per-channel")
+    assert _kernels(b.compiled) == [
+        "quantize", "conv2d", "depthwise_conv2d", "conv2d", "add", "mul", "average_pool", "max_pool",
+        "relayout", "average_pool", "relayout", "fully_connected", "fully_connected", "add", "softmax",
+        "dequantize"]
+    graph = b.compiled.graph
+    assert [graph.tensors[i].dtype for i in (*graph.inputs, *graph.outputs)] == ["float32", "float32"]
+    assert graph.tensors[graph.outputs[0]].scale == pytest.approx(1 / 255)
+    params = [t for t in graph.tensors if t.kind == "param"]
+    assert {t.dtype for t in params} == {"int8", "int32", "float32"}
+    assert [t.nbytes for t in params if t.dtype == "float32"] == [4, 4]  # the edges' scales
+    edges = {n.func for n in graph.nodes if n.func.startswith(("quantize", "dequantize"))}
+    assert floats_in(b.compiled.kernels_c) == edges
+
+
+def floats_in(source: str) -> set[str]:
+    """The kernels of TVM's C whose bodies mention float."""
+    found, kernel = set(), None
+    for line in source.splitlines():
+        start = re.match(r"(?:TVM_DLL )?int32_t __tvm_ffi_(\w+)\(.*\{$", line)
+        if start:
+            kernel = start.group(1)
+        elif kernel and not line.startswith("TVM_DLL") and re.search(r"\bfloat\b", line):
+            found.add(kernel)
+    return found
+
+
+def test_zoo_kernels() -> None:
+    """SAME/ceil/uneven windows, Squeeze/Unsqueeze and Reshape to and from 4-D are int8 copies."""
+    assert _kernels(built("zoo").compiled) == [
+        "quantize", "conv2d", "max_pool", "average_pool", "relayout", "relayout", "relayout",
+        "fully_connected", "relayout", "mul", "relayout", "softmax", "dequantize"]
+
+
+def test_relu_and_clip_fold_into_the_clamp() -> None:
+    """DQ -> Conv -> Relu -> Q is one conv2d kernel; DQ -> Clip -> Q one requantize; an int8 input
+    and output need no edge kernel but a change of layout."""
+    b = built("int8-edges")
+    assert _kernels(b.compiled) == ["relayout", "conv2d", "mul", "requantize", "relayout", "fully_connected"]
+    graph = b.compiled.graph
+    assert [graph.tensors[i].dtype for i in (*graph.inputs, *graph.outputs)] == ["int8", "int8"]
+
+
+def test_run_model_reports_onnxruntime_and_int8_parameters(tmp_path: Path) -> None:
+    require_tvm()
+    import onnx
+    from onnx import numpy_helper
+
+    model = qdq_models.quantized_cnn(tmp_path / "cnn.onnx", per_channel=True)
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run-model", str(model), "--json", "--out",
+                           str(tmp_path / "b"), "--repeat", "2"], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    assert report["reference"]["runtime"] == "onnxruntime"
+    (out,) = report["outputs"]
+    assert out["matches_reference"] and out["top1_agrees"] and out["max_diff_lsb"] <= 1.0 + 1e-3, out
+    inits = [numpy_helper.to_array(t) for t in onnx.load(str(model)).graph.initializer]
+    weights = sum(a.nbytes for a in inits if a.dtype == np.int8 and a.ndim >= 2)
+    biases = sum(a.nbytes for a in inits if a.dtype == np.int32)
+    channels = sum(a.shape[0] for a in inits if a.dtype == np.int32)  # per-channel multiplier + shift
+    params = json.loads((tmp_path / "b" / "graph.json").read_text())["plan"]["params_bytes"]
+    assert weights <= params <= weights + biases + 8 * channels + 64, (params, weights, biases)
+    assert params < 2 * weights  # float32 weights alone would be 4x
+
+
+@pytest.mark.parametrize("case", sorted(qdq_models.UNSUPPORTED))
+def test_outside_the_qdq_patterns_is_one_line_naming_the_node(case: str, tmp_path: Path) -> None:
+    require_tvm()
+    make, message = qdq_models.UNSUPPORTED[case]
+    with pytest.raises(ModelError) as info:
+        compile_model(make(tmp_path / f"{case}.onnx"))
+    assert "\n" not in str(info.value) and str(info.value).startswith(message), str(info.value)
+
+
+def test_run_model_on_an_unsupported_node_exits_2(tmp_path: Path) -> None:
+    require_tvm()
+    make, message = qdq_models.UNSUPPORTED["sigmoid"]
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run-model", str(make(tmp_path / "m.onnx")),
+                           "--out", str(tmp_path / "b")], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("utvm: error: ") and message in lines[0], proc.stderr
+
+
+def test_float_onnx_models_still_go_through_tvm(tmp_path: Path) -> None:
+    """No DequantizeLinear: a float model (even with a QuantizeLinear on its output) is TVM's."""
+    require_tvm()
+    for make in (onnx_models.mlp, onnx_models.int8_mlp):
+        compiled = compile_model(make(tmp_path / f"{make.__name__}.onnx"))
+        ops = [f.attrs["utvm.op"] for f in compiled.relax_mod.functions.values()
+               if getattr(f, "attrs", None) is not None and "utvm.op" in f.attrs]
+        assert not ops

@@ -1,0 +1,85 @@
+"""Float32 .tflite models through TVM's TFLite frontend (the float path), compared with TFLite Micro's
+interpreter on the host build; int8 models keep our int8 kernels; a model mixing float32 and
+quantized activations is one ModelError line naming the operator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from filelock import FileLock
+
+from harness.device import Device
+from harness.models import reference as references
+from harness.models.compile import Compiled, ModelError, compile_model
+from harness.models.graph_client import GraphModule
+from harness.models.run import build_model_image
+from tests.conftest import REPO_ROOT, require_tvm
+
+pytestmark = pytest.mark.tvm
+MODELS_DIR = REPO_ROOT.parent / "shared" / "models" / "mlperf-tiny"
+ROOT = REPO_ROOT / "build" / "test-tflite-float"
+RUNS = 10
+
+
+def model_path(name: str) -> Path:
+    path = MODELS_DIR / f"{name}.tflite"
+    if not path.is_file():
+        pytest.fail(f"MLPerf Tiny model {path} is missing")
+    return path
+
+
+def test_float_model_on_the_host_matches_tflite_micro(tmp_path: Path) -> None:
+    """ad01_float (the float autoencoder): TVM's float kernels against TFLite Micro's float ones."""
+    require_tvm()
+    path = model_path("ad01_float")
+    compiled = compile_model(path)
+    graph = compiled.graph
+    assert [graph.tensors[i].dtype for i in (*graph.inputs, *graph.outputs)] == ["float32", "float32"]
+    assert not _utvm_ops(compiled)  # TVM's own kernels, not our int8 ones
+    ROOT.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(ROOT / "ad01_float.lock")):
+        image = build_model_image(compiled, "host", ROOT / "ad01_float-host")
+    ref = references.tflite_micro(path)
+    worst = 0.0
+    with Device(image, workdir=tmp_path) as client:
+        module = GraphModule(client, graph)
+        for seed in range(RUNS):
+            x = np.random.default_rng(seed).standard_normal(graph.tensors[graph.inputs[0]].shape)
+            (got,), (expected,) = module(x.astype("float32")), ref.run([x.astype("float32")])
+            result = references.compare(got, expected)
+            worst = max(worst, result["max_abs_diff"])
+            assert result["matches_reference"] and result["top1_agrees"], result
+    print(f"ad01_float on host: max abs diff to TFLite Micro {worst:g} over {RUNS} inputs")
+
+
+def test_int8_models_keep_our_int8_kernels() -> None:
+    require_tvm()
+    assert _utvm_ops(compile_model(model_path("ad01"))) == {"fully_connected"}
+
+
+def _utvm_ops(compiled: Compiled) -> set[str]:
+    return {str(f.attrs["utvm.op"]) for f in compiled.relax_mod.functions.values()
+            if getattr(f, "attrs", None) is not None and "utvm.op" in f.attrs}
+
+
+def _quantize_model() -> bytes:
+    """float32 [1,4] -> QUANTIZE -> int8 [1,4]: a float input quantized inside the model."""
+    from tflite_micro.tensorflow.lite.micro.compression import model_editor as me
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    x = me.Tensor(shape=(1, 4), dtype=fb.TensorType.FLOAT32, name="x")
+    y = me.Tensor(shape=(1, 4), dtype=fb.TensorType.INT8, quantization=me.Quantization(0.1, 0), name="y")
+    op = me.Operator(opcode=fb.BuiltinOperator.QUANTIZE, inputs=[x], outputs=[y])
+    model = me.Model(subgraphs=[me.Subgraph(tensors=[x, y], operators=[op], inputs=[x], outputs=[y])])
+    model._fb.version = 3
+    return bytes(model.build())
+
+
+def test_a_model_mixing_float_and_int8_is_one_line() -> None:
+    require_tvm()
+    with pytest.raises(ModelError) as info:
+        compile_model(_quantize_model())
+    assert str(info.value) == ("operator 0 (QUANTIZE) mixes FLOAT32 and INT8 tensors; only all-int8 (our "
+                               "int8 kernels) or all-float32 (TVM's TFLite frontend) models are supported")
