@@ -209,3 +209,32 @@ def test_two_tune_workers_behind_a_tvm_rpc_tracker_share_one_job(tmp_path: Path)
         for p in procs:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
+
+
+def test_tune_on_a_lab_board_leased_as_the_nightly_leases_it(tmp_path: Path) -> None:
+    """A virtual lab (QEMU behind a pseudo-terminal, flashed and reset by its inventory's commands):
+    `utvm tune --inventory --board` takes the board under the nightly's lease, measures on it, and
+    gives the lease back."""
+    require_tvm()
+    from utvm_ci.lab import virtual_lab
+    from utvm_ci.lab.lease import Lease
+
+    inventory = tmp_path / "lab" / "lab.yaml"
+    virtual_lab.start(virtual_lab.plan(1, ["qemu-mps2-an385"], [], tmp_path / "lab"), inventory)
+    try:
+        board = virtual_lab.plan(1, ["qemu-mps2-an385"], [], tmp_path / "lab")[0].name
+        model, db, state = conv_model(tmp_path), tmp_path / "db", tmp_path / "state"
+        env = {**os.environ, "UTVM_HIL_STATE": str(state)}
+        lab = ["--inventory", str(inventory), "--board", board]
+        done = subprocess.run([sys.executable, "-m", "harness.cli", "tune", str(model), "--target",
+                               "qemu-mps2-an385", "--trials", "4", "--db", str(db), *lab, "--no-model-check"],
+                              capture_output=True, text=True, timeout=900, env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert len(_records(db)) >= 4
+        assert (state / "leases").is_dir() and Lease(state / "leases", board).holder() is None  # given back
+        wrong = subprocess.run([sys.executable, "-m", "harness.cli", "tune", str(model), "--target", "host",
+                                "--db", str(tmp_path / "db2"), *lab], capture_output=True, text=True,
+                               timeout=300, env=env)
+        assert wrong.returncode != 0 and "not a host" in wrong.stderr and "Traceback" not in wrong.stderr
+    finally:
+        virtual_lab.stop(inventory)

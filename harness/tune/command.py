@@ -46,6 +46,10 @@ def add_tune(sub: argparse._SubParsersAction, default_target: str) -> None:
     p.add_argument("--tracker", metavar="HOST:PORT", help="measure on `utvm tune-worker`s registered with "
                    "this TVM RPC tracker (python -m tvm.exec.rpc_tracker) instead of local devices")
     p.add_argument("--key", help="the workers' key at the tracker (with --tracker)")
+    p.add_argument("--inventory", metavar="LAB.yaml", help="measure on boards of a HIL inventory, leased as "
+                   "the nightly leases them (so tuning by day and testing by night never share a board)")
+    p.add_argument("--board", action="append", default=[], help="a board of the inventory (repeat; "
+                   "default: every board of --target)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-model-check", action="store_true", help="skip running the whole model before and "
                    "after (and comparing it with the model's own runtime)")
@@ -91,14 +95,14 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     limit = parse_duration(args.time) if args.time else None
     if bool(args.tracker) != bool(args.key):
         raise UtvmError("--tracker and --key go together")
-    slots = []
-    if args.tracker:
-        from harness.tune.remote import tracker_slots
-
-        slots = tracker_slots(args.tracker, args.key, args.devices)
+    slots = _device_slots(args)
     opts = TuneOptions(target=args.target, db=db, trials=10000 if limit else args.trials, time_limit=limit,
                        devices=args.devices, seed=args.seed, slots=slots)
-    result = tune(model, opts)
+    try:
+        result = tune(model, opts)
+    finally:
+        for slot in slots:
+            slot.close()
     whole = None if args.no_model_check else model_check(model, args.target, db)
     d = report.as_dict(result, whole)
     (db / "report.json").write_text(json.dumps(d, indent=2) + "\n")
@@ -109,6 +113,26 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         print(f"utvm: the tuned model's outputs differ from {whole['reference']}", file=sys.stderr)
         return 1
     return 0
+
+
+def _device_slots(args: argparse.Namespace) -> list[Any]:
+    """Devices from a tracker or a lab inventory; none (local devices) otherwise."""
+    if args.tracker and args.inventory:
+        raise UtvmError("--tracker and --inventory are two different farms: give one")
+    if args.board and not args.inventory:
+        raise UtvmError("--board names a board of an --inventory")
+    if args.tracker:
+        from harness.tune.remote import tracker_slots
+
+        return tracker_slots(args.tracker, args.key, args.devices)
+    if args.inventory:
+        from importlib.metadata import entry_points
+
+        found = {e.name: e for e in entry_points(group="utvm.tune_devices")}
+        if "inventory" not in found:
+            raise UtvmError("--inventory needs utvm's CI service (utvm_ci) installed beside the harness")
+        return list(found["inventory"].load()(Path(args.inventory), args.board, args.target))
+    return []
 
 
 def model_check(model: Path, target: str, db: Path) -> dict[str, Any]:

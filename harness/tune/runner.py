@@ -47,6 +47,9 @@ class DeviceSlot:
     restarts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def close(self) -> None:
+        """Give the device back (a lab board's lease); nothing to do for a local one."""
+
     def run(self, manifest_path: str, arts: list[Artifact], workdir: Path) -> list[Measured]:
         """Every candidate of one built image, on this device."""
         manifest = Manifest.load(Path(manifest_path))

@@ -19,7 +19,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import resources
 from harness.errors import InfrastructureError
+
+
+def default_state() -> Path:
+    """Where a lab's leases (and the nightly's history) live: $UTVM_HIL_STATE, or beside the cache."""
+    return Path(os.environ.get("UTVM_HIL_STATE") or resources.work_root() / "hil-state")
 
 
 class LeaseBusy(InfrastructureError):

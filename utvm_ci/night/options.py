@@ -5,18 +5,14 @@ options to a night started from a checkout."""
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from harness import resources
 from utvm_ci import suite
+from utvm_ci.lab.lease import default_state
 from utvm_ci.results.flaky import Policy
-
-
-def default_state() -> Path:
-    return Path(os.environ.get("UTVM_HIL_STATE") or resources.work_root() / "hil-state")
 
 
 @dataclass(frozen=True)
