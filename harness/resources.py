@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 # Top-level entries of the source tree that the wheel carries under harness/_data (setup.py reads this).
-DATA_ENTRIES = ("crt", "boards", "Dockerfile", "ci/start-dockerd.sh", "ci/docker-base.sh",
+DATA_ENTRIES = ("crt", "boards", "tuning", "Dockerfile", "ci/start-dockerd.sh", "ci/docker-base.sh",
                 "ci/install-system.sh")
 
 

@@ -64,6 +64,11 @@ def test_tune_conv_then_run_model_and_package_use_the_records(target: str, tmp_p
     pkg = package(model, tmp_path / "pkg", tuning=db)  # checks its own outputs against TFLite Micro
     packaged = (pkg.out / "src" / "model_kernels.c").read_text()
     assert (tmp_path / "run" / "kernels.c").read_text() in packaged  # exactly the measured kernels
+    best = tmp_path / "best.json"  # the shipped form (--tuning auto): same kernels as the database's
+    assert tuning.export_best(tuning.Database.open(db), best) == 1
+    again = run_model(model, target, tmp_path / "run2", repeat=1, tuning=best)
+    assert (tmp_path / "run2" / "kernels.c").read_text() == (tmp_path / "run" / "kernels.c").read_text()
+    assert again.report["outputs"][0]["max_diff_lsb"] == 0
 
 
 def _conv_func(model: Path) -> object:

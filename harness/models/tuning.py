@@ -151,24 +151,104 @@ def _drop_torn_line(path: Path) -> None:
     path.write_bytes(keep)
 
 
+SHIPPED = "best.json"
+
+
 def shipped(target: str) -> Path:
-    """The database this package ships for a target (`--tuning auto`)."""
-    return resources.data_root() / "tuning" / target
+    """The best records this package ships for a target (`--tuning auto`), as TVM's TopHub did."""
+    return resources.data_root() / "tuning" / target / SHIPPED
 
 
-def resolve(tuning: str | Path | None, target: str | None) -> Database | None:
-    """The database `--tuning` names: a directory, or "auto" (the one shipped for the target)."""
+@dataclass
+class BestRecords:
+    """The best schedule of each kernel, by task key: MetaSchedule traces as JSON with their time.
+    A few KB per model where the full database holds every workload's TIR and every trial."""
+
+    path: Path
+    target: str
+    records: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path) -> BestRecords:
+        try:
+            data = json.loads(Path(path).read_text())
+            return cls(Path(path), str(data["target"]), dict(data["records"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise TuningError(f"cannot read tuned records {path}: {exc}") from None
+
+    def best(self, func: Any) -> Any | None:
+        import tvm
+        from tvm.s_tir.schedule import Trace
+
+        from harness.models.intrin import register_named
+
+        entry = self.records.get(task_key(func))
+        if entry is None:
+            return None
+        register_named(json.dumps(entry["trace"]))
+        sch = tvm.s_tir.Schedule(workload(func))
+        try:
+            Trace.apply_json_to_schedule(entry["trace"], sch)
+        except Exception as exc:
+            raise TuningError(f"the shipped record of kernel {func.attrs.get(OP_ATTR, '?')} ({self.path}) "
+                              f"does not replay: {str(exc).splitlines()[-1][:200]}") from None
+        return sch.mod["main"]
+
+
+def export_best(db: Database, out: Path) -> int:
+    """Merge each workload's best record of `db` into the shipped-records file `out`; how many."""
+    current = BestRecords.load(out).records if out.exists() else {}
+    count = 0
+    for wl_record in {str(r.workload.mod["main"].attrs[TASK_ATTR]): r for r in db.db.get_all_tuning_records()
+                      if TASK_ATTR in r.workload.mod["main"].attrs}.values():
+        top = db.db.get_top_k(wl_record.workload, 1)
+        if not top:
+            continue
+        main = top[0].workload.mod["main"]
+        key, secs = str(main.attrs[TASK_ATTR]), float(min(float(x) for x in top[0].run_secs))
+        if key in current and current[key]["seconds"] <= secs:
+            continue
+        current[key] = {"op": str(main.attrs.get(OP_ATTR, "")), "seconds": secs,
+                        "trace": top[0].trace.as_json(remove_postproc=False)}
+        count += 1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"  {json.dumps(k)}: {json.dumps(v, separators=(',', ':'), default=_plain)}"
+             for k, v in sorted(current.items())]
+    out.write_text(f'{{"target": {json.dumps(db.target)}, "records": {{\n' + ",\n".join(lines) + "\n}}\n")
+    return count
+
+
+def _plain(obj: Any) -> Any:
+    """TVM containers in a trace's JSON as plain lists, dicts and numbers."""
+    if hasattr(obj, "items"):
+        return dict(obj.items())
+    if hasattr(obj, "__iter__") and not isinstance(obj, str | bytes):
+        return list(obj)
+    if hasattr(obj, "value"):
+        return obj.value
+    return str(obj)
+
+
+def resolve(tuning: str | Path | None, target: str | None) -> Database | BestRecords | None:
+    """What `--tuning` names: a database directory, a best-records file, or "auto" (the records shipped
+    for the target)."""
     if tuning is None:
         return None
-    if str(tuning) == "auto" and target is None:
-        raise TuningError("--tuning auto needs a target: the shipped databases are per target")
-    path = shipped(target) if str(tuning) == "auto" and target else Path(tuning)
-    if str(tuning) == "auto" and not (path / META).exists():
-        raise TuningError(f"no tuned database ships for {target}; run `utvm tune` to make one")
-    return Database.open(path, target)
+    if str(tuning) == "auto":
+        if target is None:
+            raise TuningError("--tuning auto needs a target: the shipped records are per target")
+        if not shipped(target).exists():
+            raise TuningError(f"no tuned records ship for {target}; run `utvm tune` to make some")
+        return BestRecords.load(shipped(target))
+    if Path(tuning).is_file():
+        records = BestRecords.load(Path(tuning))
+        if target is not None and records.target != target:
+            raise TuningError(f"tuned records {tuning} were measured on {records.target}, not {target}")
+        return records
+    return Database.open(Path(tuning), target)
 
 
-def apply_tuning(mod: Any, database: Database) -> tuple[Any, list[str]]:
+def apply_tuning(mod: Any, database: Database | BestRecords) -> tuple[Any, list[str]]:
     """The module with every tunable kernel that has a record scheduled by it (marked scheduled, so
     the default schedules leave it alone), and the names of the kernels that got one."""
     updates, tuned = {}, []

@@ -55,6 +55,12 @@ def add_tune(sub: argparse._SubParsersAction, default_target: str) -> None:
                    "after (and comparing it with the model's own runtime)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_cmd_tune)
+    e = sub.add_parser("tune-export", help="merge a tuning database's best records into a small records "
+                       "file (what `--tuning auto` reads: tuning/TARGET/best.json)")
+    e.add_argument("db", metavar="DIR", help="a `utvm tune` database")
+    e.add_argument("--to", metavar="FILE", help="records file (default: the shipped one for the database's "
+                   "target, in this checkout)")
+    e.set_defaults(func=_cmd_export)
     w = sub.add_parser("tune-worker", help="serve `utvm tune` measurements for a TVM RPC tracker: build, "
                        "flash and measure what the tuner sends, on this machine's device")
     w.add_argument("--tracker", required=True, metavar="HOST:PORT")
@@ -63,6 +69,16 @@ def add_tune(sub: argparse._SubParsersAction, default_target: str) -> None:
     w.add_argument("--host", default="0.0.0.0", help="address to serve on (default all)")
     w.add_argument("--port", type=int, default=9190, help="first port to try (default 9190)")
     w.set_defaults(func=_cmd_worker)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from harness.models import tuning
+
+    db = tuning.Database.open(Path(args.db))
+    out = Path(args.to) if args.to else tuning.shipped(db.target)
+    n = tuning.export_best(db, out)
+    print(f"{n} kernels' best records of {db.target} merged into {out}")
+    return 0
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
