@@ -84,7 +84,8 @@ def tune(model: str | Path | Any, opts: TuneOptions, progress_out: Any = None) -
                         **({"out": progress_out} if progress_out is not None else {}))
     started = time.monotonic()
     if remaining:
-        _seed(tasks, db, images, pool)
+        for tp, best in zip(progress.tasks, _seed(tasks, db, images, pool), strict=True):
+            tp.best = best  # the default or SIMD schedule: what the search has to beat
         _search(tasks, opts, remaining, db, images, pool, measurements, progress)
     figures = _final(tasks, db, images, pool, progress.tasks)
     return TuneResult(opts.target, opts.db, progress.done, sum(done.values()) + progress.done,
@@ -132,15 +133,22 @@ def _scheduled(task: Task, fn: Any) -> Any:
     return sch.mod
 
 
-def _seed(tasks: list[Task], db: tuning.Database, images: ImageBuilder, pool: DevicePool) -> None:
-    """The default (and SIMD) schedule of each task measured and recorded before the search."""
+def _seed(tasks: list[Task], db: tuning.Database, images: ImageBuilder,
+          pool: DevicePool) -> list[float | None]:
+    """The default (and SIMD) schedule of each task measured and recorded before the search; the
+    best of them per task."""
     mods = [((t.key, str(i)), _scheduled(t, fn)) for t in tasks for i, fn in enumerate(space.seeds(t))]
     seconds = _measure(tasks, mods, images, pool)
+    best: list[float | None] = []
     for t in tasks:
+        measured = []
         for i, fn in enumerate(space.seeds(t)):
             secs = seconds.get((t.key, str(i)))
             if secs is not None:
                 db.commit(t.func, fn, secs)
+                measured.append(secs)
+        best.append(min(measured, default=None))
+    return best
 
 
 def _final(tasks: list[Task], db: tuning.Database, images: ImageBuilder, pool: DevicePool,
