@@ -47,7 +47,8 @@ class Progress:
                     tp.best = secs
                 if tp.best is not None:
                     tp.curve.append((tp.trials, tp.best))
-                f.write(json.dumps({"task": tp.task.name, "key": tp.task.key, "trial": tp.trials,
+                f.write(json.dumps({"at_s": round(time.monotonic() - self.started, 2), "task": tp.task.name,
+                                    "key": tp.task.key, "trial": tp.trials,
                                     "status": status, "seconds": secs, "error": err}) + "\n")
         self.print_line(tp)
 
