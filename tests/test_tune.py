@@ -243,3 +243,22 @@ def test_tune_on_a_lab_board_leased_as_the_nightly_leases_it(tmp_path: Path) -> 
         assert wrong.returncode != 0 and "not a host" in wrong.stderr and "Traceback" not in wrong.stderr
     finally:
         virtual_lab.stop(inventory)
+
+
+def test_shipped_records_tune_kws01_on_an386_with_tuning_auto(tmp_path: Path) -> None:
+    """`--tuning auto`: the records shipped in tuning/qemu-mps2-an386/best.json (made with `utvm tune
+    --trials 64` and `utvm tune-export`) give kws01 at most microTVM's autotuned 17.3 M instructions,
+    bit-exact with TFLite Micro. A target with no shipped records is a one-line error."""
+    require_tvm()
+    model = MLPERF / "kws01.tflite"
+    assert model.exists(), f"MLPerf Tiny models missing: {MLPERF}"
+    run = run_model(model, "qemu-mps2-an386", tmp_path / "auto", repeat=1, tuning="auto")
+    assert run.report["tuning"]["kernels"], run.report["tuning"]
+    assert run.report["instructions"]["median"] <= 17.3e6 * 0.6, run.report["instructions"]
+    out = run.report["outputs"][0]
+    assert out["max_diff_lsb"] == 0 and out["top1_agrees"]
+    none = subprocess.run([sys.executable, "-m", "harness.cli", "run-model", str(model), "--target", "host",
+                           "--tuning", "auto", "--out", str(tmp_path / "none")],
+                          capture_output=True, text=True, timeout=300)
+    assert none.returncode != 0 and "no tuned records ship for host" in none.stderr
+    assert "Traceback" not in none.stderr
