@@ -17,7 +17,7 @@ from harness.models.onnx_qdq.context import Context
 from harness.models.onnx_qdq.reader import Node
 from harness.models.onnx_qdq.values import Dequantized, OutQuant, Pending, Quantized
 from harness.models.onnx_qdq.window import window
-from harness.models.tflite import ops, quant
+from harness.models.tflite import ops, ops_pool, quant
 from harness.models.tflite.importer import const
 
 
@@ -42,8 +42,8 @@ def convert_max_pool(ctx: Context, node: Node) -> Dequantized:
     n, c, h, w = x.shape
     win, (oh, ow) = window(node, (h, w), _kernel(node), ceil_mode=bool(node.attr("ceil_mode", 0)))
     xin = ctx.layout(node, x, True)
-    value = ctx.emit(node, "max_pool", lambda X: kernels.max_pool(X, win=win, out_shape=(n, oh, ow, c)),
-                     [xin.value])
+    value = ctx.emit(node, "max_pool", lambda X: ops_pool.max_pool(X, win=win, act_min=-128, act_max=127,
+                                                                    out_shape=(n, oh, ow, c)), [xin.value])
     return Dequantized(Quantized(value, (n, c, oh, ow), x.scale, x.zero_point, nhwc=True))
 
 
