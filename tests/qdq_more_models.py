@@ -63,7 +63,7 @@ def int8_more(path: Path) -> Path:
     input and an int8 constant (four quantizations, none the output's) along the channels, Pad with
     a dequantized constant then Relu (the pad value clamped), ReduceMean over the channels (keepdims
     0: a 3-D result), Concat of that with itself along the last axis, ReduceMean over it (keepdims
-    1): int8 [1,4,5,5] -> int8 [1,8,1]."""
+    1), Reshape to a shape that a Concat of int64 constants gives: int8 [1,4,5,5] -> int8 [1,8]."""
     from onnx import TensorProto, helper
 
     rng = np.random.default_rng(5)
@@ -79,6 +79,7 @@ def int8_more(path: Path) -> Path:
         _array("ps", 0.025, "float32"), _array("pz", -100, "int8"),
         _array("ms", 0.011, "float32"), _array("mz", 7, "int8"),
         _array("ys", 0.009, "float32"), _array("yz", -1, "int8"),
+        _array("one", [1], "int64"), _array("eight", [8], "int64"),
     ]
     n = helper.make_node
     nodes = [
@@ -105,10 +106,14 @@ def int8_more(path: Path) -> Path:
         n("QuantizeLinear", ["mm", "ms", "mz"], ["mmq"], "q_mm"),
         n("DequantizeLinear", ["mmq", "ms", "mz"], ["mmf"], "dq_mm"),
         n("ReduceMean", ["mmf"], ["r"], "mean_w", axes=[-1], keepdims=1),
-        n("QuantizeLinear", ["r", "ys", "yz"], ["y"], "q_y"),
+        n("QuantizeLinear", ["r", "ys", "yz"], ["rq"], "q_r"),
+        n("DequantizeLinear", ["rq", "ys", "yz"], ["rf"], "dq_r"),
+        n("Concat", ["one", "eight"], ["shape"], "concat_shape", axis=0),
+        n("Reshape", ["rf", "shape"], ["y0"], "reshape"),
+        n("QuantizeLinear", ["y0", "ys", "yz"], ["y"], "q_y"),
     ]
     x = helper.make_tensor_value_info("x", TensorProto.INT8, [1, 4, 5, 5])
-    y = helper.make_tensor_value_info("y", TensorProto.INT8, [1, 8, 1])
+    y = helper.make_tensor_value_info("y", TensorProto.INT8, [1, 8])
     return _save(nodes, inits, [x], [y], path)
 
 

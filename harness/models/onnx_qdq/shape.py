@@ -67,9 +67,15 @@ def _input_shape(ctx: Context, node: Node, i: int) -> tuple[int, ...]:
     raise ModelError(f"{node.label}: input {node.inputs[i]!r} must be dequantized int8, got {describe(v)}")
 
 
-def convert_concat(ctx: Context, node: Node) -> Pending:
+def convert_concat(ctx: Context, node: Node) -> Pending | np.ndarray:
     if not node.inputs or "" in node.inputs:
         raise ModelError(f"{node.label}: needs one or more inputs")
+    plain = [ctx.value(node, i) for i in range(len(node.inputs))]
+    if all(isinstance(v, np.ndarray) and v.dtype.kind in "iu" for v in plain):  # shapes: folded
+        try:
+            return np.concatenate([np.asarray(v) for v in plain], axis=int(node.attr("axis", 0)))
+        except ValueError as exc:
+            raise ModelError(f"{node.label}: cannot concatenate its constants: {exc}") from None
     shapes = [_input_shape(ctx, node, i) for i in range(len(node.inputs))]
     rank = len(shapes[0])
     if "axis" not in node.attrs or not -rank <= int(node.attr("axis")) < rank:
