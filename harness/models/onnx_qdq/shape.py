@@ -88,7 +88,8 @@ def convert_concat(ctx: Context, node: Node) -> Pending | np.ndarray:
     if not any(isinstance(ctx.value(node, i), Dequantized) for i in range(len(shapes))):
         raise ModelError(f"{node.label}: every input is a constant")
     shape = (*shapes[0][:axis], sum(s[axis] for s in shapes), *shapes[0][axis + 1:])
-    nhwc = rank == 4
+    # 4-D: NHWC on the device, unless every input is in ONNX's order already (an int8 model input)
+    nhwc = rank == 4 and any(isinstance(v, Dequantized) and v.q.nhwc for v in plain)
     storage = nhwc_shape(shape) if nhwc else shape
 
     def operand(i: int, oq: OutQuant) -> Any:
