@@ -114,7 +114,8 @@ def quantized_zoo(path: Path) -> Path:
     return quantize(float_zoo(path.with_name(path.stem + "_float.onnx")), path, True, (1, 4, 9, 9), 0)
 
 
-def quantize(source: Path, path: Path, per_channel: bool, shape: tuple[int, ...], seed: int) -> Path:
+def quantize(source: Path, path: Path, per_channel: bool, shape: tuple[int, ...], seed: int,
+             op_types: list[str] | None = None) -> Path:
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     rng = np.random.default_rng(seed + 100)
@@ -127,7 +128,8 @@ def quantize(source: Path, path: Path, per_channel: bool, shape: tuple[int, ...]
             return next(self.batches, None)
 
     quantize_static(str(source), str(path), Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                    op_types_to_quantize=op_types)
     return path
 
 
@@ -181,8 +183,10 @@ def int8_edges(path: Path) -> Path:
 
 
 def _around(op: str, path: Path, attrs: dict[str, Any] | None = None, zero_dtype: str = "int8",
-            weights: tuple[int, ...] | None = None, quantize_input: bool = True) -> Path:
-    """float x -> Q -> DQ -> op (with DQ'd int8 weights if given) -> Q -> DQ -> y."""
+            weights: tuple[int, ...] | None = None, quantize_input: bool = True,
+            consts: tuple[tuple[str, Any, str], ...] = ()) -> Path:
+    """float x -> Q -> DQ -> op (with DQ'd int8 weights if given, then constant inputs (name, value,
+    dtype)) -> Q -> DQ -> y."""
     from onnx import TensorProto, helper
 
     n = helper.make_node
@@ -195,6 +199,8 @@ def _around(op: str, path: Path, attrs: dict[str, Any] | None = None, zero_dtype
                   _array("wz", 0, "int8")]
         nodes.append(n("DequantizeLinear", ["w", "ws", "wz"], ["wf"], "dq_w"))
         args.append("wf")
+    inits += [_array(name, value, dtype) for name, value, dtype in consts]
+    args += [name for name, _, _ in consts]
     nodes += [n(op, args, ["h"], op.lower(), **(attrs or {})),
               n("QuantizeLinear", ["h", "s", "z"], ["hq"], "q_h"),
               n("DequantizeLinear", ["hq", "s", "z"], ["y"], "dq_h")]
@@ -204,8 +210,12 @@ def _around(op: str, path: Path, attrs: dict[str, Any] | None = None, zero_dtype
 
 
 UNSUPPORTED = {
-    "sigmoid": (lambda p: _around("Sigmoid", p),
-                "node 2 (Sigmoid 'sigmoid') is not supported in QDQ models (supported: QuantizeLinear, "),
+    "lrn": (lambda p: _around("LRN", p, {"size": 3}),
+            "node 2 (LRN 'lrn') is not supported in QDQ models (supported: QuantizeLinear, "),
+    "pad-reflect": (lambda p: _around("Pad", p, {"mode": "reflect"}, consts=(("pads", [0] * 8, "int64"),)),
+                    "node 2 (Pad 'pad'): mode 'reflect' is not supported; only 'constant'"),
+    "concat-axis": (lambda p: _around("Concat", p, {"axis": 4}),
+                    "node 2 (Concat 'concat'): axis 4 does not fit rank-4 inputs"),
     "float-conv": (lambda p: _around("Conv", p, weights=(4, 4, 1, 1), quantize_input=False),
                    "node 3 (Conv 'conv'): input 'x' must come from a DequantizeLinear of an int8 activation, "
                    "got the float32 model input itself"),

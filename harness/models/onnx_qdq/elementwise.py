@@ -1,7 +1,8 @@
 """Add, Mul, Relu, Clip and Softmax on dequantized int8 tensors, and the operators that only move
 int8 data (Reshape, Flatten, Squeeze, Unsqueeze, Identity).
 
-Add is TFLite's int8 ADD, Softmax TFLite's int8 softmax requantized to the QuantizeLinear's scale;
+Add is TFLite's int8 ADD, Mul TFLite's int8 MUL rounded once (see kernels.py), Softmax TFLite's
+int8 softmax requantized to the QuantizeLinear's scale;
 Relu and Clip fold into the clamp of the kernel before them, or (after a DequantizeLinear) become a
 requantization with that clamp."""
 
@@ -18,7 +19,7 @@ from harness.models.onnx_qdq import kernels
 from harness.models.onnx_qdq.context import Context, describe
 from harness.models.onnx_qdq.reader import Node
 from harness.models.onnx_qdq.values import Dequantized, OutQuant, Pending, QConst, Quantized, nhwc_shape
-from harness.models.tflite import ops, quant
+from harness.models.tflite import ops, ops_elementwise, quant
 from harness.models.tflite.ops_softmax import PROBABILITY_BITS, softmax
 
 
@@ -29,9 +30,9 @@ def requantize_to(ctx: Context, node: Node, q: Quantized, oq: OutQuant) -> Quant
     if same and (oq.act_min, oq.act_max) == (-128, 127):
         return q
     m, s = quant.quantize_multiplier(float(np.float32(q.scale)) / float(np.float32(oq.scale)))
-    rq = ops.Requant(oq.zero_point, oq.act_min, oq.act_max, left=s > 0, single=True)
-    value = ctx.emit(node, "requantize", lambda X: kernels.requantize(
-        X, in_zero_point=q.zero_point, multiplier=m, shift=s, rq=rq), [q.value])
+    value = ctx.emit(node, "requantize", lambda X: ops_elementwise.requantize(
+        X, in_zero_point=q.zero_point, multiplier=m, shift=s, out_zero_point=oq.zero_point,
+        clamp=(oq.act_min, oq.act_max), single=True), [q.value])
     return Quantized(value, q.shape, oq.scale, oq.zero_point, q.nhwc)
 
 
@@ -68,10 +69,10 @@ def _binary(ctx: Context, node: Node, kind: str) -> Pending:
         else:
             real = float(np.float32(a.scale)) * float(np.float32(b.scale)) / float(np.float32(oq.scale))
             m, s = quant.quantize_multiplier(real)
-            rq = ops.Requant(oq.zero_point, oq.act_min, oq.act_max, left=s > 0, single=True)
-            value = ctx.emit(node, "mul", lambda A, B: kernels.mul(
-                A, B, zero_points=(a.zero_point, b.zero_point), multiplier=m, shift=s, rq=rq,
-                out_shape=storage), [a.value, b.value])
+            pm = ops_elementwise.MulParams(-a.zero_point, -b.zero_point, m, s, oq.zero_point, oq.act_min,
+                                           oq.act_max, single=True)
+            value = ctx.emit(node, "mul", lambda A, B: ops_elementwise.mul(A, B, p=pm, out_shape=storage),
+                             [a.value, b.value])
         return Quantized(value, shape, oq.scale, oq.zero_point, nhwc)
 
     return Pending(node, shape, nhwc, build)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from harness.models.compile import ModelError
-from harness.models.onnx_qdq import elementwise, kernels, layers, pooling, reader
+from harness.models.onnx_qdq import activation, elementwise, kernels, layers, pooling, reader, shape
 from harness.models.onnx_qdq.context import Context, describe
 from harness.models.onnx_qdq.reader import Node, OnnxGraph
 from harness.models.onnx_qdq.values import (
@@ -113,6 +113,11 @@ CONVERTERS: dict[str, Callable[[Context, Node], Any]] = {
     "MaxPool": pooling.convert_max_pool,
     "AveragePool": pooling.convert_average_pool,
     "GlobalAveragePool": pooling.convert_global_average_pool,
+    "ReduceMean": pooling.convert_reduce_mean,
+    "Concat": shape.convert_concat,
+    "Pad": shape.convert_pad,
+    "Sigmoid": activation.convert_unary,
+    "Tanh": activation.convert_unary,
 }
 
 

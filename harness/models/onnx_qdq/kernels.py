@@ -1,16 +1,23 @@
-"""The int8 kernels an ONNX QDQ model needs beyond TFLite's (harness.models.tflite.ops, which the
-convolutions, fully connected layers, ADD and softmax reuse as they are).
+"""The int8 kernels an ONNX QDQ model needs beyond TFLite's. The convolutions, fully connected
+layers, ADD, softmax, MaxPool (tflite.ops_pool), Concat and Pad (tflite.ops_shape) reuse TFLite's
+kernels as they are; Mul, ReduceMean and requantization (Relu/Clip, QuantizeLinear into other
+parameters, Concat's inputs) reuse TFLite's with `single` rounding (tflite.ops_elementwise,
+tflite.ops_pool): once, halves to even, as onnxruntime's float requantization rounds, where
+TFLite Micro rounds twice (off from onnxruntime by one LSB about once in 500).
 
 - quantize / dequantize: the model's float32 edges (float only there): ONNX's QuantizeLinear
   (round half to even of x / scale, plus the zero point, saturated) and DequantizeLinear
   ((q - zero point) * scale), computed as onnxruntime computes them, so bit for bit; 4-D tensors
   change between ONNX's NCHW and the device's NHWC on the way.
 - relayout: Reshape/Flatten (and NCHW <-> NHWC) as an int8 copy.
-- requantize: an int8 tensor to another scale and zero point, clamped (Relu/Clip, QuantizeLinear
-  with other parameters).
-- mul, max_pool, average_pool: Mul, MaxPool, AveragePool/GlobalAveragePool in int8 with the
-  fixed-point requantization of fixedpoint.py, rounded once (`single`): onnxruntime requantizes
-  in float, and TFLite's double rounding would differ from it by one LSB about once in 500.
+- average_pool: AveragePool/GlobalAveragePool in int8 with the fixed-point requantization of
+  fixedpoint.py, rounded once (`single`), the zero point added before rounding as onnxruntime's
+  QLinearAveragePool does; TFLite's AVERAGE_POOL_2D divides with its own rounding instead.
+- lookup: Sigmoid and Tanh (any elementwise function of one int8 input) through a 256-entry int8
+  table built at import time (activation.py): onnxruntime computes them in float between
+  DequantizeLinear and QuantizeLinear, which a table over the 256 inputs reproduces exactly; no
+  fixed-point approximation (TFLite's LOGISTIC/TANH, tflite.ops_activation) would, and those have
+  fixed output scales besides.
 The scales of the float edges are one-element float32 tensors, not immediates: TVM prints float
 immediates in C with 7 significant digits, which does not always give back the same float32.
 """
@@ -89,38 +96,9 @@ def relayout(x: te.Tensor, *, in_shape: Sequence[int], in_nhwc: bool, out_shape:
     return te.compute(_storage(out_shape, out_nhwc), body, name="out")
 
 
-def requantize(x: te.Tensor, *, in_zero_point: int, multiplier: int, shift: int, rq: Requant) -> te.Tensor:
-    """int8 -> int8 with another scale (multiplier, shift) and zero point, clamped."""
-
-    def body(*idx: Any) -> Any:
-        centered = x[idx].astype("int32") - fp.i32(in_zero_point)
-        return fp.requantize(centered, multiplier, shift, rq.out_zero_point, rq.act_min, rq.act_max,
-                             single=True)
-
-    return te.compute(tuple(x.shape), body, name="out")
-
-
-def mul(a: te.Tensor, b: te.Tensor, *, zero_points: tuple[int, int], multiplier: int, shift: int,
-        rq: Requant, out_shape: Sequence[int]) -> te.Tensor:
-    """MUL as TFLite computes it: (a - za) * (b - zb) rescaled by sa * sb / so; numpy broadcasting."""
-
-    def body(*idx: Any) -> Any:
-        x = a[ops.broadcast_index(idx, a.shape)].astype("int32") - fp.i32(zero_points[0])
-        y = b[ops.broadcast_index(idx, b.shape)].astype("int32") - fp.i32(zero_points[1])
-        return fp.requantize(x * y, multiplier, shift, rq.out_zero_point, rq.act_min, rq.act_max, single=True)
-
-    return te.compute(tuple(int(d) for d in out_shape), body, name="out")
-
-
-def max_pool(x: te.Tensor, *, win: Window, out_shape: Sequence[int]) -> te.Tensor:
-    """MaxPool over NHWC int8 (input and output share their quantization): padded taps are -128."""
-    xp = ops.pad_nhwc(x, win.pad, -128)
-    (kh, kw), (sh, sw), (dh, dw) = win.kernel, win.stride, win.dilation
-    rh, rw = te.reduce_axis((0, kh), "rh"), te.reduce_axis((0, kw), "rw")
-    acc = te.compute(tuple(out_shape),
-                     lambda n, y, z, c: te.max(xp[n, y * sh + rh * dh, z * sw + rw * dw, c], axis=[rh, rw]),
-                     name="acc")
-    return te.compute(tuple(out_shape), lambda *idx: acc[idx], name="out")
+def lookup(x: te.Tensor, table: te.Tensor) -> te.Tensor:
+    """table[x + 128] for each int8 x: the table (int8[256]) is the function's value at -128..127."""
+    return te.compute(tuple(x.shape), lambda *idx: table[x[idx].astype("int32") + fp.i32(128)], name="out")
 
 
 def _divide_half_even(total: Any, count: Any, zero_point: int) -> Any:

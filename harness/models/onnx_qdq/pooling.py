@@ -1,4 +1,5 @@
-"""MaxPool, AveragePool and GlobalAveragePool on a dequantized int8 activation (NHWC on the device).
+"""MaxPool, AveragePool, GlobalAveragePool and ReduceMean on a dequantized int8 activation (NHWC on
+the device where it is 4-D).
 
 MaxPool commutes with dequantization (the scale is positive), so it runs on the int8 data and its
 result is still dequantized with the input's parameters. An average takes the scale and zero
@@ -13,11 +14,11 @@ import numpy as np
 
 from harness.models.compile import ModelError
 from harness.models.onnx_qdq import kernels
-from harness.models.onnx_qdq.context import Context
+from harness.models.onnx_qdq.context import Context, describe
 from harness.models.onnx_qdq.reader import Node
-from harness.models.onnx_qdq.values import Dequantized, OutQuant, Pending, Quantized
+from harness.models.onnx_qdq.values import NHWC, Dequantized, OutQuant, Pending, Quantized
 from harness.models.onnx_qdq.window import window
-from harness.models.tflite import ops, quant
+from harness.models.tflite import ops, ops_pool, quant
 from harness.models.tflite.importer import const
 
 
@@ -42,8 +43,8 @@ def convert_max_pool(ctx: Context, node: Node) -> Dequantized:
     n, c, h, w = x.shape
     win, (oh, ow) = window(node, (h, w), _kernel(node), ceil_mode=bool(node.attr("ceil_mode", 0)))
     xin = ctx.layout(node, x, True)
-    value = ctx.emit(node, "max_pool", lambda X: kernels.max_pool(X, win=win, out_shape=(n, oh, ow, c)),
-                     [xin.value])
+    value = ctx.emit(node, "max_pool", lambda X: ops_pool.max_pool(X, win=win, act_min=-128, act_max=127,
+                                                                    out_shape=(n, oh, ow, c)), [xin.value])
     return Dequantized(Quantized(value, (n, c, oh, ow), x.scale, x.zero_point, nhwc=True))
 
 
@@ -90,3 +91,48 @@ def _average(ctx: Context, node: Node, x: Quantized, win: ops.Window, out: tuple
         return Quantized(value, shape, oq.scale, oq.zero_point, nhwc=True)
 
     return Pending(node, shape, True, build)
+
+
+def _reduce_axes(ctx: Context, node: Node, rank: int) -> tuple[int, ...] | None:
+    """ReduceMean's axes (an attribute before opset 18, an input since), resolved and sorted;
+    every axis where none are given, None where noop_with_empty_axes keeps the input as it is."""
+    given: Any = node.attr("axes") if ctx.graph.opset < 18 else ctx.value(node, 1)
+    if given is not None and not isinstance(given, np.ndarray | list):
+        raise ModelError(f"{node.label}: the axes must be a constant, got {describe(given)}")
+    axes = [int(a) for a in np.asarray(given if given is not None else [], np.int64).ravel()]
+    if not axes:
+        return None if node.attr("noop_with_empty_axes", 0) else tuple(range(rank))
+    if any(not -rank <= a < rank for a in axes):
+        raise ModelError(f"{node.label}: axes {axes} do not fit a rank-{rank} input")
+    return tuple(sorted({a % rank for a in axes}))
+
+
+def convert_reduce_mean(ctx: Context, node: Node) -> Dequantized | Pending:
+    """TFLite's MEAN kernel rounded once (MeanParams.single): the sum of (x - zero point) over the
+    axes times in_scale / (out_scale * count), where TFLite Micro folds 1 / count into its
+    multiplier and rounds twice. onnxruntime averages in float and quantizes: within one LSB."""
+    x = ctx.activation(node, 0)
+    rank = len(x.shape)
+    axes = _reduce_axes(ctx, node, rank)
+    if axes is None:
+        return Dequantized(x)
+    keep = bool(node.attr("keepdims", 1))
+    shape = tuple(1 if a in axes else d for a, d in enumerate(x.shape) if keep or a not in axes)
+    order = NHWC if x.nhwc else tuple(range(rank))
+    # reduce in the device's NHWC where the result's order allows (4-D kept, or no kept axis moves)
+    kept = [a for a in range(rank) if a not in axes]
+    nhwc = x.nhwc and (keep or [a for a in order if a not in axes] == kept)
+    stored_axes = tuple(sorted(NHWC.index(a) for a in axes)) if nhwc else axes
+    storage = tuple(shape[a] for a in NHWC) if nhwc and keep else shape
+    count = int(np.prod([x.shape[a] for a in axes]))
+
+    def build(oq: OutQuant) -> Quantized:
+        xin = ctx.layout(node, x, nhwc)
+        ratio = float(np.float32(x.scale)) / (float(np.float32(oq.scale)) * count)
+        mult, shift = quant.quantize_multiplier(ratio)
+        p = ops_pool.MeanParams(stored_axes, keep, count, x.zero_point, mult, shift, oq.zero_point,
+                                oq.act_min, oq.act_max, single=True)
+        value = ctx.emit(node, "mean", lambda X: ops_pool.mean(X, p=p, out_shape=storage), [xin.value])
+        return Quantized(value, shape, oq.scale, oq.zero_point, nhwc and keep)
+
+    return Pending(node, shape, nhwc and keep, build)

@@ -93,6 +93,9 @@ class Edge:
 Value = Quantized | Dequantized | QConst | Pending | Edge | np.ndarray
 
 
+NHWC = (0, 2, 3, 1)  # the ONNX (NCHW) axis at each position of the device's NHWC layout
+
+
 def nhwc_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     n, c, h, w = shape
     return (n, h, w, c)

@@ -6,6 +6,11 @@ MUL (reference_integer_ops::Mul and BroadcastMul4DSlow), QUANTIZE int8 -> int8
 Floating point appears only in `quantize` and `dequantize`, which the importer accepts only on a
 model input and a model output: a float32 input quantized to int8 first thing, an int8 output
 dequantized to float32 last. Every other kernel stays integer-only. One block each, "out".
+
+ONNX QDQ models (harness.models.onnx_qdq) reuse MUL and the int8 -> int8 requantization with
+`single`: rounded once, halves to even (fixedpoint.requantize), nearer onnxruntime's float
+requantization than TFLite Micro's double rounding. Their float edges round halves to even as
+QuantizeLinear does, not away from zero as TFLite does, so they have kernels of their own.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ class MulParams:
     output_offset: int
     act_min: int
     act_max: int
+    single: bool = False  # round once, halves to even (ONNX QDQ); TFLite Micro rounds twice
 
 
 def _clamp_int8(value: Any, lo: int = -128, hi: int = 127) -> Any:
@@ -46,6 +52,9 @@ def mul(x1: te.Tensor, x2: te.Tensor, *, p: MulParams, out_shape: Sequence[int])
     def body(*idx: Any) -> Any:
         a = x1[broadcast_index(idx, x1.shape)].astype("int32") + fp.i32(p.input1_offset)
         b = x2[broadcast_index(idx, x2.shape)].astype("int32") + fp.i32(p.input2_offset)
+        if p.single:
+            return fp.requantize(a * b, p.multiplier, p.shift, p.output_offset, p.act_min, p.act_max,
+                                 single=True)
         scaled = fp.multiply_by_quantized_multiplier(a * b, p.multiplier, p.shift)
         return _clamp_int8(scaled + fp.i32(p.output_offset), p.act_min, p.act_max)
 
@@ -53,12 +62,23 @@ def mul(x1: te.Tensor, x2: te.Tensor, *, p: MulParams, out_shape: Sequence[int])
 
 
 def requantize(
-    x: te.Tensor, *, in_zero_point: int, multiplier: int, shift: int, out_zero_point: int
+    x: te.Tensor,
+    *,
+    in_zero_point: int,
+    multiplier: int,
+    shift: int,
+    out_zero_point: int,
+    clamp: tuple[int, int] = (-128, 127),
+    single: bool = False,
 ) -> te.Tensor:
-    """QUANTIZE int8 -> int8: (x - input zero point) rescaled to the output scale, plus its zero point."""
+    """QUANTIZE int8 -> int8: (x - input zero point) rescaled to the output scale, plus its zero point.
+    ONNX QDQ models also use it for a Relu/Clip or a QuantizeLinear into other parameters: clamped
+    to `clamp`, rounded once (`single`)."""
 
     def body(*idx: Any) -> Any:
         centered = x[idx].astype("int32") - fp.i32(in_zero_point)
+        if single:
+            return fp.requantize(centered, multiplier, shift, out_zero_point, *clamp, single=True)
         return _clamp_int8(
             fp.multiply_by_quantized_multiplier(centered, multiplier, shift) + fp.i32(out_zero_point)
         )

@@ -1,5 +1,8 @@
 """MAX_POOL_2D and MEAN (int8) as TE computations, bit-exact with TFLite Micro's reference kernels
-(reference_integer_ops::MaxPool; reference_ops::QuantizedMeanOrSum).
+(reference_integer_ops::MaxPool; reference_ops::QuantizedMeanOrSum). ONNX QDQ models reuse both
+(harness.models.onnx_qdq): MaxPool as it is (with ONNX's dilations; TFLite's windows have none),
+ReduceMean with MeanParams.single, which rounds once, halves to even, as onnxruntime's float
+QuantizeLinear does, where TFLite Micro rounds twice.
 
 Blocks, as the default schedule (accumulate_then_requantize) expects: "pad" (max pooling only,
 the input padded with -128), "acc" (the window's maximum, or the int32 sum over the reduced
@@ -39,7 +42,8 @@ class MeanParams:
     """MEAN's reduction (resolved, distinct axes) and QuantizedMeanOrSum's epilogue: (sum - input
     zero point * count) times multiplier * 2^shift (the 1 / count folded in), plus the output zero
     point, clamped. TFLite Micro takes this path for every int8 MEAN, equal input and output
-    quantization included."""
+    quantization included. ONNX's ReduceMean (QDQ) clamps to a fused Relu/Clip's range and rounds
+    once (`single`, fixedpoint.requantize)."""
 
     axes: tuple[int, ...]
     keep_dims: bool
@@ -48,6 +52,9 @@ class MeanParams:
     multiplier: int
     shift: int
     out_zero_point: int
+    act_min: int = -128
+    act_max: int = 127
+    single: bool = False
 
 
 def mean(x: te.Tensor, *, p: MeanParams, out_shape: Sequence[int]) -> te.Tensor:
@@ -73,6 +80,9 @@ def mean(x: te.Tensor, *, p: MeanParams, out_shape: Sequence[int]) -> te.Tensor:
 
     def epilogue(*o: Any) -> Any:
         shifted = acc[o] - fp.i32(p.in_zero_point * p.count)
+        if p.single:
+            return fp.requantize(shifted, p.multiplier, p.shift, p.out_zero_point, p.act_min, p.act_max,
+                                 single=True)
         scaled = fp.multiply_by_quantized_multiplier(shifted, p.multiplier, p.shift) + fp.i32(
             p.out_zero_point
         )

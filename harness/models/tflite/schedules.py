@@ -91,6 +91,7 @@ DEFAULT_SCHEDULES: dict[str, ScheduleFn] = {
     "requantize": elementwise,
     "relayout": elementwise,  # ONNX QDQ models' NCHW <-> NHWC copies (harness.models.onnx_qdq.kernels)
     "dequantize": elementwise,
+    "lookup": elementwise,  # ONNX QDQ models' Sigmoid and Tanh through a 256-entry table
 }
 
 
