@@ -127,13 +127,14 @@ def _same_signature_wrong_kernel(task: Task) -> object:
     return prim.with_attrs({k: attrs[k] for k in (tuning.TASK_ATTR, tuning.OP_ATTR)})
 
 
-def test_kws01_tuned_on_qemu_matches_tflite_micro(tmp_path: Path) -> None:
+@pytest.mark.parametrize("target", ["host", "qemu-mps2-an386"])
+def test_kws01_tuned_matches_tflite_micro(target: str, tmp_path: Path) -> None:
     require_tvm()
     model = MLPERF / "kws01.tflite"
     assert model.exists(), f"MLPerf Tiny models missing: {MLPERF}"
     db = tmp_path / "db"
     proc = subprocess.run([sys.executable, "-m", "harness.cli", "tune", str(model), "--target",
-                           "qemu-mps2-an386", "--trials", "8", "--db", str(db), "--devices", "1", "--json"],
+                           target, "--trials", "8", "--db", str(db), "--devices", "1", "--json"],
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "[tune]" in proc.stderr and "ETA" in proc.stderr  # progress for a person
@@ -141,7 +142,10 @@ def test_kws01_tuned_on_qemu_matches_tflite_micro(tmp_path: Path) -> None:
 
     report = json.loads(proc.stdout)
     whole = report["model"]
-    assert whole["unit"] == "instructions" and whole["after"] < whole["before"], whole
+    if target == "host":  # wall-clock time: only that it ran and matched
+        assert whole["unit"] == "us" and whole["after"] > 0, whole
+    else:  # exact instruction counts: the tuned model is faster
+        assert whole["unit"] == "instructions" and whole["after"] < whole["before"], whole
     assert whole["max_diff_lsb"] == 0 and whole["top1_agrees"]
     assert {k["task"] for k in report["kernels"]} >= {"conv2d_0", "conv2d_2", "depthwise_conv2d_1"}
     html = (db / "report.html").read_text()
