@@ -96,7 +96,8 @@ def _search(tasks: list[Task], opts: TuneOptions, remaining: int, db: tuning.Dat
             pool: DevicePool, measurements: Measurements, progress: Progress) -> None:
     from tvm.s_tir import meta_schedule as ms
 
-    per_iter = opts.per_iter or max(4, min(32, remaining // (2 * len(tasks)) or 4))
+    # at least 8 candidates a round: an image amortises its build, boot and upload over them
+    per_iter = opts.per_iter or max(8, min(32, remaining // (2 * len(tasks))))
     contexts = [space.context(t, opts.target, opts.seed + i) for i, t in enumerate(tasks)]
     callbacks = [ms.measure_callback.AddToDatabase(), ms.measure_callback.UpdateCostModel(),
                  make_callback(progress)]
