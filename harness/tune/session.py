@@ -55,6 +55,7 @@ class TuneResult:
     trials_total: int
     seconds: float
     kernels: list[KernelFigures]
+    search_seconds: float = 0.0  # the search itself: candidates generated, built and measured
 
 
 def _slots(opts: TuneOptions) -> list[DeviceSlot]:
@@ -82,14 +83,16 @@ def tune(model: str | Path | Any, opts: TuneOptions, progress_out: Any = None) -
     deadline = time.monotonic() + opts.time_limit if opts.time_limit else None
     progress = Progress(tasks, remaining, opts.db / "candidates.jsonl", _figure(opts.target), deadline,
                         **({"out": progress_out} if progress_out is not None else {}))
-    started = time.monotonic()
+    started, search_seconds = time.monotonic(), 0.0
     if remaining:
         for tp, best in zip(progress.tasks, _seed(tasks, db, images, pool), strict=True):
             tp.best = best  # the default or SIMD schedule: what the search has to beat
+        searching = time.monotonic()
         _search(tasks, opts, remaining, db, images, pool, measurements, progress)
+        search_seconds = time.monotonic() - searching
     figures = _final(tasks, db, images, pool, progress.tasks)
     return TuneResult(opts.target, opts.db, progress.done, sum(done.values()) + progress.done,
-                      time.monotonic() - started, figures)
+                      time.monotonic() - started, figures, search_seconds)
 
 
 def _search(tasks: list[Task], opts: TuneOptions, remaining: int, db: tuning.Database, images: ImageBuilder,
