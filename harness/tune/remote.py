@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import resources
-from harness.build import build
+from harness.build import Manifest, build
 from harness.errors import InfrastructureError, UtvmError
 from harness.targets import get_target
 from harness.tune.builder import Artifact
@@ -46,8 +46,11 @@ def pack(image_dir: Path) -> bytes:
     return buf.getvalue()
 
 
-def measure_payload(target: str, payload: bytes, arts_json: str) -> str:
-    """On the worker: build what was sent for our target, measure it on our device, answer JSON."""
+def measure_payload(target: str, wanted: str, payload: bytes, arts_json: str) -> str:
+    """On the worker: build what was sent for our target, measure it on our device, answer JSON. A
+    tuner measuring for another target (a worker registered under the wrong key) is refused."""
+    if wanted != target:
+        raise UtvmError(f"this tune-worker measures {target}, not {wanted}: check the tracker key")
     arts = [Artifact(**a) for a in json.loads(arts_json)]
     where = resources.cache_dir() / "tune-worker" / target / hashlib.sha256(payload).hexdigest()[:20]
     where.mkdir(parents=True, exist_ok=True)
@@ -67,8 +70,8 @@ def _register(target: str) -> None:
     """In the RPC server's process: the one function the tuner calls."""
     import tvm
 
-    def measure(payload: Any, arts_json: str) -> str:
-        return measure_payload(target, bytes(payload), str(arts_json))
+    def measure(wanted: str, payload: Any, arts_json: str) -> str:
+        return measure_payload(target, str(wanted), bytes(payload), str(arts_json))
 
     tvm.register_global_func(FUNCTION, measure, override=True)
 
@@ -93,9 +96,11 @@ class TrackerSlot(DeviceSlot):
         import tvm.rpc
 
         image_dir = Path(manifest_path).parent.parent
+        target = Manifest.load(Path(manifest_path)).target
         try:
             session = tvm.rpc.connect_tracker(*self.tracker).request(self.key, session_timeout=self.timeout)
-            answer = session.get_function(FUNCTION)(pack(image_dir), json.dumps([asdict(a) for a in arts]))
+            measure = session.get_function(FUNCTION)
+            answer = measure(target, pack(image_dir), json.dumps([asdict(a) for a in arts]))
         except Exception as exc:  # the farm, not the candidate: every candidate of the image says so
             lines = [ln for ln in str(exc).splitlines() if ln.strip()]
             why = f"tune worker via tracker {self.tracker[0]}:{self.tracker[1]} key {self.key}: " + (
