@@ -266,3 +266,18 @@ def test_shipped_records_tune_kws01_on_an386_with_tuning_auto(tmp_path: Path) ->
                           capture_output=True, text=True, timeout=300)
     assert none.returncode != 0 and "no tuned records ship for host" in none.stderr
     assert "Traceback" not in none.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--time", "5x"], "expected a duration like 90s, 20m or 1h"),
+    (["--tracker", "127.0.0.1:1"], "--tracker and --key go together"),
+    (["--board", "b1"], "--board names a board of an --inventory"),
+    (["--devices", "-1"], "--devices must be positive"),
+    ([], "is neither a TFLite flatbuffer nor an ONNX model"),
+])
+def test_bad_tune_flags_are_one_line_errors(argv: list[str], message: str, tmp_path: Path) -> None:
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"\x00" * 16)
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "tune", str(model), "--db",
+                           str(tmp_path / "db"), *argv], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

@@ -102,9 +102,12 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     from harness.tune import report
     from harness.tune.session import TuneOptions, tune
 
+    from harness.models import formats
+
     model = Path(args.model)
     if not model.is_file():
         raise UtvmError(f"no model file {model}")
+    formats.detect(model)  # neither TFLite nor ONNX: say so before anything starts
     if args.devices < 0:
         raise UtvmError("--devices must be positive")
     db = Path(args.db) if args.db else Path("tuning") / f"{model.stem}-{args.target}"
