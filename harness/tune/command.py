@@ -99,10 +99,9 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
+    from harness.models import formats
     from harness.tune import report
     from harness.tune.session import TuneOptions, tune
-
-    from harness.models import formats
 
     model = Path(args.model)
     if not model.is_file():
