@@ -106,13 +106,15 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     model = Path(args.model)
     if not model.is_file():
         raise UtvmError(f"no model file {model}")
-    formats.detect(model)  # neither TFLite nor ONNX: say so before anything starts
     if args.devices < 0:
         raise UtvmError("--devices must be positive")
     db = Path(args.db) if args.db else Path("tuning") / f"{model.stem}-{args.target}"
     limit = parse_duration(args.time) if args.time else None
     if bool(args.tracker) != bool(args.key):
         raise UtvmError("--tracker and --key go together")
+    if args.board and not args.inventory:
+        raise UtvmError("--board names a board of an --inventory")
+    formats.detect(model)  # neither TFLite nor ONNX: say so before anything starts
     slots = _device_slots(args)
     opts = TuneOptions(target=args.target, db=db, trials=10000 if limit else args.trials, time_limit=limit,
                        devices=args.devices, seed=args.seed, slots=slots)
