@@ -24,20 +24,7 @@ def make_builder(images: ImageBuilder) -> Any:
     return _Builder()
 
 
-class Measurements:
-    """Everything the runner measured, by task: the reference's seconds and each candidate's result."""
-
-    def __init__(self) -> None:
-        self.ref_seconds: dict[str, float] = {}
-        self.results: dict[str, list[Measured]] = defaultdict(list)
-
-    def add(self, task: str, m: Measured) -> None:
-        self.results[task].append(m)
-        if m.ref_seconds is not None:
-            self.ref_seconds.setdefault(task, m.ref_seconds)
-
-
-def make_runner(pool: DevicePool, measurements: Measurements) -> Any:
+def make_runner(pool: DevicePool) -> Any:
     from tvm.ir.utils import derived_object
     from tvm.s_tir.meta_schedule.runner import PyRunner, PyRunnerFuture, RunnerResult
 
@@ -56,12 +43,6 @@ def make_runner(pool: DevicePool, measurements: Measurements) -> Any:
 
     executor = ThreadPoolExecutor(len(pool.slots), thread_name_prefix="utvm-device")
 
-    def _image(manifest: str, arts: list[Artifact]) -> list[Measured]:
-        results = pool.run_image(manifest, arts)
-        for a, m in zip(arts, results, strict=True):
-            measurements.add(a.task, m)
-        return results
-
     @derived_object
     class _Runner(PyRunner):
         def run(self, runner_inputs: list[Any]) -> list[Any]:
@@ -71,7 +52,7 @@ def make_runner(pool: DevicePool, measurements: Measurements) -> Any:
                 groups[art.manifest].append((i, art))
             futures: list[Any] = [None] * len(runner_inputs)
             for manifest, items in groups.items():
-                fut = executor.submit(_image, manifest, [a for _, a in items])
+                fut = executor.submit(pool.run_image, manifest, [a for _, a in items])
                 for j, (i, _) in enumerate(items):
                     futures[i] = _Future(fut, j)
             return futures

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,6 @@ class DeviceSlot:
     make: Callable[[Manifest, Path], Device]
     images: int = 0
     restarts: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def close(self) -> None:
         """Give the device back (a lab board's lease); nothing to do for a local one."""
@@ -73,6 +72,7 @@ class ImageRun:
     def __init__(self, slot: DeviceSlot, manifest: Manifest, workdir: Path, repeat: int) -> None:
         self.slot, self.manifest, self.workdir, self.repeat = slot, manifest, workdir, repeat
         self.device: Device | None = None
+        self.lib: Any = None  # the image's system library on the running device
         self.tensors: dict[str, list[Any]] = {}
         self.expected: dict[str, np.ndarray] = {}
         self.ref_seconds: dict[str, float] = {}
@@ -80,7 +80,7 @@ class ImageRun:
     def start(self) -> None:
         self.stop()
         self.device = self.slot.make(self.manifest, self.workdir)
-        self.device.start()
+        self.lib = self.device.start().system_lib()
         self.tensors.clear()
 
     def stop(self) -> None:
@@ -101,17 +101,13 @@ class ImageRun:
         return self.tensors[art.task]
 
     def _call(self, kernel: str, out: Any) -> np.ndarray:
-        assert self.device is not None and self.device.client is not None
-        lib = self.device.client.system_lib()
         task = kernel.rsplit("_", 1)[1]
-        lib.get_function(kernel)(*self.tensors[task])
+        self.lib.get_function(kernel)(*self.tensors[task])
         return out.numpy()
 
     def _time(self, kernel: str) -> float:
-        assert self.device is not None and self.device.client is not None
-        lib = self.device.client.system_lib()
         task = kernel.rsplit("_", 1)[1]
-        with lib.time_evaluator(kernel, number=1, repeat=self.repeat) as te:
+        with self.lib.time_evaluator(kernel, number=1, repeat=self.repeat) as te:
             return min(te(*self.tensors[task]))
 
     def measure(self, art: Artifact) -> Measured:

@@ -13,7 +13,7 @@ from harness.errors import UtvmError
 from harness.models import tuning
 from harness.targets import get_target
 from harness.tune import space
-from harness.tune.adapters import Measurements, make_builder, make_runner
+from harness.tune.adapters import make_builder, make_runner
 from harness.tune.builder import ImageBuilder
 from harness.tune.progress import Progress, TaskProgress, make_callback
 from harness.tune.runner import DevicePool, DeviceSlot, local_device
@@ -79,7 +79,6 @@ def tune(model: str | Path | Any, opts: TuneOptions, progress_out: Any = None) -
     workdir = resources.cache_dir() / "tune" / opts.target
     images = ImageBuilder(opts.target, tasks, workdir, images=len(slots), jobs=os.cpu_count() or 1)
     pool = DevicePool(slots, workdir / "devices")
-    measurements = Measurements()
     deadline = time.monotonic() + opts.time_limit if opts.time_limit else None
     progress = Progress(tasks, remaining, opts.db / "candidates.jsonl", _figure(opts.target), deadline,
                         **({"out": progress_out} if progress_out is not None else {}))
@@ -88,7 +87,7 @@ def tune(model: str | Path | Any, opts: TuneOptions, progress_out: Any = None) -
         for tp, best in zip(progress.tasks, _seed(tasks, db, images, pool), strict=True):
             tp.best = best  # the default or SIMD schedule: what the search has to beat
         searching = time.monotonic()
-        _search(tasks, opts, remaining, db, images, pool, measurements, progress)
+        _search(tasks, opts, remaining, db, images, pool, progress)
         search_seconds = time.monotonic() - searching
     figures = _final(tasks, db, images, pool, progress.tasks)
     return TuneResult(opts.target, opts.db, progress.done, sum(done.values()) + progress.done,
@@ -96,7 +95,7 @@ def tune(model: str | Path | Any, opts: TuneOptions, progress_out: Any = None) -
 
 
 def _search(tasks: list[Task], opts: TuneOptions, remaining: int, db: tuning.Database, images: ImageBuilder,
-            pool: DevicePool, measurements: Measurements, progress: Progress) -> None:
+            pool: DevicePool, progress: Progress) -> None:
     from tvm.s_tir import meta_schedule as ms
 
     # at least 8 candidates a round: an image amortises its build, boot and upload over them
@@ -107,7 +106,7 @@ def _search(tasks: list[Task], opts: TuneOptions, remaining: int, db: tuning.Dat
     ms.tune.tune_tasks(
         tasks=contexts, task_weights=[float(t.calls) for t in tasks], work_dir=str(opts.db / "logs"),
         max_trials_global=remaining, num_trials_per_iter=per_iter,
-        builder=make_builder(images), runner=make_runner(pool, measurements), database=db.db,
+        builder=make_builder(images), runner=make_runner(pool), database=db.db,
         cost_model=ms.cost_model.XGBModel(num_tuning_cores=1, tree_method="auto"),
         measure_callbacks=callbacks, task_scheduler="gradient")
 
