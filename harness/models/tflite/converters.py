@@ -211,7 +211,8 @@ def convert_average_pool(ctx: Context, op: Operator) -> Any:
     )
 
 
-def convert_add(ctx: Context, op: Operator) -> Any:
+def _broadcast_io(ctx: Context, op: Operator) -> tuple[Tensor, Tensor, Tensor]:
+    """A binary elementwise operator's two inputs and output; the inputs must broadcast to it."""
     (a, b), out = _io(ctx, op, 2)
     assert a is not None and b is not None
     try:
@@ -222,6 +223,11 @@ def convert_add(ctx: Context, op: Operator) -> Any:
         raise ModelError(
             f"{op.label}: inputs {list(a.shape)} and {list(b.shape)} do not broadcast to {list(out.shape)}"
         )
+    return a, b, out
+
+
+def convert_add(ctx: Context, op: Operator) -> Any:
+    a, b, out = _broadcast_io(ctx, op)
     q = quant.add_params(a.scale, b.scale, out.scale)
     rq = _requant(op, out, [0])
     p = ops.AddParams(

@@ -14,7 +14,7 @@ import numpy as np
 
 from harness.models.compile import ModelError
 from harness.models.tflite import quant
-from harness.models.tflite.converters import CONVERTERS, _io, _requant
+from harness.models.tflite.converters import CONVERTERS, _broadcast_io, _io, _requant
 from harness.models.tflite.importer import Context
 from harness.models.tflite.ops_activation import ActivationParams, logistic, tanh
 from harness.models.tflite.ops_elementwise import MulParams, dequantize, mul, quantize, requantize
@@ -22,16 +22,7 @@ from harness.models.tflite.reader import Operator, Tensor
 
 
 def convert_mul(ctx: Context, op: Operator) -> Any:
-    (a, b), out = _io(ctx, op, 2)
-    assert a is not None and b is not None
-    try:
-        shape = np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        shape = None
-    if shape != tuple(out.shape):
-        raise ModelError(
-            f"{op.label}: inputs {list(a.shape)} and {list(b.shape)} do not broadcast to {list(out.shape)}"
-        )
+    a, b, out = _broadcast_io(ctx, op)
     mult, shift = quant.mul_multiplier(a.scale, b.scale, out.scale)
     rq = _requant(op, out, [shift])
     p = MulParams(-a.zero_point, -b.zero_point, mult, shift, out.zero_point, rq.act_min, rq.act_max)
