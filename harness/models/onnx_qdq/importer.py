@@ -24,7 +24,7 @@ from harness.models.onnx_qdq.values import (
     Value,
     out_quant,
 )
-from harness.models.tflite.importer import const, tensor_type
+from harness.models.tflite.importer import const, named_errors, tensor_type
 
 OUTPUT_SCALES_ATTR = "utvm.output_scales"  # IRModule attribute: each output's int8 scale (0: none)
 INT8 = 3  # onnx.TensorProto.INT8, for QuantizeLinear's output_dtype
@@ -160,14 +160,7 @@ def _convert(ctx: Context, node: Node) -> Value:
         raise ModelError(f"{node.label} is not supported in QDQ models (supported: {', '.join(CONVERTERS)})")
     if len([o for o in node.outputs if o]) != 1:
         raise ModelError(f"{node.label}: only operators with one output are supported")
-    try:
-        return converter(ctx, node)
-    except ModelError as exc:
-        message = str(exc)
-        raise ModelError(message if message.startswith(node.label) else f"{node.label}: {message}") from None
-    except Exception as exc:  # TVM refusing a kernel: still one line, still naming the node
-        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-        raise ModelError(f"{node.label}: cannot build its int8 kernel: {first[:200]}") from None
+    return named_errors(node.label, lambda: converter(ctx, node))
 
 
 def _output(ctx: Context, graph: OnnxGraph, name: str) -> tuple[Any, float]:

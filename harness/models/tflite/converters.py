@@ -195,11 +195,16 @@ def convert_fully_connected(ctx: Context, op: Operator) -> Any:
     )
 
 
+def _same_quantization(op: Operator, x: Tensor, out: Tensor) -> None:
+    """Pooling in TFLite Micro moves values, it does not requantize them."""
+    if abs(x.scale - out.scale) > 1e-6 or x.zero_point != out.zero_point:
+        raise ModelError(f"{op.label}: input and output quantization differ; TFLite Micro needs them equal")
+
+
 def convert_average_pool(ctx: Context, op: Operator) -> Any:
     (x,), out = _io(ctx, op, 1)
     assert x is not None
-    if abs(x.scale - out.scale) > 1e-6 or x.zero_point != out.zero_point:
-        raise ModelError(f"{op.label}: input and output quantization differ; TFLite Micro needs them equal")
+    _same_quantization(op, x, out)
     kernel = (int(op.options.get("filter_height", 1)), int(op.options.get("filter_width", 1)))
     win = _window(op, x, out, kernel, (1, 1))
     rq = _requant(op, out, [0])

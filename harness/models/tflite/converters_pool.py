@@ -9,17 +9,12 @@ import numpy as np
 
 from harness.models.compile import ModelError
 from harness.models.tflite import quant
-from harness.models.tflite.converters import CONVERTERS, _io, _requant, _window
+from harness.models.tflite.converters import CONVERTERS, _io, _requant, _same_quantization, _window
 from harness.models.tflite.importer import Context
 from harness.models.tflite.ops_pool import MeanParams, max_pool, mean
 from harness.models.tflite.reader import Operator, Tensor
 
 MAX_REDUCED_AXES = 2  # TFLite Micro's MEAN resolves at most two distinct axes (kMaxNumberOfReducedAxis)
-
-
-def _same_quantization(op: Operator, x: Tensor, out: Tensor) -> None:
-    if abs(x.scale - out.scale) > 1e-6 or x.zero_point != out.zero_point:
-        raise ModelError(f"{op.label}: input and output quantization differ; TFLite Micro needs them equal")
 
 
 def convert_max_pool(ctx: Context, op: Operator) -> Any:

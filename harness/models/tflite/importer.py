@@ -127,14 +127,20 @@ def _build(model: TFLiteModel, converters: dict[str, Callable[[Context, Operator
 
 def _convert(converter: Callable[[Context, Operator], Any], ctx: Context, op: Operator) -> Any:
     """The converter's result; any failure is a ModelError that names the operator."""
+    return named_errors(op.label, lambda: converter(ctx, op))
+
+
+def named_errors(label: str, convert: Callable[[], Any]) -> Any:
+    """convert()'s result; any failure is a one-line ModelError that starts with `label` (the
+    operator or node it converts)."""
     try:
-        return converter(ctx, op)
+        return convert()
     except ModelError as exc:
         message = str(exc)
-        raise ModelError(message if message.startswith(op.label) else f"{op.label}: {message}") from None
+        raise ModelError(message if message.startswith(label) else f"{label}: {message}") from None
     except Exception as exc:  # TVM refusing a kernel: still one line, still naming the operator
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-        raise ModelError(f"{op.label}: cannot build its int8 kernel: {first[:200]}") from None
+        raise ModelError(f"{label}: cannot build its int8 kernel: {first[:200]}") from None
 
 
 def _identifier(name: str, index: int) -> str:
