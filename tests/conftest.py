@@ -18,6 +18,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 KERNELS = REPO_ROOT / "acceptance_tests" / "kernels"
 BUILD_ROOT = REPO_ROOT / "build" / "test-images"
 
+# One compiler at a time per xdist worker (and per utvm command a test starts): the suite runs one
+# worker per core, and host wall-clock checks beside a tuning run's builds must keep their core.
+os.environ.setdefault("UTVM_BUILD_JOBS", "1")
+
 
 def build_image(target: str, sources: list[Path], testing: bool = True) -> Manifest:
     """A test image: with the utvm.testing.* globals the tests call, unless testing=False."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,13 @@ def test_bridge_with_a_broken_manifest_says_so(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "harness.device.bridge", "--manifest", str(bad), "3", "4"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "cannot read manifest" in proc.stderr
+
+
+@pytest.mark.parametrize("jobs", ["0", "two"])
+def test_a_bad_build_job_count_is_a_clear_error(jobs: str, tmp_path: Path) -> None:
+    env = {**os.environ, "UTVM_BUILD_JOBS": jobs}
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "build", "--target", "host", "--extra-source",
+                           str(KERNELS / "handwritten.c"), "--out", str(tmp_path)],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 1 and f"UTVM_BUILD_JOBS='{jobs}'" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr

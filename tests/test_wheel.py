@@ -5,6 +5,7 @@ through `pytest --pyargs`."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -60,9 +61,16 @@ def test_the_package_is_found_in_site_packages_not_the_checkout(installed) -> No
 
 
 def test_bench_and_presubmit(installed) -> None:
+    """The installed bench measures every figure; whether the host's wall-clock figures meet their
+    targets beside the rest of the suite is the bench's verdict (exit 1), not this test's."""
     bin_dir, work, env = installed
-    bench = _run([str(bin_dir / "utvm"), "bench", "--target", "host"], work, env)
-    assert "null RPC round trip" in bench.stdout
+    bench = subprocess.run([str(bin_dir / "utvm"), "bench", "--target", "host", "--json"], cwd=work, env=env,
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert bench.returncode in (0, 1) and "Traceback" not in bench.stderr, bench.stderr[-3000:]
+    figures = {f["name"]: f for f in json.loads(bench.stdout)}
+    assert any(n.startswith("null RPC round trip") for n in figures), list(figures)
+    assert all(f["value"] > 0 for f in figures.values()), figures
+    assert bench.returncode == int(any(f["ok"] is False for f in figures.values())), figures
     pre = _run([str(bin_dir / "utvm"), "ci", "presubmit", "--no-container", "--targets", "host",
                 "--report-dir", str(work / "presubmit")], work, env, timeout=600)
     assert "utvm ci presubmit: PASSED on 1 targets" in pre.stdout

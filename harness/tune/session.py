@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import resources
+from harness.build import build_jobs
 from harness.errors import UtvmError
 from harness.models import tuning
 from harness.targets import get_target
@@ -77,7 +78,7 @@ def tune(model: str | Path | Any, opts: TuneOptions, progress_out: Any = None) -
     remaining = max(opts.trials - sum(done.values()), 0)
     slots = _slots(opts)
     workdir = resources.cache_dir() / "tune" / opts.target
-    images = ImageBuilder(opts.target, tasks, workdir, images=len(slots), jobs=os.cpu_count() or 1)
+    images = ImageBuilder(opts.target, tasks, workdir, images=len(slots), jobs=build_jobs())
     pool = DevicePool(slots, workdir / "devices")
     deadline = time.monotonic() + opts.time_limit if opts.time_limit else None
     progress = Progress(tasks, remaining, opts.db / "candidates.jsonl", _figure(opts.target), deadline,
