@@ -148,9 +148,7 @@ def every_int8() -> np.ndarray:
 
 
 def run_onnxruntime(path: Path, x: np.ndarray) -> Any:
-    import onnxruntime as ort
+    from harness.models.reference import onnxruntime_session
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = onnxruntime_session(path)
     return session.run(None, {session.get_inputs()[0].name: x})[0]

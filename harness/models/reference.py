@@ -79,14 +79,26 @@ def _tflm_arena(model: Path) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def onnxruntime_reference(model: Path) -> Reference:
+def onnxruntime_session(model: Path) -> Any:
+    """onnxruntime on the CPU at its basic graph optimisations: constant folding, but no fusion of
+    DequantizeLinear/op/QuantizeLinear into its int8 kernels. Those depend on the CPU: without VNNI,
+    x86 MLAS multiplies int8 pairs with VPMADDUBSW, whose int16 sums saturate (hence quantize_static's
+    reduce_range "for non-VNNI CPUs"), and a QDQ model came out 14 LSB off on an AVX2 machine; the
+    unfused graph computes what the model says on every CPU."""
     try:
         import onnxruntime as ort
     except ImportError:
         raise UtvmError("comparing an ONNX model needs onnxruntime (pip install onnxruntime)") from None
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+
+
+def onnxruntime_reference(model: Path) -> Reference:
+    import onnxruntime as ort
+
+    session = onnxruntime_session(model)
     names = [i.name for i in session.get_inputs()]
 
     def run(inputs: list[np.ndarray]) -> list[np.ndarray]:
