@@ -91,6 +91,13 @@ _REMOTE_KINDS: dict[str, type[RemoteError]] = {
 }
 
 
+def last_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's last non-empty line, where TVM and compilers say what went wrong (its type's name
+    when it has none): the one line a user is shown instead of a traceback."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:limit]
+
+
 def remote_error(text: str) -> RemoteError:
     """Build the right RemoteError subclass from a device message 'Kind: message'."""
     kind, sep, message = text.partition(": ")

@@ -105,6 +105,33 @@ def test_wrong_candidate_is_rejected_and_a_faulting_one_recorded(target: str, tm
     assert slot.restarts == 1
 
 
+def test_a_candidate_that_does_not_link_fails_alone(tmp_path: Path) -> None:
+    """A candidate calling a function no image defines compiles but stops its image linking: the
+    builder builds halves of the image until that candidate is alone, and the others still measure."""
+    tvm = require_tvm()
+    from harness.tune.builder import Artifact, ImageBuilder
+    from harness.tune.runner import DevicePool, DeviceSlot, local_device
+    from harness.tune.space import default
+    from harness.tune.tasks import extract
+
+    (task,) = [t for t in extract(conv_model(tmp_path)) if t.op == "conv2d"]
+    good = tvm.s_tir.Schedule(task.workload)
+    default(good)
+    call = tvm.tirx.Evaluate(tvm.tirx.call_extern("int32", "utvm_test_defined_nowhere"))
+    func = task.workload["main"]
+    unlinkable = func.with_body(tvm.tirx.SeqStmt([call, func.body]))
+    mods = [tvm.IRModule({"main": f}) for f in (good.mod["main"], unlinkable, good.mod["main"])]
+    arts = ImageBuilder("host", [task], tmp_path / "images").build(mods)
+    assert isinstance(arts[1], str) and arts[1].startswith("build failed"), arts[1]
+    assert "utvm_test_defined_nowhere" in arts[1], arts[1]
+    built = [a for a in (arts[0], arts[2]) if isinstance(a, Artifact)]
+    assert len(built) == 2, arts
+    pool = DevicePool([DeviceSlot("d0", local_device)], tmp_path / "dev")
+    for art in built:
+        (measured,) = pool.run_image(art.manifest, [art])
+        assert measured.error is None and measured.seconds, measured
+
+
 def _faulting(func: object) -> object:
     """The kernel, first writing to an address no memory answers (0xFFFFFFF0): a BusFault, hence a
     HardFault and a reset, on the Cortex-M; SIGSEGV on the host."""

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import UtvmError
+from harness.errors import UtvmError, last_line
 from harness.models.graph import Graph, Node, TensorInfo
 
 
@@ -86,12 +86,7 @@ def _load_onnx(path: Path) -> Any:
     try:
         return from_onnx(model, keep_params_in_input=False)
     except Exception as exc:  # the frontend raises whatever it raises; name the operator
-        raise ModelError(f"cannot import ONNX model {path}: {_first_line(exc)}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return next((line for line in reversed(text) if line.strip()), type(exc).__name__)[:300]
+        raise ModelError(f"cannot import ONNX model {path}: {last_line(exc)}") from None
 
 
 def lower(mod: Any, entry: str, params: dict[str, np.ndarray] | None = None) -> Any:
@@ -107,7 +102,7 @@ def lower(mod: Any, entry: str, params: dict[str, np.ndarray] | None = None) -> 
     try:
         return tvm.transform.Sequential(passes)(mod)
     except Exception as exc:
-        raise ModelError(f"TVM could not lower the model: {_first_line(exc)}") from None
+        raise ModelError(f"TVM could not lower the model: {last_line(exc)}") from None
 
 
 Scheduler = Callable[[Any], Any]
@@ -122,7 +117,7 @@ def schedule(mod: Any, scheduler: Scheduler | None = None) -> Any:
     try:
         return (scheduler or apply_default_schedules)(mod)
     except Exception as exc:
-        raise ModelError(f"TVM could not schedule the kernels: {_first_line(exc)}") from None
+        raise ModelError(f"TVM could not schedule the kernels: {last_line(exc)}") from None
 
 
 def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None = None,
@@ -149,7 +144,7 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
     try:
         source_c = tvm.build(kernels, target="c").inspect_source()
     except Exception as exc:
-        raise ModelError(f"TVM could not emit C for the kernels: {_first_line(exc)}") from None
+        raise ModelError(f"TVM could not emit C for the kernels: {last_line(exc)}") from None
     return Compiled(graph, with_header(source_c), lowered, entry, tuned)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import resources
-from harness.errors import UtvmError
+from harness.errors import UtvmError, last_line
 from harness.models.attrs import OP_ATTR, SCHEDULED_ATTR
 
 TASK_ATTR = "utvm.task"
@@ -110,7 +110,7 @@ class Database:
             top[0].trace.apply_to_schedule(sch, remove_postproc=False)
         except Exception as exc:  # a record that no longer replays on this workload
             raise TuningError(f"the best record of kernel {func.attrs.get(OP_ATTR, '?')} in {self.path} "
-                              f"does not replay: {str(exc).splitlines()[-1][:200]}") from None
+                              f"does not replay: {last_line(exc, 200)}") from None
         return sch.mod["main"]
 
     def commit(self, func: Any, schedule: Any, seconds: float) -> bool:
@@ -191,7 +191,7 @@ class BestRecords:
             Trace.apply_json_to_schedule(entry["trace"], sch)
         except Exception as exc:
             raise TuningError(f"the shipped record of kernel {func.attrs.get(OP_ATTR, '?')} ({self.path}) "
-                              f"does not replay: {str(exc).splitlines()[-1][:200]}") from None
+                              f"does not replay: {last_line(exc, 200)}") from None
         return sch.mod["main"]
 
 

@@ -4,7 +4,8 @@ Every image carries, per task in it, the kernel with its default schedule ("ref_
 measure of "before" and the judge of a candidate's output) and the task's arguments (args_<task>.npz),
 with the production runtime, backend functions and compiler flags of the target. Images are
 named by the hash of their kernels' C, so a rebuilt batch is found, not built again. A candidate
-TVM cannot emit, or whose C does not compile, is a failed build of its own; the others go on.
+TVM cannot emit, whose C does not compile, or that stops an image linking, is a failed build of its
+own; the others go on.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from harness.build import build
-from harness.errors import UtvmError
+from harness.errors import UtvmError, last_line
 from harness.models import tuning
 from harness.models.intrin import with_header
 from harness.models.tflite.schedules import apply_default_schedules
@@ -72,9 +73,15 @@ def _task_of(kernel: str) -> str:
     return kernel.rsplit("_", 1)[1]
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = [ln for ln in str(exc).splitlines() if ln.strip()]
-    return (lines[-1] if lines else type(exc).__name__)[:300]
+_CAUSE = re.compile(r"error:|undefined reference|overflowed|will not fit")
+
+
+def _build_reason(exc: BaseException) -> str:
+    """The line that says why a build failed: the compiler's or linker's first error (not collect2's
+    summary), else the message's last line."""
+    lines = str(exc).splitlines()
+    causes = [ln.strip() for ln in lines if _CAUSE.search(ln) and not ln.startswith("collect2")]
+    return causes[0][:300] if causes else last_line(exc)
 
 
 class ImageBuilder:
@@ -110,23 +117,34 @@ class ImageBuilder:
         sources: dict[str, str] = {}
         for i, mod in enumerate(mods):
             names.append(self._emit(i, mod["main"], sources))
-        while any(_is_kernel(n) for n in names):
-            keys = sorted({_task_of(n) for n in names if _is_kernel(n)})
-            refs = {f"ref_{k}": self._ref_c(k) for k in keys}
-            try:
-                where = self._build({**sources, **refs}, keys)
-            except UtvmError as exc:
-                culprit = _CULPRIT.search(str(exc))
-                name = Path(culprit.group(1)).stem if culprit else ""
-                if name not in names:  # not one candidate's fault: the whole image failed
-                    return [f"build failed: {_first_line(exc)}" if _is_kernel(n) else n for n in names]
-                names[names.index(name)] = f"C does not compile: {_first_line(exc)}"
-                del sources[name]
-                continue
-            return [Artifact(str(where / "image" / "manifest.json"), n, f"ref_{_task_of(n)}",
-                             str(where / f"args_{_task_of(n)}.npz"), _task_of(n)) if _is_kernel(n) else n
-                    for n in names]
-        return list(names)
+        return self._link(names, sources)
+
+    def _link(self, names: list[str], sources: dict[str, str]) -> list[Artifact | str]:
+        """An image of the candidates in `names` (the others are already errors). A candidate whose C
+        does not compile is dropped; when the image fails otherwise (a link error, flash overflow),
+        each half is built on its own, down to the one candidate at fault."""
+        kernels = [n for n in names if _is_kernel(n)]
+        if not kernels:
+            return list(names)
+        keys = sorted({_task_of(n) for n in kernels})
+        refs = {f"ref_{k}": self._ref_c(k) for k in keys}
+        try:
+            where = self._build({**{n: sources[n] for n in kernels}, **refs}, keys)
+        except UtvmError as exc:
+            culprit = _CULPRIT.search(str(exc))
+            name = Path(culprit.group(1)).stem if culprit else ""
+            if name in kernels:
+                why = f"C does not compile: {_build_reason(exc)}"
+                return self._link([why if n == name else n for n in names], sources)
+            if len(kernels) == 1:
+                return [f"build failed: {_build_reason(exc)}" if n in kernels else n for n in names]
+            half = set(kernels[: len(kernels) // 2])
+            first = self._link([n if n in half or not _is_kernel(n) else "" for n in names], sources)
+            second = self._link([n if n not in half else "" for n in names], sources)
+            return [a if n in half else b for n, a, b in zip(names, first, second, strict=True)]
+        return [Artifact(str(where / "image" / "manifest.json"), n, f"ref_{_task_of(n)}",
+                         str(where / f"args_{_task_of(n)}.npz"), _task_of(n)) if _is_kernel(n) else n
+                for n in names]
 
     def _emit(self, index: int, func: Any, sources: dict[str, str]) -> str:
         """The candidate's kernel name, its C added to `sources`; or why it has none."""
@@ -137,7 +155,7 @@ class ImageBuilder:
         try:
             sources[name] = emit_c({name: func})
         except Exception as exc:  # TVM refusing the candidate: its own failure
-            return f"TVM cannot emit C: {_first_line(exc)}"
+            return f"TVM cannot emit C: {last_line(exc)}"
         return name
 
     def _build(self, sources: dict[str, str], keys: list[str]) -> Path:

@@ -22,7 +22,7 @@ from typing import Any
 
 from harness import resources
 from harness.build import Manifest, build
-from harness.errors import InfrastructureError, UtvmError
+from harness.errors import InfrastructureError, UtvmError, last_line
 from harness.targets import get_target
 from harness.tune.builder import Artifact
 from harness.tune.runner import DeviceSlot, Measured, local_device
@@ -102,9 +102,8 @@ class TrackerSlot(DeviceSlot):
             measure = session.get_function(FUNCTION)
             answer = measure(target, pack(image_dir), json.dumps([asdict(a) for a in arts]))
         except Exception as exc:  # the farm, not the candidate: every candidate of the image says so
-            lines = [ln for ln in str(exc).splitlines() if ln.strip()]
-            why = f"tune worker via tracker {self.tracker[0]}:{self.tracker[1]} key {self.key}: " + (
-                lines[-1] if lines else type(exc).__name__)
+            host, port = self.tracker
+            why = f"tune worker via tracker {host}:{port} key {self.key}: {last_line(exc)}"
             return [Measured(error=why[:300]) for _ in arts]
         self.images += 1
         return [Measured(**m) for m in json.loads(str(answer))]

@@ -20,7 +20,7 @@ import numpy as np
 
 from harness.build import Manifest
 from harness.device import Device
-from harness.errors import UtvmError
+from harness.errors import UtvmError, last_line
 from harness.targets import get_target
 from harness.tune.builder import Artifact
 
@@ -134,8 +134,7 @@ class ImageRun:
 
 
 def _line(exc: BaseException) -> str:
-    lines = [ln for ln in str(exc).splitlines() if ln.strip()]
-    return f"{type(exc).__name__}: {lines[-1] if lines else ''}"[:300]
+    return f"{type(exc).__name__}: {last_line(exc)}"[:300]
 
 
 class DevicePool:

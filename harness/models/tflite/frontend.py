@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness.errors import last_line
 from harness.models.compile import ModelError
 from harness.models.tflite import reader
 from harness.models.tflite.importer import import_tflite
@@ -57,6 +58,4 @@ def import_float(data: bytes) -> Any:
     try:
         return from_tflite(tflite.Model.GetRootAsModel(data, 0))
     except Exception as exc:  # the frontend raises whatever it raises; keep its last line
-        text = [line for line in str(exc).strip().splitlines() if line.strip()]
-        last = text[-1] if text else type(exc).__name__
-        raise ModelError(f"cannot import float32 TFLite model: {last[:300]}") from None
+        raise ModelError(f"cannot import float32 TFLite model: {last_line(exc)}") from None
