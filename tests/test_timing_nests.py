@@ -3,8 +3,9 @@ and every QEMU board: the graph executor's run times itself with a timer of its 
 time evaluator around N runs measures all N (it measured only the last one when both shared the
 port's single timer), and a profile's node times add up to the run.
 
-Per-run time agrees within 1% for number in {1, 2, 4, 8}; on -icount boards time is virtual, so
-every repeat of a measurement gives the same value."""
+Per-run time agrees within 1% for number in {1, 2, 4, 8} on -icount boards, where time is virtual
+and every repeat of a measurement gives the same value; within 10% on the host's shared wall clock
+(the fault measured 1/N of the time)."""
 
 from __future__ import annotations
 
@@ -66,9 +67,12 @@ def _repeats(target: str) -> int:
 
 
 def _tolerance(target: str) -> float:
-    """1% where time is virtual; 2% on the host, whose 2 cores the suite's builds share (1.12% was seen
-    once with the tuner's parallel builds beside it)."""
-    return 0.01 if "exact_time" in get_target(target).features else 0.02
+    """1% where time is virtual (exact: every repeat agrees to a tick, checked in `check`). On the
+    host, wall clock beside the other xdist worker: the fastest of 200 runs of 0.23 ms at number=4
+    came out 3.4% slower than at number=1 with the neighbour compiling, so the host asks for 10%. The
+    fault this guards against is off by a factor: timing only the last of N runs gives 1/N (-50% at
+    number=2), which 10% still catches by far; the precision is the boards' to show."""
+    return 0.01 if "exact_time" in get_target(target).features else 0.10
 
 
 def measure(time_run: Callable[[int, int], list[float]], target: str) -> dict[int, list[float]]:
