@@ -132,6 +132,29 @@ def test_a_candidate_that_does_not_link_fails_alone(tmp_path: Path) -> None:
         assert measured.error is None and measured.seconds, measured
 
 
+def test_an_image_that_fails_without_its_candidates_is_not_built_in_halves(tmp_path: Path) -> None:
+    """When the reference kernels alone do not link, no candidate is to blame: all fail at once, with
+    the linker's reason, after one image of candidates and one of the references alone."""
+    tvm = require_tvm()
+    from harness.tune.builder import ImageBuilder
+    from harness.tune.space import default
+    from harness.tune.tasks import extract
+
+    (task,) = [t for t in extract(conv_model(tmp_path)) if t.op == "conv2d"]
+    good = tvm.s_tir.Schedule(task.workload)
+    default(good)
+    builder = ImageBuilder("host", [task], tmp_path / "images")
+    builder._refs[task.key] = builder._ref_c(task.key) + (
+        "int utvm_test_defined_nowhere(void);\n"
+        "int utvm_test_broken_ref(void) { return utvm_test_defined_nowhere(); }\n")
+    built: list[object] = []
+    real = builder._build
+    builder._build = lambda sources, keys: built.append(sorted(sources)) or real(sources, keys)  # type: ignore[method-assign]
+    arts = builder.build([tvm.IRModule({"main": good.mod["main"]}) for _ in range(4)])
+    assert all(isinstance(a, str) and "utvm_test_defined_nowhere" in a for a in arts), arts
+    assert len(built) == 2, built
+
+
 def _faulting(func: object) -> object:
     """The kernel, first writing to an address no memory answers (0xFFFFFFF0): a BusFault, hence a
     HardFault and a reset, on the Cortex-M; SIGSEGV on the host."""

@@ -93,6 +93,7 @@ class ImageBuilder:
         self.tasks = {t.key: t for t in tasks}
         self.images, self.jobs = max(1, images), max(1, jobs)
         self._refs: dict[str, str] = {}
+        self._refs_ok: dict[tuple[str, ...], bool] = {}
 
     def build(self, mods: list[Any]) -> list[Artifact | str]:
         """One Artifact, or an error message, per candidate module (a scheduled workload)."""
@@ -122,7 +123,8 @@ class ImageBuilder:
     def _link(self, names: list[str], sources: dict[str, str]) -> list[Artifact | str]:
         """An image of the candidates in `names` (the others are already errors). A candidate whose C
         does not compile is dropped; when the image fails otherwise (a link error, flash overflow),
-        each half is built on its own, down to the one candidate at fault."""
+        each half is built on its own, down to the one candidate at fault (unless an image of the
+        reference kernels alone fails too: then no candidate is to blame and all fail at once)."""
         kernels = [n for n in names if _is_kernel(n)]
         if not kernels:
             return list(names)
@@ -136,7 +138,7 @@ class ImageBuilder:
             if name in kernels:
                 why = f"C does not compile: {_build_reason(exc)}"
                 return self._link([why if n == name else n for n in names], sources)
-            if len(kernels) == 1:
+            if len(kernels) == 1 or not self._refs_link(keys):  # one culprit, or none among the candidates
                 return [f"build failed: {_build_reason(exc)}" if n in kernels else n for n in names]
             half = set(kernels[: len(kernels) // 2])
             first = self._link([n if n in half or not _is_kernel(n) else "" for n in names], sources)
@@ -145,6 +147,16 @@ class ImageBuilder:
         return [Artifact(str(where / "image" / "manifest.json"), n, f"ref_{_task_of(n)}",
                          str(where / f"args_{_task_of(n)}.npz"), _task_of(n)) if _is_kernel(n) else n
                 for n in names]
+
+    def _refs_link(self, keys: list[str]) -> bool:
+        """Whether an image of these tasks' reference kernels alone builds (asked once per task set)."""
+        if tuple(keys) not in self._refs_ok:
+            try:
+                self._build({f"ref_{k}": self._ref_c(k) for k in keys}, keys)
+                self._refs_ok[tuple(keys)] = True
+            except UtvmError:
+                self._refs_ok[tuple(keys)] = False
+        return self._refs_ok[tuple(keys)]
 
     def _emit(self, index: int, func: Any, sources: dict[str, str]) -> str:
         """The candidate's kernel name, its C added to `sources`; or why it has none."""
