@@ -33,6 +33,16 @@ def build_image(target: str, sources: list[Path], testing: bool = True) -> Manif
 
 
 QEMU_TARGETS = [n for n, t in all_targets().items() if t.emulated]
+MLPERF_TINY_DIR = REPO_ROOT.parent / "shared" / "models" / "mlperf-tiny"
+
+
+def mlperf_tiny_model(name: str) -> Path:
+    """A model of ../shared/models/mlperf-tiny beside the checkout (kws01, ad01_float, ...); a test
+    fails, not skips, without it."""
+    path = MLPERF_TINY_DIR / f"{name}.tflite"
+    if not path.is_file():
+        pytest.fail(f"MLPerf Tiny model {name} is missing: expected {path}")
+    return path
 
 
 @pytest.fixture(scope="session")

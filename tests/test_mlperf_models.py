@@ -28,9 +28,8 @@ from harness.models.package import package
 from harness.models.run import build_model_image, compile_for, load_inputs
 from harness.models.standalone import build_standalone, run_standalone
 from harness.targets import get_target
-from tests.conftest import REPO_ROOT, require_tvm
+from tests.conftest import REPO_ROOT, mlperf_tiny_model, require_tvm
 
-MODELS_DIR = REPO_ROOT.parent / "shared" / "models" / "mlperf-tiny"
 NAMES = ["kws01", "vww01", "ic01", "ad01"]
 TARGETS = ["host", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505"]
 SEEDED_INPUTS = 20
@@ -40,17 +39,11 @@ FLOAT_HELPERS = ("__aeabi_f", "__aeabi_d")  # soft-float calls on a core without
 _COMPILED: dict[str, Compiled] = {}
 
 
-def model_path(name: str) -> Path:
-    path = MODELS_DIR / f"{name}.tflite"
-    if not path.is_file():
-        pytest.fail(f"MLPerf Tiny model {name} is missing: expected {path}")
-    return path
-
 
 def compiled(name: str) -> Compiled:
     require_tvm()
     if name not in _COMPILED:
-        _COMPILED[name], _ = compile_for(model_path(name), get_target("host"))
+        _COMPILED[name], _ = compile_for(mlperf_tiny_model(name), get_target("host"))
     return _COMPILED[name]
 
 
@@ -64,7 +57,7 @@ def image(name: str, target: str) -> Manifest:
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("name", NAMES)
 def test_model_matches_tflite_micro_on_seeded_inputs(name: str, target: str, tmp_path: Path) -> None:
-    ref = references.tflite_micro(model_path(name))
+    ref = references.tflite_micro(mlperf_tiny_model(name))
     with Device(image(name, target), workdir=tmp_path) as client:
         module = GraphModule(client, compiled(name).graph)
         agreement = seeded_agreement(module, ref, SEEDED_INPUTS)
@@ -103,7 +96,7 @@ def test_parameters_stay_int8(name: str) -> None:
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_packaged_kws01_runs_standalone_and_matches_tflite_micro(target: str, tmp_path: Path) -> None:
-    path = model_path("kws01")
+    path = mlperf_tiny_model("kws01")
     ROOT.mkdir(parents=True, exist_ok=True)
     with FileLock(str(ROOT / "kws01-package.lock")):
         pkg = package(path, ROOT / "kws01-package", name="kws")
@@ -124,7 +117,7 @@ def _utvm(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
 @pytest.mark.parametrize("broken", ["truncated", "not-a-model"])
 def test_run_model_on_a_broken_tflite_is_one_line_and_exit_2(broken: str, tmp_path: Path) -> None:
     require_tvm()
-    data = model_path("kws01").read_bytes()
+    data = mlperf_tiny_model("kws01").read_bytes()
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(data[: len(data) // 3] if broken == "truncated" else b"\x00" * 64)
     proc = _utvm("run-model", str(bad), "--out", str(tmp_path / "b"))
@@ -143,7 +136,8 @@ def test_a_model_too_big_for_the_board_is_an_error_before_the_build(tmp_path: Pa
     description.write_text(text + "workspace = 4096\n" if "workspace" not in text else text)
     env = {**os.environ, "UTVM_BOARD_PATH": str(boards)}
     out = tmp_path / "b"
-    proc = _utvm("run-model", str(model_path("vww01")), "--target", "tiny-m4", "--out", str(out), env=env)
+    vww01 = str(mlperf_tiny_model("vww01"))
+    proc = _utvm("run-model", vww01, "--target", "tiny-m4", "--out", str(out), env=env)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "does not fit" in proc.stderr and "B too many" in proc.stderr, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr

@@ -15,25 +15,18 @@ from harness.models import reference as references
 from harness.models.compile import Compiled, ModelError, compile_model
 from harness.models.graph_client import GraphModule
 from harness.models.run import build_model_image
-from tests.conftest import REPO_ROOT, require_tvm
+from tests.conftest import REPO_ROOT, mlperf_tiny_model, require_tvm
 
 pytestmark = pytest.mark.tvm
-MODELS_DIR = REPO_ROOT.parent / "shared" / "models" / "mlperf-tiny"
 ROOT = REPO_ROOT / "build" / "test-tflite-float"
 RUNS = 10
 
-
-def model_path(name: str) -> Path:
-    path = MODELS_DIR / f"{name}.tflite"
-    if not path.is_file():
-        pytest.fail(f"MLPerf Tiny model {path} is missing")
-    return path
 
 
 def test_float_model_on_the_host_matches_tflite_micro(tmp_path: Path) -> None:
     """ad01_float (the float autoencoder): TVM's float kernels against TFLite Micro's float ones."""
     require_tvm()
-    path = model_path("ad01_float")
+    path = mlperf_tiny_model("ad01_float")
     compiled = compile_model(path)
     graph = compiled.graph
     assert [graph.tensors[i].dtype for i in (*graph.inputs, *graph.outputs)] == ["float32", "float32"]
@@ -56,7 +49,7 @@ def test_float_model_on_the_host_matches_tflite_micro(tmp_path: Path) -> None:
 
 def test_int8_models_keep_our_int8_kernels() -> None:
     require_tvm()
-    assert _utvm_ops(compile_model(model_path("ad01"))) == {"fully_connected"}
+    assert _utvm_ops(compile_model(mlperf_tiny_model("ad01"))) == {"fully_connected"}
 
 
 def _utvm_ops(compiled: Compiled) -> set[str]:

@@ -13,21 +13,14 @@ import numpy as np
 import pytest
 
 from harness.models.compile import Compiled, ModelError, compile_model
-from tests.conftest import REPO_ROOT, require_tvm
+from tests.conftest import mlperf_tiny_model, require_tvm
 
 pytestmark = pytest.mark.tvm
 
-MODELS_DIR = Path(REPO_ROOT).parent / "shared" / "models" / "mlperf-tiny"
 MLPERF_TINY = ["kws01", "vww01", "ic01", "ad01"]
 CONSTANT_BYTES = {"kws01": 24_376, "vww01": 219_072, "ic01": 78_752, "ad01": 270_880}  # reference.md
 RUNS = 20
 
-
-def model_path(name: str) -> Path:
-    path = MODELS_DIR / f"{name}.tflite"
-    if not path.is_file():
-        pytest.fail(f"MLPerf Tiny model {path} is missing")
-    return path
 
 
 class Built:
@@ -37,7 +30,7 @@ class Built:
         tvm = require_tvm()
         from tvm import relax
 
-        self.path = model_path(name)
+        self.path = mlperf_tiny_model(name)
         self.compiled: Compiled = compile_model(self.path)
         self.vm = relax.VirtualMachine(tvm.compile(self.compiled.relax_mod, target="llvm"), tvm.cpu())
 
@@ -84,7 +77,7 @@ def test_parameters_are_the_int8_weights_int32_biases_and_small_tables(name: str
     graph = built(name).compiled.graph
     params = [t for t in graph.tensors if t.kind == "param"]
     assert {t.dtype for t in params} <= {"int8", "int32"}
-    model = parse(model_path(name).read_bytes())
+    model = parse(mlperf_tiny_model(name).read_bytes())
     per_channel = sum(int(model.tensors[op.outputs[0]].shape[-1]) for op in model.operators
                       if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
                       and not model.tensors[op.inputs[1]].quant.per_tensor)
@@ -133,16 +126,16 @@ def import_error(data: bytes) -> str:
 
 
 def test_truncated_file() -> None:
-    data = model_path("kws01").read_bytes()
+    data = mlperf_tiny_model("kws01").read_bytes()
     for cut in (len(data) // 2, len(data) - 100, 200, 9):
         assert "truncated" in import_error(data[:cut])
 
 
 def test_corrupt_file(tmp_path: Path) -> None:
-    data = bytearray(model_path("kws01").read_bytes())
+    data = bytearray(mlperf_tiny_model("kws01").read_bytes())
     data[8:] = np.random.default_rng(7).integers(0, 256, len(data) - 8, dtype=np.uint8).tobytes()
     assert "cannot read TFLite model" in import_error(bytes(data))
-    wrong_id = bytearray(model_path("kws01").read_bytes())
+    wrong_id = bytearray(mlperf_tiny_model("kws01").read_bytes())
     wrong_id[4:8] = b"XXXX"
     assert "not a TFLite model" in import_error(bytes(wrong_id))
     path = tmp_path / "corrupt.bin"  # recognised by content, whatever the name
@@ -161,7 +154,7 @@ def _table_field(data: bytes, table: Any, slot: int) -> int:
 def test_unsupported_operator_names_it() -> None:
     import tflite
 
-    data = bytearray(model_path("kws01").read_bytes())
+    data = bytearray(mlperf_tiny_model("kws01").read_bytes())
     model = tflite.Model.GetRootAsModel(data, 0)
     op = model.Subgraphs(0).Operators(9)  # AVERAGE_POOL_2D
     code = model.OperatorCodes(op.OpcodeIndex())
@@ -174,7 +167,7 @@ def test_unsupported_operator_names_it() -> None:
 def test_int16_activation_names_the_operator() -> None:
     import tflite
 
-    data = bytearray(model_path("kws01").read_bytes())
+    data = bytearray(mlperf_tiny_model("kws01").read_bytes())
     tensor = tflite.Model.GetRootAsModel(data, 0).Subgraphs(0).Tensors(23)  # written by operator 1
     struct.pack_into("<b", data, _table_field(data, tensor, 6), tflite.TensorType.INT16)
     message = import_error(bytes(data))
@@ -184,14 +177,14 @@ def test_int16_activation_names_the_operator() -> None:
 def test_the_int8_importer_refuses_a_float_model() -> None:
     """import_tflite never runs a float model in float; compile_model sends float32 models to TVM's
     frontend instead (tests/test_tflite_float.py)."""
-    message = import_error(model_path("ad01_float").read_bytes())
+    message = import_error(mlperf_tiny_model("ad01_float").read_bytes())
     assert message.startswith("operator 0 (FULLY_CONNECTED): tensor ") and "FLOAT32" in message
 
 
 def test_more_than_one_subgraph() -> None:
     import tflite
 
-    data = bytearray(model_path("ad01").read_bytes())
+    data = bytearray(mlperf_tiny_model("ad01").read_bytes())
     model = tflite.Model.GetRootAsModel(data, 0)
     vector = model._tab.Pos + model._tab.Offset(8)  # Model.subgraphs
     vector += struct.unpack_from("<I", data, vector)[0]

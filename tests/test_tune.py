@@ -18,13 +18,12 @@ import pytest
 from harness.models import tuning
 from harness.models.package import package
 from harness.models.run import run_model
-from tests.conftest import require_tvm
+from tests.conftest import mlperf_tiny_model, require_tvm
 from tests.tflite_ops import OpModel
 
 if TYPE_CHECKING:
     from harness.tune.tasks import Task
 
-MLPERF = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf-tiny"
 
 
 def conv_model(tmp: Path) -> Path:
@@ -180,8 +179,7 @@ def _same_signature_wrong_kernel(task: Task) -> object:
 @pytest.mark.parametrize("target", ["host", "qemu-mps2-an386"])
 def test_kws01_tuned_matches_tflite_micro(target: str, tmp_path: Path) -> None:
     require_tvm()
-    model = MLPERF / "kws01.tflite"
-    assert model.exists(), f"MLPerf Tiny models missing: {MLPERF}"
+    model = mlperf_tiny_model("kws01")
     db = tmp_path / "db"
     proc = subprocess.run([sys.executable, "-m", "harness.cli", "tune", str(model), "--target",
                            target, "--trials", "8", "--db", str(db), "--devices", "1", "--json"],
@@ -304,8 +302,7 @@ def test_shipped_records_tune_kws01_on_an386_with_tuning_auto(tmp_path: Path) ->
     --trials 64` and `utvm tune-export`) give kws01 at most microTVM's autotuned 17.3 M instructions,
     bit-exact with TFLite Micro. A target with no shipped records is a one-line error."""
     require_tvm()
-    model = MLPERF / "kws01.tflite"
-    assert model.exists(), f"MLPerf Tiny models missing: {MLPERF}"
+    model = mlperf_tiny_model("kws01")
     run = run_model(model, "qemu-mps2-an386", tmp_path / "auto", repeat=1, tuning="auto")
     assert run.report["tuning"]["kernels"], run.report["tuning"]
     assert run.report["instructions"]["median"] <= 17.3e6 * 0.6, run.report["instructions"]
