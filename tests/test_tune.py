@@ -319,6 +319,7 @@ def test_shipped_records_tune_kws01_on_an386_with_tuning_auto(tmp_path: Path) ->
     (["--time", "5x"], "expected a duration like 90s, 20m or 1h"),
     (["--tracker", "127.0.0.1:1"], "--tracker and --key go together"),
     (["--board", "b1"], "--board names a board of an --inventory"),
+    (["--tracker", "127.0.0.1:1", "--key", "k", "--inventory", "lab.yaml"], "two different farms: give one"),
     (["--devices", "-1"], "--devices must be positive"),
     ([], "is neither a TFLite flatbuffer nor an ONNX model"),
 ])

@@ -114,6 +114,8 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         raise UtvmError("--tracker and --key go together")
     if args.board and not args.inventory:
         raise UtvmError("--board names a board of an --inventory")
+    if args.tracker and args.inventory:
+        raise UtvmError("--tracker and --inventory are two different farms: give one")
     formats.detect(model)  # neither TFLite nor ONNX: say so before anything starts
     slots = _device_slots(args)
     opts = TuneOptions(target=args.target, db=db, trials=10000 if limit else args.trials, time_limit=limit,
@@ -136,11 +138,8 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
 
 def _device_slots(args: argparse.Namespace) -> list[Any]:
-    """Devices from a tracker or a lab inventory; none (local devices) otherwise."""
-    if args.tracker and args.inventory:
-        raise UtvmError("--tracker and --inventory are two different farms: give one")
-    if args.board and not args.inventory:
-        raise UtvmError("--board names a board of an --inventory")
+    """Devices from a tracker or a lab inventory (the flags checked by _cmd_tune); none (local
+    devices) otherwise."""
     if args.tracker:
         from harness.tune.remote import tracker_slots
 

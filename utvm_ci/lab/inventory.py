@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from harness.device.dut import Hooks
 from harness.errors import UtvmError
 from harness.targets import all_targets
 
@@ -45,6 +46,10 @@ class Board:
     tags: frozenset[str] = frozenset()
     flash_timeout: float = 300.0
     timeout_multiplier: float = 1.0
+
+    def hooks(self) -> Hooks:
+        """The board's flash and reset commands, as the nightly and the tuner run them."""
+        return Hooks(flash=self.flash_cmd, reset=self.reset_cmd, timeout=self.flash_timeout)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from harness.build import Manifest
 from harness.device import Device
-from harness.device.dut import Hooks
 from harness.errors import UtvmError
 from harness.targets import LaunchOptions
 from harness.tune.runner import DeviceSlot
@@ -27,7 +26,7 @@ class BoardDevice(Device):
     def __init__(self, manifest: Manifest, workdir: Path, port: str, board: inventories.Board) -> None:
         super().__init__(manifest, timeout=10.0 * board.timeout_multiplier, workdir=workdir,
                          options=LaunchOptions(serial_port=port, baud=board.baud))
-        self.hooks = Hooks(flash=board.flash_cmd, reset=board.reset_cmd, timeout=board.flash_timeout)
+        self.hooks = board.hooks()
         self.port = port
 
     def start(self, after_open: object = None) -> object:  # type: ignore[override]

@@ -70,7 +70,7 @@ class Slot:
         return shard.Where.for_board(self.board, self.port)
 
     def hooks(self) -> Hooks:
-        return Hooks(flash=self.board.flash_cmd, reset=self.board.reset_cmd, timeout=self.board.flash_timeout)
+        return self.board.hooks()
 
 
 @dataclass
