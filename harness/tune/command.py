@@ -66,8 +66,11 @@ def add_tune(sub: argparse._SubParsersAction, default_target: str) -> None:
     w.add_argument("--tracker", required=True, metavar="HOST:PORT")
     w.add_argument("--key", required=True, help="the key the tuner asks the tracker for")
     w.add_argument("--target", default=default_target, help="this machine's device (`utvm targets`)")
-    w.add_argument("--host", default="0.0.0.0", help="address to serve on (default all)")
+    w.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: reach it "
+                   "through an SSH tunnel; any other address opens it to that network, see README)")
     w.add_argument("--port", type=int, default=9190, help="first port to try (default 9190)")
+    w.add_argument("--no-sandbox", action="store_true", help="build and run what arrives on this machine "
+                   "directly, not in the toolchain container (only for a worker no one else can reach)")
     w.set_defaults(func=_cmd_worker)
 
 
@@ -85,9 +88,13 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from harness.tune.remote import serve
+    from harness.tune.remote import exposure_warning, serve
 
-    server = serve(args.tracker, args.key, args.target, args.host, args.port)
+    unsandboxed = "--no-sandbox: what arrives is built and run on this machine" if args.no_sandbox else None
+    for warning in (exposure_warning(args.host), unsandboxed):
+        if warning:
+            print(f"utvm tune-worker: warning: {warning}", file=sys.stderr, flush=True)
+    server = serve(args.tracker, args.key, args.target, args.host, args.port, sandboxed=not args.no_sandbox)
     print(f"utvm tune-worker: {args.target} serving key {args.key!r} on port {server.port} for tracker "
           f"{args.tracker}", file=sys.stderr, flush=True)
     stop = threading.Event()
