@@ -193,3 +193,50 @@ def test_a_default_worker_serves_loopback_only_and_refuses_a_hostile_payload(tmp
         for p in procs:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
+
+
+def test_the_sandbox_has_no_network_and_sees_only_its_mounts(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seam the worker builds through: a command in the toolchain container sees the payload's
+    directory and the runtime's sources (read-only), not the rest of the machine, and no network."""
+    from harness import resources
+    from harness.tune import sandbox
+
+    monkeypatch.setenv("UTVM_CACHE", str(tmp_path / "cache"))
+    payload_dir, secret = tmp_path / "payload", tmp_path / "secret.txt"
+    payload_dir.mkdir()
+    (payload_dir / "cand0_abc.c").write_bytes(KERNEL)
+    secret.write_text("not for the payload\n")
+    with sandbox.Sandbox(sandbox.image(), payload_dir) as box:
+        assert box.run(["ls", "/sys/class/net"]).stdout.split() == ["lo"]
+        assert box.run(["cat", str(payload_dir / "cand0_abc.c")]).stdout.encode() == KERNEL
+        assert box.run(["cat", str(secret)]).returncode != 0
+        assert box.run(["touch", str(resources.crt() / "x")]).returncode != 0  # the runtime is read-only
+        assert box.run(["touch", "/etc/x"]).returncode != 0  # and so is the image
+        assert box.run(["touch", str(payload_dir / "cand0_abc.o")]).returncode == 0
+
+
+@pytest.mark.parametrize("target", ["host", "qemu-mps2-an386"])
+def test_a_payload_is_built_and_measured_in_the_container(target: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real payload (a conv's default schedule as candidate and reference, and its arguments), as a
+    tuner sends it: built in the toolchain container, run there (the host executable, or QEMU)."""
+    require_tvm()
+    import numpy as np
+
+    from harness.tune.builder import KERNELS_HEADER, emit_c, reference_kernel
+    from harness.tune.remote import pack
+    from harness.tune.tasks import extract
+    from tests.test_tune import conv_model
+
+    monkeypatch.setenv("UTVM_CACHE", str(tmp_path / "cache"))
+    (task,) = [t for t in extract(conv_model(tmp_path)) if t.op == "conv2d"]
+    src, key = tmp_path / "src", task.key
+    src.mkdir()
+    for name in (f"ref_{key}", f"cand0_{key}"):
+        (src / f"{name}.c").write_text(KERNELS_HEADER + emit_c({name: reference_kernel(task)}))
+    np.savez(src / f"args_{key}.npz", *task.args)
+    arts = [{"manifest": "", "kernel": f"cand0_{key}", "ref": f"ref_{key}", "args": f"args_{key}.npz",
+             "task": key}]
+    (result,) = json.loads(measure_payload(target, target, pack(src), json.dumps(arts)))
+    assert result["error"] is None and result["seconds"] > 0 and not result["rejected"], result

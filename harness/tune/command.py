@@ -15,14 +15,17 @@ EPILOG = """examples:
   utvm tune kws01.tflite --target qemu-mps2-an386 --trials 64 --db tuned/kws01
   utvm run-model kws01.tflite --target qemu-mps2-an386 --tuning tuned/kws01
   utvm package kws01.tflite --out lib --tuning tuned/kws01
-  python -m tvm.exec.rpc_tracker --port 9000 &                         # a measurement farm:
-  utvm tune-worker --tracker HOST:9000 --key m4 --target qemu-mps2-an386  # on each lab machine
-  utvm tune kws01.tflite --target qemu-mps2-an386 --tracker HOST:9000 --key m4
+  python -m tvm.exec.rpc_tracker --host 127.0.0.1 --port 9000 &      # a measurement farm:
+  ssh -N -L 9000:127.0.0.1:9000 -R 9191:127.0.0.1:9191 tuner &         # on each lab machine,
+  utvm tune-worker --tracker 127.0.0.1:9000 --key m4 --target qemu-mps2-an386 --port 9191  # its own port
+  utvm tune kws01.tflite --target qemu-mps2-an386 --tracker 127.0.0.1:9000 --key m4
 
 Kernels are searched with MetaSchedule and measured on the device (instructions on QEMU, cycles on
 boards); every candidate's output is checked against the default schedule first. Records go to
 MetaSchedule's JSON database in --db: run the same command again to resume (trials already in the
-database count toward --trials). The report (report.txt, report.html, report.json) goes there too."""
+database count toward --trials). The report (report.txt, report.html, report.json) goes there too.
+A tune-worker is TVM's RPC server, without authentication: it serves on loopback (reach it through
+SSH tunnels, as above), and builds and runs what it is sent in the project's toolchain container."""
 
 
 def parse_duration(text: str) -> float:

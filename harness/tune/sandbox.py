@@ -27,6 +27,7 @@ from harness.targets.docker import LABEL, OWNER_HOST, OWNER_PID, _docker, ensure
 STAGE = "toolchain"
 MEMORY = "2g"
 PIDS = 256
+COMMAND_SECONDS = 600  # one compiler or linker run (a payload can be slow to compile, not endless)
 
 
 def image() -> str:
@@ -76,11 +77,14 @@ class Sandbox:
         """A compiler or linker command inside the container (a Runner for harness.build)."""
         if self._container is None:
             raise InfrastructureError("the build sandbox is not started")
-        code, (out, err) = self._container.exec_run(cmd, demux=True, workdir=str(self.payload_dir))
-        if code == 126 or code == 127:
+        limited = ["timeout", "-k", "10", str(COMMAND_SECONDS), *cmd]
+        code, (out, err) = self._container.exec_run(limited, demux=True, workdir=str(self.payload_dir))
+        if code in (126, 127):
             raise OSError(f"{cmd[0]} is not runnable in {self.tag}: {(err or out or b'').decode()[-200:]}")
-        return subprocess.CompletedProcess(cmd, code, (out or b"").decode(errors="replace"),
-                                           (err or b"").decode(errors="replace"))
+        stderr = (err or b"").decode(errors="replace")
+        if code in (124, 137):
+            stderr += f"\nerror: {cmd[0]} ran for more than {COMMAND_SECONDS} s in the build sandbox"
+        return subprocess.CompletedProcess(cmd, code, (out or b"").decode(errors="replace"), stderr)
 
     def __exit__(self, *exc: object) -> None:
         ctr, self._container = self._container, None
