@@ -70,6 +70,13 @@ HOSTILE = {
     "a commented directive": (kernel(b'#/**/include </etc/passwd>'), "includes '/etc/passwd'"),
     "a digraph include": (kernel(b'%:include "/etc/passwd"'), "includes '/etc/passwd'"),
     "a trigraph include": (kernel(b'??=include "/etc/passwd"'), "trigraphs"),
+    "a splice with blanks": (kernel(b'#inc\\  \nlude "/etc/passwd"'), "includes '/etc/passwd'"),
+    "a lone CR ending the line": (kernel(b'int x;\r#include "/etc/passwd"'), "includes '/etc/passwd'"),
+    "a byte-order mark": (tar(("cand0_abc.c", b"\xef\xbb\xbf" + KERNEL)), "is not ASCII text"),
+    "asm spelled by pasting": (
+        kernel(b'#define CAT(a, b) a##b\nCAT(__as, m__)(".inc" "bin \\"/etc/passwd\\"");'), "pastes tokens"),
+    "a spliced asm": (kernel(b'__a\\\nsm__(".text");'), "uses __asm__"),
+    "a digraph paste": (kernel(b'#define CAT(a, b) a %:%: b'), "pastes tokens"),
     "__has_include": (kernel(b'#if __has_include("/etc/passwd")\n#endif'), "uses __has_include"),
     "_Pragma": (kernel(b'_Pragma("GCC dependency \\"/etc/passwd\\"")'), "uses _Pragma"),
     "asm .incbin": (kernel(b'__asm__(".section .rodata\\n.incbin \\"/etc/passwd\\"");'), ".incbin"),

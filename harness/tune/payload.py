@@ -31,8 +31,9 @@ SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 STANDARD_HEADERS = frozenset({"stdint.h", "stddef.h", "stdbool.h", "string.h", "math.h", "float.h",
                               "limits.h", "inttypes.h", "stdarg.h"})
 DIRECTIVES = frozenset({"include", "define", "undef", "if", "ifdef", "ifndef", "elif", "else", "endif"})
-FORBIDDEN_WORDS = frozenset({"__has_include", "__has_include_next", "__has_embed", "_Pragma", "asm", "__asm",
-                             "__asm__", "incbin"})
+FORBIDDEN_WORDS = frozenset({"__has_include", "__has_include_next", "__has_include__", "__has_include_next__",
+                             "__has_embed", "_Pragma", "asm", "__asm", "__asm__", "incbin"})
+_SPLICE = re.compile(r"\\[ \t\f\v]*\n")
 _TRIGRAPH = re.compile(r"\?\?[=/'()!<>\-]")
 _DIRECTIVE = re.compile(r"[ \t\f\v]*(?:#|%:)[ \t\f\v]*(\w*)(.*)")
 _INCLUDE = re.compile(r'\s*(?:"([^"\n]+)"|<([^>\n]+)>)\s*')
@@ -109,19 +110,25 @@ def check_npz(name: str, data: bytes, headers: frozenset[str] = frozenset()) -> 
 
 
 def check_c(name: str, data: bytes, headers: frozenset[str]) -> None:
-    """C that pulls in nothing but the allowed headers."""
+    """C that pulls in nothing but the allowed headers. Lines are split and spliced as the compiler
+    splits them (CR, LF or CRLF; a backslash, blanks, newline), comments dropped, then each directive
+    checked; words that make a file's bytes part of the output are refused wherever they are."""
     try:
-        text = data.decode("utf-8")
+        text = data.decode("ascii")  # TVM's C is ASCII: no BOM, Unicode blanks or the like to hide in
     except UnicodeDecodeError:
-        raise PayloadRefused(f"payload file {name} is not UTF-8 text") from None
+        raise PayloadRefused(f"payload file {name} is not ASCII text") from None
+    text = _SPLICE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     if "\0" in text or _TRIGRAPH.search(text) or "incbin" in text:
         raise PayloadRefused(f"payload file {name} has NUL bytes, trigraphs or .incbin")
-    code = strip_comments(text.replace("\\\r\n", "").replace("\\\n", ""), name)
+    code = strip_comments(text, name)
     for line in code.split("\n"):
         m = _DIRECTIVE.fullmatch(line)
         if m:
             _check_directive(name, m.group(1), m.group(2), headers)
-    words = set(_WORD.findall(blank_literals(code))) & FORBIDDEN_WORDS
+    bare = blank_literals(code)
+    if "##" in bare or "%:%:" in bare:  # pasting could spell a forbidden word (__as ## m__)
+        raise PayloadRefused(f"payload file {name} pastes tokens (##), which a kernel does not need")
+    words = set(_WORD.findall(bare)) & FORBIDDEN_WORDS
     if words:
         raise PayloadRefused(f"payload file {name} uses {sorted(words)[0]} (not allowed in a kernel)")
 
