@@ -146,7 +146,20 @@ class TrackerSlot(DeviceSlot):
             why = f"tune worker via tracker {host}:{port} key {self.key}: {last_line(exc)}"
             return [Measured(error=why[:300]) for _ in arts]
         self.images += 1
-        return [Measured(**m) for m in json.loads(str(answer))]
+        return _answers(str(answer), len(arts))
+
+
+def _answers(text: str, count: int) -> list[Measured]:
+    """A worker's answer, one Measured per candidate; an answer of another shape fails them all."""
+    try:
+        got = [Measured(**m) for m in json.loads(text)]
+        numbers = all(isinstance(v, int | float | None) for m in got for v in (m.seconds, m.ref_seconds))
+        if len(got) == count and numbers and all(isinstance(m.error, str | None) for m in got):
+            return got
+    except (ValueError, TypeError):
+        pass
+    why = f"the tune worker's answer is not {count} results: {text[:100]!r}"
+    return [Measured(error=why) for _ in range(count)]
 
 
 def tracker_slots(tracker: str, key: str, devices: int) -> list[DeviceSlot]:
