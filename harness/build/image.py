@@ -194,13 +194,14 @@ def _parallel(fn: Callable[[T], Path], items: list[T]) -> list[Path]:
 
 
 def _runtime_objects(target: Target, toolchain: str, testing: bool, out: Path,
-                     runner: Runner = run_locally) -> list[Path]:
+                     runner: Runner = run_locally, objects_dir: Path | None = None) -> list[Path]:
     """The runtime's objects for this target, compiled once and shared by every image (a tuning run
     builds hundreds): in the cache, under the hash of everything they are made of, and linked into
     out/obj so each image still has its own objects beside it."""
     from filelock import FileLock
 
-    where = resources.cache_dir() / "runtime-objects" / build_key(target, [], toolchain, testing)
+    root = objects_dir or resources.cache_dir() / "runtime-objects"
+    where = root / build_key(target, [], toolchain, testing)
     where.mkdir(parents=True, exist_ok=True)
     with FileLock(str(where / ".lock")):
         done = where / "objects.json"
@@ -246,10 +247,11 @@ def _write_launcher(out: Path, manifest_path: Path) -> Path:
 
 
 def build(target: Target, out: Path, extra_sources: Sequence[Path] = (), *,
-          testing: bool = False, runner: Runner = run_locally) -> Manifest:
+          testing: bool = False, runner: Runner = run_locally, objects_dir: Path | None = None) -> Manifest:
     """Build (or reuse, when nothing changed) the image for `target` in `out`. `testing` builds
     in the utvm.testing.* globals that tests, health checks and the acceptance suite call;
-    production images go without. `runner` runs the compiler and linker commands."""
+    production images go without. `runner` runs the compiler and linker commands; the runtime's
+    objects are compiled once per target into `objects_dir` (default: the cache's runtime-objects)."""
     sources = [Path(s).resolve() for s in extra_sources]
     for s in sources:
         if not s.is_file():
@@ -265,7 +267,7 @@ def build(target: Target, out: Path, extra_sources: Sequence[Path] = (), *,
             return old
     for name, text in target.link_files.items():
         (out / name).write_text(text)
-    runtime_objects = _runtime_objects(target, toolchain, testing, out, runner)
+    runtime_objects = _runtime_objects(target, toolchain, testing, out, runner, objects_dir)
     objects, kernels = _compile_kernels(target, sources, out, testing, runner)
     syslib = out / "system_lib.c"
     syslib.write_text(_system_lib_source(kernels))

@@ -71,7 +71,8 @@ def measure_payload(target: str, wanted: str, payload: bytes, arts_json: str, sa
     if sandboxed:
         tag = sandbox.image()
         with sandbox.Sandbox(tag, where) as box:
-            manifest = build(spec, where / "image", sources, runner=box.run)
+            manifest = build(spec, where / "image", sources, runner=box.run,
+                             objects_dir=sandbox.runtime_objects_dir())
         options = sandbox.launch_options(spec, tag)
     else:
         manifest = build(spec, where / "image", sources)
