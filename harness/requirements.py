@@ -23,9 +23,9 @@ from harness.errors import UtvmError
 TVM_DIST, FFI_DIST = "apache-tvm", "apache-tvm-ffi"
 # The pair the `tvm` extra pins (pyproject.toml), known to work.
 KNOWN_GOOD = {TVM_DIST: "0.27.0.post1", FFI_DIST: "0.1.14.post1"}
-# Releases known not to work with the wheel, and why: (dist, release prefix, what happens).
-KNOWN_BAD = ((FFI_DIST, (0, 1, 15), "its JSON writer segfaults in tvm::ffi::ToJSONGraph on any TIR node, "
-              "so MetaSchedule's database and design spaces crash"),)
+# Pairs known not to work, and why: (apache-tvm release prefix, apache-tvm-ffi release prefix, what happens).
+KNOWN_BAD = (((0, 27), (0, 1, 15), "its JSON writer segfaults in tvm::ffi::ToJSONGraph on any TIR node, so "
+              "MetaSchedule's database and design spaces crash"),)
 EXTRA = 'pip install "utvm[tvm]"'
 
 
@@ -126,10 +126,11 @@ def check_tvm() -> None:
     fix = f'pip install "{TVM_DIST}=={KNOWN_GOOD[TVM_DIST]}" "{FFI_DIST}=={KNOWN_GOOD[FFI_DIST]}"'
     if found[FFI_DIST] is None:
         raise EnvironmentProblem(f"{TVM_DIST} {found[TVM_DIST]} is installed without {FFI_DIST}: {fix}")
-    for dist, release, what in KNOWN_BAD:
-        version = found[dist] or ""
-        if _release(version)[: len(release)] == release:
-            raise EnvironmentProblem(f"{dist} {version} does not work with utvm ({what}): {fix}")
+    tvm, ffi = _release(found[TVM_DIST] or ""), _release(found[FFI_DIST] or "")
+    for tvm_release, ffi_release, what in KNOWN_BAD:
+        if tvm[: len(tvm_release)] == tvm_release and ffi[: len(ffi_release)] == ffi_release:
+            raise EnvironmentProblem(f"{FFI_DIST} {found[FFI_DIST]} does not work with {TVM_DIST} "
+                                     f"{found[TVM_DIST]} ({what}): {fix}")
     if found != KNOWN_GOOD:
         pair = ", ".join(f"{d} {v}" for d, v in found.items())
         print(f"utvm: warning: {pair} is an untested pair (known to work: {KNOWN_GOOD[TVM_DIST]} with "

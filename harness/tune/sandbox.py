@@ -3,10 +3,11 @@
 A payload is compiled and linked in one container of the Dockerfile's `toolchain` stage with no
 network, no capabilities, a read-only root and only three directories mounted at their own paths:
 the payload's (read-write), the runtime's sources (read-only) and the runtime objects sandboxes
-compile once per target (read-write; builds outside the sandbox keep theirs apart). The image then runs in a container of the same image, with only its
-directory mounted (harness.targets: ContainerTransport), when the target runs as a process (the
-host target, QEMU boards); a board on a serial port is flashed, and the firmware runs on the board.
-`Sandbox.run` is the seam: harness.build.build takes it as its runner.
+compile once per target (read-write; builds outside the sandbox keep theirs apart). The image then
+runs in a container of the same image, with only its directory mounted (harness.targets:
+ContainerTransport), when the target runs as a process (the host target, QEMU boards); a board on a
+serial port is flashed, and the firmware runs on the board. `Sandbox.run` is the seam:
+harness.build.build takes it as its runner.
 """
 
 from __future__ import annotations
