@@ -1,7 +1,9 @@
-# utvm CI image. Two stages:
-#   qemu  what one emulated device needs (QEMU only); the harness runs one
-#         container of it per device session
-#   ci    the whole CI job: toolchains, QEMU, Python and this project
+# utvm CI image. Three stages:
+#   qemu       what one emulated device needs (QEMU only); the harness runs one
+#              container of it per device session
+#   toolchain  qemu plus the C compilers (host gcc, arm-none-eabi-gcc): where a
+#              `utvm tune-worker` builds and runs what it is sent (no network)
+#   ci         the whole CI job: toolchains, QEMU, Python and this project
 # Where no registry is reachable, build a base first (ci/docker-base.sh) and pass
 #   --build-arg BASE_IMAGE=utvm-base:bookworm
 ARG BASE_IMAGE=debian:bookworm-slim
@@ -14,7 +16,15 @@ RUN apt-get update -qq \
 LABEL org.opencontainers.image.title="utvm-qemu" \
       org.opencontainers.image.description="QEMU for utvm's emulated Cortex-M boards"
 
-FROM qemu AS ci
+FROM qemu AS toolchain
+ARG DEBIAN_FRONTEND=noninteractive
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends \
+      gcc make libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi binutils \
+ && rm -rf /var/lib/apt/lists/*
+LABEL org.opencontainers.image.title="utvm-toolchain"
+
+FROM toolchain AS ci
 ARG DEBIAN_FRONTEND=noninteractive
 ARG UTVM_EXTRAS=dev,tvm
 RUN apt-get update -qq \

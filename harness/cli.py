@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness import requirements
 from harness.build import build
 from harness.device import bench
 from harness.errors import UtvmError
@@ -244,7 +245,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def exit_code(exc: UtvmError) -> int:
-    """2 for input the command cannot take (a model it cannot compile or read), 1 otherwise."""
+    """2 for input the command cannot take (a model it cannot compile or read) or an environment it
+    cannot run in (a missing module, a TVM pair known not to work), 1 otherwise."""
+    if isinstance(exc, requirements.EnvironmentProblem):
+        return 2
     from harness.models.compile import ModelError
     from harness.models.formats import ModelFormatError
 
@@ -254,10 +258,14 @@ def exit_code(exc: UtvmError) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        requirements.check(args.command, args)  # what the command imports, before it starts
         return int(args.func(args))
     except UtvmError as exc:
         print(f"utvm: error: {exc}", file=sys.stderr)
         return exit_code(exc)
+    except ModuleNotFoundError as exc:  # one requirements.COMMANDS does not list yet: still one line
+        print(f"utvm: error: {exc} ({requirements.EXTRA} installs what utvm's commands use)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into e.g. `head`

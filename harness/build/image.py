@@ -23,6 +23,9 @@ from harness.errors import BuildError, ToolchainError
 from harness.targets.base import Target
 
 T = TypeVar("T")
+# Runs one compiler or linker command, capturing its output: locally (subprocess.run), or in a
+# sandbox (harness.tune.sandbox: a container with no network), at the same paths.
+Runner = Callable[[list[str]], "subprocess.CompletedProcess[str]"]
 KERNEL_PREFIX = "__tvm_ffi_"
 # Symbols every TVM-generated file defines; renamed per file so several link together.
 _PER_FILE_SYMBOLS = ("__tvm_ffi_main", "__tvm_ffi__library_ctx")
@@ -67,21 +70,27 @@ def _flags(target: Target, testing: bool) -> list[str]:
     return [*target.cflags, *defines, f"-I{resources.crt() / 'include'}", f"-I{target.port_dir}"]
 
 
-def _run(cmd: Sequence[str], what: str) -> None:
+def run_locally(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
+def _run(cmd: Sequence[str], what: str, runner: Runner = run_locally) -> None:
     try:
-        proc = subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+        proc = runner(list(cmd))
     except OSError as exc:
         raise ToolchainError(f"{what}: cannot run {cmd[0]}: {exc}") from exc
     if proc.returncode != 0:
         raise BuildError(f"{what} failed:\n{proc.stderr.strip()[-4000:]}")
 
 
-def toolchain_version(cc: str) -> str:
+def toolchain_version(cc: str, runner: Runner = run_locally) -> str:
     try:
-        out = subprocess.run([cc, "--version"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError) as exc:
+        proc = runner([cc, "--version"])
+    except OSError as exc:
         raise ToolchainError(f"compiler {cc} is not usable: {exc}") from exc
-    return out.splitlines()[0].strip()
+    if proc.returncode != 0 or not proc.stdout.strip():
+        raise ToolchainError(f"compiler {cc} is not usable: {(proc.stderr or proc.stdout).strip()[-300:]}")
+    return proc.stdout.splitlines()[0].strip()
 
 
 def build_key(target: Target, extra_sources: Sequence[Path], toolchain: str, testing: bool = False) -> str:
@@ -142,14 +151,14 @@ def _system_lib_source(kernels: list[str]) -> str:
             f"{decls}{table}const utvm_func_registry_t utvm_system_lib_registry = {{{ref}}};\n")
 
 
-def _compile_kernels(target: Target, sources: Sequence[Path], out: Path,
-                     testing: bool) -> tuple[list[Path], list[str]]:
+def _compile_kernels(target: Target, sources: Sequence[Path], out: Path, testing: bool,
+                     runner: Runner = run_locally) -> tuple[list[Path], list[str]]:
     def one(item: tuple[int, Path]) -> Path:
         i, src = item
         obj = out / f"kernel{i}_{src.stem}.o"
         renames = [f"-D{s}=__utvm{i}{s}" for s in _PER_FILE_SYMBOLS]
         _run([target.cc, *_flags(target, testing), *target.kernel_cflags, *_KERNEL_WARNINGS, "-Wno-error",
-              *renames, "-c", str(src), "-o", str(obj)], f"compiling {src}")
+              *renames, "-c", str(src), "-o", str(obj)], f"compiling {src}", runner)
         return obj
 
     objects = _parallel(one, list(enumerate(sources)))
@@ -184,19 +193,21 @@ def _parallel(fn: Callable[[T], Path], items: list[T]) -> list[Path]:
         return list(pool.map(fn, items))
 
 
-def _runtime_objects(target: Target, toolchain: str, testing: bool, out: Path) -> list[Path]:
+def _runtime_objects(target: Target, toolchain: str, testing: bool, out: Path,
+                     runner: Runner = run_locally, objects_dir: Path | None = None) -> list[Path]:
     """The runtime's objects for this target, compiled once and shared by every image (a tuning run
     builds hundreds): in the cache, under the hash of everything they are made of, and linked into
     out/obj so each image still has its own objects beside it."""
     from filelock import FileLock
 
-    where = resources.cache_dir() / "runtime-objects" / build_key(target, [], toolchain, testing)
+    root = objects_dir or resources.cache_dir() / "runtime-objects"
+    where = root / build_key(target, [], toolchain, testing)
     where.mkdir(parents=True, exist_ok=True)
     with FileLock(str(where / ".lock")):
         done = where / "objects.json"
         cached = [Path(p) for p in json.loads(done.read_text())] if done.exists() else []
         if not cached or not all(p.exists() for p in cached):
-            cached = _compile_runtime(target, where, testing)
+            cached = _compile_runtime(target, where, testing, runner)
             done.write_text(json.dumps([str(p) for p in cached]))
         objects = []
         for obj in cached:
@@ -211,7 +222,7 @@ def _runtime_objects(target: Target, toolchain: str, testing: bool, out: Path) -
         return objects
 
 
-def _compile_runtime(target: Target, out: Path, testing: bool) -> list[Path]:
+def _compile_runtime(target: Target, out: Path, testing: bool, runner: Runner = run_locally) -> list[Path]:
     """One object per runtime file (kept apart so the map can attribute sizes)."""
     root = resources.data_root()
 
@@ -220,7 +231,7 @@ def _compile_runtime(target: Target, out: Path, testing: bool) -> list[Path]:
         obj = out / "obj" / rel.with_suffix(".o")
         obj.parent.mkdir(parents=True, exist_ok=True)
         _run([target.cc, *_flags(target, testing), "-Wall", "-Wextra", "-Werror", "-c", str(src),
-              "-o", str(obj)], f"compiling {rel}")
+              "-o", str(obj)], f"compiling {rel}", runner)
         return obj
 
     return _parallel(one, runtime_sources(target))
@@ -236,17 +247,18 @@ def _write_launcher(out: Path, manifest_path: Path) -> Path:
 
 
 def build(target: Target, out: Path, extra_sources: Sequence[Path] = (), *,
-          testing: bool = False) -> Manifest:
+          testing: bool = False, runner: Runner = run_locally, objects_dir: Path | None = None) -> Manifest:
     """Build (or reuse, when nothing changed) the image for `target` in `out`. `testing` builds
     in the utvm.testing.* globals that tests, health checks and the acceptance suite call;
-    production images go without."""
+    production images go without. `runner` runs the compiler and linker commands; the runtime's
+    objects are compiled once per target into `objects_dir` (default: the cache's runtime-objects)."""
     sources = [Path(s).resolve() for s in extra_sources]
     for s in sources:
         if not s.is_file():
             raise BuildError(f"extra source {s} does not exist")
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    toolchain = toolchain_version(target.cc)
+    toolchain = toolchain_version(target.cc, runner)
     key = build_key(target, sources, toolchain, testing)
     manifest_path = out / "manifest.json"
     if manifest_path.exists():
@@ -255,18 +267,18 @@ def build(target: Target, out: Path, extra_sources: Sequence[Path] = (), *,
             return old
     for name, text in target.link_files.items():
         (out / name).write_text(text)
-    runtime_objects = _runtime_objects(target, toolchain, testing, out)
-    objects, kernels = _compile_kernels(target, sources, out, testing)
+    runtime_objects = _runtime_objects(target, toolchain, testing, out, runner, objects_dir)
+    objects, kernels = _compile_kernels(target, sources, out, testing, runner)
     syslib = out / "system_lib.c"
     syslib.write_text(_system_lib_source(kernels))
     syslib_obj = out / "system_lib.o"
     _run([target.cc, *_flags(target, testing), "-c", str(syslib), "-o", str(syslib_obj)],
-         "compiling the system library")
+         "compiling the system library", runner)
     artifact, map_file = out / "utvm.elf", out / "utvm.map"
     partial = out / f".utvm.elf.{os.getpid()}"
     _run([target.cc, *target.cflags, *map(str, runtime_objects), str(syslib_obj), *map(str, objects),
           f"-L{out}", *target.ldflags, f"-Wl,-Map={map_file}", "-o", str(partial), "-lm"],  # kernels' expf...
-         f"linking {target.name} image")
+         f"linking {target.name} image", runner)
     os.replace(partial, artifact)  # atomic: a running device never sees a half-written file
     manifest = Manifest(
         target=target.name, artifact=str(artifact),

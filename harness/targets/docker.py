@@ -101,6 +101,11 @@ def ensure_qemu_image(base_image: str | None = None) -> str:
     base given (or UTVM_BASE_IMAGE), debian:bookworm-slim is used when present,
     else a local debootstrap base is made (no registry needed).
     """
+    return ensure_image("qemu", base_image)
+
+
+def ensure_image(stage: str, base_image: str | None = None) -> str:
+    """The Dockerfile's `stage` (qemu, toolchain, ci) built from the base, as ensure_qemu_image says."""
     _run_script("start-dockerd.sh")
     client = _docker()
     import docker
@@ -114,17 +119,17 @@ def ensure_qemu_image(base_image: str | None = None) -> str:
             _run_script("docker-base.sh", BASE_FALLBACK)
             base = BASE_FALLBACK
     dockerfile = resources.dockerfile().read_bytes()
-    tag = "utvm-qemu:" + hashlib.sha256(dockerfile + base.encode()).hexdigest()[:12]
+    tag = f"utvm-{stage}:" + hashlib.sha256(dockerfile + base.encode()).hexdigest()[:12]
     try:
         client.images.get(tag)
         return tag
     except docker.errors.ImageNotFound:
         pass
     try:
-        client.images.build(fileobj=io.BytesIO(dockerfile), target="qemu", tag=tag, rm=True,
+        client.images.build(fileobj=io.BytesIO(dockerfile), target=stage, tag=tag, rm=True,
                             buildargs={"BASE_IMAGE": base})
     except (docker.errors.BuildError, docker.errors.APIError) as exc:
-        raise InfrastructureError(f"building the QEMU image from {base} failed: {exc}") from exc
+        raise InfrastructureError(f"building the {stage} image from {base} failed: {exc}") from exc
     return tag
 
 
@@ -150,7 +155,8 @@ class ContainerTransport(Transport):
         try:
             self._container = client.containers.create(
                 self.image, command=self.argv, name=self.name, stdin_open=True, tty=False,
-                network_mode="none", labels={LABEL: self.device, OWNER_PID: str(os.getpid()),
+                network_mode="none", cap_drop=["ALL"], security_opt=["no-new-privileges"],
+                labels={LABEL: self.device, OWNER_PID: str(os.getpid()),
                                              OWNER_HOST: socket.gethostname()},
                 volumes={str(self.elf.parent): {"bind": "/fw", "mode": "ro"}},
             )

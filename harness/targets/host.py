@@ -6,9 +6,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 from harness import resources
-from harness.errors import UtvmError
 from harness.link.transport import ChildProcessTransport, Transport
 from harness.targets.base import LaunchOptions, Target
+from harness.targets.docker import ContainerTransport
 
 _DEFINES = MappingProxyType({
     "UTVM_MAX_PACKET_SIZE": "131072",
@@ -22,8 +22,9 @@ _SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-
 
 
 def _launch(target: Target, artifact: Path, workdir: Path, options: LaunchOptions) -> Transport:
-    if options.container_image:
-        raise UtvmError(f"target {target.name} runs as a local process, not in a container")
+    if options.container_image:  # the executable in a container of the image, its directory mounted
+        return ContainerTransport(options.container_image, target.name, _process(f"/fw/{artifact.name}"),
+                                  artifact, stderr_path=workdir / "device.stderr")
     return ChildProcessTransport([str(artifact)], stderr_path=workdir / "device.stderr")
 
 

@@ -15,14 +15,17 @@ EPILOG = """examples:
   utvm tune kws01.tflite --target qemu-mps2-an386 --trials 64 --db tuned/kws01
   utvm run-model kws01.tflite --target qemu-mps2-an386 --tuning tuned/kws01
   utvm package kws01.tflite --out lib --tuning tuned/kws01
-  python -m tvm.exec.rpc_tracker --port 9000 &                         # a measurement farm:
-  utvm tune-worker --tracker HOST:9000 --key m4 --target qemu-mps2-an386  # on each lab machine
-  utvm tune kws01.tflite --target qemu-mps2-an386 --tracker HOST:9000 --key m4
+  python -m tvm.exec.rpc_tracker --host 127.0.0.1 --port 9000 &      # a measurement farm:
+  ssh -N -L 9000:127.0.0.1:9000 -R 9191:127.0.0.1:9191 tuner &         # on each lab machine,
+  utvm tune-worker --tracker 127.0.0.1:9000 --key m4 --target qemu-mps2-an386 --port 9191  # its own port
+  utvm tune kws01.tflite --target qemu-mps2-an386 --tracker 127.0.0.1:9000 --key m4
 
 Kernels are searched with MetaSchedule and measured on the device (instructions on QEMU, cycles on
 boards); every candidate's output is checked against the default schedule first. Records go to
 MetaSchedule's JSON database in --db: run the same command again to resume (trials already in the
-database count toward --trials). The report (report.txt, report.html, report.json) goes there too."""
+database count toward --trials). The report (report.txt, report.html, report.json) goes there too.
+A tune-worker is TVM's RPC server, without authentication: it serves on loopback (reach it through
+SSH tunnels, as above), and builds and runs what it is sent in the project's toolchain container."""
 
 
 def parse_duration(text: str) -> float:
@@ -66,8 +69,11 @@ def add_tune(sub: argparse._SubParsersAction, default_target: str) -> None:
     w.add_argument("--tracker", required=True, metavar="HOST:PORT")
     w.add_argument("--key", required=True, help="the key the tuner asks the tracker for")
     w.add_argument("--target", default=default_target, help="this machine's device (`utvm targets`)")
-    w.add_argument("--host", default="0.0.0.0", help="address to serve on (default all)")
+    w.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: reach it "
+                   "through an SSH tunnel; any other address opens it to that network, see README)")
     w.add_argument("--port", type=int, default=9190, help="first port to try (default 9190)")
+    w.add_argument("--no-sandbox", action="store_true", help="build and run what arrives on this machine "
+                   "directly, not in the toolchain container (only for a worker no one else can reach)")
     w.set_defaults(func=_cmd_worker)
 
 
@@ -85,9 +91,13 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from harness.tune.remote import serve
+    from harness.tune.remote import exposure_warning, serve
 
-    server = serve(args.tracker, args.key, args.target, args.host, args.port)
+    unsandboxed = "--no-sandbox: what arrives is built and run on this machine" if args.no_sandbox else None
+    for warning in (exposure_warning(args.host), unsandboxed):
+        if warning:
+            print(f"utvm tune-worker: warning: {warning}", file=sys.stderr, flush=True)
+    server = serve(args.tracker, args.key, args.target, args.host, args.port, sandboxed=not args.no_sandbox)
     print(f"utvm tune-worker: {args.target} serving key {args.key!r} on port {server.port} for tracker "
           f"{args.tracker}", file=sys.stderr, flush=True)
     stop = threading.Event()
