@@ -45,6 +45,7 @@ def depthwise_source() -> str:
     from tvm.script import tirx as T
 
     from harness.models import intrin_mve
+    from harness.models.intrin import with_header
 
     @T.prim_func(s_tir=True)
     def dw(x: T.Buffer((1, H, W, CH), "int8"), w: T.Buffer((1, KH, KW, CH), "int8"),
@@ -62,7 +63,7 @@ def depthwise_source() -> str:
 
     sch = tvm.s_tir.Schedule(dw)
     sch.tensorize(sch.get_loops(sch.get_sblock("update"))[3], intrin_mve.dw_name(CH, KH, KW))
-    return intrin_mve.with_header(tvm.build(sch.mod, target="c").inspect_source())
+    return with_header(tvm.build(sch.mod, target="c").inspect_source())
 
 
 def expected(x: np.ndarray, w: np.ndarray) -> np.ndarray:

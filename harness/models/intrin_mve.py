@@ -14,14 +14,13 @@ compiler enables MVE; elsewhere the same calls take the SMLAD or portable paths,
 
       utvm_mve_dw_s8_c{CH}_k{KH}x{KW}
 
-The generated C must include "utvm/dsp.h": with_header does it (and drops TVM's prototypes).
+The generated C must include "utvm/dsp.h": harness.models.intrin.with_header does it for these
+calls too.
 Registering is explicit (register_mve_intrinsics, or a name function on first use); nothing here
 schedules a kernel yet: harness.models.dsp's schedules use harness.models.intrin's names.
 """
 
 from __future__ import annotations
-
-import re
 
 import tvm
 from tvm.s_tir import TensorIntrin
@@ -89,17 +88,6 @@ def func(a: T.handle, b: T.handle, c: T.handle):
             f'A.strides[1], B.access_ptr("r"), B.strides[2], B.strides[1], {kh}, {kw}, {ch}, '
             'C.access_ptr("rw")))')
     return desc, head + "        " + call + "\n"
-
-
-def with_header(source: str) -> str:
-    """harness.models.intrin.with_header, for the depthwise call as well."""
-    prototype = (r'(#ifdef __cplusplus\nextern "C"\n#endif\n)?TVM_DLL int32_t '
-                 rf'{DW_EXTERN}\([^;{{}}]*\);\n')
-    if not re.search(rf"\b{DW_EXTERN}\(", source):
-        return intrin.with_header(source)
-    stripped = intrin.with_header(re.sub(prototype, "", source))
-    return stripped if stripped.startswith(f'#include "{intrin.HEADER}"') else \
-        f'#include "{intrin.HEADER}"\n' + stripped
 
 
 def register_mve_intrinsics() -> list[str]:
