@@ -3,6 +3,7 @@ crt/tests/kernel_check.c compares the dot products, the depthwise MAC and the re
 whichever path the compiler selects, with int64 references (and, on Helium, the vector
 requantization with the scalar one) on the host under ASan/UBSan and bare-metal under QEMU:
 mps3-an547 (Cortex-M55, Helium), mps2-an386 (Cortex-M4, SMLAD), mps2-an385 (Cortex-M3, portable).
+The Helium checks also run as clang-14 compiles them.
 crt/tests/kernel_bench.c counts instructions per MAC under -icount on the Cortex-M55 for the
 Helium, SMLAD and portable builds of the same kernels."""
 
@@ -74,6 +75,24 @@ def test_kernel_checks_bare_metal_under_qemu(machine: str, tmp_path: Path) -> No
         status, output = qemu(machine, elf)
         assert status == 0, f"{opt}: exit {status}\n{output}"
         assert re.search(rf"kernels: \d{{6,}} checks, 0 mismatches \({path} path\)", output), output
+
+
+def test_kernel_checks_built_by_clang_under_qemu(tmp_path: Path) -> None:
+    """The Helium kernels as LLVM compiles them (clang-14 objects, linked by arm-none-eabi-gcc)."""
+    if shutil.which("clang-14") is None:
+        pytest.skip("clang-14 is not installed")
+    cpu = ["-mcpu=cortex-m55", *HARD, "-mthumb"]
+    objs = []
+    for name in ("kernel_check", "bm_startup"):
+        objs.append(str(tmp_path / f"{name}.o"))
+        subprocess.run(["clang-14", "--target=arm-none-eabi", *cpu, *WARNINGS, "-O3", "-DUTVM_BAREMETAL",
+                        "-isystem", "/usr/lib/arm-none-eabi/include", f"-I{INCLUDE}", f"-I{TESTS}", "-c",
+                        str(TESTS / f"{name}.c"), "-o", objs[-1]], check=True, capture_output=True, text=True)
+    elf = tmp_path / "check.elf"
+    subprocess.run(["arm-none-eabi-gcc", *cpu, *objs, "-T", str(TESTS / "bm.ld"), "-nostartfiles",
+                    "--specs=nano.specs", "-o", str(elf)], check=True, capture_output=True, text=True)
+    status, output = qemu("mps3-an547", elf)
+    assert status == 0 and re.search(r"kernels: \d{6,} checks, 0 mismatches \(Helium path\)", output), output
 
 
 def test_helium_build_uses_mve_and_no_smlad(tmp_path: Path) -> None:
