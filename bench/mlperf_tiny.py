@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/mlperf_tiny.py [--targets qemu-mps2-an386,qemu-mps2-an385] [--models kws01,ic01]
                                            [--inputs 5] [--models-dir ../shared/models/mlperf-tiny] [--json F]
-                                           [--dsp]
+                                           [--dsp | --mve]
 
 --dsp schedules the convolutions and fully connected layers around the int8 dot-product
-intrinsics (harness.models.dsp.apply_dsp: SMLAD on cores with the DSP extension).
+intrinsics (harness.models.dsp.apply_dsp: SMLAD on cores with the DSP extension); --mve also the
+depthwise convolutions around the depthwise tile intrinsic (harness.models.mve.apply_mve: Helium).
 
 Per model: instructions per inference (exact under QEMU -icount), the anchors' Cortex-M4 cycles from
 shared/reference.md beside them (TFLite Micro + CMSIS-NN, microTVM autotuned, microTVM + CMSIS-NN,
@@ -29,6 +30,7 @@ from harness.models import reference as references
 from harness.models.check import seeded_agreement
 from harness.models.dsp import apply_dsp
 from harness.models.graph_client import GraphModule
+from harness.models.mve import apply_mve
 from harness.models.run import build_model_image, code_size, compile_for
 from harness.targets import get_target
 
@@ -43,9 +45,9 @@ ANCHORS = {
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf-tiny"
 
 
-def measure(model: Path, target: str, inputs: int, out: Path, dsp: bool = False) -> dict:
+def measure(model: Path, target: str, inputs: int, out: Path, dsp: bool = False, mve: bool = False) -> dict:
     tgt = get_target(target)
-    compiled, fmt = compile_for(model, tgt, scheduler=apply_dsp if dsp else None)
+    compiled, fmt = compile_for(model, tgt, scheduler=apply_mve if mve else apply_dsp if dsp else None)
     ref = references.for_model(model, fmt, compiled)
     manifest = build_model_image(compiled, target, out)
     with Device(manifest, workdir=out) as client:
@@ -86,6 +88,7 @@ def main() -> int:
     ap.add_argument("--models-dir", type=Path, default=DEFAULT_DIR)
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--dsp", action="store_true", help="tensorize dot products (harness.models.dsp)")
+    ap.add_argument("--mve", action="store_true", help="and depthwise convolutions (harness.models.mve)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="utvm-bench-mlperf-"))
     results = []
@@ -96,7 +99,8 @@ def main() -> int:
             if not model.is_file():
                 print(f"bench: no model {model}", file=sys.stderr)
                 return 2
-            rows.append(measure(model, target, args.inputs, work / f"{name}-{target}", args.dsp))
+            rows.append(measure(model, target, args.inputs, work / f"{name}-{target}", args.dsp,
+                                args.mve))
         print("\n".join(table(target, rows)) + "\n", flush=True)
         results += rows
     if args.json:

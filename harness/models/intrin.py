@@ -43,7 +43,7 @@ def with_header(source: str) -> str:
     """Kernel C source with the micro-kernels' header included where it calls them, and without
     the prototypes TVM's C codegen writes for every extern it calls (void* arguments, int32_t
     result: they would conflict with the header's typed static inline definitions)."""
-    names = "|".join(EXTERN.values())
+    names = "|".join((*EXTERN.values(), "utvm_dw_mac_s8"))  # and intrin_mve's depthwise tile
     if not re.search(rf"\b({names})\(", source):
         return source
     prototype = rf'(#ifdef __cplusplus\nextern "C"\n#endif\n)?TVM_DLL int32_t ({names})\([^;{{}}]*\);\n'

@@ -1,10 +1,12 @@
 /*
- * int8 dot-product micro-kernels for model kernels (header-only).
+ * int8 dot-product and depthwise micro-kernels for model kernels (header-only).
  *
- * On cores with the DSP extension (Cortex-M4, M7, M33, M55: __ARM_FEATURE_DSP) four int8
- * pairs go through two dual 16-bit multiply-accumulates (SMLAD) after sign-extending bytes
- * 0,2 and 1,3 (SXTB16, SXTB16 ROR #8); elsewhere (Cortex-M3, the host) a portable loop. Both
- * paths give identical results: int32 sums that wrap on overflow exactly as SMLAD does.
+ * On cores with Helium (Cortex-M55, M85: __ARM_FEATURE_MVE) the kernels are utvm/dsp_mve.h's (16
+ * int8 pairs per VMLADAVA). On other cores with the DSP extension (Cortex-M4, M7, M33, an M55 built
+ * without MVE: __ARM_FEATURE_DSP) four int8 pairs go through two dual 16-bit multiply-accumulates
+ * (SMLAD) after sign-extending bytes 0,2 and 1,3 (SXTB16, SXTB16 ROR #8); elsewhere (Cortex-M3, the
+ * host) a portable loop. All paths give identical results: int32 sums that wrap on overflow exactly
+ * as SMLAD does. No input offset is applied: callers fold the input zero point into the bias.
  *
  * Pointers may have any alignment: four bytes are read with memcpy, which GCC turns into
  * one LDR on cores that allow unaligned word loads. n may be any length >= 0; the last
@@ -16,12 +18,18 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define UTVM_DSP_MVE 1
+#define UTVM_DSP_SIMD 0
+#elif defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
 #include <arm_acle.h>
+#define UTVM_DSP_MVE 0
 #define UTVM_DSP_SIMD 1
 #else
+#define UTVM_DSP_MVE 0
 #define UTVM_DSP_SIMD 0
 #endif
+#include "utvm/dsp_mve.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,6 +42,8 @@ static inline int32_t utvm_dsp_s32(uint32_t u) {
 
 /* The product of two int8, as the uint32 a wrapping sum adds. */
 static inline uint32_t utvm_dsp_mul(int8_t a, int8_t b) { return (uint32_t)((int32_t)a * (int32_t)b); }
+
+#if !UTVM_DSP_MVE /* the SMLAD and portable kernels (dsp_mve.h has the Helium ones) */
 
 #if UTVM_DSP_SIMD
 /* Four bytes from any address, as SXTB16 takes them. */
@@ -129,6 +139,24 @@ static inline void utvm_dot_s8_x4(const int8_t* a, const int8_t* b, int32_t b_st
   acc[2] = utvm_dsp_s32(u2);
   acc[3] = utvm_dsp_s32(u3);
 }
+
+/* Depthwise multiply-accumulate over a tile of taps, channels innermost (NHWC input, [1, KH, KW, C]
+ * weights): acc[c] += sum in[y * in_row + x * in_col + c] * w[y * w_row + x * w_col + c] for
+ * y < kh, x < kw, c < channels. Sums wrap as the dot products' do. */
+static inline void utvm_dw_mac_s8(const int8_t* in, int32_t in_col, int32_t in_row, const int8_t* w,
+                                  int32_t w_col, int32_t w_row, int32_t kh, int32_t kw,
+                                  int32_t channels, int32_t* acc) {
+  for (int32_t c = 0; c < channels; ++c) {
+    uint32_t sum = (uint32_t)acc[c];
+    for (int32_t y = 0; y < kh; ++y) {
+      for (int32_t x = 0; x < kw; ++x) {
+        sum += utvm_dsp_mul(in[y * in_row + x * in_col + c], w[y * w_row + x * w_col + c]);
+      }
+    }
+    acc[c] = utvm_dsp_s32(sum);
+  }
+}
+#endif /* !UTVM_DSP_MVE */
 
 #ifdef __cplusplus
 }
