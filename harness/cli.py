@@ -124,7 +124,7 @@ def _cmd_run_model(args: argparse.Namespace) -> int:
     model = _model_file(args.model)
     out = Path(args.out) if args.out else Path("build") / "run-model" / f"{model.stem}-{args.target}"
     run = run_model(model, args.target, out, Path(args.inputs) if args.inputs else None, args.repeat,
-                    tuning=args.tuning)
+                    tuning=args.tuning, executor=args.executor, overhead=args.overhead)
     if args.outputs:
         np.savez(args.outputs, **{f"output_{i}": o for i, o in enumerate(run.outputs)})
     if args.json:
@@ -150,6 +150,10 @@ def _add_run_model(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--json", action="store_true", help="print one JSON document")
     r.add_argument("--tuning", metavar="DIR|auto", help="schedule kernels by a `utvm tune` database, or "
                    "'auto' for the one shipped for the target")
+    r.add_argument("--executor", choices=("graph", "aot"), default="graph", help="run the model through "
+                   "the graph executor (a graph table, default) or compiled ahead of time (aot)")
+    r.add_argument("--overhead", action="store_true", help="also time each kernel called directly and report "
+                   "the executor's own cost per inference")
     r.add_argument("--out", metavar="DIR", help="build directory (default build/run-model/MODEL-TARGET)")
     r.set_defaults(func=_cmd_run_model)
 
