@@ -33,13 +33,16 @@ extern "C" {
 /* Where a tensor's data is. */
 enum {
   UTVM_AOT_WORKSPACE = 0, /* workspace + offset: an activation */
-  UTVM_AOT_PARAM = 1,     /* params[offset]: a constant in flash */
+  UTVM_AOT_PARAM = 1,     /* at.param: a constant in flash */
   UTVM_AOT_IO = 2,        /* UTVM_AOT_IO + i: input i (i < num_inputs), then the outputs */
 };
 
 typedef struct {
   const int64_t* shape;
-  uint32_t offset;   /* in the workspace (activations, inputs, outputs), or an index into params */
+  union {
+    uint32_t offset;     /* in the workspace: activations, inputs and outputs */
+    const void* param;   /* a parameter's data */
+  } at;
   DLDataType dtype;
   uint8_t ndim;
   uint8_t place;     /* UTVM_AOT_WORKSPACE, UTVM_AOT_PARAM, or UTVM_AOT_IO + i */
@@ -53,7 +56,6 @@ typedef struct {
 
 typedef struct {
   const utvm_aot_tensor_t* tensors;
-  const void* const* params;
   const utvm_aot_call_t* calls;
   const uint16_t* args;
   const uint16_t* inputs;  /* tensor ids of the inputs, then */

@@ -14,7 +14,7 @@ void* utvm_aot_io(const utvm_aot_model_t* m, uint8_t* workspace, uint32_t i, siz
   size_t n = (t->dtype.bits * (size_t)t->dtype.lanes + 7u) / 8u;
   for (uint32_t d = 0; d < t->ndim; ++d) n *= (size_t)t->shape[d];
   if (nbytes != NULL) *nbytes = n;
-  return workspace + t->offset;
+  return workspace + t->at.offset;
 }
 
 /* Where each place's data starts: the workspace, or a caller's buffer less the offset of its
@@ -26,13 +26,12 @@ static void set_bases(const utvm_aot_model_t* m, const void* const* inputs, void
   for (uint32_t i = 0; i < nio; ++i) {
     const void* p = i < m->num_inputs ? (inputs != NULL ? inputs[i] : NULL)
                                       : (outputs != NULL ? outputs[i - m->num_inputs] : NULL);
-    bases[UTVM_AOT_IO + i] = p != NULL ? (uintptr_t)p - m->tensors[io_id(m, i)].offset : (uintptr_t)workspace;
+    bases[UTVM_AOT_IO + i] = p != NULL ? (uintptr_t)p - m->tensors[io_id(m, i)].at.offset : (uintptr_t)workspace;
   }
 }
 
-static void bind(DLTensor* d, TVMFFIAny* a, const utvm_aot_tensor_t* t, const void* const* params,
-                 const uintptr_t* bases) {
-  d->data = t->place == UTVM_AOT_PARAM ? (void*)(uintptr_t)params[t->offset] : (void*)(bases[t->place] + t->offset);
+static void bind(DLTensor* d, TVMFFIAny* a, const utvm_aot_tensor_t* t, const uintptr_t* bases) {
+  d->data = t->place == UTVM_AOT_PARAM ? (void*)(uintptr_t)t->at.param : (void*)(bases[t->place] + t->at.offset);
   d->device.device_type = kDLCPU;
   d->device.device_id = 0;
   d->ndim = t->ndim;
@@ -51,7 +50,7 @@ static utvm_status_t call(const utvm_aot_model_t* m, const utvm_aot_call_t* c, c
   TVMFFIAny args[UTVM_AOT_MAX_ARGS];
   TVMFFIAny result;
   const uint16_t* ids = &m->args[c->first_arg];
-  for (uint32_t a = 0; a < c->num_args; ++a) bind(&tensors[a], &args[a], &m->tensors[ids[a]], m->params, bases);
+  for (uint32_t a = 0; a < c->num_args; ++a) bind(&tensors[a], &args[a], &m->tensors[ids[a]], bases);
   if (c->fn(NULL, args, c->num_args, &result) == 0) return UTVM_OK;
   if (utvm_error_get()[0] == '\0') utvm_error_set("RuntimeError", "aot: a kernel failed without an error message");
   return UTVM_ERR_KERNEL;

@@ -36,7 +36,7 @@ static int32_t set_int(void* result, int64_t v) {
 static int32_t copy_io(void* args, int32_t n, bool output) {
   const uint32_t count = output ? MODEL->num_outputs : MODEL->num_inputs;
   if (n != 2 || ARG(0).type_index != kTVMFFIInt || ARG(1).type_index != kTVMFFIDLTensorPtr) {
-    return fail("TypeError", output ? "get_output(index, out tensor)" : "set_input(index, tensor)");
+    return fail("TypeError", "aot: expected (index, tensor)");
   }
   if (ARG(0).v_int64 < 0 || ARG(0).v_int64 >= (int64_t)count) {
     return fail("IndexError", output ? "aot: no such output" : "aot: no such input");
@@ -50,8 +50,7 @@ static int32_t copy_io(void* args, int32_t n, bool output) {
   uint8_t* mine = utvm_aot_io(MODEL, g_aot.workspace, i, &nbytes);
   if (t->dtype.code != spec->dtype.code || t->dtype.bits != spec->dtype.bits || !utvm_tensor_nbytes(t, &given) ||
       given != nbytes) {
-    return fail("ValueError", output ? "get_output: tensor size or dtype does not match"
-                                     : "set_input: tensor size or dtype does not match");
+    return fail("ValueError", "aot: the tensor's size or dtype does not match the model's");
   }
   uint8_t* theirs = (uint8_t*)t->data + t->byte_offset;
   if (output) {
