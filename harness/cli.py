@@ -162,11 +162,16 @@ def _cmd_package(args: argparse.Namespace) -> int:
     from harness.models.package import package
 
     model = _model_file(args.model)
+    if args.mlperf_tiny and args.executor == "aot":
+        raise UtvmError("--mlperf-tiny firmware runs the graph executor: --executor aot is not supported "
+                        "with it")
     if args.mlperf_tiny:
         return _package_mlperf(args, model)
     if (args.target and args.tuning != "auto") or args.mlperf_name:
         raise UtvmError("--target and --mlperf-name go with --mlperf-tiny or --tuning auto (a library has "
                         "no target)")
+    if args.executor == "aot":
+        return _package_aot(args, model)
     pkg = package(model, Path(args.out), name=args.name, param_section=args.param_section,
                   tuning=args.tuning, target=args.target)
     print(f"packaged {model} as {pkg.name} in {pkg.out}")
@@ -174,6 +179,21 @@ def _cmd_package(args: argparse.Namespace) -> int:
           f"({pkg.out / (pkg.name + '.mk')} lists them)")
     print(f"  memory: {pkg.memory_bytes} B buffer ({pkg.graph.arena_bytes} activations, "
           f"{pkg.workspace_bytes} workspace); parameters in {args.param_section}")
+    return 0
+
+
+def _package_aot(args: argparse.Namespace, model: Path) -> int:
+    from harness.models.aot_package import package_aot
+
+    pkg = package_aot(model, Path(args.out), name=args.name, param_section=args.param_section,
+                      tuning=args.tuning, target=args.target)
+    up = pkg.name.upper()
+    print(f"packaged {model} as {pkg.name} (compiled ahead of time) in {pkg.out}")
+    print(f"  header: {pkg.include / (pkg.name + '.h')}; sources: {len(pkg.sources)} files "
+          f"({pkg.out / (pkg.name + '.mk')} lists them)")
+    print(f"  memory: {up}_WORKSPACE_BYTES {pkg.memory_bytes} B (activations) for {pkg.name}_run, "
+          f"{up}_KERNEL_WORKSPACE_BYTES {pkg.workspace_bytes} B for utvm_aot_init; parameters in "
+          f"{args.param_section}")
     return 0
 
 
@@ -206,6 +226,8 @@ def _add_package(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--name", default="model", help="C prefix of the API and the header's name")
     p.add_argument("--param-section", default=DEFAULT_PARAM_SECTION, help="section the parameters go in")
+    p.add_argument("--executor", choices=("graph", "aot"), default="graph", help="the graph executor's API "
+                   "(default), or aot: <name>_run(inputs, outputs, workspace), direct kernel calls")
     p.add_argument("--mlperf-tiny", action="store_true",
                    help="also build a firmware image speaking MLPerf Tiny's serial protocol (needs --target)")
     p.add_argument("--target", help="the board the --mlperf-tiny firmware (or --tuning auto) is for "

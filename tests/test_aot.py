@@ -180,3 +180,50 @@ def test_run_model_executor_flag(tmp_path: Path) -> None:
     bad = subprocess.run([*cmd, "--executor", "vm"], cwd=REPO_ROOT, capture_output=True, text=True,
                          timeout=60, check=False)
     assert bad.returncode == 2 and re.search(r"invalid choice: 'vm'", bad.stderr), bad.stderr
+
+
+MAIN_C = """#include <stdio.h>
+#include "{name}.h"
+{arrays}
+static uint8_t workspace[{up}_WORKSPACE_BYTES] __attribute__((aligned(64)));
+static uint8_t scratch[{up}_KERNEL_WORKSPACE_BYTES];
+static utvm_std_allocator_t kernels;
+
+int main(void) {{
+  const void* in[] = {{{ins}}};
+  void* out[] = {{{outs}}};
+  if (utvm_aot_init(&kernels, scratch, sizeof scratch) != UTVM_OK) return 1;
+  if ({name}_run(in, out, workspace) != UTVM_OK) return 2;
+  for (unsigned i = 0; i < sizeof(y0); ++i) printf("%02x", ((const unsigned char*)y0)[i]);
+  return 0;
+}}
+"""
+
+
+def test_package_aot_links_into_a_users_main_without_the_graph_executor(tmp_path: Path) -> None:
+    """`utvm package --executor aot`: a library whose <name>_run a plain main.c calls (the README's example),
+    inputs and outputs in the caller's buffers; the outputs are TVM's."""
+    from harness.models.aot_package import package_aot
+
+    c, inputs = compiled("mlp")
+    mod, _ = MODELS["mlp"]()
+    pkg = package_aot(mod, tmp_path / "pkg", name="net")
+    assert not list((pkg.out / "src").rglob("graph*.c")) and not (pkg.include / "utvm" / "graph.h").exists()
+    x = np.ascontiguousarray(inputs[0], dtype="float32")
+    expected = reference(c, inputs)[0]
+    arrays = (f"static const float x0[{x.size}] = {{{', '.join(repr(float(v)) for v in x.flat)}}};\n"
+              f"static float y0[{expected.size}];")
+    main = tmp_path / "main.c"
+    main.write_text(MAIN_C.format(name="net", up="NET", arrays=arrays, ins="x0", outs="y0"))
+    srcs = [*map(str, pkg.sources), str(main)]
+    flags = ["-std=c11", "-Os", "-Wall", "-Wextra", "-Werror", f"-I{pkg.include}"]
+    subprocess.run(["gcc", *flags, *srcs, "-o", str(tmp_path / "a.out"), "-lm"], check=True,
+                   capture_output=True)
+    run = subprocess.run([str(tmp_path / "a.out")], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run
+    got = np.frombuffer(bytes.fromhex(run.stdout), dtype=expected.dtype).reshape(expected.shape)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    arm = tmp_path / "arm"
+    arm.mkdir()
+    subprocess.run(["arm-none-eabi-gcc", *flags, "-mcpu=cortex-m4", "-mthumb", "-c", *srcs], cwd=arm,
+                   check=True, capture_output=True)

@@ -31,10 +31,10 @@ static int32_t broken(void* self, void* args, int32_t n, void* result) {
 static const int64_t k_shape[] = {4};
 static const float k_p[4] = {10, 20, 30, 40};
 static const utvm_aot_tensor_t k_tensors[] = {
-    {k_shape, {.offset = 0}, {kDLFloat, 32, 1}, 1, UTVM_AOT_IO + 0},
-    {k_shape, {.param = k_p}, {kDLFloat, 32, 1}, 1, UTVM_AOT_PARAM},
-    {k_shape, {.offset = 64}, {kDLFloat, 32, 1}, 1, UTVM_AOT_WORKSPACE},
-    {k_shape, {.offset = 128}, {kDLFloat, 32, 1}, 1, UTVM_AOT_IO + 1},
+    {k_shape, {.offset = 0}, kDLFloat, 32, 1, UTVM_AOT_IO + 0},
+    {k_shape, {.param = k_p}, kDLFloat, 32, 1, UTVM_AOT_PARAM},
+    {k_shape, {.offset = 64}, kDLFloat, 32, 1, UTVM_AOT_WORKSPACE},
+    {k_shape, {.offset = 128}, kDLFloat, 32, 1, UTVM_AOT_IO + 1},
 };
 static const uint16_t k_args[] = {0, 1, 2, 2, 1, 3};
 static const utvm_aot_call_t k_calls[] = {{add, 0, 3}, {add, 3, 3}};

@@ -71,7 +71,8 @@ def _tensor_lines(graph: Graph, section: str) -> list[str]:
     out += [*shape_lines, "static const utvm_aot_tensor_t k_tensors[] = {"]
     for t in graph.tensors:
         place, at = where[t.id]
-        out.append(f"  {{{shape_of[t.id]}, {at}, {_dtype_c(t.dtype)}, {len(t.shape)}, {place}}},")
+        code, bits, _ = _dtype_c(t.dtype).strip("{}").split(", ")  # one lane
+        out.append(f"  {{{shape_of[t.id]}, {at}, {code}, {bits}, {len(t.shape)}, {place}}},")
     return [*out, "};"]
 
 

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "dlpack/dlpack.h"
+#include "utvm/memory.h"
 #include "utvm/runtime.h"
 #include "utvm/status.h"
 
@@ -43,10 +44,11 @@ typedef struct {
     uint32_t offset;     /* in the workspace: activations, inputs and outputs */
     const void* param;   /* a parameter's data */
   } at;
-  DLDataType dtype;
+  uint8_t code;  /* the dtype's DLDataTypeCode and bits (one lane) */
+  uint8_t bits;
   uint8_t ndim;
-  uint8_t place;     /* UTVM_AOT_WORKSPACE, UTVM_AOT_PARAM, or UTVM_AOT_IO + i */
-} utvm_aot_tensor_t;
+  uint8_t place; /* UTVM_AOT_WORKSPACE, UTVM_AOT_PARAM, or UTVM_AOT_IO + i */
+} utvm_aot_tensor_t; /* 12 bytes on a 32-bit core */
 
 typedef struct {
   utvm_packed_fn fn;  /* a __tvm_ffi_<kernel>, called directly */
@@ -78,6 +80,11 @@ utvm_status_t utvm_aot_run(const utvm_aot_model_t* m, const void* const* inputs,
 /* Input i (i < num_inputs), then output i - num_inputs, in the workspace's plan: its data
  * and size in bytes; NULL when out of range. */
 void* utvm_aot_io(const utvm_aot_model_t* m, uint8_t* workspace, uint32_t i, size_t* nbytes);
+
+/* A library without RPC (`utvm package --executor aot`): the runtime set up once for the
+ * kernels, their scratch (TVMBackendAllocWorkspace) over the caller's buffer; alloc is the
+ * caller's storage for the allocator and must outlive the runs. */
+utvm_status_t utvm_aot_init(utvm_std_allocator_t* alloc, void* kernel_workspace, size_t size);
 
 /* The model as an RPC module: the globals an AOT image adds (utvm.aot.create). */
 extern const utvm_func_registry_t utvm_aot_globals;

@@ -11,7 +11,7 @@ static uint16_t io_id(const utvm_aot_model_t* m, uint32_t i) {
 void* utvm_aot_io(const utvm_aot_model_t* m, uint8_t* workspace, uint32_t i, size_t* nbytes) {
   if (m == NULL || workspace == NULL || i >= (uint32_t)m->num_inputs + m->num_outputs) return NULL;
   const utvm_aot_tensor_t* t = &m->tensors[io_id(m, i)];
-  size_t n = (t->dtype.bits * (size_t)t->dtype.lanes + 7u) / 8u;
+  size_t n = (t->bits + 7u) / 8u;
   for (uint32_t d = 0; d < t->ndim; ++d) n *= (size_t)t->shape[d];
   if (nbytes != NULL) *nbytes = n;
   return workspace + t->at.offset;
@@ -35,7 +35,9 @@ static void bind(DLTensor* d, TVMFFIAny* a, const utvm_aot_tensor_t* t, const ui
   d->device.device_type = kDLCPU;
   d->device.device_id = 0;
   d->ndim = t->ndim;
-  d->dtype = t->dtype;
+  d->dtype.code = t->code;
+  d->dtype.bits = t->bits;
+  d->dtype.lanes = 1;
   d->shape = (int64_t*)(uintptr_t)t->shape;
   d->strides = NULL;
   d->byte_offset = 0;
@@ -72,4 +74,11 @@ utvm_status_t utvm_aot_run(const utvm_aot_model_t* m, const void* const* inputs,
     if (call_ticks != NULL && utvm_timer_lap(&timer, &call_ticks[i]) != UTVM_OK) return UTVM_ERR_PLATFORM;
   }
   return UTVM_OK;
+}
+
+utvm_status_t utvm_aot_init(utvm_std_allocator_t* alloc, void* kernel_workspace, size_t size) {
+  if (alloc == NULL || kernel_workspace == NULL) return UTVM_ERR_INVALID_ARG;
+  utvm_status_t st = utvm_std_allocator_init(alloc, kernel_workspace, size);
+  utvm_runtime_config_t cfg = {NULL, &alloc->base, &alloc->base, NULL};
+  return st == UTVM_OK ? utvm_runtime_init(&cfg) : st;
 }

@@ -48,7 +48,7 @@ static int32_t copy_io(void* args, int32_t n, bool output) {
   size_t nbytes;
   uint64_t given;
   uint8_t* mine = utvm_aot_io(MODEL, g_aot.workspace, i, &nbytes);
-  if (t->dtype.code != spec->dtype.code || t->dtype.bits != spec->dtype.bits || !utvm_tensor_nbytes(t, &given) ||
+  if (t->dtype.code != spec->code || t->dtype.bits != spec->bits || !utvm_tensor_nbytes(t, &given) ||
       given != nbytes) {
     return fail("ValueError", "aot: the tensor's size or dtype does not match the model's");
   }
