@@ -14,7 +14,7 @@ registry lookup: the image carries neither the graph table nor the graph executo
 from __future__ import annotations
 
 from harness.build.image import KERNEL_PREFIX
-from harness.errors import UtvmError
+from harness.models.compile import ModelError
 from harness.models.graph import ALIGN, DEFAULT_PARAM_SECTION, Graph, _bytes_c, _dtype_c
 
 MAX_ARGS = 16  # UTVM_AOT_MAX_ARGS
@@ -25,17 +25,17 @@ IMAGE_MODEL = "utvm_aot_image"
 
 
 def check(graph: Graph) -> None:
-    """UtvmError if the AOT executor cannot run this graph (the limits of crt/include/utvm/aot.h)."""
+    """ModelError if the AOT executor cannot run this graph (the limits of crt/include/utvm/aot.h)."""
     if any(t.offset < 0 for t in graph.tensors if t.kind != "param"):
-        raise UtvmError("plan() the graph before emitting its AOT form")
+        raise ModelError("plan() the graph before emitting its AOT form")
     wide = [n.func for n in graph.nodes if len(n.args) > MAX_ARGS]
     if wide:
-        raise UtvmError(f"the AOT executor takes at most {MAX_ARGS} arguments per call; {wide[0]} has more")
+        raise ModelError(f"the AOT executor takes at most {MAX_ARGS} arguments per call; {wide[0]} has more")
     if len(graph.inputs) + len(graph.outputs) > MAX_IO:
-        raise UtvmError(f"the AOT executor takes at most {MAX_IO} inputs and outputs; the model has "
+        raise ModelError(f"the AOT executor takes at most {MAX_IO} inputs and outputs; the model has "
                         f"{len(graph.inputs) + len(graph.outputs)}")
     if len(graph.nodes) >= 1 << 16 or len(graph.tensors) >= 1 << 16:
-        raise UtvmError("the AOT executor takes at most 65535 calls and tensors")
+        raise ModelError("the AOT executor takes at most 65535 calls and tensors")
 
 
 def _where(graph: Graph) -> dict[int, tuple[int, str]]:
