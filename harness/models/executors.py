@@ -24,12 +24,14 @@ class Executor:
     emit: Callable[[Graph], str]  # the planned graph as that source (the image's model)
     module: Callable[[RPCClient, Graph], GraphModule | AotModule]
     footprint: tuple[str, ...]  # its footprint components: code and tables
+    parts: str  # what they are, for a report
 
 
 EXECUTORS = {
     "graph": Executor("graph", "model_graph.c", lambda g: g.to_c(), GraphModule,
-                      ("graph executor", "graph table")),
-    "aot": Executor("aot", "model_aot.c", aot.to_c, AotModule, ("aot executor",)),
+                      ("graph executor", "graph table"), "code and RPC module + graph table"),
+    "aot": Executor("aot", "model_aot.c", aot.to_c, AotModule, ("aot executor",),
+                    "loop, RPC module and call table"),
 }
 
 

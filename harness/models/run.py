@@ -121,7 +121,7 @@ def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, r
         **({"executor_overhead": overheads.overhead(statistics.median(times), kernels, _counter(tgt))}
            if kernels is not None else {}),
         "nodes": [{"kernel": k, "time_ms": round(t * 1e3, 6)} for k, t in nodes],
-        "code_size": code_size(manifest),
+        "code_size": {**code_size(manifest), "executor": _executor_bytes(manifest, executor)},
         "ram": {**_ram(graph, manifest, stats), "reference_arena_bytes": ref.arena_bytes},
         "reference": ref.describe(),
         "tuning": {"database": str(tuning), "kernels": compiled.tuned} if tuning is not None else None,
@@ -219,11 +219,13 @@ def text_report(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _executor_bytes(m: Manifest, executor: str) -> int:
+    """Flash of the executor's code and its tables of the model (harness.models.executors)."""
+    return sum(m.footprint.get("flash", {}).get(k, 0) for k in get_executor(executor).footprint)
+
+
 def _executor_text(r: dict[str, Any]) -> str:
-    c = r["code_size"]
-    if r.get("executor") == "aot":
-        return f"aot executor (loop and call table) {c['aot_executor']}"
-    return f"graph executor {c['graph_executor']} + its graph table {c.get('graph_table', 0)}"
+    return f"{r['executor']} executor {r['code_size']['executor']} ({get_executor(r['executor']).parts})"
 
 
 def _overhead_text(r: dict[str, Any]) -> list[str]:
