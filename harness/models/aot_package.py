@@ -89,6 +89,7 @@ def _header(name: str, g: Graph, scratch: int) -> str:
               f"{list(g.tensors[t].shape)} */" for i, t in enumerate(g.outputs)]
     lines = [f"/* {name}: a model compiled ahead of time by utvm (direct kernel calls). See utvm/aot.h. */",
              f"#ifndef {up}_H_", f"#define {up}_H_", '#include "utvm/aot.h"',
+             "#ifdef __cplusplus", 'extern "C" {', "#endif",
              f"#define {up}_NUM_INPUTS {len(g.inputs)}u", f"#define {up}_NUM_OUTPUTS {len(g.outputs)}u",
              *sizes,
              f"/* The workspace {name}_run takes ({aot.ALIGN}-byte aligned): activations, and the inputs'",
@@ -99,6 +100,6 @@ def _header(name: str, g: Graph, scratch: int) -> str:
              f"extern const utvm_aot_model_t {name}_model;",
              f"utvm_status_t {name}_run(const void* const* inputs, void* const* outputs, "
              "uint8_t* workspace);",
-             f"#endif /* {up}_H_ */"]
+             "#ifdef __cplusplus", "}", "#endif", f"#endif /* {up}_H_ */"]
     return "\n".join(lines) + "\n"
 
