@@ -125,7 +125,7 @@ def _cmd_run_model(args: argparse.Namespace) -> int:
     model = _model_file(args.model)
     out = Path(args.out) if args.out else Path("build") / "run-model" / f"{model.stem}-{args.target}"
     run = run_model(model, args.target, out, Path(args.inputs) if args.inputs else None, args.repeat,
-                    tuning=args.tuning)
+                    tuning=args.tuning, executor=args.executor, overhead=args.overhead)
     if args.outputs:
         np.savez(args.outputs, **{f"output_{i}": o for i, o in enumerate(run.outputs)})
     if args.json:
@@ -151,6 +151,10 @@ def _add_run_model(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--json", action="store_true", help="print one JSON document")
     r.add_argument("--tuning", metavar="DIR|auto", help="schedule kernels by a `utvm tune` database, or "
                    "'auto' for the one shipped for the target")
+    r.add_argument("--executor", choices=("graph", "aot"), default="graph", help="run the model through "
+                   "the graph executor (a graph table, default) or compiled ahead of time (aot)")
+    r.add_argument("--overhead", action="store_true", help="also time each kernel called directly and report "
+                   "the executor's own cost per inference")
     r.add_argument("--out", metavar="DIR", help="build directory (default build/run-model/MODEL-TARGET)")
     r.set_defaults(func=_cmd_run_model)
 
@@ -159,11 +163,16 @@ def _cmd_package(args: argparse.Namespace) -> int:
     from harness.models.package import package
 
     model = _model_file(args.model)
+    if args.mlperf_tiny and args.executor == "aot":
+        raise UtvmError("--mlperf-tiny firmware runs the graph executor: --executor aot is not supported "
+                        "with it")
     if args.mlperf_tiny:
         return _package_mlperf(args, model)
     if (args.target and args.tuning != "auto") or args.mlperf_name:
         raise UtvmError("--target and --mlperf-name go with --mlperf-tiny or --tuning auto (a library has "
                         "no target)")
+    if args.executor == "aot":
+        return _package_aot(args, model)
     pkg = package(model, Path(args.out), name=args.name, param_section=args.param_section,
                   tuning=args.tuning, target=args.target)
     print(f"packaged {model} as {pkg.name} in {pkg.out}")
@@ -171,6 +180,21 @@ def _cmd_package(args: argparse.Namespace) -> int:
           f"({pkg.out / (pkg.name + '.mk')} lists them)")
     print(f"  memory: {pkg.memory_bytes} B buffer ({pkg.graph.arena_bytes} activations, "
           f"{pkg.workspace_bytes} workspace); parameters in {args.param_section}")
+    return 0
+
+
+def _package_aot(args: argparse.Namespace, model: Path) -> int:
+    from harness.models.aot_package import package_aot
+
+    pkg = package_aot(model, Path(args.out), name=args.name, param_section=args.param_section,
+                      tuning=args.tuning, target=args.target)
+    up = pkg.name.upper()
+    print(f"packaged {model} as {pkg.name} (compiled ahead of time) in {pkg.out}")
+    print(f"  header: {pkg.include / (pkg.name + '.h')}; sources: {len(pkg.sources)} files "
+          f"({pkg.out / (pkg.name + '.mk')} lists them)")
+    print(f"  memory: {up}_WORKSPACE_BYTES {pkg.memory_bytes} B (activations) for {pkg.name}_run, "
+          f"{up}_KERNEL_WORKSPACE_BYTES {pkg.workspace_bytes} B for utvm_aot_init; parameters in "
+          f"{args.param_section}")
     return 0
 
 
@@ -203,6 +227,8 @@ def _add_package(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--name", default="model", help="C prefix of the API and the header's name")
     p.add_argument("--param-section", default=DEFAULT_PARAM_SECTION, help="section the parameters go in")
+    p.add_argument("--executor", choices=("graph", "aot"), default="graph", help="the graph executor's API "
+                   "(default), or aot: <name>_run(inputs, outputs, workspace), direct kernel calls")
     p.add_argument("--mlperf-tiny", action="store_true",
                    help="also build a firmware image speaking MLPerf Tiny's serial protocol (needs --target)")
     p.add_argument("--target", help="the board the --mlperf-tiny firmware (or --tuning auto) is for "

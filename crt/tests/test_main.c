@@ -9,6 +9,7 @@ int g_checks_failed, g_tests_passed, g_tests_failed;
 /* The unit tests run without a generated system library. */
 const utvm_func_registry_t utvm_system_lib_registry = {NULL, 0};
 
+void test_aot(void);
 void test_graph(void);
 void test_link(void);
 void test_memory(void);
@@ -16,6 +17,7 @@ void test_rpc(void);
 void test_timer(void);
 
 int main(void) {
+  test_aot();
   test_graph();
   test_link();
   test_memory();

@@ -18,6 +18,8 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ("uart rx ring", r"\.bss\.g_ring_buf$", ""),
     ("memory", "", r"/obj/crt/src/memory/"),
     ("graph executor", "", r"/obj/crt/src/graph/"),
+    ("graph table", "", r"/kernel\d+_model_graph\.o$"),  # the graph executor's table of the model
+    ("aot executor", "", r"/obj/crt/src/aot/|/kernel\d+_model_aot\.o$"),  # loop, RPC module, call table
     ("runtime", "", r"/obj/crt/src/runtime/"),
     ("link layer", "", r"/obj/crt/src/rpc/(framing|session)\.o$"),
     ("rpc server", "", r"/obj/crt/src/rpc/"),

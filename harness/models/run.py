@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import statistics
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,13 @@ from harness.build.footprint import RUNTIME_COMPONENTS
 from harness.device import Device
 from harness.errors import UtvmError
 from harness.models import fit, formats
+from harness.models import overhead as overheads
 from harness.models import reference as references
 from harness.models import tuning as tunings
 from harness.models.compile import Compiled, ModelError, Scheduler, compile_model
+from harness.models.executors import DEFAULT as DEFAULT_EXECUTOR
+from harness.models.executors import get_executor
 from harness.models.graph import Graph
-from harness.models.graph_client import GraphModule
 from harness.targets import Target, get_target
 
 
@@ -62,12 +65,15 @@ def _random(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.
     return rng.standard_normal(shape).astype(dtype)
 
 
-def build_model_image(compiled: Compiled, target: str, out: Path) -> Manifest:
-    """The target's image with the model's kernels and graph (sources in `out`, image in out/image)."""
+def build_model_image(compiled: Compiled, target: str, out: Path,
+                      executor: str = DEFAULT_EXECUTOR) -> Manifest:
+    """The target's image with the model's kernels and graph, as the executor runs it (a graph table
+    or AOT calls; sources in `out`, image in out/image)."""
+    ex = get_executor(executor)
     out.mkdir(parents=True, exist_ok=True)
     (out / "kernels.c").write_text(compiled.kernels_c)
-    (out / "model_graph.c").write_text(compiled.graph.to_c())
-    return build(get_target(target), out / "image", [out / "kernels.c", out / "model_graph.c"])
+    (out / ex.source).write_text(ex.emit(compiled.graph))
+    return build(get_target(target), out / "image", [out / "kernels.c", out / ex.source])
 
 
 def compile_for(model: Path, target: Target, tuning: str | Path | None = None,
@@ -84,30 +90,38 @@ def compile_for(model: Path, target: Target, tuning: str | Path | None = None,
 
 
 def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, repeat: int = 10,
-              tuning: str | Path | None = None) -> ModelRun:
-    """`tuning`: a tuning database directory, or "auto" for the one shipped for the target."""
+              tuning: str | Path | None = None, executor: str = DEFAULT_EXECUTOR,
+              overhead: bool = False) -> ModelRun:
+    """`tuning`: a tuning database directory, or "auto" for the one shipped for the target.
+    `executor`: "graph" or "aot" (harness.models.executors). `overhead`: also time each kernel called
+    directly and report the executor's own cost per inference (the run less its kernels)."""
     if repeat < 1:
         raise UtvmError("--repeat must be at least 1")
+    ex = get_executor(executor)
     tgt = get_target(target)
     compiled, fmt = compile_for(model, tgt, tuning)
     ref = references.for_model(model, fmt, compiled)
-    manifest = build_model_image(compiled, target, out)
+    manifest = build_model_image(compiled, target, out, executor)
     (out / "graph.json").write_text(compiled.graph.to_json())
     graph = compiled.graph
     xs = load_inputs(graph, inputs)
     with Device(manifest, workdir=out) as client:
-        module = GraphModule(client, graph)
+        module = ex.module(client, graph)
         outputs = module(*xs)
         times = module.time_run(repeat=repeat)
         nodes = module.profile()
         stats = client.stats()
+        kernels = overheads.kernel_seconds(client, graph, xs) if overhead else None
     expected = ref.run(xs)
     report = {
-        "model": str(model), "format": fmt, "target": target, "image": manifest.artifact,
+        "model": str(model), "format": fmt, "target": target, "executor": executor,
+        "image": manifest.artifact,
         "time_ms": _times(times),
         **_counts(tgt, times),
+        **({"executor_overhead": overheads.overhead(statistics.median(times), kernels, _counter(tgt))}
+           if kernels is not None else {}),
         "nodes": [{"kernel": k, "time_ms": round(t * 1e3, 6)} for k, t in nodes],
-        "code_size": code_size(manifest),
+        "code_size": {**code_size(manifest), "executor": _executor_bytes(manifest, executor)},
         "ram": {**_ram(graph, manifest, stats), "reference_arena_bytes": ref.arena_bytes},
         "reference": ref.describe(),
         "tuning": {"database": str(tuning), "kernels": compiled.tuned} if tuning is not None else None,
@@ -127,6 +141,11 @@ def _counts(target: Target, seconds: list[float]) -> dict[str, dict[str, int]]:
         counts = sorted(target.cycles(s) or 0 for s in seconds)
         out["cycles"] = {"median": int(statistics.median(counts)), "min": counts[0], "max": counts[-1]}
     return out
+
+
+def _counter(target: Target) -> Callable[[float], int | None]:
+    """Seconds to instructions (QEMU -icount) or cycles (a real board's clock), else None."""
+    return target.instructions if target.icount_shift is not None else target.cycles
 
 
 def _times(seconds: list[float]) -> dict[str, float]:
@@ -149,7 +168,8 @@ def kernel_sizes(elf: str, names: list[str]) -> dict[str, int]:
 def code_size(m: Manifest) -> dict[str, Any]:
     flash = m.footprint.get("flash", {})
     split = {"runtime": sum(flash.get(k, 0) for k in RUNTIME_COMPONENTS),
-             "graph_executor": flash.get("graph executor", 0), "kernels": flash.get("kernels", 0),
+             "graph_executor": flash.get("graph executor", 0), "graph_table": flash.get("graph table", 0),
+             "aot_executor": flash.get("aot executor", 0), "kernels": flash.get("kernels", 0),
              "params": flash.get("params", 0)}
     return {"text": m.size["text"], "data": m.size["data"], "bss": m.size["bss"], **split,
             "other": max(sum(flash.values()) - sum(split.values()), 0),
@@ -181,10 +201,11 @@ def text_report(r: dict[str, Any]) -> list[str]:
              f"  time on device: median {t['median']:.4f} ms (min {t['min']:.4f}, max {t['max']:.4f}, "
              f"spread {t['spread_pct']:.2f}% over {t['repeats']} runs)" + _count_text(r),
              f"  code size: text {c['text']} B, data {c['data']} B, bss {c['bss']} B; "
-             f"runtime {c['runtime']}, graph executor {c['graph_executor']}, kernels {c['kernels']}, "
+             f"runtime {c['runtime']}, {_executor_text(r)}, kernels {c['kernels']}, "
              f"parameters {c['params']} B",
              f"  RAM: activations {ram['arena_bytes']} B, workspace high water "
              f"{ram['workspace_high_water']} B, static {ram['static_bytes']} B" + _stack(ram) + _beside(r)]
+    lines += _overhead_text(r)
     sizes = c.get("per_kernel", {})
     for n in r["nodes"]:
         lines.append(f"    {n['kernel']:<40} {n['time_ms']:.4f} ms  {sizes.get(n['kernel'], 0):>6} B of code")
@@ -196,6 +217,25 @@ def text_report(r: dict[str, Any]) -> list[str]:
                      f"(max abs diff {o['max_abs_diff']:.3g}{lsb}; top-1 "
                      f"{'agrees' if o['top1_agrees'] else 'DIFFERS'}); first values {o['values']}")
     return lines
+
+
+def _executor_bytes(m: Manifest, executor: str) -> int:
+    """Flash of the executor's code and its tables of the model (harness.models.executors)."""
+    return sum(m.footprint.get("flash", {}).get(k, 0) for k in get_executor(executor).footprint)
+
+
+def _executor_text(r: dict[str, Any]) -> str:
+    return f"{r['executor']} executor {r['code_size']['executor']} ({get_executor(r['executor']).parts})"
+
+
+def _overhead_text(r: dict[str, Any]) -> list[str]:
+    o = r.get("executor_overhead")
+    if o is None:
+        return []
+    unit = next((k for k in ("instructions", "cycles") if k in r), "")
+    count = f" ({o['overhead_count']} {unit})" if "overhead_count" in o else ""
+    return [f"  executor overhead per inference: {o['overhead_ms']:.4f} ms{count} (the run less its kernels "
+            f"called directly, {o['kernels_ms']:.4f} ms)"]
 
 
 def _count_text(r: dict[str, Any]) -> str:

@@ -1,0 +1,229 @@
+"""The AOT executor (`--executor aot`): the graph compiled ahead of time into a call table of direct
+kernel calls (harness/models/aot.py, crt/src/aot/), run over RPC (utvm.aot.create) on the host and a
+QEMU board, against TVM, TFLite Micro and the graph executor's image of the same model."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from elftools.elf.elffile import ELFFile
+from filelock import FileLock
+
+from harness.build import Manifest
+from harness.device import Device
+from harness.errors import RemoteError, RemoteValueError, UtvmError
+from harness.models import aot, overhead
+from harness.models import reference as references
+from harness.models.aot_client import AotModule
+from harness.models.check import seeded_agreement
+from harness.models.compile import Compiled, compile_model, reference
+from harness.models.graph import Node
+from harness.models.graph_client import GraphModule
+from harness.models.run import build_model_image, compile_for, load_inputs
+from harness.targets import get_target
+from tests import onnx_models
+from tests.conftest import REPO_ROOT, mlperf_tiny_model, require_tvm
+from tests.models import MODELS
+
+ROOT = REPO_ROOT / "build" / "test-aot"
+BOARD = "qemu-mps2-an385-semihosting"
+_COMPILED: dict[str, tuple[Compiled, list[np.ndarray]]] = {}
+
+
+def compiled(name: str) -> tuple[Compiled, list[np.ndarray]]:
+    """A model of tests/models.py (with its inputs), or an MLPerf Tiny model (no inputs)."""
+    require_tvm()
+    if name not in _COMPILED:
+        if name in MODELS:
+            mod, inputs = MODELS[name]()
+            _COMPILED[name] = compile_model(mod), inputs
+        else:
+            _COMPILED[name] = compile_for(mlperf_tiny_model(name), get_target("host"))[0], []
+    return _COMPILED[name]
+
+
+def image(name: str, target: str, executor: str) -> Manifest:
+    out = ROOT / f"{name}-{target}-{executor}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out) + ".lock"):  # xdist workers share the images
+        return build_model_image(compiled(name)[0], target, out, executor)
+
+
+def symbols(elf: str) -> set[str]:
+    with open(elf, "rb") as f:
+        return {s.name for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols()}
+
+
+def test_emitted_source_is_data_with_direct_calls_and_no_names() -> None:
+    c, _ = compiled("cnn")
+    source = aot.to_c(c.graph)
+    for n in c.graph.nodes:
+        assert f"__tvm_ffi_{n.func}, " in source  # in the call table, resolved by the linker
+        assert f'"{n.func}"' not in source  # no kernel names, so no lookup by name
+    assert "utvm_aot_run(&utvm_aot_image_model, inputs, outputs, workspace, NULL)" in source
+    assert "utvm_image_globals = &utvm_aot_globals" in source
+    assert "utvm_image_globals" not in aot.to_c(c.graph, name="net", rpc=False)
+
+
+def test_graphs_the_executor_cannot_run_are_errors() -> None:
+    c, _ = compiled("mlp")
+    wide = copy.deepcopy(c.graph)
+    wide.nodes.append(Node("many", [wide.inputs[0]] * 17))
+    with pytest.raises(UtvmError, match="at most 16 arguments per call; many has more"):
+        aot.to_c(wide)
+    unplanned = copy.deepcopy(c.graph)
+    unplanned.tensors[unplanned.inputs[0]].offset = -1
+    with pytest.raises(UtvmError, match="plan"):
+        aot.to_c(unplanned)
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_aot_on_the_host_matches_tvm(model: str, tmp_path: Path) -> None:
+    c, inputs = compiled(model)
+    expected = reference(c, inputs)
+    with Device(image(model, "host", "aot"), workdir=tmp_path) as client:
+        module = AotModule(client, c.graph)
+        assert module.num_inputs == len(inputs) and module.num_outputs == len(expected)
+        for _ in range(2):  # a second run on the same module
+            got = module(*inputs)
+            for g, e in zip(got, expected, strict=True):
+                assert g.shape == e.shape and g.dtype == e.dtype
+                np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+        nodes = module.profile()
+        assert [n for n, _ in nodes] == [n.func for n in c.graph.nodes] and all(t > 0 for _, t in nodes)
+        stats = module.stats()
+        assert stats == {"runs": 3, "workspace_bytes": c.graph.arena_bytes, "calls": len(c.graph.nodes)}
+
+
+def test_aot_module_by_name_and_its_errors(tmp_path: Path) -> None:
+    c, inputs = compiled("two_outputs")
+    expected = reference(c, inputs)
+    with Device(image("two_outputs", "host", "aot"), workdir=tmp_path) as client:
+        module = AotModule(client, c.graph)
+        module.set_input("y", inputs[1])
+        module.set_input("x", inputs[0])
+        module.run()
+        for i, e in enumerate(expected):
+            np.testing.assert_allclose(module.get_output(i), e, rtol=1e-5, atol=1e-6)
+        assert module.get_input_index("y") == 1
+        with pytest.raises(KeyError, match="no tensor named 'z'"):
+            module.set_input("z", inputs[0])
+        with client.empty((3,), "float32") as wrong:
+            with pytest.raises(RemoteValueError, match="size or dtype does not match"):
+                module.module["set_input"](0, wrong)
+            with pytest.raises(RemoteError, match="no such output"):
+                module.module["get_output"](5, wrong)
+            with pytest.raises(RemoteError, match="expected \\(index, tensor\\)"):
+                module.module["set_input"]("x", wrong)
+
+
+def _measure(module: GraphModule | AotModule, client: object, xs: list[np.ndarray]) -> dict[str, float]:
+    for i, x in enumerate(xs):
+        module.set_input(i, x)
+    run = statistics.median(module.time_run(repeat=3))
+    profile = sum(t for _, t in module.profile())
+    kernels = overhead.kernel_seconds(client, module.graph, xs)  # type: ignore[arg-type]
+    return {"run": run, "profile": profile, "kernels": sum(kernels)}
+
+
+def test_kws01_aot_on_a_board_beside_the_graph_executor(tmp_path: Path) -> None:
+    """Bit-exact with TFLite Micro; no graph executor and no graph table in the image, less flash than
+    the graph image; fewer instructions per inference and less executor overhead (-icount: exact)."""
+    c, _ = compiled("kws01")
+    ref = references.tflite_micro(mlperf_tiny_model("kws01"))
+    target = get_target(BOARD)
+    xs = load_inputs(c.graph, None)
+    figures = {}
+    for executor, cls in (("graph", GraphModule), ("aot", AotModule)):
+        manifest = image("kws01", BOARD, executor)
+        (tmp_path / executor).mkdir()
+        with Device(manifest, workdir=tmp_path / executor) as client:
+            module = cls(client, c.graph)
+            if executor == "aot":
+                agreement = seeded_agreement(module, ref, 5)  # type: ignore[arg-type]
+                assert agreement.max_diff_lsb == 0 and agreement.top1_agree == 5, agreement
+            figures[executor] = {**_measure(module, client, xs), "flash": manifest.footprint["flash"],
+                                 "text": manifest.size["text"], "elf": manifest.artifact}
+    g, a = figures["graph"], figures["aot"]
+    assert "graph executor" not in a["flash"] and "graph table" not in a["flash"], a["flash"]
+    assert not {"utvm_graph_init", "utvm_graph_run", "utvm_model_graph"} & symbols(a["elf"])
+    assert a["flash"]["aot executor"] < g["flash"]["graph executor"] + g["flash"]["graph table"]
+    assert a["text"] < g["text"]
+    count = target.instructions
+    # the very same kernels on the same data (only a copy's alignment-dependent path may differ)
+    assert abs(count(a["kernels"]) - count(g["kernels"])) <= 64, (count(a["kernels"]), count(g["kernels"]))
+    assert count(a["run"]) <= count(g["run"]), (count(a["run"]), count(g["run"]))
+    assert count(a["run"]) - count(a["kernels"]) < count(g["run"]) - count(g["kernels"])
+    assert a["run"] <= a["profile"] <= a["run"] * 1.001  # the run, plus a counter read after each call
+
+
+def test_run_model_executor_flag(tmp_path: Path) -> None:
+    require_tvm()
+    model = onnx_models.mlp(tmp_path / "mlp.onnx")
+    cmd = [sys.executable, "-m", "harness.cli", "run-model", str(model), "--target", "host", "--repeat", "3",
+           "--json", "--overhead", "--out", str(tmp_path / "b")]
+    proc = subprocess.run([*cmd, "--executor", "aot"], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    assert report["executor"] == "aot" and report["outputs"][0]["matches_reference"]
+    assert report["code_size"]["aot_executor"] > 0
+    assert report["executor_overhead"]["kernels_ms"] > 0
+    bad = subprocess.run([*cmd, "--executor", "vm"], cwd=REPO_ROOT, capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert bad.returncode == 2 and re.search(r"invalid choice: 'vm'", bad.stderr), bad.stderr
+
+
+MAIN_C = """#include <stdio.h>
+#include "{name}.h"
+{arrays}
+static uint8_t workspace[{up}_WORKSPACE_BYTES] __attribute__((aligned(64)));
+static uint8_t scratch[{up}_KERNEL_WORKSPACE_BYTES];
+static utvm_std_allocator_t kernels;
+
+int main(void) {{
+  const void* in[] = {{{ins}}};
+  void* out[] = {{{outs}}};
+  if (utvm_aot_init(&kernels, scratch, sizeof scratch) != UTVM_OK) return 1;
+  if ({name}_run(in, out, workspace) != UTVM_OK) return 2;
+  for (unsigned i = 0; i < sizeof(y0); ++i) printf("%02x", ((const unsigned char*)y0)[i]);
+  return 0;
+}}
+"""
+
+
+def test_package_aot_links_into_a_users_main_without_the_graph_executor(tmp_path: Path) -> None:
+    """`utvm package --executor aot`: a library whose <name>_run a plain main.c calls (the README's example),
+    inputs and outputs in the caller's buffers; the outputs are TVM's."""
+    from harness.models.aot_package import package_aot
+
+    c, inputs = compiled("mlp")
+    mod, _ = MODELS["mlp"]()
+    pkg = package_aot(mod, tmp_path / "pkg", name="net")
+    assert not list((pkg.out / "src").rglob("graph*.c")) and not (pkg.include / "utvm" / "graph.h").exists()
+    x = np.ascontiguousarray(inputs[0], dtype="float32")
+    expected = reference(c, inputs)[0]
+    arrays = (f"static const float x0[{x.size}] = {{{', '.join(repr(float(v)) for v in x.flat)}}};\n"
+              f"static float y0[{expected.size}];")
+    main = tmp_path / "main.c"
+    main.write_text(MAIN_C.format(name="net", up="NET", arrays=arrays, ins="x0", outs="y0"))
+    srcs = [*map(str, pkg.sources), str(main)]
+    flags = ["-std=c11", "-Os", "-Wall", "-Wextra", "-Werror", f"-I{pkg.include}"]
+    subprocess.run(["gcc", *flags, *srcs, "-o", str(tmp_path / "a.out"), "-lm"], check=True,
+                   capture_output=True)
+    run = subprocess.run([str(tmp_path / "a.out")], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run
+    got = np.frombuffer(bytes.fromhex(run.stdout), dtype=expected.dtype).reshape(expected.shape)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    arm = tmp_path / "arm"
+    arm.mkdir()
+    subprocess.run(["arm-none-eabi-gcc", *flags, "-mcpu=cortex-m4", "-mthumb", "-c", *srcs], cwd=arm,
+                   check=True, capture_output=True)
