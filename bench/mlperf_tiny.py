@@ -47,7 +47,7 @@ def measure(model: Path, target: str, inputs: int, out: Path, dsp: bool = False)
     tgt = get_target(target)
     compiled, fmt = compile_for(model, tgt, scheduler=apply_dsp if dsp else None)
     ref = references.for_model(model, fmt, compiled)
-    manifest = build_model_image(compiled, target, out)
+    manifest = build_model_image(compiled, tgt, out)
     with Device(manifest, workdir=out) as client:
         module = GraphModule(client, compiled.graph)
         agreement = seeded_agreement(module, ref, inputs)

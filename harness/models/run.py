@@ -62,12 +62,12 @@ def _random(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.
     return rng.standard_normal(shape).astype(dtype)
 
 
-def build_model_image(compiled: Compiled, target: str, out: Path) -> Manifest:
+def build_model_image(compiled: Compiled, target: Target, out: Path) -> Manifest:
     """The target's image with the model's kernels and graph (sources in `out`, image in out/image)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "kernels.c").write_text(compiled.kernels_c)
     (out / "model_graph.c").write_text(compiled.graph.to_c())
-    return build(get_target(target), out / "image", [out / "kernels.c", out / "model_graph.c"])
+    return build(target, out / "image", [out / "kernels.c", out / "model_graph.c"])
 
 
 def compile_for(model: Path, target: Target, tuning: str | Path | None = None,
@@ -91,7 +91,7 @@ def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, r
     tgt = get_target(target)
     compiled, fmt = compile_for(model, tgt, tuning)
     ref = references.for_model(model, fmt, compiled)
-    manifest = build_model_image(compiled, target, out)
+    manifest = build_model_image(compiled, tgt, out)
     (out / "graph.json").write_text(compiled.graph.to_json())
     graph = compiled.graph
     xs = load_inputs(graph, inputs)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
 from harness import resources
 from harness.errors import UtvmError
 from harness.link.transport import ChildProcessTransport, Transport
-from harness.targets.base import LaunchOptions, Target
+from harness.targets.base import StartOptions, Target
 
 _DEFINES = MappingProxyType({
     "UTVM_MAX_PACKET_SIZE": "131072",
@@ -21,10 +22,14 @@ _DEFINES = MappingProxyType({
 _SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g")
 
 
-def _launch(target: Target, artifact: Path, workdir: Path, options: LaunchOptions) -> Transport:
-    if options.container_image:
-        raise UtvmError(f"target {target.name} runs as a local process, not in a container")
-    return ChildProcessTransport([str(artifact)], stderr_path=workdir / "device.stderr")
+@dataclass(frozen=True)
+class ProcessStarter:
+    """A host image is an executable: started as a local child process, its stdio the link."""
+
+    def start(self, target: Target, artifact: Path, workdir: Path, options: StartOptions) -> Transport:
+        if options.container_image:
+            raise UtvmError(f"target {target.name} runs as a local process, not in a container")
+        return ChildProcessTransport([str(artifact)], stderr_path=workdir / "device.stderr")
 
 
 def _process(elf: str) -> list[str]:
@@ -32,8 +37,8 @@ def _process(elf: str) -> list[str]:
 
 
 def targets() -> list[Target]:
-    common = {"port_dir": resources.crt() / "platform" / "host", "launcher": _launch, "defines": _DEFINES,
-              "self_hosted": True, "process": _process}
+    common = {"port_dir": resources.crt() / "platform" / "host", "starter": ProcessStarter(),
+              "defines": _DEFINES, "self_hosted": True, "process": _process}
     return [
         Target(name="host",
                description="the runtime as an x86 child process (framed session on stdin/stdout)",

@@ -61,7 +61,7 @@ def measure_payload(target: str, wanted: str, payload: bytes, arts_json: str) ->
                       a.task) for a in arts]
     slot = DeviceSlot("worker", local_device)
     results = slot.run(str(where / "image" / "manifest.json"), local, where / "devices")
-    print(f"utvm tune-worker: measured {len(results)} candidates of {manifest.target} image "
+    print(f"utvm tune-worker: measured {len(results)} candidates of {manifest.target.name} image "
           f"{where.name}", file=sys.stderr, flush=True)
     return json.dumps([asdict(r) for r in results])
 
@@ -96,7 +96,7 @@ class TrackerSlot(DeviceSlot):
         import tvm.rpc
 
         image_dir = Path(manifest_path).parent.parent
-        target = Manifest.load(Path(manifest_path)).target
+        target = Manifest.load(Path(manifest_path)).target.name
         try:
             session = tvm.rpc.connect_tracker(*self.tracker).request(self.key, session_timeout=self.timeout)
             measure = session.get_function(FUNCTION)
