@@ -1,4 +1,4 @@
-"""Graph executor overhead and size on a board (issue 5 targets).
+"""Graph executor overhead and size on a board, against the limits below.
 
     .venv/bin/python bench/graph_overhead.py [--target qemu-mps2-an385] [--model cnn|mlp|...]
 
