@@ -1,4 +1,4 @@
-"""Graph executor overhead and size on a board (issue 5 targets).
+"""Graph executor overhead and size on a board, against the limits below.
 
     .venv/bin/python bench/graph_overhead.py [--target qemu-mps2-an385] [--model cnn|mlp|...]
 
@@ -24,6 +24,7 @@ from harness.device import Device
 from harness.models.compile import compile_model
 from harness.models.graph_client import GraphModule
 from harness.models.run import build_model_image, kernel_sizes
+from harness.targets import get_target
 from tests.models import MODELS
 
 
@@ -37,7 +38,7 @@ def main() -> int:
     compiled = compile_model(mod)
     graph = compiled.graph
     out = Path(tempfile.mkdtemp(prefix="utvm-bench-graph-"))
-    manifest = build_model_image(compiled, args.target, out)
+    manifest = build_model_image(compiled, get_target(args.target), out)
     with Device(manifest, workdir=out) as client:
         module = GraphModule(client, graph)
         for i, x in enumerate(inputs):

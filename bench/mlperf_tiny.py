@@ -8,11 +8,11 @@
 intrinsics (harness.models.dsp.apply_dsp: SMLAD on cores with the DSP extension); --mve also the
 depthwise convolutions around the depthwise tile intrinsic (harness.models.mve.apply_mve: Helium).
 
-Per model: instructions per inference (exact under QEMU -icount), the anchors' Cortex-M4 cycles from
-shared/reference.md beside them (TFLite Micro + CMSIS-NN, microTVM autotuned, microTVM + CMSIS-NN,
-X-CUBE-AI), flash split (runtime, graph executor, kernels, parameters), RAM (activations + kernel
-workspace) beside TFLite Micro's arena, and the largest difference from TFLite Micro in LSB over
-seeded inputs.
+Per model: instructions per inference (exact under QEMU -icount), the anchors' Cortex-M4 cycles
+(published MLPerf Tiny results, v0.5 to v1.3) beside them (TFLite Micro + CMSIS-NN, microTVM
+autotuned, microTVM + CMSIS-NN, X-CUBE-AI), flash split (runtime, graph executor, kernels,
+parameters), RAM (activations + kernel workspace) beside TFLite Micro's arena, and the largest
+difference from TFLite Micro in LSB over seeded inputs.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from harness.models.run import build_model_image, code_size, compile_for
 from harness.targets import get_target
 
 MODELS = ("kws01", "vww01", "ic01", "ad01")
-# Cycles per inference on a Cortex-M4F (NUCLEO-L4R5ZI), MLPerf Tiny results (shared/reference.md).
+# Cycles per inference on a Cortex-M4F (NUCLEO-L4R5ZI @ 120 MHz), from the published MLPerf Tiny results
+# (mlcommons/tiny_results v0.5 to v1.3: ms x MHz).
 ANCHORS = {
     "tflm+cmsis-nn": {"kws01": 21.8e6, "vww01": 72.1e6, "ic01": 84.5e6, "ad01": 1.21e6},
     "microtvm-tuned": {"kws01": 17.3e6, "vww01": 40.4e6, "ic01": 46.7e6, "ad01": 1.41e6},
@@ -49,7 +50,7 @@ def measure(model: Path, target: str, inputs: int, out: Path, dsp: bool = False,
     tgt = get_target(target)
     compiled, fmt = compile_for(model, tgt, scheduler=apply_mve if mve else apply_dsp if dsp else None)
     ref = references.for_model(model, fmt, compiled)
-    manifest = build_model_image(compiled, target, out)
+    manifest = build_model_image(compiled, tgt, out)
     with Device(manifest, workdir=out) as client:
         module = GraphModule(client, compiled.graph)
         agreement = seeded_agreement(module, ref, inputs)

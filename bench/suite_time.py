@@ -3,11 +3,11 @@
     .venv/bin/python bench/suite_time.py [--quick]
     .venv/bin/python bench/suite_time.py --tier [--models-dir DIR] [--models kws01,vww01,ic01,ad01]
 
-Targets (issue 4): the suite on the host under 30 s, on one QEMU board under 120 s,
+Limits: the suite on the host under 30 s, on one QEMU board under 120 s,
 `utvm ci presubmit` (host + four QEMU boards, in containers) under 10 minutes.
 Images are built before timing (the build cache is warm), as in a CI job's second step.
 
-`--tier` (issue 15): the whole pre-submit on its 10 default targets, in containers, 2 workers,
+`--tier`: the whole pre-submit on its 10 default targets, in containers, 2 workers,
 with and without the model tier, against a limit of 5 minutes. A first run, on an empty image
 cache ($UTVM_CACHE in a temporary directory), builds every image and writes a baseline the timed
 runs are held to (in a temporary file); the timed runs find the cache warm. It prints the model

@@ -8,7 +8,8 @@ Throughput: one fresh tune of kws01 per device count: candidates per minute of t
 (MetaSchedule generating them, images built, booted, arguments uploaded, outputs checked, timed).
 Models: a fresh tune per model and target, the whole model run
 before and after, instructions per inference (exact under QEMU -icount) beside microTVM's autotuned
-Cortex-M4 cycles from shared/reference.md, and the largest difference from TFLite Micro in LSB.
+Cortex-M4 cycles (MLPerf Tiny v1.0, OctoML, NUCLEO-L4R5ZI), and the largest difference from TFLite
+Micro in LSB.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ def image(name: str, target: str, executor: str) -> Manifest:
     out = ROOT / f"{name}-{target}-{executor}"
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):  # xdist workers share the images
-        return build_model_image(compiled(name)[0], target, out, executor)
+        return build_model_image(compiled(name)[0], get_target(target), out, executor)
 
 
 def symbols(elf: str) -> set[str]:

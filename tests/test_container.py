@@ -13,7 +13,7 @@ import pytest
 from filelock import FileLock
 
 from harness.device import Device
-from harness.targets import LaunchOptions
+from harness.targets import StartOptions
 from harness.targets.docker import (
     LABEL,
     OWNER_HOST,
@@ -36,8 +36,8 @@ def qemu_image() -> str:
 
 
 @pytest.fixture
-def options(qemu_image: str) -> LaunchOptions:
-    return LaunchOptions(container_image=qemu_image)
+def options(qemu_image: str) -> StartOptions:
+    return StartOptions(container_image=qemu_image)
 
 
 def _session_containers(name: str) -> list[dict]:
@@ -46,7 +46,7 @@ def _session_containers(name: str) -> list[dict]:
 
 @pytest.mark.parametrize("target", BOARDS)
 def test_device_runs_in_a_labelled_container_removed_at_the_end(
-        target: str, options: LaunchOptions, tmp_path: Path) -> None:
+        target: str, options: StartOptions, tmp_path: Path) -> None:
     image = build_image(target, [KERNELS / "handwritten.c"])
     dev = Device(image, workdir=tmp_path, options=options)
     client = dev.start()
@@ -61,7 +61,7 @@ def test_device_runs_in_a_labelled_container_removed_at_the_end(
     assert _session_containers(name) == []
 
 
-def test_container_removed_when_the_test_body_fails(options: LaunchOptions, tmp_path: Path) -> None:
+def test_container_removed_when_the_test_body_fails(options: StartOptions, tmp_path: Path) -> None:
     image = build_image("qemu-mps2-an385", [KERNELS / "handwritten.c"])
     dev = Device(image, workdir=tmp_path, options=options)
     with pytest.raises(ZeroDivisionError), dev:
@@ -84,7 +84,7 @@ def orphan(qemu_image: str) -> Iterator[str]:
         ctr.remove(force=True)
 
 
-def test_next_session_removes_containers_of_killed_runs(orphan: str, options: LaunchOptions,
+def test_next_session_removes_containers_of_killed_runs(orphan: str, options: StartOptions,
                                                          tmp_path: Path) -> None:
     assert _session_containers(orphan)
     with Device(build_image("qemu-mps2-an385", [KERNELS / "handwritten.c"]), workdir=tmp_path,
@@ -93,7 +93,7 @@ def test_next_session_removes_containers_of_killed_runs(orphan: str, options: La
     assert _session_containers(orphan) == []
 
 
-def test_instances_side_by_side_are_independent(options: LaunchOptions, tmp_path: Path) -> None:
+def test_instances_side_by_side_are_independent(options: StartOptions, tmp_path: Path) -> None:
     image = build_image("qemu-mps2-an385-semihosting", [KERNELS / "handwritten.c"])
 
     def one(i: int) -> tuple[str, bool]:

@@ -153,7 +153,7 @@ def image(variant: str, target: str) -> Manifest:
     out = ROOT / f"small-{variant}-{target}"
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):
-        return build_model_image(compiled(variant), target, out)
+        return build_model_image(compiled(variant), get_target(target), out)
 
 
 def test_every_dot_product_of_the_small_model_is_tensorized() -> None:

@@ -51,7 +51,7 @@ def image(name: str, target: str) -> Manifest:
     out = ROOT / f"{name}-{target}"
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):  # xdist workers share the images
-        return build_model_image(compiled(name), target, out)
+        return build_model_image(compiled(name), get_target(target), out)
 
 
 @pytest.mark.parametrize("target", TARGETS)

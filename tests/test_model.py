@@ -38,7 +38,7 @@ class Built:
         out = ROOT / f"{self.name}-{target}"
         out.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(out) + ".lock"):  # xdist workers share the images
-            return build_model_image(self.compiled, target, out)
+            return build_model_image(self.compiled, get_target(target), out)
 
 
 _BUILT: dict[str, Built] = {}

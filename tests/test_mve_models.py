@@ -15,7 +15,7 @@ from harness.device import Device
 from harness.models import reference as references
 from harness.models.check import seeded_agreement
 from harness.models.graph_client import GraphModule
-from harness.targets import all_targets
+from harness.targets import all_targets, get_target
 from tests.conftest import mlperf_tiny_model, require_tvm
 
 HELIUM = [t for t in ("qemu-mps3-an547-semihosting",) if t in all_targets()]
@@ -51,6 +51,6 @@ def test_kws01_with_apply_mve_matches_tflite_micro(target: str, tmp_path: Path) 
 
     model = compiled()
     reference = references.for_model(mlperf_tiny_model("kws01"), "tflite", model)
-    with Device(build_model_image(model, target, tmp_path / "image"), workdir=tmp_path) as client:
+    with Device(build_model_image(model, get_target(target), tmp_path / "image"), workdir=tmp_path) as client:
         agreement = seeded_agreement(GraphModule(client, model.graph), reference, 2)
     assert agreement.max_diff_lsb == 0 and agreement.top1_agree == 2, agreement

@@ -22,6 +22,7 @@ from harness.models.check import seeded_agreement
 from harness.models.compile import Compiled, ModelError, compile_model
 from harness.models.graph_client import GraphModule
 from harness.models.run import build_model_image
+from harness.targets import get_target
 from tests import onnx_models, qdq_models, qdq_more_models
 from tests.conftest import REPO_ROOT, require_tvm
 
@@ -50,7 +51,7 @@ class Built:
             self.path = MODELS[name](ROOT / f"{name}.onnx")
             self.compiled: Compiled = compile_model(self.path)
             out = ROOT / f"{name}-host"
-            self.image: Manifest = build_model_image(self.compiled, "host", out)
+            self.image: Manifest = build_model_image(self.compiled, get_target("host"), out)
 
 
 _BUILT: dict[str, Built] = {}

@@ -198,7 +198,7 @@ def test_a_serial_board_is_flashed_with_the_image_a_test_needs(tmp_path: Path) -
     spec = TargetSpec("qemu-mps2-an385", get_target("qemu-mps2-an385"), frozenset({"serial"}), 1.0)
 
     def image(name: str) -> Manifest:
-        return Manifest("qemu-mps2-an385", str(tmp_path / name / "utvm.elf"), "", [], {}, "", "", [])
+        return Manifest(spec.target, str(tmp_path / name / "utvm.elf"), "", [], {}, "", "", [])
 
     suite_image, model_image = image("suite"), image("model")
     pool = DevicePool(run_config, tmp_path / "devices")

@@ -95,7 +95,7 @@ def test_footprint_split_and_runtime_budget(board_image: Manifest) -> None:
     assert abs(sum(flash.values()) - (size["text"] + size["data"])) <= 8, "map and ELF disagree"
     assert abs(sum(ram.values()) - (size["data"] + size["bss"])) <= 8, "map and ELF disagree"
     assert "link buffers" in ram, ram
-    runtime_flash, runtime_ram = runtime_use(fp, get_target(board_image.target).defines)
+    runtime_flash, runtime_ram = runtime_use(fp, board_image.target.defines)
     assert runtime_flash <= 16 * 1024, f"runtime + RPC + link use {runtime_flash} B of flash"
     assert runtime_ram <= 4 * 1024, f"runtime + RPC + link use {runtime_ram} B of RAM"
 

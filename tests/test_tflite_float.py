@@ -15,6 +15,7 @@ from harness.models import reference as references
 from harness.models.compile import Compiled, ModelError, compile_model
 from harness.models.graph_client import GraphModule
 from harness.models.run import build_model_image
+from harness.targets import get_target
 from tests.conftest import REPO_ROOT, mlperf_tiny_model, require_tvm
 
 pytestmark = pytest.mark.tvm
@@ -33,7 +34,7 @@ def test_float_model_on_the_host_matches_tflite_micro(tmp_path: Path) -> None:
     assert not _utvm_ops(compiled)  # TVM's own kernels, not our int8 ones
     ROOT.mkdir(parents=True, exist_ok=True)
     with FileLock(str(ROOT / "ad01_float.lock")):
-        image = build_model_image(compiled, "host", ROOT / "ad01_float-host")
+        image = build_model_image(compiled, get_target("host"), ROOT / "ad01_float-host")
     ref = references.tflite_micro(path)
     worst = 0.0
     with Device(image, workdir=tmp_path) as client:

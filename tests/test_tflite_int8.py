@@ -18,7 +18,8 @@ from tests.conftest import mlperf_tiny_model, require_tvm
 pytestmark = pytest.mark.tvm
 
 MLPERF_TINY = ["kws01", "vww01", "ic01", "ad01"]
-CONSTANT_BYTES = {"kws01": 24_376, "vww01": 219_072, "ic01": 78_752, "ad01": 270_880}  # reference.md
+# The constant bytes (weights and biases) of each MLPerf Tiny .tflite file.
+CONSTANT_BYTES = {"kws01": 24_376, "vww01": 219_072, "ic01": 78_752, "ad01": 270_880}
 RUNS = 20
 
 

@@ -18,6 +18,7 @@ from harness.device import Device
 from harness.models.compile import compile_model
 from harness.models.graph_client import GraphModule
 from harness.models.run import build_model_image
+from harness.targets import get_target
 from tests import tflite_more_ops
 from tests.conftest import require_tvm
 from tests.tflite_ops import Chain, OpModel, random_inputs, tflite_micro_outputs
@@ -198,7 +199,7 @@ def test_new_operators_on_cortex_m3_bit_exact_with_tflite_micro(case: str, tmp_p
     model = tflite_more_ops.CASES[case]()
     data = model.build()
     compiled = compile_model(data)
-    manifest = build_model_image(compiled, "qemu-mps2-an385", tmp_path / "build")
+    manifest = build_model_image(compiled, get_target("qemu-mps2-an385"), tmp_path / "build")
     float_calls = set()
     for obj in Path(manifest.artifact).parent.glob("kernel*.o"):
         with obj.open("rb") as f:

@@ -59,7 +59,7 @@ def model_for(target: str) -> tuple[Compiled, list[np.ndarray], Manifest]:
     out = ROOT / f"{name}-{target}"
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):
-        return compiled, inputs, build_model_image(compiled, target, out)
+        return compiled, inputs, build_model_image(compiled, get_target(target), out)
 
 
 def _repeats(target: str) -> int:

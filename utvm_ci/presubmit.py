@@ -52,18 +52,17 @@ class Presubmit:
 
     def validate(self) -> str | None:
         """Everything the run needs; returns the container image (or None)."""
-        for name in self.targets:
-            get_target(name)  # UtvmError names the known targets
+        targets = [get_target(name) for name in self.targets]  # UtvmError names the known targets
         if self.models and importlib.util.find_spec("tvm") is None:
             raise InfrastructureError("the model tier compiles models with apache-tvm, which is not "
                                       "installed (pip install 'utvm[tvm]'), or run with --no-models")
-        needs = {get_target(n).cc for n in self.targets}
+        needs = {t.cc for t in targets}
         if not self.containers:
-            needs |= {get_target(n).emulator[0] for n in self.targets if get_target(n).emulated}
+            needs |= {t.emulator[0] for t in targets if t.emulated}
         missing = sorted(tool for tool in needs if shutil.which(tool) is None)
         if missing:
             raise InfrastructureError(f"missing tools {', '.join(missing)} (run ci/install-system.sh)")
-        if self.containers and any(get_target(n).containerized for n in self.targets):
+        if self.containers and any(t.containerized for t in targets):
             from harness.targets.docker import ensure_qemu_image
 
             return ensure_qemu_image()  # built once here, not raced for by the workers

@@ -27,7 +27,8 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ("kernels", "", r"/(kernel\d+_[^/]*|system_lib)\.o$"),
     ("libc/libgcc", "", r"\.a\(|crt\w*\.o$|/lib/gcc/|/libc"),
 )
-# Parts of the crt counted against the runtime budget (issue: runtime + RPC server + link layer).
+# Parts of the crt counted against the runtime budget: the runtime, its memory, the RPC server and
+# the link layer.
 RUNTIME_COMPONENTS = ("memory", "runtime", "link layer", "rpc server")
 DEFAULT_MAX_PACKET_SIZE = 2048  # crt/include/utvm/config.h
 

@@ -10,9 +10,9 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
@@ -21,6 +21,7 @@ from harness import resources
 from harness.build.footprint import footprint
 from harness.errors import BuildError, ToolchainError
 from harness.targets.base import Target
+from harness.targets.registry import get_target
 
 T = TypeVar("T")
 # Runs one compiler or linker command, capturing its output: locally (subprocess.run), or in a
@@ -34,7 +35,10 @@ _KERNEL_WARNINGS = ("-Wno-unused-parameter", "-Wno-unused-variable", "-Wno-unuse
 
 @dataclass
 class Manifest:
-    target: str
+    """A built image. `target` is the Target it was built for, resolved once when the manifest is made
+    or loaded; manifest.json stores its name."""
+
+    target: Target
     artifact: str
     rpc_launcher: str
     functions: list[str]
@@ -47,14 +51,34 @@ class Manifest:
     testing: bool = True
 
     @classmethod
-    def load(cls, path: Path) -> Manifest:
+    def load(cls, path: Path, target: Target | None = None) -> Manifest:
+        """The manifest at `path`, its target looked up by name (`target`: the one already at hand)."""
+        data = _read_manifest(path)
+        name = data.get("target")
+        if not isinstance(name, str):
+            raise BuildError(f"cannot read manifest {path}: no target name")
+        if target is None or target.name != name:
+            target = get_target(name)
         try:
-            return cls(**json.loads(Path(path).read_text()))
-        except (OSError, ValueError, TypeError) as exc:
+            return cls(**{**data, "target": target})
+        except TypeError as exc:
             raise BuildError(f"cannot read manifest {path}: {exc}") from exc
 
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {"target": self.target.name}
+
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise BuildError(f"cannot read manifest {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BuildError(f"cannot read manifest {path}: not a JSON object")
+    return data
 
 
 def runtime_sources(target: Target) -> list[Path]:
@@ -262,9 +286,9 @@ def build(target: Target, out: Path, extra_sources: Sequence[Path] = (), *,
     key = build_key(target, sources, toolchain, testing)
     manifest_path = out / "manifest.json"
     if manifest_path.exists():
-        old = Manifest.load(manifest_path)
-        if old.build_key == key and Path(old.artifact).exists():
-            return old
+        old = _read_manifest(manifest_path)
+        if old.get("build_key") == key and Path(old.get("artifact", "")).exists():
+            return Manifest.load(manifest_path, target)  # the key covers the target's name
     for name, text in target.link_files.items():
         (out / name).write_text(text)
     runtime_objects = _runtime_objects(target, toolchain, testing, out, runner, objects_dir)
@@ -281,7 +305,7 @@ def build(target: Target, out: Path, extra_sources: Sequence[Path] = (), *,
          f"linking {target.name} image", runner)
     os.replace(partial, artifact)  # atomic: a running device never sees a half-written file
     manifest = Manifest(
-        target=target.name, artifact=str(artifact),
+        target=target, artifact=str(artifact),
         rpc_launcher=str(artifact if target.self_hosted else _write_launcher(out, manifest_path)),
         functions=kernels, size=section_sizes(artifact), toolchain=toolchain,
         build_key=key, sources=[str(s) for s in sources],

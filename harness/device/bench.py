@@ -21,9 +21,8 @@ from harness.link.framing import encode_frame
 from harness.link.session import NORMAL, message
 from harness.rpc import RPCClient
 from harness.rpc import codec as c
-from harness.targets import LaunchOptions, get_target
+from harness.targets import StartOptions
 from harness.targets.cortex_m import ECHO
-from harness.targets.qemu import qemu_process
 
 
 @dataclass
@@ -73,7 +72,7 @@ def pipe_round_trip_us(rounds: int = 2000) -> float:
         proc.wait()
 
 
-def session_open_ms(manifest: Manifest, runs: int = 20, options: LaunchOptions | None = None) -> float:
+def session_open_ms(manifest: Manifest, runs: int = 20, options: StartOptions | None = None) -> float:
     def open_close() -> None:
         dev = Device(manifest, options=options)
         dev.start()
@@ -93,16 +92,13 @@ class Floor:
 
 def _echo_image(manifest: Manifest) -> Path:
     """The echo program built for the same target and transport as `manifest`."""
-    target = get_target(manifest.target)
-    echo = replace(target, main=ECHO)
+    echo = replace(manifest.target, main=ECHO)
     return Path(build(echo, Path(manifest.artifact).parent / "echo").artifact)
 
 
 def transport_floor(manifest: Manifest, message_len: int, bulk: int) -> Floor:
-    target = get_target(manifest.target)
     elf = _echo_image(manifest)
-    board, transport = target.launch["board"], target.launch["transport"]
-    with qemu_process(board, transport, str(elf)) as link:
+    with manifest.target.start(elf, elf.parent) as link:
         def echo(data: bytes) -> None:
             link.write(data)
             got = 0
@@ -151,14 +147,14 @@ def footprint_figures(manifest: Manifest) -> list[Figure]:
     flash, ram = manifest.footprint["flash"], manifest.footprint["ram"]
     figures = [Figure(f"flash: {k}", v, "B") for k, v in sorted(flash.items())]
     figures += [Figure(f"RAM: {k}", v, "B") for k, v in sorted(ram.items())]
-    rt_flash, rt_ram = runtime_use(manifest.footprint, get_target(manifest.target).defines)
+    rt_flash, rt_ram = runtime_use(manifest.footprint, manifest.target.defines)
     figures.append(Figure("runtime + RPC + link: flash", rt_flash / 1024, "KiB", 16.0))
     figures.append(Figure("runtime + RPC + link: RAM (no packet buf)", rt_ram / 1024, "KiB", 4.0))
     return figures
 
 
 def run_qemu(manifest: Manifest, nbytes: int, container_image: str | None = None) -> list[Figure]:
-    options = LaunchOptions(container_image=container_image)
+    options = StartOptions(container_image=container_image)
     open_limit = 100.0 + (400.0 if container_image else 0.0)
     figures = [Figure("session open (boot to handshake), median", session_open_ms(manifest, 10, options),
                       "ms", open_limit)]
@@ -182,6 +178,6 @@ def run_qemu(manifest: Manifest, nbytes: int, container_image: str | None = None
 
 
 def run(manifest: Manifest, nbytes: int | None = None, container_image: str | None = None) -> list[Figure]:
-    if get_target(manifest.target).emulated:
+    if manifest.target.emulated:
         return run_qemu(manifest, nbytes or 64 << 10, container_image)
     return run_host(manifest, nbytes or 1 << 20)

@@ -11,19 +11,23 @@ from harness.errors import InfrastructureError
 from harness.link.session import Session
 from harness.link.transport import Transport
 from harness.rpc import RPCClient
-from harness.targets import LaunchOptions, get_target, launch
+from harness.targets import StartOptions
 
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 10.0  # a session's timeout on a target whose timeout_multiplier is 1
 
 
 class Device:
-    """Start the image, open the framed session and the RPC server; reopen after a reset."""
+    """Start the image, open the framed session and the RPC server; reopen after a reset.
+
+    `timeout` (default DEFAULT_TIMEOUT) is scaled here, and only here, by the target's
+    timeout_multiplier: callers pass their own scale of it (a run's --timeout-multiplier, a lab
+    board's), never the target's."""
 
     def __init__(self, manifest: Manifest, timeout: float | None = None, workdir: Path | None = None,
-                 options: LaunchOptions | None = None) -> None:
+                 options: StartOptions | None = None) -> None:
         self.manifest = manifest
-        self.options = options or LaunchOptions()
-        self.target = get_target(manifest.target)
+        self.options = options or StartOptions()
+        self.target = manifest.target
         self.timeout = (timeout or DEFAULT_TIMEOUT) * self.target.timeout_multiplier
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="utvm-dev-"))
         self.transport: Transport | None = None
@@ -31,8 +35,8 @@ class Device:
         self.client: RPCClient | None = None
 
     def start(self, after_open: Callable[[], None] | None = None) -> RPCClient:
-        """Launch, then (after `after_open`, e.g. a board reset) open the session."""
-        self.transport = launch(self.target, Path(self.manifest.artifact), self.workdir, self.options)
+        """Start the image, then (after `after_open`, e.g. a board reset) open the session."""
+        self.transport = self.target.start(Path(self.manifest.artifact), self.workdir, self.options)
         try:
             self.transport.open()
             if after_open is not None:

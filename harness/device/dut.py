@@ -23,7 +23,7 @@ from harness.errors import InfrastructureError, TransportError
 from harness.link.session import Session
 from harness.link.transport import Transport
 from harness.rpc import RPCClient
-from harness.targets import LaunchOptions, Target, get_target
+from harness.targets import StartOptions, Target
 
 ABANDON_AFTER = 3  # consecutive failed starts
 
@@ -72,14 +72,14 @@ class DeviceUnderTest:
     `reconnect`, `restart`, `mark_broken`; `raw_link`/`raw_session` hand out the lower layers and
     note that the session must be renewed after the test. Reading `rpc` changes nothing."""
 
-    def __init__(self, manifest: Manifest, options: LaunchOptions, timeout: float, workdir: Path,
+    def __init__(self, manifest: Manifest, options: StartOptions, timeout: float, workdir: Path,
                  hooks: Hooks | None = None) -> None:
         self.manifest = manifest
         self.options = options
-        self.timeout = timeout
+        self.timeout = timeout  # the session's, before the target's timeout_multiplier (Device applies it)
         self.workdir = workdir
         self.hooks = hooks or Hooks()
-        self.target: Target = get_target(manifest.target)
+        self.target: Target = manifest.target
         self.failed_starts = 0
         self.last_error: BaseException | None = None
         self._broken = False  # recover() opens a new session first

@@ -32,6 +32,7 @@ from harness.models.compile import Compiled, Scheduler, compile_model
 from harness.models.graph import DEFAULT_PARAM_SECTION, Graph
 from harness.models.graph_client import GraphModule
 from harness.models.run import build_model_image, load_inputs
+from harness.targets import get_target
 
 RUNTIME_FILES = ("src/runtime/runtime.c", "src/runtime/backend.c", "src/runtime/timer.c",
                  "src/memory/std_allocator.c", "src/graph/graph_executor.c")
@@ -70,7 +71,7 @@ def _check_name(name: str) -> str:
 def measure_workspace(compiled: Compiled, workdir: Path, ref: references.Reference) -> int:
     """Run the model once on the host build; the workspace high water is what kernels need. Its
     outputs must match the model's own runtime, or nothing is packaged."""
-    manifest = build_model_image(compiled, "host", workdir)
+    manifest = build_model_image(compiled, get_target("host"), workdir)
     inputs = load_inputs(compiled.graph, None)
     with Device(manifest, workdir=workdir) as client:
         outputs = GraphModule(client, compiled.graph)(*inputs)

@@ -65,7 +65,7 @@ def _random(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.
     return rng.standard_normal(shape).astype(dtype)
 
 
-def build_model_image(compiled: Compiled, target: str, out: Path,
+def build_model_image(compiled: Compiled, target: Target, out: Path,
                       executor: str = DEFAULT_EXECUTOR) -> Manifest:
     """The target's image with the model's kernels and graph, as the executor runs it (a graph table
     or AOT calls; sources in `out`, image in out/image)."""
@@ -73,7 +73,7 @@ def build_model_image(compiled: Compiled, target: str, out: Path,
     out.mkdir(parents=True, exist_ok=True)
     (out / "kernels.c").write_text(compiled.kernels_c)
     (out / ex.source).write_text(ex.emit(compiled.graph))
-    return build(get_target(target), out / "image", [out / "kernels.c", out / ex.source])
+    return build(target, out / "image", [out / "kernels.c", out / ex.source])
 
 
 def compile_for(model: Path, target: Target, tuning: str | Path | None = None,
@@ -101,7 +101,7 @@ def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, r
     tgt = get_target(target)
     compiled, fmt = compile_for(model, tgt, tuning)
     ref = references.for_model(model, fmt, compiled)
-    manifest = build_model_image(compiled, target, out, executor)
+    manifest = build_model_image(compiled, tgt, out, executor)
     (out / "graph.json").write_text(compiled.graph.to_json())
     graph = compiled.graph
     xs = load_inputs(graph, inputs)

@@ -88,7 +88,7 @@ def image(path: Path, target: Target, cache: Path, sha256: str | None = None) ->
     out = cache / "models" / f"{path.stem}-{key[:16]}-{target.name}"
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):  # xdist workers and concurrent runs share it
-        manifest = build_model_image(model, target.name, out)
+        manifest = build_model_image(model, target, out)
     return ModelImage(path.stem, Path(path), key, fmt, model, manifest)
 
 

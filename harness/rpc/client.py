@@ -148,9 +148,6 @@ class RPCClient:
         self._request(c.INIT_SERVER, body, "InitServer")
         self.max_packet_size = int(self.get_function("tvm.rpc.server.GetCRTMaxPacketSize")())
 
-    def shutdown(self) -> None:
-        self.stream.send(c.packet(c.SHUTDOWN, b""))
-
     # ---- functions ----
     def get_function(self, name: str) -> RemoteFunction:
         cached = self._funcs.get(name)

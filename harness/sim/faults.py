@@ -52,10 +52,6 @@ class FaultPlan:
     def __str__(self) -> str:
         return ",".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))
 
-    @property
-    def active(self) -> bool:
-        return any((self.drop, self.corrupt, self.delay, self.split))
-
 
 @dataclass(frozen=True)
 class BoardFaults:

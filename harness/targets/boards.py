@@ -5,7 +5,7 @@ so a vendor keeps a board and its port in their own tree: ``utvm port new NAME -
 DIR/boards/NAME.toml and DIR/crt/platform/NAME/, and UTVM_BOARD_PATH=DIR/boards finds them.
 
 They sit in the same target registry as the host and QEMU builds; what differs is
-the launcher: a real board is reached over its UART (--serial-port, or a lab
+the starter: a real board is reached over its UART (--serial-port, or a lab
 inventory), never started by the harness. `utvm port new NAME` writes both files.
 
     description = "Acme M4 dev kit"
@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -31,7 +32,7 @@ from harness import resources
 from harness.errors import UtvmError
 from harness.link.transport import Transport
 from harness.targets import cortex_m
-from harness.targets.base import LaunchOptions, Target
+from harness.targets.base import StartOptions, Target
 
 BOARD_PATH_ENV = "UTVM_BOARD_PATH"
 
@@ -47,9 +48,14 @@ def _port_dir(port: str, path: Path) -> Path:
     return beside if beside.is_dir() else resources.crt() / "platform" / port
 
 
-def _launch(target: Target, artifact: Path, workdir: Path, options: LaunchOptions) -> Transport:
-    raise UtvmError(f"target {target.name} is a real board: reach it with --serial-port PORT "
-                    "(and --flash-cmd), or through a lab inventory")
+@dataclass(frozen=True)
+class SerialBoardStarter:
+    """A real board is never started by the harness: it is reached over its UART
+    (StartOptions.serial_port, which Target.start handles for every kind)."""
+
+    def start(self, target: Target, artifact: Path, workdir: Path, options: StartOptions) -> Transport:
+        raise UtvmError(f"target {target.name} is a real board: reach it with --serial-port PORT "
+                        "(and --flash-cmd), or through a lab inventory")
 
 
 def board_target(name: str, raw: Mapping[str, Any], path: Path) -> Target:
@@ -60,7 +66,8 @@ def board_target(name: str, raw: Mapping[str, Any], path: Path) -> Target:
                    "UTVM_WORKSPACE_SIZE": f"{int(raw.get('workspace', 16384))}u"}
         return Target(
             name=name, description=f"{raw['description']} (real board, over its UART)",
-            port_dir=_port_dir(str(raw.get("port", name)), path), launcher=_launch, cc=cortex_m.ARM_CC,
+            port_dir=_port_dir(str(raw.get("port", name)), path), starter=SerialBoardStarter(),
+            cc=cortex_m.ARM_CC,
             cflags=(*cortex_m.FIRMWARE_CFLAGS, *map(str, raw["cflags"])),
             ldflags=cortex_m.FIRMWARE_LDFLAGS, kernel_cflags=cortex_m.KERNEL_CFLAGS,
             defines=MappingProxyType(defines),

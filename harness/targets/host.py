@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
 from harness import resources
 from harness.link.transport import ChildProcessTransport, Transport
-from harness.targets.base import LaunchOptions, Target
+from harness.targets.base import StartOptions, Target
 from harness.targets.docker import ContainerTransport
 
 _DEFINES = MappingProxyType({
@@ -21,11 +22,16 @@ _DEFINES = MappingProxyType({
 _SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g")
 
 
-def _launch(target: Target, artifact: Path, workdir: Path, options: LaunchOptions) -> Transport:
-    if options.container_image:  # the executable in a container of the image, its directory mounted
-        return ContainerTransport(options.container_image, target.name, _process(f"/fw/{artifact.name}"),
-                                  artifact, stderr_path=workdir / "device.stderr")
-    return ChildProcessTransport([str(artifact)], stderr_path=workdir / "device.stderr")
+@dataclass(frozen=True)
+class ProcessStarter:
+    """A host image is an executable: started as a local child process, its stdio the link, or in a
+    container of the given image with its directory mounted."""
+
+    def start(self, target: Target, artifact: Path, workdir: Path, options: StartOptions) -> Transport:
+        if options.container_image:
+            return ContainerTransport(options.container_image, target.name, _process(f"/fw/{artifact.name}"),
+                                      artifact, stderr_path=workdir / "device.stderr")
+        return ChildProcessTransport([str(artifact)], stderr_path=workdir / "device.stderr")
 
 
 def _process(elf: str) -> list[str]:
@@ -33,8 +39,8 @@ def _process(elf: str) -> list[str]:
 
 
 def targets() -> list[Target]:
-    common = {"port_dir": resources.crt() / "platform" / "host", "launcher": _launch, "defines": _DEFINES,
-              "self_hosted": True, "process": _process}
+    common = {"port_dir": resources.crt() / "platform" / "host", "starter": ProcessStarter(),
+              "defines": _DEFINES, "self_hosted": True, "process": _process}
     return [
         Target(name="host",
                description="the runtime as an x86 child process (framed session on stdin/stdout)",

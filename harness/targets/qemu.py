@@ -16,7 +16,7 @@ from harness import resources
 from harness.errors import InfrastructureError, UtvmError
 from harness.link.transport import ChildProcessTransport, Transport
 from harness.targets import cortex_m
-from harness.targets.base import LaunchOptions, Target
+from harness.targets.base import StartOptions, Target
 from harness.targets.docker import ContainerTransport
 
 QEMU = "qemu-system-arm"
@@ -108,7 +108,7 @@ def _target(board: Board, transport: str) -> Target:
         name=target_name(board, transport),
         description=f"{board.description}; QEMU {board.machine}, link over {transport}",
         port_dir=resources.crt() / "platform" / board.port,
-        launcher=_launch,
+        starter=QemuStarter(board, transport),
         cc=cortex_m.ARM_CC,
         cflags=(*cortex_m.FIRMWARE_CFLAGS, *board.cflags),
         ldflags=cortex_m.FIRMWARE_LDFLAGS,
@@ -128,7 +128,6 @@ def _target(board: Board, transport: str) -> Target:
         ram_bytes=board.ram[1],
         containerized=True,
         process=partial(qemu_argv, board, transport),
-        launch=MappingProxyType({"board": board, "transport": transport}),
     )
 
 
@@ -145,15 +144,22 @@ def qemu_process(board: Board, transport: str, elf: str, stderr_path: Path | Non
                                  exit_grace=0.0, die_with_parent=True)
 
 
-def _launch(target: Target, artifact: Path, workdir: Path, options: LaunchOptions) -> Transport:
-    board, transport = target.launch["board"], target.launch["transport"]
-    if options.container_image:
-        argv = qemu_argv(board, transport, f"/fw/{artifact.name}")
-        return ContainerTransport(options.container_image, board.name, argv, artifact,
-                                  stderr_path=workdir / "device.stderr")
-    if shutil.which(QEMU) is None:
-        raise InfrastructureError(f"{QEMU} is not installed (run ci/install-system.sh)")
-    return qemu_process(board, transport, str(artifact), workdir / "device.stderr")
+@dataclass(frozen=True)
+class QemuStarter:
+    """A board emulated by QEMU with its link over one transport: a local QEMU process, or one in a
+    container of StartOptions.container_image."""
+
+    board: Board
+    transport: str  # a key of TRANSPORTS
+
+    def start(self, target: Target, artifact: Path, workdir: Path, options: StartOptions) -> Transport:
+        if options.container_image:
+            argv = qemu_argv(self.board, self.transport, f"/fw/{artifact.name}")
+            return ContainerTransport(options.container_image, self.board.name, argv, artifact,
+                                      stderr_path=workdir / "device.stderr")
+        if shutil.which(QEMU) is None:
+            raise InfrastructureError(f"{QEMU} is not installed (run ci/install-system.sh)")
+        return qemu_process(self.board, self.transport, str(artifact), workdir / "device.stderr")
 
 
 def boards_file() -> Path:

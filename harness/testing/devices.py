@@ -16,12 +16,11 @@ import pytest
 from filelock import FileLock
 
 from harness.build import Manifest
+from harness.device.device import DEFAULT_TIMEOUT
 from harness.device.dut import DeviceUnderTest, Hooks
 from harness.errors import InfrastructureError, UtvmError
 from harness.testing import report as R
 from harness.testing.suite import RunConfig, TargetSpec
-
-DEFAULT_TIMEOUT = 10.0
 
 
 class DevicePool:
@@ -44,7 +43,7 @@ class DevicePool:
         if dut is None:
             workdir = self.workroot / spec.name / label if label else self.workroot / spec.name
             workdir.mkdir(parents=True, exist_ok=True)
-            options = self.run.launch_options(spec)
+            options = self.run.start_options(spec)
             dut = DeviceUnderTest(manifest, options, DEFAULT_TIMEOUT * spec.timeout_multiplier, workdir,
                                   Hooks(flash=self.run.flash_cmd, reset=self.run.reset_cmd))
             self.devices[key] = dut
@@ -84,8 +83,8 @@ class ImageDevices:
         self.used: list[DeviceUnderTest] = []
 
     def __call__(self, manifest: Manifest) -> DeviceUnderTest:
-        if manifest.target != self.spec.target.name:
-            raise UtvmError(f"image {manifest.artifact} is for {manifest.target}, the test runs on "
+        if manifest.target.name != self.spec.target.name:
+            raise UtvmError(f"image {manifest.artifact} is for {manifest.target.name}, the test runs on "
                             f"{self.spec.target.name}")
         device = self.pool.get(self.spec, manifest, label=Path(manifest.artifact).parent.name)
         device.begin_test()  # an infrastructure fault here is the machinery's

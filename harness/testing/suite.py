@@ -18,7 +18,7 @@ from filelock import FileLock
 from harness import resources
 from harness.build import Manifest, build
 from harness.errors import UtvmError
-from harness.targets import LaunchOptions, Target, get_target
+from harness.targets import StartOptions, Target, get_target
 
 if TYPE_CHECKING:
     import pytest
@@ -64,7 +64,8 @@ def model_files(paths: list[str]) -> tuple[ModelFile, ...]:
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """A target as this run sees it: its features here and its timeout scale."""
+    """A target as this run sees it: its features here and the run's scale of its timeouts
+    (--timeout-multiplier; the device adds the target's own timeout_multiplier)."""
 
     name: str
     target: Target
@@ -116,14 +117,15 @@ class RunConfig:
         names = list(dict.fromkeys(opt("target") or config.getini("utvm_targets")))
         firmware = _load_firmware(opt("firmware"))
         if firmware is not None and not opt("target"):
-            names = [firmware.target]
-        targets = [get_target(n) for n in names]
+            names = [firmware.target.name]
+        known = {firmware.target.name: firmware.target} if firmware is not None else {}
+        targets = [known.get(n) or get_target(n) for n in names]  # each looked up once, here
         multipliers = parse_multipliers(opt("timeout_multiplier"), names)
         serial = opt("serial_port")
         _check_serial(serial, names, firmware, opt("flash_cmd"), config)
         specs = [TargetSpec(t.name, t, _features(t, serial, bool(opt("container")), opt("reset_cmd"),
                                                       opt("flash_cmd")),
-                            t.timeout_multiplier * multipliers[t.name]) for t in targets]
+                            multipliers[t.name]) for t in targets]
         if opt("infra_retries") < 0:
             raise UtvmError("--infra-retries must not be negative")
         if opt("utvm_model_inputs") < 1:
@@ -142,12 +144,12 @@ class RunConfig:
         with FileLock(str(out) + ".lock"):
             return build(spec.target, out, sources, testing=True)  # the suite calls utvm.testing.*
 
-    def launch_options(self, spec: TargetSpec) -> LaunchOptions:
+    def start_options(self, spec: TargetSpec) -> StartOptions:
         if self.serial_port:
-            return LaunchOptions(serial_port=self.serial_port, baud=self.baud)
+            return StartOptions(serial_port=self.serial_port, baud=self.baud)
         if self.container and "container" in spec.features:
-            return LaunchOptions(container_image=self.container_image())
-        return LaunchOptions()
+            return StartOptions(container_image=self.container_image())
+        return StartOptions()
 
     def container_image(self) -> str:
         if self._container_image is None:
@@ -181,8 +183,8 @@ def _check_serial(port: str | None, names: list[str], firmware: Manifest | None,
         raise UtvmError(f"a serial port holds one board; got targets {', '.join(names)}")
     if firmware is None and not flash_cmd:
         raise UtvmError("a board on --serial-port needs --firmware DIR (what it carries) or --flash-cmd")
-    if firmware is not None and firmware.target != names[0]:
-        raise UtvmError(f"--firmware was built for {firmware.target}, not for target {names[0]}")
+    if firmware is not None and firmware.target.name != names[0]:
+        raise UtvmError(f"--firmware was built for {firmware.target.name}, not for target {names[0]}")
     if config.getoption("numprocesses", None) not in (None, 0):
         raise UtvmError("a serial board serves one session: run without -n")
 

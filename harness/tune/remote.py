@@ -27,7 +27,7 @@ from harness import resources
 from harness.build import Manifest, build
 from harness.device import Device
 from harness.errors import InfrastructureError, UtvmError, last_line
-from harness.targets import LaunchOptions, get_target
+from harness.targets import StartOptions, get_target
 from harness.tune import sandbox
 from harness.tune.builder import Artifact
 from harness.tune.payload import PayloadRefused, check_artifacts, unpack
@@ -73,20 +73,20 @@ def measure_payload(target: str, wanted: str, payload: bytes, arts_json: str, sa
         with sandbox.Sandbox(tag, where) as box:
             manifest = build(spec, where / "image", sources, runner=box.run,
                              objects_dir=sandbox.runtime_objects_dir())
-        options = sandbox.launch_options(spec, tag)
+        options = sandbox.start_options(spec, tag)
     else:
         manifest = build(spec, where / "image", sources)
-        options = LaunchOptions()
+        options = StartOptions()
     local = [Artifact(str(where / "image" / "manifest.json"), a["kernel"], a["ref"],
                       str(where / Path(a["args"]).name), a["task"]) for a in arts]
     slot = DeviceSlot("worker", functools.partial(_device, options=options))
     results = slot.run(str(where / "image" / "manifest.json"), local, where / "devices")
-    print(f"utvm tune-worker: measured {len(results)} candidates of {manifest.target} image "
+    print(f"utvm tune-worker: measured {len(results)} candidates of {manifest.target.name} image "
           f"{where.name}", file=sys.stderr, flush=True)
     return json.dumps([asdict(r) for r in results])
 
 
-def _device(manifest: Manifest, workdir: Path, options: LaunchOptions) -> Device:
+def _device(manifest: Manifest, workdir: Path, options: StartOptions) -> Device:
     return Device(manifest, workdir=workdir, options=options)
 
 
@@ -137,7 +137,7 @@ class TrackerSlot(DeviceSlot):
         import tvm.rpc
 
         image_dir = Path(manifest_path).parent.parent
-        target = Manifest.load(Path(manifest_path)).target
+        target = Manifest.load(Path(manifest_path)).target.name
         try:
             session = tvm.rpc.connect_tracker(*self.tracker).request(self.key, session_timeout=self.timeout)
             measure = session.get_function(FUNCTION)

@@ -7,15 +7,14 @@ import html
 from dataclasses import asdict
 from typing import Any
 
-from harness.targets import get_target
+from harness.targets import Target, get_target
 from harness.tune.session import KernelFigures, TuneResult
 
 
-def _count(target: str, seconds: float | None) -> tuple[float | None, str]:
+def _count(tgt: Target, seconds: float | None) -> tuple[float | None, str]:
     """(figure, unit): instructions under QEMU -icount, cycles on a board, else microseconds."""
     if seconds is None:
         return None, ""
-    tgt = get_target(target)
     if tgt.icount_shift is not None:
         return float(tgt.instructions(seconds) or 0), "instructions"
     if tgt.cpu_hz is not None:
@@ -28,10 +27,10 @@ def _speedup(before: float | None, after: float | None) -> float | None:
 
 
 def as_dict(r: TuneResult, model: dict[str, Any] | None = None) -> dict[str, Any]:
-    kernels = []
+    kernels, tgt = [], get_target(r.target)
     for k in r.kernels:
-        b, unit = _count(r.target, k.before)
-        a, _ = _count(r.target, k.after)
+        b, unit = _count(tgt, k.before)
+        a, _ = _count(tgt, k.after)
         kernels.append({**asdict(k), "unit": unit, "before_count": b, "after_count": a,
                         "speedup": _speedup(k.before, k.after if k.after is not None else k.before)})
     return {"target": r.target, "database": str(r.db), "trials_run": r.trials_run,

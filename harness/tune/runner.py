@@ -21,7 +21,6 @@ import numpy as np
 from harness.build import Manifest
 from harness.device import Device
 from harness.errors import UtvmError, last_line
-from harness.targets import get_target
 from harness.tune.builder import Artifact
 
 FAULTS = (UtvmError, TimeoutError, OSError)
@@ -52,7 +51,7 @@ class DeviceSlot:
     def run(self, manifest_path: str, arts: list[Artifact], workdir: Path) -> list[Measured]:
         """Every candidate of one built image, on this device."""
         manifest = Manifest.load(Path(manifest_path))
-        repeat = 1 if get_target(manifest.target).icount_shift is not None else 5  # QEMU -icount is exact
+        repeat = 1 if manifest.target.icount_shift is not None else 5  # QEMU -icount is exact
         run = ImageRun(self, manifest, workdir / self.name, repeat)
         run.workdir.mkdir(parents=True, exist_ok=True)
         try:

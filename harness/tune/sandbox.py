@@ -22,7 +22,7 @@ from typing import Any
 
 from harness import resources
 from harness.errors import InfrastructureError
-from harness.targets import LaunchOptions, Target
+from harness.targets import StartOptions, Target
 from harness.targets.docker import LABEL, OWNER_HOST, OWNER_PID, _docker, ensure_image, remove_orphans
 
 STAGE = "toolchain"
@@ -96,7 +96,7 @@ class Sandbox:
                 ctr.remove(force=True)
 
 
-def launch_options(target: Target, tag: str) -> LaunchOptions:
+def start_options(target: Target, tag: str) -> StartOptions:
     """How the worker starts an image: in a container of `tag` when the target runs as a process
     (the host target, QEMU); a board on a serial port runs it itself."""
-    return LaunchOptions(container_image=tag) if target.process is not None else LaunchOptions()
+    return StartOptions(container_image=tag) if target.process is not None else StartOptions()

@@ -12,7 +12,7 @@ from harness import resources
 from harness.build import build_jobs
 from harness.errors import UtvmError
 from harness.models import tuning
-from harness.targets import get_target
+from harness.targets import Target, get_target
 from harness.tune import space
 from harness.tune.adapters import make_builder, make_runner
 from harness.tune.builder import ImageBuilder
@@ -69,7 +69,7 @@ def _slots(opts: TuneOptions) -> list[DeviceSlot]:
 def tune(model: str | Path | Any, opts: TuneOptions, progress_out: Any = None) -> TuneResult:
     if opts.trials < 0:
         raise UtvmError("--trials must not be negative")
-    get_target(opts.target)
+    target = get_target(opts.target)  # an unknown target fails before the model is read
     tasks = [t for t in extract(model, opts.seed) if t.op not in UNTUNED_OPS]
     if not tasks:
         raise UtvmError("the model has no kernels to tune")
@@ -81,7 +81,7 @@ def tune(model: str | Path | Any, opts: TuneOptions, progress_out: Any = None) -
     images = ImageBuilder(opts.target, tasks, workdir, images=len(slots), jobs=build_jobs())
     pool = DevicePool(slots, workdir / "devices")
     deadline = time.monotonic() + opts.time_limit if opts.time_limit else None
-    progress = Progress(tasks, remaining, opts.db / "candidates.jsonl", _figure(opts.target), deadline,
+    progress = Progress(tasks, remaining, opts.db / "candidates.jsonl", _figure(target), deadline,
                         **({"out": progress_out} if progress_out is not None else {}))
     started, search_seconds = time.monotonic(), 0.0
     if remaining:
@@ -182,9 +182,7 @@ def _as_candidate(func: Any) -> Any:
     return tvm.IRModule({"main": func})
 
 
-def _figure(target: str) -> Any:
-    tgt = get_target(target)
-
+def _figure(tgt: Target) -> Any:
     def fmt(seconds: float) -> str:
         n = tgt.instructions(seconds) if tgt.icount_shift is not None else None
         if n is not None:

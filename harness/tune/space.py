@@ -1,7 +1,9 @@
 """The search space: MetaSchedule design spaces from an explicit rule list made for microcontrollers.
 
-The wheel's default CPU rule set crashes (reference.md), and most of it (parallel loops, vector
-lanes, layout rewrites) means nothing on a Cortex-M. What matters there: inlining (the padding into
+The default CPU rule set crashes apache-tvm 0.27's wheel (design-space generation segfaults in
+ToJSONGraph: AutoInline's default disallow_op names "tir.exp", which the wheel registers as
+"tirx.exp"), and most of it (parallel loops, vector lanes, layout rewrites) means nothing on a
+Cortex-M. What matters there: inlining (the padding into
 the accumulation), multi-level tiling with the loop order it implies (keeping inputs and weights
 in registers), where the requantization epilogue and producers are computed, and unrolling.
 """

@@ -17,7 +17,7 @@ from harness.build import Manifest, build
 from harness.device import Device
 from harness.device.dut import Hooks
 from harness.errors import InfrastructureError
-from harness.targets import LaunchOptions, get_target
+from harness.targets import StartOptions, get_target
 
 ECHO = "utvm.testing.echo"
 PROBE = (12345, "utvm health", 2.5)
@@ -42,7 +42,7 @@ def check(image: Manifest, port: str, baud: int, hooks: Hooks, timeout: float = 
     start = time.monotonic()
     try:
         hooks.run("flash", image, port)
-        device = Device(image, timeout=timeout, options=LaunchOptions(serial_port=port, baud=baud))
+        device = Device(image, timeout=timeout, options=StartOptions(serial_port=port, baud=baud))
         reset = (lambda: hooks.run("reset", image, port)) if hooks.reset else None
         try:
             client = device.start(after_open=reset)

@@ -13,7 +13,7 @@ from pathlib import Path
 from harness.build import Manifest
 from harness.device import Device
 from harness.errors import UtvmError
-from harness.targets import LaunchOptions
+from harness.targets import StartOptions
 from harness.tune.runner import DeviceSlot
 from utvm_ci.lab import inventory as inventories
 from utvm_ci.lab.access import Access, access_for
@@ -25,7 +25,7 @@ class BoardDevice(Device):
 
     def __init__(self, manifest: Manifest, workdir: Path, port: str, board: inventories.Board) -> None:
         super().__init__(manifest, timeout=10.0 * board.timeout_multiplier, workdir=workdir,
-                         options=LaunchOptions(serial_port=port, baud=board.baud))
+                         options=StartOptions(serial_port=port, baud=board.baud))
         self.hooks = board.hooks()
         self.port = port
 

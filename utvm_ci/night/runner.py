@@ -82,10 +82,6 @@ class Outcome:
     result: TestResult
     trail: list[str] = field(default_factory=list)  # earlier infrastructure errors
 
-    @property
-    def infra_error(self) -> bool:
-        return self.result.outcome == O.ERROR
-
 
 class Night:
     def __init__(self, options: NightOptions) -> None:

@@ -44,12 +44,3 @@ def regression(earlier: list[float], tonight: float, window: int = WINDOW) -> Ve
     median = statistics.median(recent)
     mad = statistics.median(abs(v - median) for v in recent)
     return Verdict(tonight > median + MADS * mad, len(recent), median, mad)
-
-
-def series_verdicts(values: list[float | None]) -> list[Verdict | None]:
-    """The verdict of every night of a series against the nights before it (None where it has none)."""
-    out: list[Verdict | None] = []
-    for i, value in enumerate(values):
-        earlier = [v for v in values[:i] if v is not None]
-        out.append(None if value is None else regression(earlier, value))
-    return out
