@@ -24,7 +24,7 @@ from harness.targets.docker import (
 )
 from tests.conftest import BUILD_ROOT, KERNELS, build_image
 
-BOARDS = ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505",
+BOARDS = ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505", "qemu-mps3-an547",
           "qemu-mps2-an385-semihosting"]
 
 

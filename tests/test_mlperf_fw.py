@@ -115,12 +115,13 @@ def onnxruntime_outputs(model: Path, x: np.ndarray) -> np.ndarray:
 
 
 @contextmanager
-def virtual_board(tmp_path: Path, faults: str = "split=0.5,delay=0.001") -> Iterator[Path]:
+def virtual_board(tmp_path: Path, faults: str = "split=0.5,delay=0.001",
+                  board: str = BOARD) -> Iterator[Path]:
     """`utvm virtual-board serve`: QEMU's UART on a pseudo-terminal, behind a relay that here
     splits and delays chunks; nothing flashed yet."""
     port = tmp_path / "board"
     with (tmp_path / "board.log").open("wb") as log:
-        argv = [sys.executable, "-m", "harness.cli", "virtual-board", "serve", "--board", BOARD,
+        argv = [sys.executable, "-m", "harness.cli", "virtual-board", "serve", "--board", board,
                 "--port", str(port), "--faults", faults, "--workdir", str(tmp_path)]
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
     try:
@@ -239,7 +240,7 @@ def _compile_reads_tflite() -> bool:
     return False
 
 
-@pytest.mark.parametrize("target", ["host", BOARD])
+@pytest.mark.parametrize("target", ["host", BOARD, "qemu-mps3-an547"])
 def test_kws01_firmware_matches_tflite_micro(target: str, tmp_path: Path) -> None:
     require_tvm()
     if not KWS01.is_file() or not _compile_reads_tflite():
@@ -259,7 +260,7 @@ def test_kws01_firmware_matches_tflite_micro(target: str, tmp_path: Path) -> Non
             check_boot(dut.boot())
             check_session(dut, fw, x, want)
     else:
-        with virtual_board(tmp_path) as port, MlperfClient.serial(str(port), timeout=60) as dut:
+        with virtual_board(tmp_path, board=target) as port, MlperfClient.serial(str(port), timeout=60) as dut:
             control(port, f"flash {fw.elf}")
             check_boot(dut.boot())
             check_session(dut, fw, x, want)

@@ -31,7 +31,8 @@ from harness.targets import get_target
 from tests.conftest import REPO_ROOT, mlperf_tiny_model, require_tvm
 
 NAMES = ["kws01", "vww01", "ic01", "ad01"]
-TARGETS = ["host", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505"]
+TARGETS = ["host", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505",
+           "qemu-mps3-an547"]
 SEEDED_INPUTS = 20
 ROOT = REPO_ROOT / "build" / "test-mlperf"
 FLOAT_HELPERS = ("__aeabi_f", "__aeabi_d")  # soft-float calls on a core without an FPU

@@ -22,7 +22,7 @@ from tests.conftest import REPO_ROOT, require_tvm
 from tests.models import MODELS
 
 MODEL_TARGETS = ["host", "host-asan", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500",
-                 "qemu-mps2-an505"]
+                 "qemu-mps2-an505", "qemu-mps3-an547"]
 ROOT = REPO_ROOT / "build" / "test-models"
 
 

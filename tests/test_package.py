@@ -21,7 +21,8 @@ from tests import onnx_models
 from tests.conftest import REPO_ROOT, require_tvm
 from tests.models import MODELS
 
-TARGETS = ["host", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505"]
+TARGETS = ["host", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505",
+           "qemu-mps3-an547"]
 ROOT = REPO_ROOT / "build" / "test-packages"
 MALLOC = {"malloc", "free", "calloc", "realloc", "_malloc_r", "_free_r"}
 _CACHE: dict[str, tuple[Package, list[np.ndarray], list[np.ndarray]]] = {}

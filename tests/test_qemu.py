@@ -101,7 +101,8 @@ def test_footprint_split_and_runtime_budget(board_image: Manifest) -> None:
 
 
 def test_board_registry_describes_each_board() -> None:
-    assert {"qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505"} <= set(boards())
+    assert {"qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505",
+            "qemu-mps3-an547"} <= set(boards())
     for board in boards().values():
         target = get_target(board.name)
         assert f"-mcpu={board.cpu}" in target.cflags

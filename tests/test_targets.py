@@ -70,8 +70,3 @@ def test_a_real_board_is_reached_over_its_serial_port(tmp_path: Path) -> None:
         board.start(tmp_path / "utvm.elf", tmp_path)
     link = board.start(tmp_path / "utvm.elf", tmp_path, StartOptions(serial_port="/dev/ttyACM7"))
     assert isinstance(link, SerialTransport)
-
-
-def test_a_host_target_does_not_start_in_a_container(tmp_path: Path) -> None:
-    with pytest.raises(UtvmError, match="runs as a local process, not in a container"):
-        get_target("host").start(tmp_path / "utvm.elf", tmp_path, StartOptions(container_image="x"))

@@ -2,8 +2,8 @@
 
 RAM: the activation arena comes from the data heap, which is the board's RAM less the runtime's own
 static data, its stack and the kernels' workspace region (crt/platform/cortex_m). Flash: the
-parameters besides the runtime's code. The runtime's figures come from the plain runtime image for
-the target (built once, cached by content).
+parameters besides the runtime's code, or in the memory the board has for them. The runtime's figures
+come from the plain runtime image for the target (built once, cached by content).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def check(graph: Graph, target: Target, cache: Path | None = None) -> dict[str, 
         runtime = build(target, out)
     static = runtime.size["data"] + runtime.size["bss"]
     heap = target.ram_bytes - static - STACK_BYTES - workspace_bytes(target)
-    flash = target.flash_bytes - runtime.size["text"] - runtime.size["data"]
+    flash = target.params_bytes or target.flash_bytes - runtime.size["text"] - runtime.size["data"]
     params = graph.plan_stats.get("params_bytes", 0)
     problems = []
     if graph.arena_bytes > heap:

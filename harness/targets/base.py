@@ -60,6 +60,7 @@ class Target:
     icount_shift: int | None = None  # emulated with -icount shift=N: one instruction is 2^N ns
     flash_bytes: int | None = None  # memory a bare-metal image has (None: a host process)
     ram_bytes: int | None = None
+    params_bytes: int | None = None  # memory a model's parameters have apart from the flash (None: flash)
 
     @property
     def emulated(self) -> bool:

@@ -17,9 +17,18 @@ LINKER_SCRIPT = resources.cortex_m() / "cortex-m.ld"
 FIRMWARE_LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-T", str(LINKER_SCRIPT))
 
 
-def memory_ld(flash: tuple[int, int], ram: tuple[int, int], comment: str) -> str:
-    """The MEMORY block cortex-m.ld includes: [origin, length] of flash and RAM."""
+def memory_ld(flash: tuple[int, int], ram: tuple[int, int], comment: str,
+              params: tuple[int, int] | None = None) -> str:
+    """The MEMORY block cortex-m.ld includes: [origin, length] of flash and RAM, and of the memory a
+    model's parameters go in when it is not the flash (they are then placed there, ahead of
+    cortex-m.ld's own sections, which would keep them with the other constants)."""
     (fo, fl), (ro, rl) = flash, ram
-    return (f"/* {comment} */\nMEMORY\n{{\n"
+    text = (f"/* {comment} */\nMEMORY\n{{\n"
             f"  FLASH (rx) : ORIGIN = {fo:#010x}, LENGTH = {fl:#x}\n"
-            f"  RAM (rwx) : ORIGIN = {ro:#010x}, LENGTH = {rl:#x}\n}}\n")
+            f"  RAM (rwx) : ORIGIN = {ro:#010x}, LENGTH = {rl:#x}\n")
+    if params is None:
+        return text + "}\n"
+    po, pl = params
+    return (text + f"  PARAMS (r) : ORIGIN = {po:#010x}, LENGTH = {pl:#x}\n}}\n"
+            "SECTIONS\n{\n"
+            "  .utvm_params : ALIGN(8) { *(.rodata.utvm_params .rodata.utvm_params.*) } > PARAMS\n}\n")

@@ -46,6 +46,7 @@ class Board:
     cpu_hz: int
     flash: tuple[int, int]
     ram: tuple[int, int]
+    params: tuple[int, int] | None  # memory for a model's parameters, when not the flash
     uart_base: int
     uart_irqs: tuple[int, ...]
     port: str
@@ -55,7 +56,8 @@ class Board:
     features: frozenset[str]
 
     def memory_ld(self) -> str:
-        return cortex_m.memory_ld(self.flash, self.ram, f"{self.name}: from boards/qemu/boards.toml")
+        return cortex_m.memory_ld(self.flash, self.ram, f"{self.name}: from boards/qemu/boards.toml",
+                                  self.params)
 
     def defines(self) -> dict[str, str]:
         return {
@@ -73,6 +75,7 @@ def _board(name: str, raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> Bo
             cflags=tuple(merged["cflags"]), cpu_hz=int(merged["cpu_hz"]),
             flash=(int(merged["flash"][0]), int(merged["flash"][1])),
             ram=(int(merged["ram"][0]), int(merged["ram"][1])),
+            params=(int(merged["params"][0]), int(merged["params"][1])) if "params" in merged else None,
             uart_base=int(merged["uart"]["base"]), uart_irqs=tuple(int(i) for i in merged["uart"]["irqs"]),
             port=merged["port"], icount_shift=int(merged["icount_shift"]),
             transports=tuple(merged["transports"]), timers=tuple(merged["timers"]),
@@ -126,6 +129,7 @@ def _target(board: Board, transport: str) -> Target:
         icount_shift=board.icount_shift,
         flash_bytes=board.flash[1],
         ram_bytes=board.ram[1],
+        params_bytes=board.params[1] if board.params else None,
         containerized=True,
         process=partial(qemu_argv, board, transport),
     )

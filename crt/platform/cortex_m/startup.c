@@ -1,6 +1,6 @@
 /*
- * Startup for Armv7-M / Armv8-M Mainline cores: vector table, reset handler
- * (copy .data, zero .bss, enable the FPU when the image uses it), and fault
+ * Startup for Armv7-M / Armv8-M / Armv8.1-M Mainline cores: vector table, reset handler
+ * (copy .data, zero .bss, enable the FPU and MVE (Helium) when the image uses them), and fault
  * handlers that reset the core so the host sees a typed reset, not a hang.
  */
 #include <stdint.h>
@@ -22,6 +22,10 @@ void External_IRQHandler(void) __attribute__((weak, alias("Default_Handler")));
 #define VTOR (*(volatile uint32_t*)0xE000ED08u)
 #define CPACR (*(volatile uint32_t*)0xE000ED88u)
 #define AIRCR (*(volatile uint32_t*)0xE000ED0Cu)
+/* Cortex-M55 (and M85) power mode control: CPDLPSTATE.ELPSTATE, bits [9:8], is the low-power state of
+ * the extension processing unit (FPU and MVE) domain; it is 0b11 (off) after a cold reset. */
+#define CPDLPSTATE (*(volatile uint32_t*)0xE001E300u)
+#define CPDLPSTATE_ELPSTATE (3u << 8)
 
 typedef void (*vector_t)(void);
 
@@ -45,8 +49,12 @@ __attribute__((section(".vectors"), used)) const vector_t utvm_vectors[16 + NUM_
 
 void Reset_Handler(void) {
   VTOR = (uint32_t)(uintptr_t)utvm_vectors;
-#if defined(__ARM_FP)
-  CPACR |= 0xFu << 20; /* CP10 and CP11: full access to the FPU */
+#if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)
+  /* CP10 and CP11: full access to the FPU and, on Armv8.1-M, to MVE (which shares their enables). */
+  CPACR |= 0xFu << 20;
+#if defined(__ARM_FEATURE_MVE)
+  CPDLPSTATE &= ~CPDLPSTATE_ELPSTATE; /* the FPU/MVE domain on (0b00) */
+#endif
   __asm volatile("dsb\n isb" ::: "memory");
 #endif
   memcpy(__data_start, __data_load, (size_t)(__data_end - __data_start));
