@@ -83,10 +83,12 @@ def _load_onnx(path: Path) -> Any:
 
     if is_qdq(model):  # int8 kernels, never TVM's float frontend
         return import_qdq(model)
-    try:
-        return from_onnx(model, keep_params_in_input=False)
-    except Exception as exc:  # the frontend raises whatever it raises; name the operator
-        raise ModelError(f"cannot import ONNX model {path}: {last_line(exc)}") from None
+    from harness.models.native_log import quietly
+    from harness.models.onnx_fixups import fix_onnx
+
+    model = fix_onnx(model)  # what TVM's frontend gets wrong or cannot take, rewritten or refused
+    return quietly(lambda: from_onnx(model, keep_params_in_input=False), ModelError,  # one line, ours last
+                   f"cannot import ONNX model {path}")
 
 
 def lower(mod: Any, entry: str, params: dict[str, np.ndarray] | None = None) -> Any:
@@ -99,10 +101,9 @@ def lower(mod: Any, entry: str, params: dict[str, np.ndarray] | None = None) -> 
     passes = [relax.transform.FoldConstant(), relax.transform.LegalizeOps(), relax.transform.FoldConstant(),
               relax.transform.AnnotateTIROpPattern(), relax.transform.FuseOps(), relax.transform.FuseTIR(),
               relax.transform.DeadCodeElimination([entry])]
-    try:
-        return tvm.transform.Sequential(passes)(mod)
-    except Exception as exc:
-        raise ModelError(f"TVM could not lower the model: {last_line(exc)}") from None
+    from harness.models.native_log import quietly
+
+    return quietly(lambda: tvm.transform.Sequential(passes)(mod), ModelError, "TVM could not lower the model")
 
 
 Scheduler = Callable[[Any], Any]
@@ -127,6 +128,7 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
     others get `scheduler` (default: each op's default schedule)."""
     import tvm
 
+    from harness.models import c_intrinsics
     from harness.models.intrin import with_header
     from harness.models.tuning import apply_tuning
 
@@ -140,6 +142,7 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
     used = {n.func for n in graph.nodes}
     prims = {gv: f for gv, f in lowered.functions.items()
              if type(f).__name__ == "PrimFunc" and gv.name_hint in used}
+    c_intrinsics.register()  # tirx.fabs and friends, which TVM's C backend leaves unresolved
     kernels = tvm.IRModule({gv: f.with_attr("global_symbol", gv.name_hint) for gv, f in prims.items()})
     try:
         source_c = tvm.build(kernels, target="c").inspect_source()

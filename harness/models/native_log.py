@@ -1,0 +1,71 @@
+"""What native code (TVM's C++ logging, TFLite Micro's C) writes to stderr while a model is imported:
+captured from file descriptor 2 around the call, so that our one-line error stays the last line.
+
+TVM logs from C++ straight to fd 2, and some of it comes late: a frontend that fails mid-import
+leaves a BlockBuilder in its traceback's frames, and its destructor's "BlockBuilder destroyed with
+remaining blocks!" warning would follow our error at interpreter exit. `quietly` runs the call with
+fd 2 on a temporary file, drops the failed call's frames (garbage-collected inside the capture),
+replays what was written except TVM's own log lines when the call failed, and raises the error as a
+fresh ModelError with no chained traceback holding native objects.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable
+from typing import TypeVar
+
+from harness.errors import UtvmError, last_line
+
+T = TypeVar("T")
+TVM_LOG = re.compile(r"^\[\d\d:\d\d:\d\d\] \S+:\d+: ")  # "[12:12:54] .../block_builder.cc:67: Warning: ..."
+
+
+def quietly(call: Callable[[], T], error: Callable[[str], UtvmError], what: str = "") -> T:
+    """call()'s result. A UtvmError it raises is re-raised as error(its message); any other
+    exception as error(f"{what}: {its last line}")."""
+    message: str | None = None
+    result: T | None = None
+    with Captured() as captured:
+        try:
+            result = call()
+        except UtvmError as exc:
+            message = str(exc)
+        except Exception as exc:  # the frontend raises whatever it raises: keep its last line
+            message = f"{what}: {last_line(exc)}" if what else last_line(exc)
+        if message is not None:
+            gc.collect()  # the failed call's frames (and their native objects) die here, captured
+    captured.replay(drop_native=message is not None)
+    if message is not None:
+        raise error(message)
+    return result  # type: ignore[return-value]
+
+
+class Captured:
+    """fd 2 on a temporary file for the duration of the block; `replay` writes it out, else it is
+    dropped."""
+
+    def __enter__(self) -> Captured:
+        sys.stderr.flush()
+        self.file = tempfile.TemporaryFile()
+        self.saved = os.dup(2)
+        os.dup2(self.file.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stderr.flush()
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+
+    def replay(self, drop_native: bool) -> None:
+        self.file.seek(0)
+        text = self.file.read().decode(errors="replace")
+        self.file.close()
+        lines = [ln for ln in text.splitlines() if not (drop_native and TVM_LOG.match(ln))]
+        if lines:
+            sys.stderr.write("\n".join(lines) + "\n")
+            sys.stderr.flush()
