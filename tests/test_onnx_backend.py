@@ -85,3 +85,43 @@ def test_onnx_backend_case_matches_or_is_one_error_line(case: str, tmp_path: Pat
     assert len(got.files) == len(expected)
     for i, want in enumerate(expected):
         assert _close(got[f"output_{i}"], want), (case, i, got[f"output_{i}"].ravel()[:8], want.ravel()[:8])
+
+
+def _run_case(case: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> tuple[int, dict, list[str]]:
+    folder = _data_root() / case  # type: ignore[operator]
+    inputs = tmp_path / "in.npz"
+    np.savez(inputs, **{f"input_{i}": x for i, x in enumerate(_arrays(folder / "test_data_set_0", "input"))})
+    rc = cli.main(["run-model", str(folder / "model.onnx"), "--target", "host", "--inputs", str(inputs),
+                   "--json", "--repeat", "1", "--out", str(ROOT / case.replace("/", "__"))])
+    out, err = capfd.readouterr()
+    return rc, json.loads(out) if rc == 0 else {}, [ln for ln in err.splitlines() if ln.strip()]
+
+
+def test_an_old_opset_onnxruntime_cannot_load_is_checked_against_onnx_reference(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    require_tvm()
+    rc, report, _ = _run_case("pytorch-converted/test_AvgPool2d", tmp_path, capfd)
+    assert rc == 0
+    ref = report["reference"]
+    assert ref["runtime"] == "onnx.reference" and ref["version"], ref
+    assert "onnxruntime" in ref["note"] and "AveragePool(1)" in ref["note"], ref
+    assert report["outputs"][0]["matches_reference"] is True
+
+
+def test_a_model_no_reference_can_run_still_runs_and_says_so(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where no reference runtime loads the model, the device's outputs are reported unchecked,
+    one line on stderr says why, and the exit code is 0 (not the model's fault, nor ours)."""
+    require_tvm()
+    from harness.models import reference_onnx
+
+    def refuses(model: Path) -> tuple[str, str, reference_onnx.Runner]:
+        raise RuntimeError("cannot load this model\nfor a reason")
+
+    monkeypatch.setattr(reference_onnx, "RUNTIMES", [refuses, refuses])
+    rc, report, lines = _run_case("pytorch-operator/test_operator_exp", tmp_path, capfd)
+    assert rc == 0
+    assert report["reference"]["runtime"] == "none"
+    assert report["reference"]["note"] == "refuses: for a reason; refuses: for a reason"
+    assert lines[-1].startswith("utvm: no reference could run the model"), lines
+    assert report["outputs"][0]["matches_reference"] is None and len(report["outputs"][0]["values"]) == 8

@@ -83,12 +83,13 @@ def _load_onnx(path: Path) -> Any:
 
     if is_qdq(model):  # int8 kernels, never TVM's float frontend
         return import_qdq(model)
+    from harness.models.frontend_errors import converting
     from harness.models.native_log import quietly
     from harness.models.onnx_fixups import fix_onnx
 
     model = fix_onnx(model)  # what TVM's frontend gets wrong or cannot take, rewritten or refused
-    return quietly(lambda: from_onnx(model, keep_params_in_input=False), ModelError,  # one line, ours last
-                   f"cannot import ONNX model {path}")
+    what = f"cannot import ONNX model {path}"
+    return quietly(lambda: converting(what, from_onnx, model, keep_params_in_input=False), ModelError, what)
 
 
 def lower(mod: Any, entry: str, params: dict[str, np.ndarray] | None = None) -> Any:

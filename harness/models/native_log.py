@@ -6,12 +6,15 @@ leaves a BlockBuilder in its traceback's frames, and its destructor's "BlockBuil
 remaining blocks!" warning would follow our error at interpreter exit. `quietly` runs the call with
 fd 2 on a temporary file, drops the failed call's frames (garbage-collected inside the capture),
 replays what was written except TVM's own log lines when the call failed, and raises the error as a
-fresh ModelError with no chained traceback holding native objects.
+fresh ModelError with no chained traceback holding native objects. What the call prints on stdout
+goes to stderr (dropped when it failed: our error says it), never into a --json document.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import io
 import os
 import re
 import sys
@@ -30,7 +33,8 @@ def quietly(call: Callable[[], T], error: Callable[[str], UtvmError], what: str 
     exception as error(f"{what}: {its last line}")."""
     message: str | None = None
     result: T | None = None
-    with Captured() as captured:
+    printed = io.StringIO()  # the ONNX frontend prints "Error converting operator ..." to stdout
+    with Captured() as captured, contextlib.redirect_stdout(printed):
         try:
             result = call()
         except UtvmError as exc:
@@ -40,6 +44,8 @@ def quietly(call: Callable[[], T], error: Callable[[str], UtvmError], what: str 
         if message is not None:
             gc.collect()  # the failed call's frames (and their native objects) die here, captured
     captured.replay(drop_native=message is not None)
+    if message is None and printed.getvalue():  # never on stdout, where --json prints its document
+        sys.stderr.write(printed.getvalue())
     if message is not None:
         raise error(message)
     return result  # type: ignore[return-value]

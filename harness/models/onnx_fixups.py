@@ -8,6 +8,7 @@ returning the nodes that replace the node (or None to keep it):
   only one the frontend reads.
 - PRelu of opsets 1-6 with one slope per channel (shape [C]): that slope meant channel (axis 1);
   it is reshaped to [C, 1, ...] so that numpy broadcasting (opset 7) means the same.
+- a model with string inputs or outputs is refused (TVM says "unknown dtype `object`").
 - SequenceInsert at a negative position: ONNX counts it from the back (-1 inserts before the
   last tensor); the frontend put it one place later. The position becomes the non-negative one
   where the sequence's length is known here, else the model is refused.
@@ -77,8 +78,11 @@ class Fixer:
 
 def fix_onnx(model: Any) -> Any:
     """The model with the rewrites above applied (a copy; the original is left as it was)."""
-    from onnx import ModelProto
+    from onnx import ModelProto, TensorProto
 
+    for value in (*model.graph.input, *model.graph.output):
+        if value.type.tensor_type.elem_type == TensorProto.STRING:
+            raise ModelError(f"{value.name!r} is a tensor of strings; the device runs numeric tensors only")
     if not any(n.op_type in REWRITERS for n in model.graph.node):
         return model
     copy = ModelProto()

@@ -54,8 +54,8 @@ def import_float(data: bytes) -> Any:
     except ImportError as exc:
         raise ModelError(f"float32 .tflite models need TVM's TFLite frontend and the tflite package "
                          f"(pip install tflite): {exc}") from None
+    from harness.models.frontend_errors import converting
     from harness.models.native_log import quietly
-    from harness.models.tflite_float_errors import converting
 
-    return quietly(lambda: converting(from_tflite, tflite.Model.GetRootAsModel(data, 0)), ModelError,
+    return quietly(lambda: converting("", from_tflite, tflite.Model.GetRootAsModel(data, 0)), ModelError,
                    "cannot import float32 TFLite model")
