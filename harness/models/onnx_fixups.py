@@ -9,6 +9,7 @@ returning the nodes that replace the node (or None to keep it):
 - PRelu of opsets 1-6 with one slope per channel (shape [C]): that slope meant channel (axis 1);
   it is reshaped to [C, 1, ...] so that numpy broadcasting (opset 7) means the same.
 - a model with string inputs or outputs is refused (TVM says "unknown dtype `object`").
+- SequenceLength of a sequence whose length follows from the graph: that constant.
 - SequenceInsert at a negative position: ONNX counts it from the back (-1 inserts before the
   last tensor); the frontend put it one place later. The position becomes the non-negative one
   where the sequence's length is known here, else the model is refused.
@@ -186,5 +187,35 @@ def _track_sequences(fx: Fixer, node: Any) -> None:
         lengths[node.output[0]] = len(node.input)
     elif node.op_type == "SequenceEmpty":
         lengths[node.output[0]] = 0
+    elif node.op_type == "SplitToSequence":
+        length = _split_length(fx, node)
+        if length is not None:
+            lengths[node.output[0]] = length
     elif node.op_type in ("SequenceErase", "SequenceInsert") and node.input[0] in lengths:
         lengths[node.output[0]] = lengths[node.input[0]] + (1 if node.op_type == "SequenceInsert" else -1)
+
+
+def _split_length(fx: Fixer, node: Any) -> int | None:
+    """How many tensors a SplitToSequence makes, where its input's shape and split are known."""
+    dims = fx.dims.get(node.input[0])
+    axis = int(_attr(node, "axis", 0))
+    if dims is None or not -len(dims) <= axis < len(dims) or dims[axis] is None:
+        return None
+    split = fx.constants.get(node.input[1]) if len(node.input) > 1 and node.input[1] else None
+    if split is None:
+        return int(dims[axis])
+    if split.ndim == 0:
+        return -(-int(dims[axis]) // max(int(split), 1))
+    return int(split.size)
+
+
+@rewrites("SequenceLength")
+def _sequence_length(fx: Fixer, node: Any) -> list[Any] | None:
+    """A constant where the length is known (the frontend cannot count a SplitToSequence's)."""
+    from onnx import helper, numpy_helper
+
+    length = fx.seq_lengths.get(node.input[0])
+    if length is None:
+        return None
+    value = numpy_helper.from_array(np.array(length, np.int64))
+    return [helper.make_node("Constant", [], list(node.output), value=value)]

@@ -162,9 +162,9 @@ def compare(got: np.ndarray, expected: np.ndarray, scale: float | None = None) -
         lsb: float | None = diff
     else:
         lsb = diff / scale if scale else None
+    last = got64.shape[-1] if got64.ndim else 1  # a scalar output is its own row
     top1 = (got64.shape == exp64.shape and got64.size > 0
-            and bool(np.array_equal(got64.reshape(-1, got64.shape[-1]).argmax(-1),
-                                    exp64.reshape(-1, exp64.shape[-1]).argmax(-1))))
+            and bool(np.array_equal(got64.reshape(-1, last).argmax(-1), exp64.reshape(-1, last).argmax(-1))))
     if np.dtype(got.dtype).kind in "iu":
         matches = diff <= 1.0
     elif lsb is not None:
