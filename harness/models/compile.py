@@ -43,7 +43,10 @@ def load(source: str | Path | bytes | Any, entry: str | None = None) -> tuple[An
     bytes of a TFLite model) or an IRModule."""
     import tvm
 
-    mod = source if isinstance(source, tvm.IRModule) else _load_file(source)
+    from harness.models.native_log import quietly
+
+    mod = source if isinstance(source, tvm.IRModule) else quietly(lambda: _load_file(source), ModelError,
+                                                                   f"cannot read model {source}")
     names = [gv.name_hint for gv, f in mod.functions.items() if isinstance(f, tvm.relax.Function)]
     if entry is None:
         entry = "main" if "main" in names else names[0] if len(names) == 1 else ""

@@ -5,8 +5,8 @@ TVM logs from C++ straight to fd 2, and some of it comes late: a frontend that f
 leaves a BlockBuilder in its traceback's frames, and its destructor's "BlockBuilder destroyed with
 remaining blocks!" warning would follow our error at interpreter exit. `quietly` runs the call with
 fd 2 on a temporary file, drops the failed call's frames (garbage-collected inside the capture),
-replays what was written except TVM's own log lines when the call failed, and raises the error as a
-fresh ModelError with no chained traceback holding native objects. What the call prints on stdout
+replays what was written except TVM's own log lines when the call failed, and raises the error with
+no traceback or chained exception left holding native objects. What the call prints on stdout
 goes to stderr (dropped when it failed: our error says it), never into a --json document.
 """
 
@@ -29,25 +29,26 @@ TVM_LOG = re.compile(r"^\[\d\d:\d\d:\d\d\] \S+:\d+: ")  # "[12:12:54] .../block_
 
 
 def quietly(call: Callable[[], T], error: Callable[[str], UtvmError], what: str = "") -> T:
-    """call()'s result. A UtvmError it raises is re-raised as error(its message); any other
-    exception as error(f"{what}: {its last line}")."""
-    message: str | None = None
+    """call()'s result. A UtvmError it raises is re-raised as it is, but without its traceback and
+    chained exceptions; any other exception as error(f"{what}: {its last line}")."""
+    failure: UtvmError | None = None
     result: T | None = None
     printed = io.StringIO()  # the ONNX frontend prints "Error converting operator ..." to stdout
     with Captured() as captured, contextlib.redirect_stdout(printed):
         try:
             result = call()
         except UtvmError as exc:
-            message = str(exc)
+            failure = exc.with_traceback(None)
+            failure.__context__ = failure.__cause__ = None
         except Exception as exc:  # the frontend raises whatever it raises: keep its last line
-            message = f"{what}: {last_line(exc)}" if what else last_line(exc)
-        if message is not None:
+            failure = error(f"{what}: {last_line(exc)}" if what else last_line(exc))
+        if failure is not None:
             gc.collect()  # the failed call's frames (and their native objects) die here, captured
-    captured.replay(drop_native=message is not None)
-    if message is None and printed.getvalue():  # never on stdout, where --json prints its document
+    captured.replay(drop_native=failure is not None)
+    if failure is None and printed.getvalue():  # never on stdout, where --json prints its document
         sys.stderr.write(printed.getvalue())
-    if message is not None:
-        raise error(message)
+    if failure is not None:
+        raise failure
     return result  # type: ignore[return-value]
 
 
