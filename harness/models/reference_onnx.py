@@ -17,21 +17,14 @@ from typing import Any
 import numpy as np
 
 from harness.errors import UtvmError, last_line
-from harness.models.reference import Reference, _version, onnxruntime_session
+from harness.models.reference import Reference, _version, onnxruntime_reference
 
 Runner = Callable[[list[np.ndarray]], list[np.ndarray]]
 
 
 def _onnxruntime(model: Path) -> tuple[str, str, Runner]:
-    import onnxruntime as ort
-
-    session = onnxruntime_session(model)
-    names = [i.name for i in session.get_inputs()]
-
-    def run(inputs: list[np.ndarray]) -> list[np.ndarray]:
-        return [np.asarray(o) for o in session.run(None, dict(zip(names, inputs, strict=True)))]
-
-    return "onnxruntime", ort.__version__, run
+    ref = onnxruntime_reference(model)
+    return ref.runtime, ref.version, ref.run
 
 
 def _onnx_reference(model: Path) -> tuple[str, str, Runner]:
