@@ -92,8 +92,8 @@ def _run_case(case: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> t
     inputs = tmp_path / "in.npz"
     np.savez(inputs, **{f"input_{i}": x for i, x in enumerate(_arrays(folder / "test_data_set_0", "input"))})
     rc = cli.main(["run-model", str(folder / "model.onnx"), "--target", "host", "--inputs", str(inputs),
-                   "--json", "--repeat", "1", "--out", str(ROOT / case.replace("/", "__"))])
-    out, err = capfd.readouterr()
+                   "--json", "--repeat", "1", "--out", str(ROOT / "own" / case.replace("/", "__"))])
+    out, err = capfd.readouterr()  # (its own build directory: xdist may run the case's test beside it)
     return rc, json.loads(out) if rc == 0 else {}, [ln for ln in err.splitlines() if ln.strip()]
 
 
