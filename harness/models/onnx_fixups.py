@@ -8,6 +8,7 @@ returning the nodes that replace the node (or None to keep it):
   only one the frontend reads.
 - PRelu of opsets 1-6 with one slope per channel (shape [C]): that slope meant channel (axis 1);
   it is reshaped to [C, 1, ...] so that numpy broadcasting (opset 7) means the same.
+- an Expand to a shape that is a model input is refused, saying so.
 - a model with string inputs or outputs is refused (TVM says "unknown dtype `object`").
 - SequenceLength of a sequence whose length follows from the graph: that constant.
 - SequenceInsert at a negative position: ONNX counts it from the back (-1 inserts before the
@@ -219,3 +220,13 @@ def _sequence_length(fx: Fixer, node: Any) -> list[Any] | None:
         return None
     value = numpy_helper.from_array(np.array(length, np.int64))
     return [helper.make_node("Constant", [], list(node.output), value=value)]
+
+
+@rewrites("Expand")
+def _expand(fx: Fixer, node: Any) -> list[Any] | None:
+    """Refused where the target shape is a model input (the frontend's message misleads)."""
+    inputs = {i.name for i in fx.model.graph.input} - set(fx.constants)
+    if len(node.input) > 1 and node.input[1] in inputs:
+        raise ModelError(f"{_label(node)}: its shape is the model input {node.input[1]!r}, known only when "
+                         "it runs; a device graph needs every shape fixed")
+    return None
