@@ -132,6 +132,10 @@ def _cmd_run_model(args: argparse.Namespace) -> int:
         print(json.dumps(run.report, indent=2))
     else:
         print("\n".join(text_report(run.report)))
+    if run.report["reference"]["runtime"] == "none":  # not a failure of ours: said, exit 0
+        print(f"utvm: no reference could run the model; its outputs are unchecked "
+              f"({run.report['reference']['note']})", file=sys.stderr)
+        return 0
     if not all(o["matches_reference"] for o in run.report["outputs"]):
         print(f"utvm: the device's outputs differ from {run.report['reference']['runtime']}", file=sys.stderr)
         return 1

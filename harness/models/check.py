@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from harness.errors import UtvmError
 from harness.models.graph_client import GraphModule
 from harness.models.reference import Reference, compare
 from harness.models.run import load_inputs
@@ -36,6 +37,8 @@ def seeded_agreement(module: GraphModule, reference: Reference, count: int, seed
     for i in range(count):
         xs = load_inputs(module.graph, None, seed=seed + i)
         got, expected = module(*xs), reference.run(xs)
+        if expected is None:
+            raise UtvmError(f"no reference could run the model ({getattr(reference, 'note', '')})")
         for g in got:
             digest.update(f"{g.dtype}{g.shape}".encode() + g.tobytes())
         scales = [module.graph.tensors[t].scale for t in module.graph.outputs]

@@ -43,7 +43,10 @@ def load(source: str | Path | bytes | Any, entry: str | None = None) -> tuple[An
     bytes of a TFLite model) or an IRModule."""
     import tvm
 
-    mod = source if isinstance(source, tvm.IRModule) else _load_file(source)
+    from harness.models.native_log import quietly
+
+    mod = source if isinstance(source, tvm.IRModule) else quietly(lambda: _load_file(source), ModelError,
+                                                                   f"cannot read model {source}")
     names = [gv.name_hint for gv, f in mod.functions.items() if isinstance(f, tvm.relax.Function)]
     if entry is None:
         entry = "main" if "main" in names else names[0] if len(names) == 1 else ""
@@ -83,10 +86,13 @@ def _load_onnx(path: Path) -> Any:
 
     if is_qdq(model):  # int8 kernels, never TVM's float frontend
         return import_qdq(model)
-    try:
-        return from_onnx(model, keep_params_in_input=False)
-    except Exception as exc:  # the frontend raises whatever it raises; name the operator
-        raise ModelError(f"cannot import ONNX model {path}: {last_line(exc)}") from None
+    from harness.models.frontend_errors import converting
+    from harness.models.native_log import quietly
+    from harness.models.onnx_fixups import fix_onnx
+
+    model = fix_onnx(model)  # what TVM's frontend gets wrong or cannot take, rewritten or refused
+    what = f"cannot import ONNX model {path}"
+    return quietly(lambda: converting(what, from_onnx, model, keep_params_in_input=False), ModelError, what)
 
 
 def lower(mod: Any, entry: str, params: dict[str, np.ndarray] | None = None) -> Any:
@@ -99,10 +105,9 @@ def lower(mod: Any, entry: str, params: dict[str, np.ndarray] | None = None) -> 
     passes = [relax.transform.FoldConstant(), relax.transform.LegalizeOps(), relax.transform.FoldConstant(),
               relax.transform.AnnotateTIROpPattern(), relax.transform.FuseOps(), relax.transform.FuseTIR(),
               relax.transform.DeadCodeElimination([entry])]
-    try:
-        return tvm.transform.Sequential(passes)(mod)
-    except Exception as exc:
-        raise ModelError(f"TVM could not lower the model: {last_line(exc)}") from None
+    from harness.models.native_log import quietly
+
+    return quietly(lambda: tvm.transform.Sequential(passes)(mod), ModelError, "TVM could not lower the model")
 
 
 Scheduler = Callable[[Any], Any]
@@ -127,6 +132,7 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
     others get `scheduler` (default: each op's default schedule)."""
     import tvm
 
+    from harness.models import c_intrinsics
     from harness.models.intrin import with_header
     from harness.models.tuning import apply_tuning
 
@@ -140,6 +146,7 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
     used = {n.func for n in graph.nodes}
     prims = {gv: f for gv, f in lowered.functions.items()
              if type(f).__name__ == "PrimFunc" and gv.name_hint in used}
+    c_intrinsics.register()  # tirx.fabs and friends, which TVM's C backend leaves unresolved
     kernels = tvm.IRModule({gv: f.with_attr("global_symbol", gv.name_hint) for gv, f in prims.items()})
     try:
         source_c = tvm.build(kernels, target="c").inspect_source()

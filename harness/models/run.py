@@ -125,8 +125,8 @@ def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, r
         "ram": {**_ram(graph, manifest, stats), "reference_arena_bytes": ref.arena_bytes},
         "reference": ref.describe(),
         "tuning": {"database": str(tuning), "kernels": compiled.tuned} if tuning is not None else None,
-        "outputs": [_describe(o, e, graph.tensors[t].scale)
-                    for o, e, t in zip(outputs, expected, graph.outputs, strict=True)],
+        "outputs": [_describe(o, e, graph.tensors[t].scale) for o, e, t in
+                    zip(outputs, expected or [None] * len(outputs), graph.outputs, strict=True)],
     }
     return ModelRun(report, outputs)
 
@@ -186,8 +186,11 @@ def _ram(graph: Graph, m: Manifest, stats: dict[str, Any]) -> dict[str, Any]:
             "stack_size": port.get("stack_size")}
 
 
-def _describe(got: np.ndarray, expected: np.ndarray, scale: float | None = None) -> dict[str, Any]:
-    return {"shape": list(got.shape), "dtype": str(got.dtype), **references.compare(got, expected, scale),
+def _describe(got: np.ndarray, expected: np.ndarray | None, scale: float | None = None) -> dict[str, Any]:
+    """The output against the reference's (all None where no reference could run the model)."""
+    checked = references.compare(got, expected, scale) if expected is not None else dict.fromkeys(
+        ("max_abs_diff", "max_diff_lsb", "top1_agrees", "matches_reference"))
+    return {"shape": list(got.shape), "dtype": str(got.dtype), **checked,
             "values": got.flatten()[:8].tolist()}
 
 
@@ -210,7 +213,14 @@ def text_report(r: dict[str, Any]) -> list[str]:
     for n in r["nodes"]:
         lines.append(f"    {n['kernel']:<40} {n['time_ms']:.4f} ms  {sizes.get(n['kernel'], 0):>6} B of code")
     ref = r["reference"]
+    if ref["runtime"] == "none":
+        lines.append(f"  no reference could run the model, outputs unchecked ({ref.get('note', '')})")
+    elif ref.get("note"):
+        lines.append(f"  reference: {ref['runtime']} {ref['version']} ({ref['note']})")
     for i, o in enumerate(r["outputs"]):
+        if o["matches_reference"] is None:
+            lines.append(f"  output_{i}: {o['dtype']}{o['shape']}; first values {o['values']}")
+            continue
         verdict = "matches" if o["matches_reference"] else "DIFFERS from"
         lsb = f", {o['max_diff_lsb']:.3g} LSB" if o["max_diff_lsb"] is not None else ""
         lines.append(f"  output_{i}: {o['dtype']}{o['shape']} {verdict} {ref['runtime']} {ref['version']} "

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.errors import last_line
 from harness.models.compile import ModelError
 from harness.models.tflite import reader
 from harness.models.tflite.importer import import_tflite
@@ -55,7 +54,8 @@ def import_float(data: bytes) -> Any:
     except ImportError as exc:
         raise ModelError(f"float32 .tflite models need TVM's TFLite frontend and the tflite package "
                          f"(pip install tflite): {exc}") from None
-    try:
-        return from_tflite(tflite.Model.GetRootAsModel(data, 0))
-    except Exception as exc:  # the frontend raises whatever it raises; keep its last line
-        raise ModelError(f"cannot import float32 TFLite model: {last_line(exc)}") from None
+    from harness.models.frontend_errors import converting
+    from harness.models.native_log import quietly
+
+    return quietly(lambda: converting("", from_tflite, tflite.Model.GetRootAsModel(data, 0)), ModelError,
+                   "cannot import float32 TFLite model")

@@ -122,7 +122,7 @@ def check_int8(model: TFLiteModel, supported: Collection[str]) -> None:
     model input that a QUANTIZE reads, a model output that a DEQUANTIZE writes."""
     for op in model.operators:
         if op.op not in supported:
-            raise ModelError(f"{op.label} is not supported for int8 models")
+            raise ModelError(f"{op.label} is not supported for int8 models{_other_types(model, op)}")
     boundary = float_boundary(model)
     for op in model.operators:
         for i in (*op.inputs, *op.outputs):
@@ -137,6 +137,13 @@ def check_int8(model: TFLiteModel, supported: Collection[str]) -> None:
                 f"{t.type}; int8 models need int8 inputs and outputs (or float32 ones that a QUANTIZE "
                 "reads or a DEQUANTIZE writes)"
             )
+
+
+def _other_types(model: TFLiteModel, op: Operator) -> str:
+    """ " (it has int16 activations)" where the operator's variable tensors are not all int8."""
+    types = sorted({model.tensors[i].dtype for i in (*op.inputs, *op.outputs)
+                    if i >= 0 and model.tensors[i].data is None} - {"int8"})
+    return f" (it has {' and '.join(types)} activations)" if types else ""
 
 
 def float_boundary(model: TFLiteModel) -> set[tuple[int, int]]:
