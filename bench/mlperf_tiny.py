@@ -5,7 +5,7 @@
                                            [--dsp]
 
 --dsp schedules the convolutions and fully connected layers around the int8 dot-product
-intrinsics (harness.models.dsp.apply_dsp: SMLAD on cores with the DSP extension).
+intrinsics (harness.models.compile.dsp.apply_dsp: SMLAD on cores with the DSP extension).
 
 Per model: instructions per inference (exact under QEMU -icount), the anchors' Cortex-M4 cycles from
 shared/reference.md beside them (TFLite Micro + CMSIS-NN, microTVM autotuned, microTVM + CMSIS-NN,
@@ -25,11 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.device import Device
-from harness.models import reference as references
-from harness.models.check import seeded_agreement
-from harness.models.dsp import apply_dsp
-from harness.models.graph_client import GraphModule
-from harness.models.run import build_model_image, code_size, compile_for
+from harness.models.compile.dsp import apply_dsp
+from harness.models.deploy import reference as references
+from harness.models.deploy.check import seeded_agreement
+from harness.models.deploy.graph_client import GraphModule
+from harness.models.deploy.run import build_model_image, code_size, compile_for
 from harness.targets import get_target
 
 MODELS = ("kws01", "vww01", "ic01", "ad01")
@@ -85,7 +85,7 @@ def main() -> int:
     ap.add_argument("--inputs", type=int, default=5, help="seeded inputs compared with TFLite Micro")
     ap.add_argument("--models-dir", type=Path, default=DEFAULT_DIR)
     ap.add_argument("--json", type=Path, help="also write the figures here")
-    ap.add_argument("--dsp", action="store_true", help="tensorize dot products (harness.models.dsp)")
+    ap.add_argument("--dsp", action="store_true", help="tensorize dot products (harness.models.compile.dsp)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="utvm-bench-mlperf-"))
     results = []

@@ -15,9 +15,9 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from harness.device import Device
-from harness.models.compile import compile_model
-from harness.models.graph_client import GraphModule
-from harness.models.run import build_model_image
+from harness.models.compile.model import compile_model
+from harness.models.deploy.graph_client import GraphModule
+from harness.models.deploy.run import build_model_image
 from tests import tflite_more_ops
 from tests.conftest import require_tvm
 from tests.tflite_ops import Chain, OpModel, random_inputs, tflite_micro_outputs
@@ -280,8 +280,8 @@ def test_new_operator_errors_name_the_operator(
 
 def _assert_refused(model: OpModel | Chain, message: str) -> None:
     require_tvm()
-    from harness.models.compile import ModelError
-    from harness.models.tflite import import_tflite
+    from harness.errors import ModelError
+    from harness.models.frontends.tflite_int8 import import_tflite
 
     with pytest.raises(ModelError) as info:
         import_tflite(model.build())

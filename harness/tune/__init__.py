@@ -4,5 +4,5 @@ tasks (the model's kernels, deduplicated and weighted by calls) -> space (design
 explicit rule list for microcontrollers) -> builder (many candidates per firmware image, built in
 parallel and cached by content) -> runner (images on a pool of devices: outputs checked against the
 default schedule, time from the on-device timer) -> MetaSchedule's JSON database, which
-`run-model --tuning` and `package --tuning` apply (harness.models.tuning).
+`run-model --tuning` and `package --tuning` apply (harness.models.compile.records).
 """

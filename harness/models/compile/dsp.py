@@ -1,5 +1,5 @@
 """Schedules of the int8 CONV_2D and FULLY_CONNECTED kernels around the dot-product intrinsics
-(harness.models.intrin): opt-in, for cores with the DSP extension (Cortex-M4, M7, M33, M55); on
+(harness.models.compile.intrin): opt-in, for cores with the DSP extension (Cortex-M4, M7, M33, M55); on
 other cores the same C takes utvm/dsp.h's portable path and gives the same results.
 
     mod = apply_dsp(lower(mod, entry))     # instead of compile.schedule(...)
@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.models.intrin import OUTPUTS, tensorize_dot
-from harness.models.tflite.schedules import OP_ATTR, SCHEDULED_ATTR, apply_default_schedules
+from harness.models.compile.intrin import OUTPUTS, tensorize_dot
+from harness.models.compile.schedule import apply_default_schedules
+from harness.models.int8.attrs import OP_ATTR, SCHEDULED_ATTR
 
 DSP_OPS = ("conv2d", "fully_connected")
 DSP_ATTR = "utvm.dsp"  # on a kernel whose dot products are tensorized: how many outputs per call

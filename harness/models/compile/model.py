@@ -1,7 +1,7 @@
 """Compile a model into a fixed graph of C kernels (apache-tvm 0.27).
 
 A float ONNX model (tvm.relax.frontend.onnx), a quantized ONNX model in QDQ form
-(harness.models.onnx_qdq, int8 kernels), an int8 TFLite model (harness.models.tflite, our own
+(harness.models.frontends.onnx_qdq, int8 kernels), an int8 TFLite model (harness.models.int8, our own
 int8 kernels), a float32 TFLite model (tvm.relax.frontend.tflite), all recognised by the
 file's content, or a Relax IRModule is legalized and
 fused to TIR, kernels that carry a default schedule get it, the kernels are emitted as
@@ -21,12 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import UtvmError, last_line
-from harness.models.graph import Graph, Node, TensorInfo
-
-
-class ModelError(UtvmError):
-    """The model cannot be compiled for a device; the message says why."""
+from harness.errors import ModelError, last_line
+from harness.models.compile.graph import Graph, Node, TensorInfo
+from harness.models.frontends.loaded import from_source, to_relax
 
 
 @dataclass
@@ -39,54 +36,17 @@ class Compiled:
 
 
 def load(source: str | Path | bytes | Any, entry: str | None = None) -> tuple[Any, str]:
-    """An IRModule and the name of its entry function, from an ONNX or TFLite file (or the
-    bytes of a TFLite model) or an IRModule."""
+    """An IRModule and the name of its entry function, from a LoadedModel, an ONNX or TFLite file
+    (or the bytes of a TFLite model) or an IRModule."""
     import tvm
 
-    mod = source if isinstance(source, tvm.IRModule) else _load_file(source)
+    mod = source if isinstance(source, tvm.IRModule) else to_relax(from_source(source))
     names = [gv.name_hint for gv, f in mod.functions.items() if isinstance(f, tvm.relax.Function)]
     if entry is None:
         entry = "main" if "main" in names else names[0] if len(names) == 1 else ""
     if entry not in names:
         raise ModelError(f"the model has Relax functions {names}; say which is the entry")
     return mod, entry
-
-
-def _load_file(source: str | Path | bytes) -> Any:
-    from harness.models.tflite import is_tflite, load_tflite
-
-    if isinstance(source, bytes | bytearray):
-        return load_tflite(bytes(source))
-    path = Path(source)
-    try:
-        with path.open("rb") as f:
-            head = f.read(8)
-    except OSError:
-        head = b""  # _load_onnx reports the missing file
-    return load_tflite(path) if is_tflite(head) else _load_onnx(path)
-
-
-def _load_onnx(path: Path) -> Any:
-    try:
-        import onnx
-    except ImportError:
-        raise ModelError("reading ONNX models needs the onnx package (pip install onnx)") from None
-    from tvm.relax.frontend.onnx import from_onnx
-
-    try:
-        model = onnx.load(str(path))
-    except (OSError, ValueError, onnx.onnx_cpp2py_export.checker.ValidationError) as exc:  # type: ignore[attr-defined]
-        raise ModelError(f"cannot read ONNX model {path}: {exc}") from None
-    except Exception as exc:  # protobuf's DecodeError and friends
-        raise ModelError(f"cannot read ONNX model {path}: {type(exc).__name__}: {exc}") from None
-    from harness.models.onnx_qdq import import_qdq, is_qdq
-
-    if is_qdq(model):  # int8 kernels, never TVM's float frontend
-        return import_qdq(model)
-    try:
-        return from_onnx(model, keep_params_in_input=False)
-    except Exception as exc:  # the frontend raises whatever it raises; name the operator
-        raise ModelError(f"cannot import ONNX model {path}: {last_line(exc)}") from None
 
 
 def lower(mod: Any, entry: str, params: dict[str, np.ndarray] | None = None) -> Any:
@@ -110,9 +70,9 @@ Scheduler = Callable[[Any], Any]
 
 def schedule(mod: Any, scheduler: Scheduler | None = None) -> Any:
     """Each kernel that names its op ("utvm.op", the int8 TFLite kernels) gets that op's
-    default schedule (or the scheduler's, e.g. harness.models.dsp.apply_dsp); other kernels are
+    default schedule (or the scheduler's, e.g. harness.models.compile.dsp.apply_dsp); other kernels are
     left as TVM lowered them."""
-    from harness.models.tflite.schedules import apply_default_schedules
+    from harness.models.compile.schedule import apply_default_schedules
 
     try:
         return (scheduler or apply_default_schedules)(mod)
@@ -123,12 +83,12 @@ def schedule(mod: Any, scheduler: Scheduler | None = None) -> Any:
 def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None = None,
                   entry: str | None = None, scheduler: Scheduler | None = None,
                   tuning: Any = None) -> Compiled:
-    """`tuning`, a harness.models.tuning.Database, schedules the kernels it has records for; the
+    """`tuning`, a harness.models.compile.records.Database, schedules the kernels it has records for; the
     others get `scheduler` (default: each op's default schedule)."""
     import tvm
 
-    from harness.models.intrin import with_header
-    from harness.models.tuning import apply_tuning
+    from harness.models.compile.intrin import with_header
+    from harness.models.compile.records import apply_tuning
 
     mod, entry = load(source, entry)
     lowered, tuned = lower(mod, entry, params), []

@@ -6,9 +6,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from harness.models.graph_client import GraphModule
-from harness.models.reference import Reference, compare
-from harness.models.run import load_inputs
+from harness.models.deploy.graph_client import GraphModule
+from harness.models.deploy.reference import Reference, compare
+from harness.models.deploy.run import load_inputs
 
 
 @dataclass

@@ -14,7 +14,7 @@ from filelock import FileLock
 
 from harness import resources
 from harness.build import build
-from harness.models.graph import Graph
+from harness.models.compile.graph import Graph
 from harness.targets.base import Target
 
 STACK_BYTES = 0x4000  # crt/platform/cortex_m/cortex-m.ld's default

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.models.graph import Graph
+from harness.models.compile.graph import Graph
 from harness.rpc.client import RemoteModule, RPCClient
 
 

@@ -2,8 +2,8 @@
 (mlcommons/tiny, benchmark/api) over the board's UART, so the benchmark's own runner can
 drive a utvm-compiled model.
 
-The image is the packaged model (harness.models.package), the protocol parser of
-crt/mlperf/mlperf.c, the target port's platform functions (harness.models.standalone's
+The image is the packaged model (harness.models.deploy.package), the protocol parser of
+crt/mlperf/mlperf.c, the target port's platform functions (harness.models.deploy.standalone's
 build_firmware) and a generated main that carries what the parser needs to know about the
 model: its input size, its outputs (count, dtype, scale and zero point) and its name.
 """
@@ -21,10 +21,10 @@ import numpy as np
 
 from harness import resources
 from harness.errors import BuildError, UtvmError
-from harness.models import formats
-from harness.models.graph import DEFAULT_PARAM_SECTION, Graph
-from harness.models.package import Package, package
-from harness.models.standalone import build_firmware
+from harness.models.compile.graph import DEFAULT_PARAM_SECTION, Graph
+from harness.models.deploy.package import Package, package
+from harness.models.deploy.standalone import build_firmware
+from harness.models.frontends import formats
 from harness.targets import get_target
 
 MODELS = ("kws01", "vww01", "ic01", "ad01")  # the names the runner's tests.yaml knows

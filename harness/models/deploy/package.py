@@ -25,13 +25,13 @@ from typing import Any
 from harness import resources
 from harness.device import Device
 from harness.errors import UtvmError
-from harness.models import formats
-from harness.models import reference as references
-from harness.models import tuning as tunings
-from harness.models.compile import Compiled, Scheduler, compile_model
-from harness.models.graph import DEFAULT_PARAM_SECTION, Graph
-from harness.models.graph_client import GraphModule
-from harness.models.run import build_model_image, load_inputs
+from harness.models.compile import records
+from harness.models.compile.graph import DEFAULT_PARAM_SECTION, Graph
+from harness.models.compile.model import Compiled, Scheduler, compile_model
+from harness.models.deploy import reference as references
+from harness.models.deploy.graph_client import GraphModule
+from harness.models.deploy.run import build_model_image, load_inputs
+from harness.models.frontends import formats
 
 RUNTIME_FILES = ("src/runtime/runtime.c", "src/runtime/backend.c", "src/runtime/timer.c",
                  "src/memory/std_allocator.c", "src/graph/graph_executor.c")
@@ -90,7 +90,7 @@ def package(model: Path | Any, out: Path, name: str = "model",
     name = _check_name(name)
     if not re.fullmatch(r"\.[A-Za-z0-9_.]+", param_section):
         raise UtvmError(f"section name {param_section!r}: expected something like .rodata.utvm_params")
-    compiled = compile_model(model, scheduler=scheduler, tuning=tunings.resolve(tuning, target))
+    compiled = compile_model(model, scheduler=scheduler, tuning=records.resolve(tuning, target))
     graph = compiled.graph
     if isinstance(model, str | Path):
         ref = references.for_model(model, formats.detect(Path(model)), compiled)

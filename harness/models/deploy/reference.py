@@ -108,13 +108,13 @@ def onnxruntime_reference(model: Path) -> Reference:
 
 
 def tvm_cpu(compiled: Any) -> Reference:
-    from harness.models.compile import reference
+    from harness.models.compile.model import reference
 
     return Reference("tvm-llvm", _version("apache-tvm"), lambda xs: reference(compiled, xs))
 
 
 def for_model(source: Any, fmt: str, compiled: Any) -> Reference:
-    """The model's own runtime: by format (see harness.models.formats)."""
+    """The model's own runtime: by format (see harness.models.frontends.formats)."""
     if fmt == "tflite":
         return tflite_micro(Path(source))
     if fmt == "onnx":

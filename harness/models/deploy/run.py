@@ -15,13 +15,14 @@ import numpy as np
 from harness.build import Manifest, build
 from harness.build.footprint import RUNTIME_COMPONENTS
 from harness.device import Device
-from harness.errors import UtvmError
-from harness.models import fit, formats
-from harness.models import reference as references
-from harness.models import tuning as tunings
-from harness.models.compile import Compiled, ModelError, Scheduler, compile_model
-from harness.models.graph import Graph
-from harness.models.graph_client import GraphModule
+from harness.errors import ModelError, UtvmError
+from harness.models.compile import records
+from harness.models.compile.graph import Graph
+from harness.models.compile.model import Compiled, Scheduler, compile_model
+from harness.models.deploy import fit
+from harness.models.deploy import reference as references
+from harness.models.deploy.graph_client import GraphModule
+from harness.models.frontends import formats
 from harness.targets import Target, get_target
 
 
@@ -75,7 +76,7 @@ def compile_for(model: Path, target: Target, tuning: str | Path | None = None,
     """The model compiled (kernels scheduled by the tuning database, if any, the others by `scheduler`,
     compile_model's), and its format; ModelError if its plan cannot fit the target."""
     fmt = formats.detect(model)
-    compiled = compile_model(model, scheduler=scheduler, tuning=tunings.resolve(tuning, target.name))
+    compiled = compile_model(model, scheduler=scheduler, tuning=records.resolve(tuning, target.name))
     try:
         fit.check(compiled.graph, target)
     except fit.ModelTooBig as exc:

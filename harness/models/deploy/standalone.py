@@ -19,7 +19,7 @@ from harness import resources
 from harness.build.image import _run
 from harness.errors import InfrastructureError, UtvmError
 from harness.link.transport import die_with_parent
-from harness.models.package import Package
+from harness.models.deploy.package import Package
 from harness.targets import get_target
 
 _OUTPUT = re.compile(rb"UTVM-OUTPUT (\d+) ([0-9a-f]*)\r?\n")

@@ -5,7 +5,7 @@ A model is compiled once per process (keyed by the file's sha256) with whatever
 `compile_model` accepts, and its image for each target is built once and cached by content (in
 CACHE/models/<name>-<sha256>-<target>, where harness.build reuses it while its build key holds).
 `measure` runs seeded inputs on the device and through the model's own runtime
-(harness.models.reference), then times one inference on the device. Its figures:
+(harness.models.deploy.reference), then times one inference on the device. Its figures:
 
     model, format, model_sha256    which model (the file's digest, first 16 hex digits)
     inputs, max_diff_lsb, top1_agree, outputs_sha256
@@ -32,12 +32,13 @@ from pathlib import Path
 from filelock import FileLock
 
 from harness.build import Manifest
-from harness.models import fit, formats
-from harness.models import reference as references
-from harness.models.check import Agreement, seeded_agreement
-from harness.models.compile import Compiled, compile_model
-from harness.models.graph_client import GraphModule
-from harness.models.run import build_model_image, load_inputs
+from harness.models.compile.model import Compiled, compile_model
+from harness.models.deploy import fit
+from harness.models.deploy import reference as references
+from harness.models.deploy.check import Agreement, seeded_agreement
+from harness.models.deploy.graph_client import GraphModule
+from harness.models.deploy.run import build_model_image, load_inputs
+from harness.models.frontends import formats
 from harness.rpc import RPCClient
 from harness.targets import Target
 

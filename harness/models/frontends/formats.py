@@ -14,10 +14,18 @@ class ModelFormatError(UtvmError):
 
 
 def detect(path: Path) -> str:
+    path = Path(path)
+    return classify(path, read(path))
+
+
+def read(path: Path) -> bytes:
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except OSError as exc:
         raise ModelFormatError(f"cannot read model {path}: {exc.strerror or exc}") from None
+
+
+def classify(path: Path, data: bytes) -> str:
     if len(data) >= 8 and data[4:8] == b"TFL3":  # the flatbuffer's file identifier
         return TFLITE
     if _looks_like_onnx(data):

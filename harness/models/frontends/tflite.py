@@ -7,30 +7,19 @@ else in an int8 model is a one-line ModelError naming the operator."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from harness.errors import last_line
-from harness.models.compile import ModelError
-from harness.models.tflite import reader
-from harness.models.tflite.importer import import_tflite
-from harness.models.tflite.reader import TFLiteModel
+from harness.errors import ModelError, last_line
+from harness.models.frontends.tflite_int8 import import_tflite
+from harness.models.int8.tflite_model import TFLiteModel
 
 QUANTIZED = {"INT8", "UINT8", "INT16"}
 
 
-def load_tflite(source: str | Path | bytes) -> Any:
-    """The IRModule of a .tflite model, int8 or float32."""
-    if isinstance(source, bytes | bytearray | memoryview):
-        data = bytes(source)
-    else:
-        try:
-            data = Path(source).read_bytes()
-        except OSError as exc:
-            raise ModelError(f"cannot read TFLite model {source}: {exc.strerror or exc}") from None
-    model = reader.parse(data)
+def load_tflite(model: TFLiteModel, data: bytes) -> Any:
+    """The IRModule of a parsed .tflite model (its bytes beside it, for TVM's float frontend)."""
     if model_kind(model) == "int8":
-        return import_tflite(data)[0]
+        return import_tflite(model)[0]
     return import_float(data)
 
 

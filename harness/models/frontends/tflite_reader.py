@@ -11,89 +11,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from harness.models.compile import ModelError
+from harness.errors import ModelError
+from harness.models.int8.tflite_model import NUMPY_DTYPES, Operator, Quant, Tensor, TFLiteModel
 
 IDENTIFIER = b"TFL3"
-_NUMPY = {
-    "FLOAT32": "float32",
-    "FLOAT16": "float16",
-    "FLOAT64": "float64",
-    "INT8": "int8",
-    "UINT8": "uint8",
-    "INT16": "int16",
-    "UINT16": "uint16",
-    "INT32": "int32",
-    "UINT32": "uint32",
-    "INT64": "int64",
-    "UINT64": "uint64",
-    "BOOL": "bool",
-}
 _CONSTANT_TYPES = ("INT8", "INT32")  # weights, biases, shapes
 _SKIP_OPTION_METHODS = {"Init"}
-
-
-@dataclass(frozen=True)
-class Quant:
-    """Affine quantization: real = scale * (q - zero_point), per tensor or along `dim`."""
-
-    scales: np.ndarray  # float32, as stored
-    zero_points: np.ndarray  # int64
-    dim: int = 0
-
-    @property
-    def per_tensor(self) -> bool:
-        return len(self.scales) == 1
-
-
-@dataclass
-class Tensor:
-    index: int
-    name: str
-    shape: tuple[int, ...]
-    type: str  # TFLite TensorType name: INT8, INT32, FLOAT32, ...
-    quant: Quant | None
-    data: np.ndarray | None  # constants only, shaped and typed
-
-    @property
-    def dtype(self) -> str:
-        return _NUMPY.get(self.type, self.type.lower())
-
-    @property
-    def scale(self) -> float:
-        assert self.quant is not None
-        return float(self.quant.scales[0])
-
-    @property
-    def zero_point(self) -> int:
-        assert self.quant is not None
-        return int(self.quant.zero_points[0])
-
-
-@dataclass
-class Operator:
-    index: int
-    op: str  # builtin operator name, e.g. CONV_2D; CUSTOM:<name> for custom operators
-    inputs: tuple[int, ...]  # tensor indices; -1 is an omitted optional input
-    outputs: tuple[int, ...]
-    options: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        return f"operator {self.index} ({self.op})"
-
-
-@dataclass
-class TFLiteModel:
-    tensors: list[Tensor]
-    operators: list[Operator]
-    inputs: list[int]
-    outputs: list[int]
-    version: int
 
 
 def is_tflite(data: bytes) -> bool:
@@ -268,9 +195,9 @@ class _Parser:
     def constant(self, raw: bytes | None, shape: tuple[int, ...], ttype: str, i: int) -> np.ndarray | None:
         if not raw:
             return None
-        if ttype not in _NUMPY:
+        if ttype not in NUMPY_DTYPES:
             return np.frombuffer(raw, dtype=np.uint8)  # kept as bytes; check_int8 rejects the type
-        dtype = np.dtype(_NUMPY[ttype]).newbyteorder("<")
+        dtype = np.dtype(NUMPY_DTYPES[ttype]).newbyteorder("<")
         expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if len(raw) != expected:
             raise ModelError(

@@ -4,17 +4,28 @@ to Q4.27 by MultiplyByQuantizedMultiplier and put through gemmlowp's fixed-point
 tanh (fixedpoint.py), whose Q0.31 result is rounded down to 8 bits. Integer-only, one block
 ("out"); no lookup table, so the kernel is TFLite's arithmetic for every input by construction
 (the tests still compare all 256 inputs with TFLite Micro).
+
+Here too: the input scaling TFLite Micro's Prepare computes, the converters, the default schedule.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from tvm import te, tirx
 
-from harness.models.tflite import fixedpoint as fp
+from harness.errors import ModelError
+from harness.models.int8 import fixedpoint as fp
+from harness.models.int8.convert import _io
+from harness.models.int8.emit import Context
+from harness.models.int8.family import Family
+from harness.models.int8.quant import INT32_MAX, input_radius, tflite_round
+from harness.models.int8.schedules import elementwise
+from harness.models.int8.tflite_model import Operator, Tensor
 
 INPUT_INTEGER_BITS = 4  # Q4.27 input to gemmlowp's logistic and tanh
 
@@ -64,3 +75,43 @@ def tanh(x: te.Tensor, *, p: ActivationParams) -> te.Tensor:
         return tirx.min(tirx.max(out, fp.i32(-128)), fp.i32(127))
 
     return _saturating(x, p, finish)
+
+
+def activation_input_scaling(
+    op_label: str, input_scale: float, integer_bits: int = 4
+) -> tuple[int, int, int]:
+    """LOGISTIC and TANH (int8): the input scale times 2^(31 - integer_bits) as frexp gives it,
+    (multiplier rounded from the fraction times 2^31, left shift = the exponent), and the input
+    radius beyond which the output saturates."""
+    real = float(np.float32(input_scale)) * float(1 << (31 - integer_bits))
+    q, left_shift = math.frexp(real)
+    multiplier = int(tflite_round(q * (1 << 31)))
+    if not 0 <= left_shift <= 30 or multiplier > INT32_MAX:
+        raise ModelError(f"{op_label}: input scale {input_scale} is outside what the int8 kernel handles")
+    return multiplier, left_shift, input_radius(integer_bits, left_shift)
+
+
+def _activation(ctx: Context, op: Operator, scale: float, zero_point: int) -> tuple[Tensor, ActivationParams]:
+    (x,), out = _io(ctx, op, 1)
+    assert x is not None
+    if out.zero_point != zero_point or np.float32(out.scale) != np.float32(scale) or out.shape != x.shape:
+        raise ModelError(
+            f"{op.label}: an int8 {op.op.lower()} output needs the input's shape, scale 1/{round(1 / scale)} "
+            f"and zero point {zero_point} (what TFLite Micro's kernel produces)"
+        )
+    mult, left_shift, radius = activation_input_scaling(op.label, x.scale)
+    return x, ActivationParams(x.zero_point, radius, mult, left_shift)
+
+
+def convert_logistic(ctx: Context, op: Operator) -> Any:
+    _, p = _activation(ctx, op, 1 / 256, -128)
+    return ctx.emit(op, "logistic", lambda X: logistic(X, p=p), [ctx.value(op, op.inputs[0])])
+
+
+def convert_tanh(ctx: Context, op: Operator) -> Any:
+    _, p = _activation(ctx, op, 1 / 128, 0)
+    return ctx.emit(op, "tanh", lambda X: tanh(X, p=p), [ctx.value(op, op.inputs[0])])
+
+
+FAMILY = Family(kernels={"logistic": elementwise, "tanh": elementwise},
+                converters={"LOGISTIC": convert_logistic, "TANH": convert_tanh})

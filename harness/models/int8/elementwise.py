@@ -1,29 +1,162 @@
-"""MUL, LOGISTIC, TANH, QUANTIZE and DEQUANTIZE: checked, their fixed-point parameters computed
-as TFLite Micro's Prepare computes them, and emitted as ops_elementwise / ops_activation kernels.
-They register into converters.CONVERTERS.
-
-QUANTIZE from float32 and DEQUANTIZE to float32 are the only float kernels, and only at the model
-boundary (reader.check_int8 admits a float32 tensor only as a model input that a QUANTIZE reads
-or a model output that a DEQUANTIZE writes)."""
+"""ADD and MUL (int8), bit-exact with TFLite Micro's reference kernels (reference_integer_ops::Add,
+::Mul and BroadcastMul4DSlow): TE compute (one block, "out"; numpy broadcasting), parameters as
+CalculateOpDataAdd / CalculateOpDataMul compute them, converters and default schedule. ONNX QDQ
+models reuse both; their MUL rounds once (`single`), halves to even, as onnxruntime does."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from tvm import te, tirx
 
-from harness.models.compile import ModelError
-from harness.models.tflite import quant
-from harness.models.tflite.converters import CONVERTERS, _broadcast_io, _io, _requant
-from harness.models.tflite.importer import Context
-from harness.models.tflite.ops_activation import ActivationParams, logistic, tanh
-from harness.models.tflite.ops_elementwise import MulParams, dequantize, mul, quantize, requantize
-from harness.models.tflite.reader import Operator, Tensor
+from harness.errors import ModelError
+from harness.models.int8 import fixedpoint as fp
+from harness.models.int8.convert import _io, _requant
+from harness.models.int8.emit import Context
+from harness.models.int8.family import Family
+from harness.models.int8.quant import quantize_multiplier, quantize_multiplier_smaller_than_one_exp
+from harness.models.int8.schedules import elementwise
+from harness.models.int8.tensors import broadcast_index, clamp_int8, widen
+from harness.models.int8.tflite_model import Operator, Tensor
+
+ADD_LEFT_SHIFT = 20  # int8 ADD works on inputs shifted left by 20 bits
+
+
+@dataclass(frozen=True)
+class AddParams:
+    input1_offset: int
+    input2_offset: int
+    left_shift: int
+    input1_multiplier: int
+    input1_shift: int
+    input2_multiplier: int
+    input2_shift: int
+    output_multiplier: int
+    output_shift: int
+    output_offset: int
+    act_min: int
+    act_max: int
+
+
+def add(x1: te.Tensor, x2: te.Tensor, *, p: AddParams, out_shape: Sequence[int]) -> te.Tensor:
+    """ADD (int8): both inputs offset, shifted left, rescaled to a common scale, summed,
+    rescaled to the output; numpy broadcasting between the inputs."""
+
+    def scaled(value: Any, offset: int, mult: int, shift: int) -> Any:
+        shifted = fp.shift_left(widen(value) + fp.i32(offset), p.left_shift)
+        return fp.rounding_divide_by_pot(fp.srdhm(shifted, mult), -shift)
+
+    def body(*idx: Any) -> Any:
+        a = scaled(x1[broadcast_index(idx, x1.shape)], p.input1_offset, p.input1_multiplier, p.input1_shift)
+        b = scaled(x2[broadcast_index(idx, x2.shape)], p.input2_offset, p.input2_multiplier, p.input2_shift)
+        raw = fp.rounding_divide_by_pot(fp.srdhm(a + b, p.output_multiplier), -p.output_shift)
+        clamped = tirx.min(tirx.max(raw + fp.i32(p.output_offset), fp.i32(p.act_min)), fp.i32(p.act_max))
+        return clamped.astype("int8")
+
+    return te.compute(tuple(out_shape), body, name="out")
+
+
+@dataclass(frozen=True)
+class MulParams:
+    input1_offset: int
+    input2_offset: int
+    multiplier: int
+    shift: int
+    output_offset: int
+    act_min: int
+    act_max: int
+    single: bool = False  # round once, halves to even (ONNX QDQ); TFLite Micro rounds twice
+
+
+def mul(x1: te.Tensor, x2: te.Tensor, *, p: MulParams, out_shape: Sequence[int]) -> te.Tensor:
+    """MUL (int8): (x1 - zp1) * (x2 - zp2) rescaled by MultiplyByQuantizedMultiplier, plus the
+    output zero point, clamped to the fused activation's range; numpy broadcasting."""
+
+    def body(*idx: Any) -> Any:
+        a = x1[broadcast_index(idx, x1.shape)].astype("int32") + fp.i32(p.input1_offset)
+        b = x2[broadcast_index(idx, x2.shape)].astype("int32") + fp.i32(p.input2_offset)
+        if p.single:
+            return fp.requantize(a * b, p.multiplier, p.shift, p.output_offset, p.act_min, p.act_max,
+                                 single=True)
+        scaled = fp.multiply_by_quantized_multiplier(a * b, p.multiplier, p.shift)
+        return clamp_int8(scaled + fp.i32(p.output_offset), p.act_min, p.act_max)
+
+    return te.compute(tuple(out_shape), body, name="out")
+
+
+def add_params(scale1: float, scale2: float, output_scale: float) -> dict[str, int]:
+    """CalculateOpDataAdd for int8: both inputs rescaled to twice the larger input scale,
+    after a left shift of 20 bits; the sum rescaled to the output scale."""
+    twice_max = 2 * float(max(np.float32(scale1), np.float32(scale2)))
+    m1, s1 = quantize_multiplier_smaller_than_one_exp(float(np.float32(scale1)) / twice_max)
+    m2, s2 = quantize_multiplier_smaller_than_one_exp(float(np.float32(scale2)) / twice_max)
+    mo, so = quantize_multiplier_smaller_than_one_exp(
+        twice_max / ((1 << ADD_LEFT_SHIFT) * float(np.float32(output_scale)))
+    )
+    return {
+        "input1_multiplier": m1,
+        "input1_shift": s1,
+        "input2_multiplier": m2,
+        "input2_shift": s2,
+        "output_multiplier": mo,
+        "output_shift": so,
+        "left_shift": ADD_LEFT_SHIFT,
+    }
+
+
+def mul_multiplier(scale1: float, scale2: float, output_scale: float) -> tuple[int, int]:
+    """CalculateOpDataMul: QuantizeMultiplier of the double scale1 * scale2 / output_scale."""
+    s1, s2, so = (float(np.float32(s)) for s in (scale1, scale2, output_scale))
+    return quantize_multiplier(s1 * s2 / so)
+
+
+def _broadcast_io(ctx: Context, op: Operator) -> tuple[Tensor, Tensor, Tensor]:
+    """A binary elementwise operator's two inputs and output; the inputs must broadcast to it."""
+    (a, b), out = _io(ctx, op, 2)
+    assert a is not None and b is not None
+    try:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        shape = None
+    if shape != tuple(out.shape):
+        raise ModelError(
+            f"{op.label}: inputs {list(a.shape)} and {list(b.shape)} do not broadcast to {list(out.shape)}"
+        )
+    return a, b, out
+
+
+def convert_add(ctx: Context, op: Operator) -> Any:
+    a, b, out = _broadcast_io(ctx, op)
+    q = add_params(a.scale, b.scale, out.scale)
+    rq = _requant(op, out, [0])
+    p = AddParams(
+        -a.zero_point,
+        -b.zero_point,
+        q["left_shift"],
+        q["input1_multiplier"],
+        q["input1_shift"],
+        q["input2_multiplier"],
+        q["input2_shift"],
+        q["output_multiplier"],
+        q["output_shift"],
+        out.zero_point,
+        rq.act_min,
+        rq.act_max,
+    )
+    return ctx.emit(
+        op,
+        "add",
+        lambda A, B: add(A, B, p=p, out_shape=out.shape),
+        [ctx.value(op, op.inputs[0]), ctx.value(op, op.inputs[1])],
+    )
 
 
 def convert_mul(ctx: Context, op: Operator) -> Any:
     a, b, out = _broadcast_io(ctx, op)
-    mult, shift = quant.mul_multiplier(a.scale, b.scale, out.scale)
+    mult, shift = mul_multiplier(a.scale, b.scale, out.scale)
     rq = _requant(op, out, [shift])
     p = MulParams(-a.zero_point, -b.zero_point, mult, shift, out.zero_point, rq.act_min, rq.act_max)
     return ctx.emit(
@@ -34,68 +167,5 @@ def convert_mul(ctx: Context, op: Operator) -> Any:
     )
 
 
-def _activation(ctx: Context, op: Operator, scale: float, zero_point: int) -> tuple[Tensor, ActivationParams]:
-    (x,), out = _io(ctx, op, 1)
-    assert x is not None
-    if out.zero_point != zero_point or np.float32(out.scale) != np.float32(scale) or out.shape != x.shape:
-        raise ModelError(
-            f"{op.label}: an int8 {op.op.lower()} output needs the input's shape, scale 1/{round(1 / scale)} "
-            f"and zero point {zero_point} (what TFLite Micro's kernel produces)"
-        )
-    mult, left_shift, radius = quant.activation_input_scaling(op.label, x.scale)
-    return x, ActivationParams(x.zero_point, radius, mult, left_shift)
-
-
-def convert_logistic(ctx: Context, op: Operator) -> Any:
-    _, p = _activation(ctx, op, 1 / 256, -128)
-    return ctx.emit(op, "logistic", lambda X: logistic(X, p=p), [ctx.value(op, op.inputs[0])])
-
-
-def convert_tanh(ctx: Context, op: Operator) -> Any:
-    _, p = _activation(ctx, op, 1 / 128, 0)
-    return ctx.emit(op, "tanh", lambda X: tanh(X, p=p), [ctx.value(op, op.inputs[0])])
-
-
-def convert_quantize(ctx: Context, op: Operator) -> Any:
-    """float32 -> int8 on a model input (float at the model boundary only), or int8 -> int8."""
-    (x,), out = _io(ctx, op, 1)
-    assert x is not None
-    if out.type != "INT8" or x.shape != out.shape or x.type not in ("FLOAT32", "INT8"):
-        raise ModelError(f"{op.label}: only float32 or int8 to int8 of the same shape is supported")
-    if x.type == "FLOAT32":
-        scale, zp = float(np.float32(out.scale)), out.zero_point
-        return ctx.emit(
-            op, "quantize", lambda X: quantize(X, scale=scale, zero_point=zp), [ctx.value(op, op.inputs[0])]
-        )
-    mult, shift = quant.scale_ratio_multiplier(x.scale, out.scale)
-    return ctx.emit(
-        op,
-        "requantize",
-        lambda X: requantize(
-            X, in_zero_point=x.zero_point, multiplier=mult, shift=shift, out_zero_point=out.zero_point
-        ),
-        [ctx.value(op, op.inputs[0])],
-    )
-
-
-def convert_dequantize(ctx: Context, op: Operator) -> Any:
-    """int8 -> float32 on a model output (float at the model boundary only)."""
-    (x,), out = _io(ctx, op, 1)
-    assert x is not None
-    if out.type != "FLOAT32" or x.type != "INT8" or x.shape != out.shape:
-        raise ModelError(f"{op.label}: only int8 to float32 of the same shape is supported")
-    scale, zp = float(np.float32(x.scale)), x.zero_point
-    return ctx.emit(
-        op, "dequantize", lambda X: dequantize(X, scale=scale, zero_point=zp), [ctx.value(op, op.inputs[0])]
-    )
-
-
-CONVERTERS.update(
-    {
-        "MUL": convert_mul,
-        "LOGISTIC": convert_logistic,
-        "TANH": convert_tanh,
-        "QUANTIZE": convert_quantize,
-        "DEQUANTIZE": convert_dequantize,
-    }
-)
+FAMILY = Family(kernels={"add": elementwise, "mul": elementwise},
+                converters={"ADD": convert_add, "MUL": convert_mul})

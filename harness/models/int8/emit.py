@@ -1,21 +1,19 @@
-"""`import_tflite`: an int8 .tflite model as a Relax IRModule whose `main` is a straight line of
-call_tir into our own int8 PrimFuncs, with the weights, folded biases and requantization
-tables as relax constants."""
+"""Kernel emission: one call_tir of a PrimFunc made from an operator's TE compute, tagged with its
+kernel kind ("utvm.op") for the default schedules, and the converters' import Context over a
+TFLite model (its tensors and the Relax value of each); what the TFLite and ONNX QDQ frontends
+share."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from harness.models.compile import ModelError
-from harness.models.tflite import reader
-from harness.models.tflite.reader import Operator, Tensor, TFLiteModel
-from harness.models.tflite.scalars import materialize_lets
-from harness.models.tflite.schedules import OP_ATTR
+from harness.errors import ModelError
+from harness.models.int8.attrs import OP_ATTR
+from harness.models.int8.scalars import materialize_lets
+from harness.models.int8.tflite_model import Operator, Tensor, TFLiteModel
 
 OPAQUE = 8  # relax OpPatternKind.kOpaque: FuseOps leaves the kernel alone
 
@@ -83,53 +81,6 @@ def const(data: np.ndarray) -> Any:
     return relax.const(np.ascontiguousarray(data))
 
 
-def import_tflite(source: str | Path | bytes) -> tuple[Any, None]:
-    """(IRModule, None): the model's `main` takes and returns int8 tensors (float32 where the model
-    quantizes its input or dequantizes its output); its constants are inside the module, so
-    there are no separate parameters."""
-    data = bytes(source) if isinstance(source, bytes | bytearray | memoryview) else _read(Path(source))
-    from harness.models.tflite.converters import CONVERTERS
-
-    model = reader.parse(data)
-    reader.check_int8(model, CONVERTERS)
-    return _build(model, CONVERTERS), None
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"cannot read TFLite model {path}: {exc.strerror or exc}") from None
-
-
-def _build(model: TFLiteModel, converters: dict[str, Callable[[Context, Operator], Any]]) -> Any:
-    from tvm import relax
-
-    bb = relax.BlockBuilder()
-    ctx = Context(model, bb)
-    params = []
-    for i in model.inputs:
-        t = model.tensors[i]
-        params.append(relax.Var(_identifier(t.name, i), tensor_type(list(t.shape), t.dtype)))
-        ctx.values[i] = params[-1]
-    with bb.function("main", params):
-        with bb.dataflow():
-            for op in model.operators:
-                ctx.values[op.outputs[0]] = _convert(converters[op.op], ctx, op)
-            missing = [i for i in model.outputs if i not in ctx.values]
-            if missing:
-                raise ModelError(f"model output tensor {missing[0]} is not computed by any operator")
-            outs = [ctx.values[i] for i in model.outputs]
-            result = bb.emit_output(outs[0] if len(outs) == 1 else relax.Tuple(outs))
-        bb.emit_func_output(result)
-    return bb.get()
-
-
-def _convert(converter: Callable[[Context, Operator], Any], ctx: Context, op: Operator) -> Any:
-    """The converter's result; any failure is a ModelError that names the operator."""
-    return named_errors(op.label, lambda: converter(ctx, op))
-
-
 def named_errors(label: str, convert: Callable[[], Any]) -> Any:
     """convert()'s result; any failure is a one-line ModelError that starts with `label` (the
     operator or node it converts)."""
@@ -141,8 +92,3 @@ def named_errors(label: str, convert: Callable[[], Any]) -> Any:
     except Exception as exc:  # TVM refusing a kernel: still one line, still naming the operator
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         raise ModelError(f"{label}: cannot build its int8 kernel: {first[:200]}") from None
-
-
-def _identifier(name: str, index: int) -> str:
-    cleaned = re.sub(r"\W", "_", name).strip("_")
-    return cleaned if cleaned and not cleaned[0].isdigit() else f"input_{index}"

@@ -1,8 +1,8 @@
 """The int8 kernels an ONNX QDQ model needs beyond TFLite's. The convolutions, fully connected
-layers, ADD, softmax, MaxPool (tflite.ops_pool), Concat and Pad (tflite.ops_shape) reuse TFLite's
+layers, ADD, softmax, MaxPool (int8.pool), Concat and Pad (int8.shape) reuse TFLite's
 kernels as they are; Mul, ReduceMean and requantization (Relu/Clip, QuantizeLinear into other
-parameters, Concat's inputs) reuse TFLite's with `single` rounding (tflite.ops_elementwise,
-tflite.ops_pool): once, halves to even, as onnxruntime's float requantization rounds, where
+parameters, Concat's inputs) reuse TFLite's with `single` rounding (int8.elementwise, int8.quantize,
+int8.pool): once, halves to even, as onnxruntime's float requantization rounds, where
 TFLite Micro rounds twice (off from onnxruntime by one LSB about once in 500).
 
 - quantize / dequantize: the model's float32 edges (float only there): ONNX's QuantizeLinear
@@ -16,7 +16,7 @@ TFLite Micro rounds twice (off from onnxruntime by one LSB about once in 500).
 - lookup: Sigmoid and Tanh (any elementwise function of one int8 input) through a 256-entry int8
   table built at import time (activation.py): onnxruntime computes them in float between
   DequantizeLinear and QuantizeLinear, which a table over the 256 inputs reproduces exactly; no
-  fixed-point approximation (TFLite's LOGISTIC/TANH, tflite.ops_activation) would, and those have
+  fixed-point approximation (TFLite's LOGISTIC/TANH, int8.activation) would, and those have
   fixed output scales besides.
 The scales of the float edges are one-element float32 tensors, not immediates: TVM prints float
 immediates in C with 7 significant digits, which does not always give back the same float32.
@@ -29,10 +29,10 @@ from typing import Any
 
 from tvm import te, tirx
 
-from harness.models.onnx_qdq.values import nhwc_shape
-from harness.models.tflite import fixedpoint as fp
-from harness.models.tflite import ops
-from harness.models.tflite.ops import Requant, Window
+from harness.models.int8 import fixedpoint as fp
+from harness.models.int8.family import Family
+from harness.models.int8.schedules import elementwise
+from harness.models.int8.tensors import Requant, Window, nhwc_shape, pad_nhwc, ravel, window_taps
 
 
 def _to_logical(idx: Sequence[Any], nhwc: bool) -> tuple[Any, ...]:
@@ -90,7 +90,7 @@ def relayout(x: te.Tensor, *, in_shape: Sequence[int], in_nhwc: bool, out_shape:
     """The same elements in ONNX's row-major order, from one (shape, layout) to another."""
 
     def body(*idx: Any) -> Any:
-        flat = ops.ravel(_to_logical(idx, out_nhwc), out_shape)
+        flat = ravel(_to_logical(idx, out_nhwc), out_shape)
         return x[_to_storage(_unravel(flat, in_shape), in_nhwc)]
 
     return te.compute(_storage(out_shape, out_nhwc), body, name="out")
@@ -119,7 +119,7 @@ def average_pool(x: te.Tensor, *tables: te.Tensor, win: Window, in_zero_point: i
     whole window. `scaling` is that (multiplier, shift) where every window has the same count;
     `tables` are int32 multipliers and shifts indexed by the count where it varies; with neither,
     the scales are equal and the sum is divided by the count exactly."""
-    xp = ops.pad_nhwc(x, win.pad, 0)
+    xp = pad_nhwc(x, win.pad, 0)
     (kh, kw), (sh, sw) = win.kernel, win.stride
     rh, rw = te.reduce_axis((0, kh), "rh"), te.reduce_axis((0, kw), "rw")
     acc = te.compute(tuple(out_shape), lambda n, y, z, c: te.sum(
@@ -127,7 +127,7 @@ def average_pool(x: te.Tensor, *tables: te.Tensor, win: Window, in_zero_point: i
     _, height, width, _ = (int(d) for d in x.shape)
 
     def body(n: Any, y: Any, z: Any, c: Any) -> Any:
-        inside = ops.window_taps(y, sh, win.pad[0], kh, height, out_shape[1]) * ops.window_taps(
+        inside = window_taps(y, sh, win.pad[0], kh, height, out_shape[1]) * window_taps(
             z, sw, win.pad[1], kw, width, out_shape[2])
         centered = acc[n, y, z, c]
         if in_zero_point:
@@ -141,3 +141,7 @@ def average_pool(x: te.Tensor, *tables: te.Tensor, win: Window, in_zero_point: i
         return fp.requantize(centered, mult, shift, rq.out_zero_point, rq.act_min, rq.act_max, single=True)
 
     return te.compute(tuple(out_shape), body, name="out")
+
+
+# quantize and dequantize are the quantize family's kinds (quantize.py), with the same schedule.
+FAMILY = Family(kernels={"relayout": elementwise, "lookup": elementwise})

@@ -12,12 +12,10 @@ import math
 
 import numpy as np
 
-from harness.models.compile import ModelError
+from harness.errors import ModelError
 
 INT8_MIN, INT8_MAX = -128, 127
 INT32_MAX = (1 << 31) - 1
-SOFTMAX_DIFF_INTEGER_BITS = 5  # Q5.26 input to exp() in TFLite's int8 softmax
-ADD_LEFT_SHIFT = 20  # int8 ADD works on inputs shifted left by 20 bits
 ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
 
 
@@ -117,19 +115,6 @@ def activation_range(
     raise ModelError(f"fused activation {name} is not supported for int8 models")
 
 
-def softmax_scaling(
-    beta: float, input_scale: float, integer_bits: int = SOFTMAX_DIFF_INTEGER_BITS
-) -> tuple[int, int, int]:
-    """PreprocessSoftmaxScaling and CalculateInputRadius: (multiplier, left shift, diff_min)."""
-    real = min(
-        float(np.float32(beta)) * float(np.float32(input_scale)) * (1 << (31 - integer_bits)),
-        float(INT32_MAX),
-    )
-    mult, left_shift = quantize_multiplier_greater_than_one(real)
-    diff_min = -input_radius(integer_bits, left_shift)
-    return mult, left_shift, diff_min
-
-
 def input_radius(integer_bits: int, left_shift: int, total_signed_bits: int = 31) -> int:
     """CalculateInputRadius: the largest input difference whose rescaled value still fits."""
     max_rescaled = (
@@ -138,54 +123,8 @@ def input_radius(integer_bits: int, left_shift: int, total_signed_bits: int = 31
     return math.floor(max_rescaled)
 
 
-def add_params(scale1: float, scale2: float, output_scale: float) -> dict[str, int]:
-    """CalculateOpDataAdd for int8: both inputs rescaled to twice the larger input scale,
-    after a left shift of 20 bits; the sum rescaled to the output scale."""
-    twice_max = 2 * float(max(np.float32(scale1), np.float32(scale2)))
-    m1, s1 = quantize_multiplier_smaller_than_one_exp(float(np.float32(scale1)) / twice_max)
-    m2, s2 = quantize_multiplier_smaller_than_one_exp(float(np.float32(scale2)) / twice_max)
-    mo, so = quantize_multiplier_smaller_than_one_exp(
-        twice_max / ((1 << ADD_LEFT_SHIFT) * float(np.float32(output_scale)))
-    )
-    return {
-        "input1_multiplier": m1,
-        "input1_shift": s1,
-        "input2_multiplier": m2,
-        "input2_shift": s2,
-        "output_multiplier": mo,
-        "output_shift": so,
-        "left_shift": ADD_LEFT_SHIFT,
-    }
-
-
 def scale_ratio_multiplier(input_scale: float, output_scale: float) -> tuple[int, int]:
     """QuantizeMultiplier of the double input_scale / output_scale (QUANTIZE int8 -> int8, MEAN)."""
     return quantize_multiplier(float(np.float32(input_scale)) / float(np.float32(output_scale)))
 
 
-def mul_multiplier(scale1: float, scale2: float, output_scale: float) -> tuple[int, int]:
-    """CalculateOpDataMul: QuantizeMultiplier of the double scale1 * scale2 / output_scale."""
-    s1, s2, so = (float(np.float32(s)) for s in (scale1, scale2, output_scale))
-    return quantize_multiplier(s1 * s2 / so)
-
-
-def mean_multiplier(input_scale: float, output_scale: float, count: int) -> tuple[int, int]:
-    """QuantizedMeanOrSum's rescaling by 1 / count folded into the input/output multiplier: shift
-    by floor(log2(count)) (at most 32, and at most 31 + shift), divide the multiplier by count."""
-    mult, shift = scale_ratio_multiplier(input_scale, output_scale)
-    up = min(count.bit_length() - 1, 32, 31 + shift)
-    return (mult << up) // count, shift - up
-
-
-def activation_input_scaling(
-    op_label: str, input_scale: float, integer_bits: int = 4
-) -> tuple[int, int, int]:
-    """LOGISTIC and TANH (int8): the input scale times 2^(31 - integer_bits) as frexp gives it,
-    (multiplier rounded from the fraction times 2^31, left shift = the exponent), and the input
-    radius beyond which the output saturates."""
-    real = float(np.float32(input_scale)) * float(1 << (31 - integer_bits))
-    q, left_shift = math.frexp(real)
-    multiplier = int(tflite_round(q * (1 << 31)))
-    if not 0 <= left_shift <= 30 or multiplier > INT32_MAX:
-        raise ModelError(f"{op_label}: input scale {input_scale} is outside what the int8 kernel handles")
-    return multiplier, left_shift, input_radius(integer_bits, left_shift)

@@ -1,64 +1,34 @@
-"""Elementwise int8 operators as TE computations, bit-exact with TFLite Micro's reference kernels:
-MUL (reference_integer_ops::Mul and BroadcastMul4DSlow), QUANTIZE int8 -> int8
-(reference_ops::Requantize), and the model's float boundary: QUANTIZE float32 -> int8
-(reference_ops::AffineQuantize) and DEQUANTIZE int8 -> float32 (reference_ops::Dequantize).
+"""QUANTIZE and DEQUANTIZE, bit-exact with TFLite Micro's reference kernels: QUANTIZE int8 -> int8
+(reference_ops::Requantize) and the model's float boundary, QUANTIZE float32 -> int8
+(reference_ops::AffineQuantize) and DEQUANTIZE int8 -> float32 (reference_ops::Dequantize): TE
+compute (one block, "out"), converters and default schedule.
 
 Floating point appears only in `quantize` and `dequantize`, which the importer accepts only on a
-model input and a model output: a float32 input quantized to int8 first thing, an int8 output
-dequantized to float32 last. Every other kernel stays integer-only. One block each, "out".
-
-ONNX QDQ models (harness.models.onnx_qdq) reuse MUL and the int8 -> int8 requantization with
-`single`: rounded once, halves to even (fixedpoint.requantize), nearer onnxruntime's float
-requantization than TFLite Micro's double rounding. Their float edges round halves to even as
-QuantizeLinear does, not away from zero as TFLite does, so they have kernels of their own.
+model input and a model output (tflite_reader.check_int8). ONNX QDQ models reuse the int8 -> int8
+requantization with `single` (rounded once, halves to even); their float edges round halves to
+even as QuantizeLinear does, so they have kernels of their own (qdq.py) under the same kinds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from tvm import te, tirx
 
-from harness.models.tflite import fixedpoint as fp
-from harness.models.tflite.ops import broadcast_index
+from harness.errors import ModelError
+from harness.models.int8 import fixedpoint as fp
+from harness.models.int8 import quant
+from harness.models.int8.convert import _io
+from harness.models.int8.emit import Context
+from harness.models.int8.family import Family
+from harness.models.int8.schedules import elementwise
+from harness.models.int8.tensors import clamp_int8
+from harness.models.int8.tflite_model import Operator
 
 # |x / scale| beyond this quantizes to -128 or 127 whatever the zero point; clamping to it first
 # keeps the float -> int32 conversion defined in C.
 _QUANTIZE_LIMIT = 1024.0
-
-
-@dataclass(frozen=True)
-class MulParams:
-    input1_offset: int
-    input2_offset: int
-    multiplier: int
-    shift: int
-    output_offset: int
-    act_min: int
-    act_max: int
-    single: bool = False  # round once, halves to even (ONNX QDQ); TFLite Micro rounds twice
-
-
-def _clamp_int8(value: Any, lo: int = -128, hi: int = 127) -> Any:
-    return tirx.min(tirx.max(value, fp.i32(lo)), fp.i32(hi)).astype("int8")
-
-
-def mul(x1: te.Tensor, x2: te.Tensor, *, p: MulParams, out_shape: Sequence[int]) -> te.Tensor:
-    """MUL (int8): (x1 - zp1) * (x2 - zp2) rescaled by MultiplyByQuantizedMultiplier, plus the
-    output zero point, clamped to the fused activation's range; numpy broadcasting."""
-
-    def body(*idx: Any) -> Any:
-        a = x1[broadcast_index(idx, x1.shape)].astype("int32") + fp.i32(p.input1_offset)
-        b = x2[broadcast_index(idx, x2.shape)].astype("int32") + fp.i32(p.input2_offset)
-        if p.single:
-            return fp.requantize(a * b, p.multiplier, p.shift, p.output_offset, p.act_min, p.act_max,
-                                 single=True)
-        scaled = fp.multiply_by_quantized_multiplier(a * b, p.multiplier, p.shift)
-        return _clamp_int8(scaled + fp.i32(p.output_offset), p.act_min, p.act_max)
-
-    return te.compute(tuple(out_shape), body, name="out")
 
 
 def requantize(
@@ -79,7 +49,7 @@ def requantize(
         centered = x[idx].astype("int32") - fp.i32(in_zero_point)
         if single:
             return fp.requantize(centered, multiplier, shift, out_zero_point, *clamp, single=True)
-        return _clamp_int8(
+        return clamp_int8(
             fp.multiply_by_quantized_multiplier(centered, multiplier, shift) + fp.i32(out_zero_point)
         )
 
@@ -105,7 +75,7 @@ def quantize(x: te.Tensor, *, scale: float, zero_point: int) -> te.Tensor:
     def body(*idx: Any) -> Any:
         quotient = x[idx] / tirx.const(scale, "float32")
         q = fp.let(tirx.min(tirx.max(quotient, -limit), limit), rounded, "q")
-        return _clamp_int8(q + fp.i32(zero_point))
+        return clamp_int8(q + fp.i32(zero_point))
 
     return te.compute(tuple(int(d) for d in x.shape), body, name="out")
 
@@ -120,3 +90,43 @@ def dequantize(x: te.Tensor, *, scale: float, zero_point: int) -> te.Tensor:
         return centered * tirx.const(scale, "float32")
 
     return te.compute(tuple(int(d) for d in x.shape), body, name="out")
+
+
+def convert_quantize(ctx: Context, op: Operator) -> Any:
+    """float32 -> int8 on a model input (float at the model boundary only), or int8 -> int8."""
+    (x,), out = _io(ctx, op, 1)
+    assert x is not None
+    if out.type != "INT8" or x.shape != out.shape or x.type not in ("FLOAT32", "INT8"):
+        raise ModelError(f"{op.label}: only float32 or int8 to int8 of the same shape is supported")
+    if x.type == "FLOAT32":
+        scale, zp = float(np.float32(out.scale)), out.zero_point
+        return ctx.emit(
+            op, "quantize", lambda X: quantize(X, scale=scale, zero_point=zp), [ctx.value(op, op.inputs[0])]
+        )
+    mult, shift = quant.scale_ratio_multiplier(x.scale, out.scale)
+    return ctx.emit(
+        op,
+        "requantize",
+        lambda X: requantize(
+            X, in_zero_point=x.zero_point, multiplier=mult, shift=shift, out_zero_point=out.zero_point
+        ),
+        [ctx.value(op, op.inputs[0])],
+    )
+
+
+def convert_dequantize(ctx: Context, op: Operator) -> Any:
+    """int8 -> float32 on a model output (float at the model boundary only)."""
+    (x,), out = _io(ctx, op, 1)
+    assert x is not None
+    if out.type != "FLOAT32" or x.type != "INT8" or x.shape != out.shape:
+        raise ModelError(f"{op.label}: only int8 to float32 of the same shape is supported")
+    scale, zp = float(np.float32(x.scale)), x.zero_point
+    return ctx.emit(
+        op, "dequantize", lambda X: dequantize(X, scale=scale, zero_point=zp), [ctx.value(op, op.inputs[0])]
+    )
+
+
+FAMILY = Family(
+    kernels={"quantize": elementwise, "requantize": elementwise, "dequantize": elementwise},
+    converters={"QUANTIZE": convert_quantize, "DEQUANTIZE": convert_dequantize},
+)

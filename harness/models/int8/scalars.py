@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.models.tflite.fixedpoint import dtype_of
+from harness.models.int8.fixedpoint import dtype_of
 
 _BINARY = {
     "Add",

@@ -9,20 +9,39 @@ stored as 0, which the arithmetic maps to -128 and leaves out of the sum).
 With `requant` (an ONNX QDQ softmax, whose output quantization is the model's choice), the last
 step keeps 23 fractional bits of the probability instead of 8 and requantizes that to the
 output's scale and zero point (rounding once).
+
+Here too: its scaling (PreprocessSoftmaxScaling), converter and default schedule (softmax_rows).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from tvm import te, tirx
 
-from harness.models.tflite import fixedpoint as fp
+from harness.errors import ModelError
+from harness.models.int8 import fixedpoint as fp
+from harness.models.int8.convert import _io
+from harness.models.int8.emit import Context
+from harness.models.int8.family import Family
+from harness.models.int8.quant import INT32_MAX, input_radius, quantize_multiplier_greater_than_one
+from harness.models.int8.schedules import Schedule
+from harness.models.int8.tflite_model import Operator
 
 ACCUM_INTEGER_BITS = 12  # Q12.19 sum of exponentials
+
+
 DIFF_INTEGER_BITS = 5  # Q5.26 scaled input differences
+
+
 OUTPUT_BITS = 8
+
+
 PROBABILITY_BITS = 23  # fractional bits of the probability before a `requant`
+
+
+SOFTMAX_DIFF_INTEGER_BITS = 5  # Q5.26 input to exp() in TFLite's int8 softmax
 
 
 def softmax(x: te.Tensor, *, multiplier: int, left_shift: int, diff_min: int,
@@ -80,3 +99,51 @@ def _reciprocal(total: Any, headroom_plus_one: Any) -> Any:
     normalized = fp.shift_left_bits(total, fp.shift_amount(headroom_plus_one - fp.i32(1)))
     minus_one = fp.shift_left_bits(normalized - fp.i32(1 << 30), 1)
     return fp.one_over_one_plus_x_for_x_in_0_1(minus_one)
+
+
+def softmax_scaling(
+    beta: float, input_scale: float, integer_bits: int = SOFTMAX_DIFF_INTEGER_BITS
+) -> tuple[int, int, int]:
+    """PreprocessSoftmaxScaling and CalculateInputRadius: (multiplier, left shift, diff_min)."""
+    real = min(
+        float(np.float32(beta)) * float(np.float32(input_scale)) * (1 << (31 - integer_bits)),
+        float(INT32_MAX),
+    )
+    mult, left_shift = quantize_multiplier_greater_than_one(real)
+    diff_min = -input_radius(integer_bits, left_shift)
+    return mult, left_shift, diff_min
+
+
+def convert_softmax(ctx: Context, op: Operator) -> Any:
+    (x,), out = _io(ctx, op, 1)
+    assert x is not None
+    if (
+        out.zero_point != -128
+        or np.float32(out.scale) != np.float32(1.0 / 256)
+        or tuple(out.shape) != x.shape
+    ):
+        raise ModelError(
+            f"{op.label}: an int8 softmax output needs scale 1/256 and zero point -128 (TFLite Micro)"
+        )
+    mult, left_shift, diff_min = softmax_scaling(float(op.options.get("beta", 1.0)), x.scale)
+    return ctx.emit(
+        op,
+        "softmax",
+        lambda X: softmax(X, multiplier=mult, left_shift=left_shift, diff_min=diff_min),
+        [ctx.value(op, op.inputs[0])],
+    )
+
+
+def softmax_rows(sch: Schedule) -> Schedule:
+    """Blocks max -> exp -> sum -> clz -> recip -> out: every per-row stage under out's row
+    loop, so the intermediates shrink to one row."""
+    out = sch.get_sblock("out")
+    loops = sch.get_loops(out)
+    if len(loops) < 2:
+        return sch
+    for name in ("recip", "clz", "sum", "exp", "max"):
+        sch.compute_at(sch.get_sblock(name), loops[-2])
+    return sch
+
+
+FAMILY = Family(kernels={"softmax": softmax_rows}, converters={"SOFTMAX": convert_softmax})

@@ -14,7 +14,7 @@ The reference is onnxruntime, which requantizes in float (round half to even) wh
 fixed point: results agree within one LSB, not always bit for bit.
 """
 
-from harness.models.onnx_qdq.importer import OUTPUT_SCALES_ATTR, import_qdq
-from harness.models.onnx_qdq.reader import is_qdq
+from harness.models.frontends.onnx_qdq.importer import OUTPUT_SCALES_ATTR, import_qdq
+from harness.models.frontends.onnx_qdq.reader import is_qdq
 
 __all__ = ["OUTPUT_SCALES_ATTR", "import_qdq", "is_qdq"]

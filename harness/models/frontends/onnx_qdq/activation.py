@@ -15,11 +15,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from harness.models.onnx_qdq import kernels
-from harness.models.onnx_qdq.context import Context
-from harness.models.onnx_qdq.reader import Node
-from harness.models.onnx_qdq.values import INT8_MAX, INT8_MIN, OutQuant, Pending, Quantized, quantize_value
-from harness.models.tflite.importer import const
+from harness.models.frontends.onnx_qdq.context import Context
+from harness.models.frontends.onnx_qdq.reader import Node
+from harness.models.frontends.onnx_qdq.values import (
+    INT8_MAX,
+    INT8_MIN,
+    OutQuant,
+    Pending,
+    Quantized,
+    quantize_value,
+)
+from harness.models.int8 import qdq as kernels
+from harness.models.int8.emit import const
 
 
 def _sigmoid(v: np.ndarray) -> np.ndarray:

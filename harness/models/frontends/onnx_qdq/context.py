@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from harness.models.compile import ModelError
-from harness.models.onnx_qdq.reader import Node, OnnxGraph
-from harness.models.onnx_qdq.values import Dequantized, Edge, Pending, QConst, Quantized, Value
-from harness.models.tflite.importer import const, emit_kernel
+from harness.errors import ModelError
+from harness.models.frontends.onnx_qdq.reader import Node, OnnxGraph
+from harness.models.frontends.onnx_qdq.values import Dequantized, Edge, Pending, QConst, Quantized, Value
+from harness.models.int8.emit import const, emit_kernel
 
 
 class Context:
@@ -22,7 +22,7 @@ class Context:
         self._names: set[str] = set()
 
     def emit(self, node: Node, kind: str, compute: Callable[..., Any], args: Sequence[Any]) -> Any:
-        """One int8 kernel for `node` (see harness.models.tflite.importer.emit_kernel), named
+        """One int8 kernel for `node` (see harness.models.int8.emit.emit_kernel), named
         kind_<node index>, with a suffix if the node needs several."""
         name = f"{kind}_{node.index}"
         k = 1
@@ -90,7 +90,7 @@ class Context:
         """q stored NHWC (nhwc=True, 4-D only) or in ONNX order, copied if it is not already."""
         if q.nhwc == nhwc:
             return q
-        from harness.models.onnx_qdq import kernels
+        from harness.models.int8 import qdq as kernels
 
         value = self.emit(node, "relayout", lambda x: kernels.relayout(
             x, in_shape=q.shape, in_nhwc=q.nhwc, out_shape=q.shape, out_nhwc=nhwc), [q.value])

@@ -14,13 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from harness.models.compile import ModelError
-from harness.models.onnx_qdq import kernels
-from harness.models.onnx_qdq.context import Context, describe
-from harness.models.onnx_qdq.reader import Node
-from harness.models.onnx_qdq.values import Dequantized, OutQuant, Pending, QConst, Quantized, nhwc_shape
-from harness.models.tflite import ops, ops_elementwise, quant
-from harness.models.tflite.ops_softmax import PROBABILITY_BITS, softmax
+from harness.errors import ModelError
+from harness.models.frontends.onnx_qdq.context import Context, describe
+from harness.models.frontends.onnx_qdq.reader import Node
+from harness.models.frontends.onnx_qdq.values import Dequantized, OutQuant, Pending, QConst, Quantized
+from harness.models.int8 import qdq as kernels
+from harness.models.int8 import quant
+from harness.models.int8.elementwise import AddParams, MulParams, add, add_params, mul
+from harness.models.int8.quantize import requantize
+from harness.models.int8.softmax import PROBABILITY_BITS, softmax, softmax_scaling
+from harness.models.int8.tensors import nhwc_shape
 
 
 def requantize_to(ctx: Context, node: Node, q: Quantized, oq: OutQuant) -> Quantized:
@@ -30,7 +33,7 @@ def requantize_to(ctx: Context, node: Node, q: Quantized, oq: OutQuant) -> Quant
     if same and (oq.act_min, oq.act_max) == (-128, 127):
         return q
     m, s = quant.quantize_multiplier(float(np.float32(q.scale)) / float(np.float32(oq.scale)))
-    value = ctx.emit(node, "requantize", lambda X: ops_elementwise.requantize(
+    value = ctx.emit(node, "requantize", lambda X: requantize(
         X, in_zero_point=q.zero_point, multiplier=m, shift=s, out_zero_point=oq.zero_point,
         clamp=(oq.act_min, oq.act_max), single=True), [q.value])
     return Quantized(value, q.shape, oq.scale, oq.zero_point, q.nhwc)
@@ -59,19 +62,19 @@ def _binary(ctx: Context, node: Node, kind: str) -> Pending:
     def build(oq: OutQuant) -> Quantized:
         a, b = (ctx.operand(node, i, nhwc, len(shape)) for i in (0, 1))
         if kind == "add":
-            q = quant.add_params(a.scale, b.scale, oq.scale)
-            p = ops.AddParams(-a.zero_point, -b.zero_point, q["left_shift"], q["input1_multiplier"],
+            q = add_params(a.scale, b.scale, oq.scale)
+            p = AddParams(-a.zero_point, -b.zero_point, q["left_shift"], q["input1_multiplier"],
                               q["input1_shift"], q["input2_multiplier"], q["input2_shift"],
                               q["output_multiplier"], q["output_shift"], oq.zero_point, oq.act_min,
                               oq.act_max)
-            value = ctx.emit(node, "add", lambda A, B: ops.add(A, B, p=p, out_shape=storage),
+            value = ctx.emit(node, "add", lambda A, B: add(A, B, p=p, out_shape=storage),
                              [a.value, b.value])
         else:
             real = float(np.float32(a.scale)) * float(np.float32(b.scale)) / float(np.float32(oq.scale))
             m, s = quant.quantize_multiplier(real)
-            pm = ops_elementwise.MulParams(-a.zero_point, -b.zero_point, m, s, oq.zero_point, oq.act_min,
+            pm = MulParams(-a.zero_point, -b.zero_point, m, s, oq.zero_point, oq.act_min,
                                            oq.act_max, single=True)
-            value = ctx.emit(node, "mul", lambda A, B: ops_elementwise.mul(A, B, p=pm, out_shape=storage),
+            value = ctx.emit(node, "mul", lambda A, B: mul(A, B, p=pm, out_shape=storage),
                              [a.value, b.value])
         return Quantized(value, shape, oq.scale, oq.zero_point, nhwc)
 
@@ -126,7 +129,7 @@ def convert_softmax(ctx: Context, node: Node) -> Pending:
     def build(oq: OutQuant) -> Quantized:
         if (oq.act_min, oq.act_max) != (-128, 127):
             raise ModelError(f"{node.label}: a Relu or Clip after the softmax is not supported")
-        mult, left_shift, diff_min = quant.softmax_scaling(1.0, x.scale)
+        mult, left_shift, diff_min = softmax_scaling(1.0, x.scale)
         out = quant.quantize_multiplier(2.0**-PROBABILITY_BITS / float(np.float32(oq.scale)))
         value = ctx.emit(node, "softmax", lambda X: softmax(
             X, multiplier=mult, left_shift=left_shift, diff_min=diff_min, requant=(*out, oq.zero_point)),

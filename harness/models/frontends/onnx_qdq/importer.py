@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from harness.models.compile import ModelError
-from harness.models.onnx_qdq import activation, elementwise, kernels, layers, pooling, reader, shape
-from harness.models.onnx_qdq.context import Context, describe
-from harness.models.onnx_qdq.reader import Node, OnnxGraph
-from harness.models.onnx_qdq.values import (
+from harness.errors import ModelError
+from harness.models.frontends.onnx_qdq import activation, elementwise, kernels, layers, pooling, reader, shape
+from harness.models.frontends.onnx_qdq.context import Context, describe
+from harness.models.frontends.onnx_qdq.reader import Node, OnnxGraph
+from harness.models.frontends.onnx_qdq.values import (
     Dequantized,
     Edge,
     OutQuant,
@@ -24,7 +24,7 @@ from harness.models.onnx_qdq.values import (
     Value,
     out_quant,
 )
-from harness.models.tflite.importer import const, named_errors, tensor_type
+from harness.models.int8.emit import const, named_errors, tensor_type
 
 OUTPUT_SCALES_ATTR = "utvm.output_scales"  # IRModule attribute: each output's int8 scale (0: none)
 INT8 = 3  # onnx.TensorProto.INT8, for QuantizeLinear's output_dtype

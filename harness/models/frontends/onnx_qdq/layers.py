@@ -1,6 +1,6 @@
 """Conv (plain and depthwise), Gemm and MatMul on a dequantized int8 activation and dequantized int8
 weights (zero point 0, one scale or one per output channel), with an optional int32 bias: TFLite's
-int8 CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED kernels (harness.models.tflite.ops), their
+int8 CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED kernels (harness.models.int8.conv), their
 requantization to the scale of the QuantizeLinear that follows (quant.per_channel_multipliers)."""
 
 from __future__ import annotations
@@ -9,13 +9,16 @@ from typing import Any
 
 import numpy as np
 
-from harness.models.compile import ModelError
-from harness.models.onnx_qdq.context import Context, describe
-from harness.models.onnx_qdq.reader import Node
-from harness.models.onnx_qdq.values import OutQuant, Pending, QConst, Quantized
-from harness.models.onnx_qdq.window import window
-from harness.models.tflite import ops, quant
-from harness.models.tflite.importer import const
+from harness.errors import ModelError
+from harness.models.frontends.onnx_qdq.context import Context, describe
+from harness.models.frontends.onnx_qdq.reader import Node
+from harness.models.frontends.onnx_qdq.values import OutQuant, Pending, QConst, Quantized
+from harness.models.frontends.onnx_qdq.window import window
+from harness.models.int8 import quant
+from harness.models.int8.conv import conv2d, depthwise_conv2d
+from harness.models.int8.emit import const
+from harness.models.int8.fully_connected import fully_connected
+from harness.models.int8.tensors import Requant
 
 
 def _weights(ctx: Context, node: Node, i: int, rank: int, channel_axis: int,
@@ -64,8 +67,8 @@ def _bias(ctx: Context, node: Node, i: int, in_scale: float, w_scales: np.ndarra
     return np.clip(np.rint(real / unit.astype(np.float64)), -(2**31), 2**31 - 1).astype(np.int64)
 
 
-def _requant(oq: OutQuant, shifts: Any) -> ops.Requant:
-    return ops.Requant(oq.zero_point, oq.act_min, oq.act_max, left=bool(np.any(np.asarray(shifts) > 0)),
+def _requant(oq: OutQuant, shifts: Any) -> Requant:
+    return Requant(oq.zero_point, oq.act_min, oq.act_max, left=bool(np.any(np.asarray(shifts) > 0)),
                        single=True)
 
 
@@ -104,9 +107,9 @@ def convert_conv(ctx: Context, node: Node) -> Pending:
 
         def compute(X: Any, W: Any, B: Any, M: Any, S: Any) -> Any:
             if depthwise:
-                return ops.depthwise_conv2d(X, W, B, M, S, win=win, depth_multiplier=oc // channels,
+                return depthwise_conv2d(X, W, B, M, S, win=win, depth_multiplier=oc // channels,
                                             in_zero_point=x.zero_point, rq=rq, out_shape=storage)
-            return ops.conv2d(X, W, B, M, S, win=win, in_zero_point=x.zero_point, rq=rq, out_shape=storage)
+            return conv2d(X, W, B, M, S, win=win, in_zero_point=x.zero_point, rq=rq, out_shape=storage)
 
         args = [xin.value, const(kernel), const(folded), const(mult), const(shift)]
         value = ctx.emit(node, kind, compute, args)
@@ -130,12 +133,12 @@ def _fully_connected(ctx: Context, node: Node, x: Quantized, w: np.ndarray, w_sc
         if per_tensor:  # one multiplier for the tensor: baked into the kernel
             m, s = quant.per_tensor_multiplier(x.scale, float(w_scales[0]), oq.scale)
             rq = _requant(oq, [s])
-            value = ctx.emit(node, "fully_connected", lambda X, W, B: ops.fully_connected(
+            value = ctx.emit(node, "fully_connected", lambda X, W, B: fully_connected(
                 X, W, B, m, s, rq=rq, out_shape=out_shape), args)
         else:
             mult, shift = quant.per_channel_multipliers(x.scale, w_scales, oq.scale, units)
             rq = _requant(oq, shift)
-            value = ctx.emit(node, "fully_connected", lambda X, W, B, M, S: ops.fully_connected(
+            value = ctx.emit(node, "fully_connected", lambda X, W, B, M, S: fully_connected(
                 X, W, B, M, S, rq=rq, out_shape=out_shape), [*args, const(mult), const(shift)])
         return Quantized(value, out_shape, oq.scale, oq.zero_point)
 

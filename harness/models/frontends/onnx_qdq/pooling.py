@@ -12,14 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from harness.models.compile import ModelError
-from harness.models.onnx_qdq import kernels
-from harness.models.onnx_qdq.context import Context, describe
-from harness.models.onnx_qdq.reader import Node
-from harness.models.onnx_qdq.values import NHWC, Dequantized, OutQuant, Pending, Quantized
-from harness.models.onnx_qdq.window import window
-from harness.models.tflite import ops, ops_pool, quant
-from harness.models.tflite.importer import const
+from harness.errors import ModelError
+from harness.models.frontends.onnx_qdq.context import Context, describe
+from harness.models.frontends.onnx_qdq.reader import Node
+from harness.models.frontends.onnx_qdq.values import NHWC, Dequantized, OutQuant, Pending, Quantized
+from harness.models.frontends.onnx_qdq.window import window
+from harness.models.int8 import qdq as kernels
+from harness.models.int8 import quant
+from harness.models.int8.emit import const
+from harness.models.int8.pool import MeanParams, max_pool, mean
+from harness.models.int8.tensors import Requant, Window
 
 
 def _input(ctx: Context, node: Node) -> Quantized:
@@ -43,7 +45,7 @@ def convert_max_pool(ctx: Context, node: Node) -> Dequantized:
     n, c, h, w = x.shape
     win, (oh, ow) = window(node, (h, w), _kernel(node), ceil_mode=bool(node.attr("ceil_mode", 0)))
     xin = ctx.layout(node, x, True)
-    value = ctx.emit(node, "max_pool", lambda X: ops_pool.max_pool(X, win=win, act_min=-128, act_max=127,
+    value = ctx.emit(node, "max_pool", lambda X: max_pool(X, win=win, act_min=-128, act_max=127,
                                                                     out_shape=(n, oh, ow, c)), [xin.value])
     return Dequantized(Quantized(value, (n, c, oh, ow), x.scale, x.zero_point, nhwc=True))
 
@@ -62,10 +64,10 @@ def convert_average_pool(ctx: Context, node: Node) -> Pending:
 def convert_global_average_pool(ctx: Context, node: Node) -> Pending:
     x = _input(ctx, node)
     h, w = x.shape[2:]
-    return _average(ctx, node, x, ops.Window((h, w), (1, 1), (1, 1), (0, 0, 0, 0)), (1, 1), False)
+    return _average(ctx, node, x, Window((h, w), (1, 1), (1, 1), (0, 0, 0, 0)), (1, 1), False)
 
 
-def _average(ctx: Context, node: Node, x: Quantized, win: ops.Window, out: tuple[int, int],
+def _average(ctx: Context, node: Node, x: Quantized, win: Window, out: tuple[int, int],
              include_pad: bool) -> Pending:
     n, c = x.shape[:2]
     shape, storage = (n, c, *out), (n, *out, c)
@@ -78,7 +80,7 @@ def _average(ctx: Context, node: Node, x: Quantized, win: ops.Window, out: tuple
         pairs = [quant.quantize_multiplier(ratio / count) for count in range(1, taps + 1)]
         constant = include_pad or not any(win.pad)
         shifts = [s for _, s in (pairs[-1:] if constant else pairs)]
-        rq = ops.Requant(oq.zero_point, oq.act_min, oq.act_max, left=any(s > 0 for s in shifts), single=True)
+        rq = Requant(oq.zero_point, oq.act_min, oq.act_max, left=any(s > 0 for s in shifts), single=True)
         tables = [] if same or constant else [const(np.array([0, *(m for m, _ in pairs)], np.int32)),
                                               const(np.array([0, *(s for _, s in pairs)], np.int32))]
         scaling = pairs[-1] if constant and not same else None
@@ -130,9 +132,9 @@ def convert_reduce_mean(ctx: Context, node: Node) -> Dequantized | Pending:
         xin = ctx.layout(node, x, nhwc)
         ratio = float(np.float32(x.scale)) / (float(np.float32(oq.scale)) * count)
         mult, shift = quant.quantize_multiplier(ratio)
-        p = ops_pool.MeanParams(stored_axes, keep, count, x.zero_point, mult, shift, oq.zero_point,
+        p = MeanParams(stored_axes, keep, count, x.zero_point, mult, shift, oq.zero_point,
                                 oq.act_min, oq.act_max, single=True)
-        value = ctx.emit(node, "mean", lambda X: ops_pool.mean(X, p=p, out_shape=storage), [xin.value])
+        value = ctx.emit(node, "mean", lambda X: mean(X, p=p, out_shape=storage), [xin.value])
         return Quantized(value, shape, oq.scale, oq.zero_point, nhwc and keep)
 
     return Pending(node, shape, nhwc and keep, build)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.models.compile import ModelError
+from harness.errors import ModelError
 
 QDQ_OPS = ("DequantizeLinear",)  # what makes a model a QDQ model (see is_qdq)
 

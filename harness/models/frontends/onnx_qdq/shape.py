@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from harness.models.compile import ModelError
-from harness.models.onnx_qdq.context import Context, describe
-from harness.models.onnx_qdq.elementwise import requantize_to
-from harness.models.onnx_qdq.reader import Node
-from harness.models.onnx_qdq.values import (
+from harness.errors import ModelError
+from harness.models.frontends.onnx_qdq.context import Context, describe
+from harness.models.frontends.onnx_qdq.elementwise import requantize_to
+from harness.models.frontends.onnx_qdq.reader import Node
+from harness.models.frontends.onnx_qdq.values import (
     NHWC,
     Dequantized,
     OutQuant,
@@ -31,8 +31,8 @@ from harness.models.onnx_qdq.values import (
     nhwc_shape,
     quantize_value,
 )
-from harness.models.tflite import ops_shape
-from harness.models.tflite.importer import const
+from harness.models.int8.emit import const
+from harness.models.int8.shape import concatenation, pad
 
 
 def _storage_axis(axis: int, nhwc: bool) -> int:
@@ -103,7 +103,7 @@ def convert_concat(ctx: Context, node: Node) -> Pending | np.ndarray:
     def build(oq: OutQuant) -> Quantized:
         args = [operand(i, oq) for i in range(len(shapes))]
         along = _storage_axis(axis, nhwc)
-        value = ctx.emit(node, "concatenation", lambda *X: ops_shape.concatenation(
+        value = ctx.emit(node, "concatenation", lambda *X: concatenation(
             *X, axis=along, out_shape=storage), args)
         return Quantized(value, shape, oq.scale, oq.zero_point, nhwc)
 
@@ -157,7 +157,7 @@ def convert_pad(ctx: Context, node: Node) -> Pending:
     def build(oq: OutQuant) -> Quantized:
         q = requantize_to(ctx, node, x, oq)
         value_q = int(quantize_array(np.array([fill], np.float32), oq)[0])
-        value = ctx.emit(node, "pad", lambda X: ops_shape.pad(X, paddings=stored, value=value_q,
+        value = ctx.emit(node, "pad", lambda X: pad(X, paddings=stored, value=value_q,
                                                                out_shape=storage), [q.value])
         return Quantized(value, shape, oq.scale, oq.zero_point, x.nhwc)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.models.onnx_qdq.reader import Node
+from harness.models.frontends.onnx_qdq.reader import Node
 
 INT8_MIN, INT8_MAX = -128, 127
 
@@ -36,10 +36,6 @@ class Quantized:
     scale: float  # float32, as stored in the model
     zero_point: int
     nhwc: bool = False
-
-    @property
-    def storage_shape(self) -> tuple[int, ...]:
-        return nhwc_shape(self.shape) if self.nhwc else self.shape
 
 
 @dataclass(frozen=True)
@@ -94,11 +90,6 @@ Value = Quantized | Dequantized | QConst | Pending | Edge | np.ndarray
 
 
 NHWC = (0, 2, 3, 1)  # the ONNX (NCHW) axis at each position of the device's NHWC layout
-
-
-def nhwc_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
-    n, c, h, w = shape
-    return (n, h, w, c)
 
 
 def quantize_value(value: float, scale: float, zero_point: int) -> int:

@@ -4,9 +4,9 @@ ONNX defines them."""
 
 from __future__ import annotations
 
-from harness.models.compile import ModelError
-from harness.models.onnx_qdq.reader import Node
-from harness.models.tflite.ops import Window
+from harness.errors import ModelError
+from harness.models.frontends.onnx_qdq.reader import Node
+from harness.models.int8.conv import Window
 
 
 def _pair(node: Node, name: str, default: int) -> tuple[int, int]:
