@@ -45,8 +45,8 @@ DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlper
 
 def measure(model: Path, target: str, inputs: int, out: Path, dsp: bool = False) -> dict:
     tgt = get_target(target)
-    compiled, fmt = compile_for(model, tgt, scheduler=apply_dsp if dsp else None)
-    ref = references.for_model(model, fmt, compiled)
+    compiled, loaded = compile_for(model, tgt, scheduler=apply_dsp if dsp else None)
+    ref = references.for_model(loaded, compiled)
     manifest = build_model_image(compiled, target, out)
     with Device(manifest, workdir=out) as client:
         module = GraphModule(client, compiled.graph)

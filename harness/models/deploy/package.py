@@ -31,7 +31,7 @@ from harness.models.compile.model import Compiled, Scheduler, compile_model
 from harness.models.deploy import reference as references
 from harness.models.deploy.graph_client import GraphModule
 from harness.models.deploy.run import build_model_image, load_inputs
-from harness.models.frontends import formats
+from harness.models.frontends.loaded import read_model
 
 RUNTIME_FILES = ("src/runtime/runtime.c", "src/runtime/backend.c", "src/runtime/timer.c",
                  "src/memory/std_allocator.c", "src/graph/graph_executor.c")
@@ -90,12 +90,10 @@ def package(model: Path | Any, out: Path, name: str = "model",
     name = _check_name(name)
     if not re.fullmatch(r"\.[A-Za-z0-9_.]+", param_section):
         raise UtvmError(f"section name {param_section!r}: expected something like .rodata.utvm_params")
-    compiled = compile_model(model, scheduler=scheduler, tuning=records.resolve(tuning, target))
+    loaded = read_model(model) if isinstance(model, str | Path) else None
+    compiled = compile_model(loaded or model, scheduler=scheduler, tuning=records.resolve(tuning, target))
     graph = compiled.graph
-    if isinstance(model, str | Path):
-        ref = references.for_model(model, formats.detect(Path(model)), compiled)
-    else:
-        ref = references.tvm_cpu(compiled)
+    ref = references.for_model(loaded, compiled)
     workspace = measure_workspace(compiled, out / ".measure", ref) + WORKSPACE_SLACK
     if out.exists():
         shutil.rmtree(out / "src", ignore_errors=True)

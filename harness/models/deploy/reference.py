@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from harness.errors import UtvmError
+from harness.models.frontends import formats
+from harness.models.frontends.loaded import LoadedModel
 
 
 @dataclass
@@ -40,14 +42,15 @@ def _version(dist: str) -> str:
         return "unknown"
 
 
-def tflite_micro(model: Path) -> Reference:
+def tflite_micro(model: Path, n_outputs: int | None = None) -> Reference:
     try:
         from tflite_micro import runtime
     except ImportError:
         raise UtvmError("comparing a .tflite model needs TFLite Micro's interpreter "
                         "(pip install tflite-micro)") from None
     interpreter = runtime.Interpreter.from_file(str(model))
-    n_outputs = _tflite_output_count(model.read_bytes())
+    if n_outputs is None:
+        n_outputs = _tflite_output_count(model.read_bytes())
 
     def run(inputs: list[np.ndarray]) -> list[np.ndarray]:
         interpreter.reset()
@@ -113,12 +116,13 @@ def tvm_cpu(compiled: Any) -> Reference:
     return Reference("tvm-llvm", _version("apache-tvm"), lambda xs: reference(compiled, xs))
 
 
-def for_model(source: Any, fmt: str, compiled: Any) -> Reference:
-    """The model's own runtime: by format (see harness.models.frontends.formats)."""
-    if fmt == "tflite":
-        return tflite_micro(Path(source))
-    if fmt == "onnx":
-        return onnxruntime_reference(Path(source))
+def for_model(model: LoadedModel | None, compiled: Any) -> Reference:
+    """The model's own runtime: by the format of the model as it was read (frontends.loaded), TVM's
+    CPU build where there is no model file (a Relax IRModule)."""
+    if model is not None and model.path is not None and model.format == formats.TFLITE:
+        return tflite_micro(model.path, len(model.parsed.outputs))
+    if model is not None and model.path is not None and model.format == formats.ONNX:
+        return onnxruntime_reference(model.path)
     return tvm_cpu(compiled)
 
 

@@ -22,7 +22,7 @@ from harness.models.compile.model import Compiled, Scheduler, compile_model
 from harness.models.deploy import fit
 from harness.models.deploy import reference as references
 from harness.models.deploy.graph_client import GraphModule
-from harness.models.frontends import formats
+from harness.models.frontends.loaded import LoadedModel, read_model
 from harness.targets import Target, get_target
 
 
@@ -72,16 +72,17 @@ def build_model_image(compiled: Compiled, target: str, out: Path) -> Manifest:
 
 
 def compile_for(model: Path, target: Target, tuning: str | Path | None = None,
-                scheduler: Scheduler | None = None) -> tuple[Compiled, str]:
+                scheduler: Scheduler | None = None) -> tuple[Compiled, LoadedModel]:
     """The model compiled (kernels scheduled by the tuning database, if any, the others by `scheduler`,
-    compile_model's), and its format; ModelError if its plan cannot fit the target."""
-    fmt = formats.detect(model)
-    compiled = compile_model(model, scheduler=scheduler, tuning=records.resolve(tuning, target.name))
+    compile_model's), and the model as it was read (once); ModelError if its plan cannot fit the
+    target."""
+    loaded = read_model(model)
+    compiled = compile_model(loaded, scheduler=scheduler, tuning=records.resolve(tuning, target.name))
     try:
         fit.check(compiled.graph, target)
     except fit.ModelTooBig as exc:
         raise ModelError(str(exc)) from None
-    return compiled, fmt
+    return compiled, loaded
 
 
 def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, repeat: int = 10,
@@ -90,8 +91,8 @@ def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, r
     if repeat < 1:
         raise UtvmError("--repeat must be at least 1")
     tgt = get_target(target)
-    compiled, fmt = compile_for(model, tgt, tuning)
-    ref = references.for_model(model, fmt, compiled)
+    compiled, loaded = compile_for(model, tgt, tuning)
+    ref = references.for_model(loaded, compiled)
     manifest = build_model_image(compiled, target, out)
     (out / "graph.json").write_text(compiled.graph.to_json())
     graph = compiled.graph
@@ -104,7 +105,7 @@ def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, r
         stats = client.stats()
     expected = ref.run(xs)
     report = {
-        "model": str(model), "format": fmt, "target": target, "image": manifest.artifact,
+        "model": str(model), "format": loaded.format, "target": target, "image": manifest.artifact,
         "time_ms": _times(times),
         **_counts(tgt, times),
         "nodes": [{"kernel": k, "time_ms": round(t * 1e3, 6)} for k, t in nodes],

@@ -38,14 +38,14 @@ from harness.models.deploy import reference as references
 from harness.models.deploy.check import Agreement, seeded_agreement
 from harness.models.deploy.graph_client import GraphModule
 from harness.models.deploy.run import build_model_image, load_inputs
-from harness.models.frontends import formats
+from harness.models.frontends.loaded import LoadedModel, read_model
 from harness.rpc import RPCClient
 from harness.targets import Target
 
 Figures = dict[str, int | float | str]
 TIMED_RUNS = 3  # the fastest of these; where device time is exact (-icount, a cycle counter) one is enough
 
-_COMPILED: dict[str, tuple[Compiled, str]] = {}  # by the model file's sha256: once per process
+_COMPILED: dict[str, tuple[Compiled, LoadedModel]] = {}  # by the model file's sha256: once per process
 _REFERENCES: dict[str, references.Reference] = {}
 
 
@@ -63,12 +63,13 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def compiled(path: Path, sha256: str | None = None) -> tuple[Compiled, str]:
-    """The model compiled (ModelError if it cannot be) and its format; once per process and content."""
+def compiled(path: Path, sha256: str | None = None) -> tuple[Compiled, LoadedModel]:
+    """The model compiled (ModelError if it cannot be) and the model as read (once); once per process
+    and content."""
     key = sha256 or file_sha256(path)
     if key not in _COMPILED:
-        fmt = formats.detect(path)
-        _COMPILED[key] = compile_model(path), fmt
+        loaded = read_model(path)
+        _COMPILED[key] = compile_model(loaded), loaded
     return _COMPILED[key]
 
 
@@ -76,21 +77,21 @@ def reference(path: Path, sha256: str | None = None) -> references.Reference:
     """The model's own runtime (TFLite Micro, onnxruntime), once per process and content."""
     key = sha256 or file_sha256(path)
     if key not in _REFERENCES:
-        model, fmt = compiled(path, key)
-        _REFERENCES[key] = references.for_model(path, fmt, model)
+        model, loaded = compiled(path, key)
+        _REFERENCES[key] = references.for_model(loaded, model)
     return _REFERENCES[key]
 
 
 def image(path: Path, target: Target, cache: Path, sha256: str | None = None) -> ModelImage:
     """The model's image for the target; fit.ModelTooBig if its plan cannot fit the target."""
     key = sha256 or file_sha256(path)
-    model, fmt = compiled(path, key)
+    model, loaded = compiled(path, key)
     fit.check(model.graph, target, cache)
     out = cache / "models" / f"{path.stem}-{key[:16]}-{target.name}"
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):  # xdist workers and concurrent runs share it
         manifest = build_model_image(model, target.name, out)
-    return ModelImage(path.stem, Path(path), key, fmt, model, manifest)
+    return ModelImage(path.stem, Path(path), key, loaded.format, model, manifest)
 
 
 @dataclass

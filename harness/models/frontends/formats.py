@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.errors import UtvmError
+from harness.errors import ModelError
 
 TFLITE, ONNX = "tflite", "onnx"
 
 
-class ModelFormatError(UtvmError):
+class ModelFormatError(ModelError):
     """The file is not a model utvm reads."""
 
 

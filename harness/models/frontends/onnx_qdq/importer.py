@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import ModelError
-from harness.models.frontends.onnx_qdq import activation, elementwise, kernels, layers, pooling, reader, shape
+from harness.models.frontends.onnx_qdq import activation, elementwise, layers, pooling, reader, shape
 from harness.models.frontends.onnx_qdq.context import Context, describe
 from harness.models.frontends.onnx_qdq.reader import Node, OnnxGraph
 from harness.models.frontends.onnx_qdq.values import (
@@ -24,6 +24,7 @@ from harness.models.frontends.onnx_qdq.values import (
     Value,
     out_quant,
 )
+from harness.models.int8 import qdq as kernels
 from harness.models.int8.emit import const, named_errors, tensor_type
 
 OUTPUT_SCALES_ATTR = "utvm.output_scales"  # IRModule attribute: each output's int8 scale (0: none)
