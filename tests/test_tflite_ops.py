@@ -216,7 +216,7 @@ def test_new_operators_on_cortex_m3_bit_exact_with_tflite_micro(case: str, tmp_p
 
 @pytest.mark.parametrize("case", sorted(tflite_more_ops.EVERY_INPUT))
 def test_every_int8_input_bit_exact_with_tflite_micro(case: str) -> None:
-    """LOGISTIC, TANH and int8 -> int8 QUANTIZE on all 256 int8 inputs at once."""
+    """LOGISTIC, TANH, LEAKY_RELU and int8 -> int8 QUANTIZE on all 256 int8 inputs at once."""
     tvm = require_tvm()
     from tvm import relax
 

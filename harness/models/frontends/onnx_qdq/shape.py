@@ -28,11 +28,11 @@ from harness.models.frontends.onnx_qdq.values import (
     Pending,
     QConst,
     Quantized,
-    nhwc_shape,
     quantize_value,
 )
 from harness.models.int8.emit import const
 from harness.models.int8.shape import concatenation, pad
+from harness.models.int8.tensors import nhwc_shape
 
 
 def _storage_axis(axis: int, nhwc: bool) -> int:
