@@ -1,5 +1,5 @@
 """Which way a .tflite model is imported: a full-integer model through our own int8 kernels
-(importer.import_tflite), a float32 model through TVM's TFLite frontend
+(tflite_int8.import_tflite), a float32 model through TVM's TFLite frontend
 (tvm.relax.frontend.tflite, which reads the flatbuffer with the `tflite` package) into the float
 path, as ONNX float models go through TVM's ONNX frontend. A model with float32 at its edges around
 int8 operators is an int8 model (QUANTIZE and DEQUANTIZE kernels at the boundary); float32 anywhere

@@ -6,7 +6,7 @@ zero point, saturated). An int8 input has 256 values, so a table built here over
 the function in float64 rounded to float32 and DequantizeLinear/QuantizeLinear as onnxruntime
 computes them, gives its results (the tests compare every input with onnxruntime). The table is a
 constant and the kernel (kernels.lookup) integer-only; a Relu/Clip after the function clamps the
-table. TFLite's LOGISTIC and TANH (tflite.ops_activation) are fixed-point approximations with
+table. TFLite's LOGISTIC and TANH (int8.activation) are fixed-point approximations with
 fixed output scales (1/256, 1/128), which onnxruntime's results do not follow."""
 
 from __future__ import annotations

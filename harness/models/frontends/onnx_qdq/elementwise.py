@@ -1,7 +1,7 @@
 """Add, Mul, Relu, Clip and Softmax on dequantized int8 tensors, and the operators that only move
 int8 data (Reshape, Flatten, Squeeze, Unsqueeze, Identity).
 
-Add is TFLite's int8 ADD, Mul TFLite's int8 MUL rounded once (see kernels.py), Softmax TFLite's
+Add is TFLite's int8 ADD, Mul TFLite's int8 MUL rounded once (see int8/qdq.py), Softmax TFLite's
 int8 softmax requantized to the QuantizeLinear's scale;
 Relu and Clip fold into the clamp of the kernel before them, or (after a DequantizeLinear) become a
 requantization with that clamp."""

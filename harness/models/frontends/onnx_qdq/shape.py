@@ -1,5 +1,5 @@
 """Concat and Pad (constant mode) on dequantized int8 tensors: TFLite's copy kernels
-(tflite.ops_shape), after a requantization of whatever does not already have the output's scale
+(int8.shape), after a requantization of whatever does not already have the output's scale
 and zero point.
 
 In QDQ form each input is dequantized with its own parameters and the result quantized with the
