@@ -24,7 +24,7 @@ from harness.build import build
 from harness.errors import UtvmError, last_line
 from harness.models.compile import records
 from harness.models.compile.intrin import with_header
-from harness.models.int8.schedules import apply_default_schedules
+from harness.models.compile.schedule import apply_default_schedules
 from harness.targets import get_target
 from harness.tune.tasks import Task
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from harness.errors import ModelError
 from harness.models.frontends.onnx_qdq.reader import Node
-from harness.models.int8.conv import Window
+from harness.models.int8.tensors import Window
 
 
 def _pair(node: Node, name: str, default: int) -> tuple[int, int]:
