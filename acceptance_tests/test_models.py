@@ -2,14 +2,14 @@
 the graph executor on the model's own image, within 1 LSB of the model's own runtime (TFLite Micro
 for .tflite, onnxruntime for ONNX) on seeded inputs, with its cost recorded as the test's figures
 (instructions or cycles per inference, flash, RAM, the largest difference in LSB): see
-harness.models.tier."""
+harness.models.deploy.tier."""
 
 from __future__ import annotations
 
 import pytest
 
-from harness.models import tier
-from harness.models.fit import ModelTooBig
+from harness.models.deploy import tier
+from harness.models.deploy.fit import ModelTooBig
 from harness.testing.devices import Figures, ImageDevices
 from harness.testing.suite import ANY_IMAGE, ModelFile, RunConfig, TargetSpec
 

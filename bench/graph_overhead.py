@@ -21,9 +21,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.device import Device
-from harness.models.compile import compile_model
-from harness.models.graph_client import GraphModule
-from harness.models.run import build_model_image, kernel_sizes
+from harness.models.compile.model import compile_model
+from harness.models.deploy.graph_client import GraphModule
+from harness.models.deploy.run import build_model_image, kernel_sizes
 from harness.targets import get_target
 from tests.models import MODELS
 

@@ -5,8 +5,9 @@
                                            [--dsp | --mve]
 
 --dsp schedules the convolutions and fully connected layers around the int8 dot-product
-intrinsics (harness.models.dsp.apply_dsp: SMLAD on cores with the DSP extension); --mve also the
-depthwise convolutions around the depthwise tile intrinsic (harness.models.mve.apply_mve: Helium).
+intrinsics (harness.models.compile.dsp.apply_dsp: SMLAD on cores with the DSP extension); --mve also
+the depthwise convolutions around the depthwise tile intrinsic (harness.models.compile.mve.apply_mve:
+Helium).
 
 Per model: instructions per inference (exact under QEMU -icount), the anchors' Cortex-M4 cycles
 (published MLPerf Tiny results, v0.5 to v1.3) beside them (TFLite Micro + CMSIS-NN, microTVM
@@ -26,12 +27,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.device import Device
-from harness.models import reference as references
-from harness.models.check import seeded_agreement
-from harness.models.dsp import apply_dsp
-from harness.models.graph_client import GraphModule
-from harness.models.mve import apply_mve
-from harness.models.run import build_model_image, code_size, compile_for
+from harness.models.compile.dsp import apply_dsp
+from harness.models.compile.mve import apply_mve
+from harness.models.deploy import reference as references
+from harness.models.deploy.check import seeded_agreement
+from harness.models.deploy.graph_client import GraphModule
+from harness.models.deploy.run import build_model_image, code_size, compile_for
 from harness.targets import get_target
 
 MODELS = ("kws01", "vww01", "ic01", "ad01")
@@ -48,8 +49,8 @@ DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlper
 
 def measure(model: Path, target: str, inputs: int, out: Path, dsp: bool = False, mve: bool = False) -> dict:
     tgt = get_target(target)
-    compiled, fmt = compile_for(model, tgt, scheduler=apply_mve if mve else apply_dsp if dsp else None)
-    ref = references.for_model(model, fmt, compiled)
+    compiled, loaded = compile_for(model, tgt, scheduler=apply_mve if mve else apply_dsp if dsp else None)
+    ref = references.for_model(loaded, compiled)
     manifest = build_model_image(compiled, tgt, out)
     with Device(manifest, workdir=out) as client:
         module = GraphModule(client, compiled.graph)
@@ -88,8 +89,9 @@ def main() -> int:
     ap.add_argument("--inputs", type=int, default=5, help="seeded inputs compared with TFLite Micro")
     ap.add_argument("--models-dir", type=Path, default=DEFAULT_DIR)
     ap.add_argument("--json", type=Path, help="also write the figures here")
-    ap.add_argument("--dsp", action="store_true", help="tensorize dot products (harness.models.dsp)")
-    ap.add_argument("--mve", action="store_true", help="and depthwise convolutions (harness.models.mve)")
+    ap.add_argument("--dsp", action="store_true", help="tensorize dot products (harness.models.compile.dsp)")
+    ap.add_argument("--mve", action="store_true",
+                    help="and depthwise convolutions (harness.models.compile.mve)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="utvm-bench-mlperf-"))
     results = []

@@ -111,7 +111,7 @@ def _add_vboard(sub: argparse._SubParsersAction) -> None:
 
 
 def _model_file(name: str) -> Path:
-    from harness.models.formats import ModelFormatError
+    from harness.models.frontends.formats import ModelFormatError
 
     model = Path(name)
     if not model.is_file():
@@ -120,7 +120,7 @@ def _model_file(name: str) -> Path:
 
 
 def _cmd_run_model(args: argparse.Namespace) -> int:
-    from harness.models.run import run_model, text_report
+    from harness.models.deploy.run import run_model, text_report
 
     model = _model_file(args.model)
     out = Path(args.out) if args.out else Path("build") / "run-model" / f"{model.stem}-{args.target}"
@@ -164,7 +164,7 @@ def _add_run_model(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_package(args: argparse.Namespace) -> int:
-    from harness.models.package import package
+    from harness.models.deploy.package import package
 
     model = _model_file(args.model)
     if args.mlperf_tiny and args.executor == "aot":
@@ -188,7 +188,7 @@ def _cmd_package(args: argparse.Namespace) -> int:
 
 
 def _package_aot(args: argparse.Namespace, model: Path) -> int:
-    from harness.models.aot_package import package_aot
+    from harness.models.deploy.aot_package import package_aot
 
     pkg = package_aot(model, Path(args.out), name=args.name, param_section=args.param_section,
                       tuning=args.tuning, target=args.target)
@@ -203,7 +203,7 @@ def _package_aot(args: argparse.Namespace, model: Path) -> int:
 
 
 def _package_mlperf(args: argparse.Namespace, model: Path) -> int:
-    from harness.models.mlperf import BAUD, build_mlperf_firmware
+    from harness.models.deploy.mlperf import BAUD, build_mlperf_firmware
 
     if not args.target:
         raise UtvmError("--mlperf-tiny builds a firmware image: say which board (--target)")
@@ -223,7 +223,7 @@ def _package_mlperf(args: argparse.Namespace, model: Path) -> int:
 
 
 def _add_package(sub: argparse._SubParsersAction) -> None:
-    from harness.models.graph import DEFAULT_PARAM_SECTION
+    from harness.models.compile.graph import DEFAULT_PARAM_SECTION
 
     p = sub.add_parser("package", help="a model (TFLite or ONNX) as a standalone C library for firmware, "
                        "or (--mlperf-tiny) a firmware image for MLPerf Tiny's benchmark runner")
@@ -279,8 +279,8 @@ def exit_code(exc: UtvmError) -> int:
     cannot run in (a missing module, a TVM pair known not to work), 1 otherwise."""
     if isinstance(exc, requirements.EnvironmentProblem):
         return 2
-    from harness.models.compile import ModelError
-    from harness.models.formats import ModelFormatError
+    from harness.errors import ModelError
+    from harness.models.frontends.formats import ModelFormatError
 
     return 2 if isinstance(exc, ModelError | ModelFormatError) else 1
 

@@ -50,6 +50,10 @@ class HandshakeError(TransportError):
     """The session handshake did not complete."""
 
 
+class ModelError(UtvmError):
+    """The model cannot be compiled for a device; the message says why."""
+
+
 class ProtocolError(UtvmError):
     """The device sent bytes that violate the RPC protocol."""
 

@@ -56,7 +56,7 @@ REFERENCES = {"tflite": (TFLM,), "onnx": (ORT,)}
 
 def _model_format(args: argparse.Namespace) -> str | None:
     """The command's model's format, when it has one that can be read (else the command says why)."""
-    from harness.models.formats import detect
+    from harness.models.frontends.formats import detect
 
     path = Path(getattr(args, "model", "") or "")
     try:

@@ -1,5 +1,5 @@
 """The AOT executor (`--executor aot`): the graph compiled ahead of time into a call table of direct
-kernel calls (harness/models/aot.py, crt/src/aot/), run over RPC (utvm.aot.create) on the host and a
+kernel calls (harness/models/compile/aot.py, crt/src/aot/), run over RPC (utvm.aot.create) on the host and a
 QEMU board, against TVM, TFLite Micro and the graph executor's image of the same model."""
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ from filelock import FileLock
 from harness.build import Manifest
 from harness.device import Device
 from harness.errors import RemoteError, RemoteValueError, UtvmError
-from harness.models import aot, overhead
-from harness.models import reference as references
-from harness.models.aot_client import AotModule
-from harness.models.check import seeded_agreement
-from harness.models.compile import Compiled, compile_model, reference
-from harness.models.graph import Node
-from harness.models.graph_client import GraphModule
-from harness.models.run import build_model_image, compile_for, load_inputs
+from harness.models.compile import aot
+from harness.models.compile.graph import Node
+from harness.models.compile.model import Compiled, compile_model, reference
+from harness.models.deploy import overhead
+from harness.models.deploy import reference as references
+from harness.models.deploy.aot_client import AotModule
+from harness.models.deploy.check import seeded_agreement
+from harness.models.deploy.graph_client import GraphModule
+from harness.models.deploy.run import build_model_image, compile_for, load_inputs
 from harness.targets import get_target
 from tests import onnx_models
 from tests.conftest import REPO_ROOT, mlperf_tiny_model, require_tvm
@@ -203,7 +204,7 @@ int main(void) {{
 def test_package_aot_links_into_a_users_main_without_the_graph_executor(tmp_path: Path) -> None:
     """`utvm package --executor aot`: a library whose <name>_run a plain main.c calls (the README's example),
     inputs and outputs in the caller's buffers; the outputs are TVM's."""
-    from harness.models.aot_package import package_aot
+    from harness.models.deploy.aot_package import package_aot
 
     c, inputs = compiled("mlp")
     mod, _ = MODELS["mlp"]()

@@ -1,6 +1,6 @@
 """The int8 dot-product micro-kernels (crt/include/utvm/dsp.h) and the tensor intrinsics that call
-them (harness.models.intrin; harness.models.dsp's opt-in schedule): the micro-kernels against a
-naive loop on the host under ASan/UBSan and on the boards (Cortex-M3: portable path; Cortex-M4:
+them (harness.models.compile.intrin; harness.models.compile.dsp's opt-in schedule): the micro-kernels
+against a naive loop on the host under ASan/UBSan and on the boards (Cortex-M3: portable path; Cortex-M4:
 SMLAD), and a small int8 model whose convolutions and fully connected layer are tensorized,
 bit-exact with the default schedule and with TFLite Micro on both boards, in fewer instructions
 on the Cortex-M4."""
@@ -21,7 +21,7 @@ from filelock import FileLock
 from harness import resources
 from harness.build import Manifest
 from harness.device import Device
-from harness.models.graph_client import GraphModule
+from harness.models.deploy.graph_client import GraphModule
 from harness.targets import get_target
 from tests.conftest import REPO_ROOT, build_image, require_tvm
 from tests.test_c_units import compile_c
@@ -139,8 +139,8 @@ _BUILT: dict[str, Any] = {}
 
 def compiled(variant: str) -> Any:
     require_tvm()
-    from harness.models.compile import compile_model
-    from harness.models.dsp import apply_dsp
+    from harness.models.compile.dsp import apply_dsp
+    from harness.models.compile.model import compile_model
 
     if variant not in _BUILT:
         _BUILT[variant] = compile_model(small_model(), scheduler=apply_dsp if variant == "dsp" else None)
@@ -148,7 +148,7 @@ def compiled(variant: str) -> Any:
 
 
 def image(variant: str, target: str) -> Manifest:
-    from harness.models.run import build_model_image
+    from harness.models.deploy.run import build_model_image
 
     out = ROOT / f"small-{variant}-{target}"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -194,9 +194,10 @@ def test_tensorize_dot_after_the_default_schedules() -> None:
     and keeps its schedule; several outputs per call need the output loop to hold only the
     accumulation (apply_dsp's schedule), not the default's."""
     tvm = require_tvm()
-    from harness.models.compile import load, lower
-    from harness.models.intrin import tensorize_dot
-    from harness.models.tflite.schedules import DEFAULT_SCHEDULES, OP_ATTR
+    from harness.models.compile.intrin import tensorize_dot
+    from harness.models.compile.model import load, lower
+    from harness.models.compile.schedule import DEFAULT_SCHEDULES
+    from harness.models.int8.attrs import OP_ATTR
 
     mod, entry = load(small_model())
     fits: dict[str, tuple[bool, bool]] = {}
@@ -219,10 +220,10 @@ def test_packaged_tensorized_model_runs_standalone_on_cortex_m4(tmp_path: Path) 
     """The library of `utvm package` with the tensorized kernels carries utvm/dsp.h and builds
     on its own in firmware; its outputs match TFLite Micro."""
     require_tvm()
-    from harness.models.dsp import apply_dsp
-    from harness.models.package import package
-    from harness.models.run import load_inputs
-    from harness.models.standalone import build_standalone, run_standalone
+    from harness.models.compile.dsp import apply_dsp
+    from harness.models.deploy.package import package
+    from harness.models.deploy.run import load_inputs
+    from harness.models.deploy.standalone import build_standalone, run_standalone
 
     model = tmp_path / "small.tflite"
     model.write_bytes(small_model())

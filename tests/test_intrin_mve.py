@@ -1,4 +1,4 @@
-"""The Helium tensor intrinsics (harness.models.intrin_mve): the dot products registered under their
+"""The Helium tensor intrinsics (harness.models.compile.intrin_mve): the dot products registered under their
 own names with the generic ones' description and implementation, and the depthwise tile
 intrinsic on a hand-written depthwise accumulation (20 channels: one full 16-channel group and a
 predicated tail on Helium), tensorized, emitted as C with utvm/dsp.h and run on the host and the
@@ -26,7 +26,7 @@ def test_dot_intrinsics_mirror_the_generic_ones() -> None:
     require_tvm()
     from tvm.s_tir import TensorIntrin
 
-    from harness.models import intrin_mve
+    from harness.models.compile import intrin_mve
 
     names = intrin_mve.register_mve_intrinsics()
     assert len(names) == 15 and "utvm_mve_dot_s8_x4_k64_w4" in names
@@ -44,8 +44,8 @@ def depthwise_source() -> str:
     tvm = require_tvm()
     from tvm.script import tirx as T
 
-    from harness.models import intrin_mve
-    from harness.models.intrin import with_header
+    from harness.models.compile import intrin_mve
+    from harness.models.compile.intrin import with_header
 
     @T.prim_func(s_tir=True)
     def dw(x: T.Buffer((1, H, W, CH), "int8"), w: T.Buffer((1, KH, KW, CH), "int8"),

@@ -14,7 +14,7 @@ from elftools.elf.elffile import ELFFile
 
 from harness import resources
 from harness.device import Device
-from harness.models import fit
+from harness.models.deploy import fit
 from harness.targets import get_target
 from tests.conftest import build_image
 from tests.test_mlperf_models import compiled, image

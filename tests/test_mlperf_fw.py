@@ -20,8 +20,8 @@ from elftools.elf.elffile import ELFFile
 from filelock import FileLock
 
 from harness import cli, resources
-from harness.models.mlperf import MlperfFirmware, build_mlperf_firmware, output_quantization
-from harness.models.mlperf_client import MlperfClient
+from harness.models.deploy.mlperf import MlperfFirmware, build_mlperf_firmware, output_quantization
+from harness.models.deploy.mlperf_client import MlperfClient
 from harness.sim.virtual_board import control
 from harness.targets import get_target
 from tests import onnx_models
@@ -224,10 +224,11 @@ def test_cli_builds_the_firmware(mlp_model: Path, tmp_path: Path, capsys: pytest
 
 
 def _compile_reads_tflite() -> bool:
-    """Whether harness.models.compile takes a .tflite file (the int8 frontend, added in parallel):
+    """Whether harness.models.compile.model takes a .tflite file (the int8 frontend, added in parallel):
     before it, the file is read as ONNX and fails as one. Any other outcome means it does, and the
     test runs (and fails if the frontend is broken)."""
-    from harness.models.compile import ModelError, compile_model, load
+    from harness.errors import ModelError
+    from harness.models.compile.model import compile_model, load
 
     for attempt in (load, compile_model):  # load first: cheap; compile_model if only it dispatches
         try:
@@ -244,7 +245,7 @@ def _compile_reads_tflite() -> bool:
 def test_kws01_firmware_matches_tflite_micro(target: str, tmp_path: Path) -> None:
     require_tvm()
     if not KWS01.is_file() or not _compile_reads_tflite():
-        pytest.skip("harness.models.compile does not take .tflite models in this tree")
+        pytest.skip("harness.models.compile.model does not take .tflite models in this tree")
     from tflite_micro import runtime
 
     fw = firmware(KWS01, target)

@@ -20,13 +20,13 @@ from filelock import FileLock
 
 from harness.build import Manifest
 from harness.device import Device
-from harness.models import reference as references
-from harness.models.check import seeded_agreement
-from harness.models.compile import Compiled
-from harness.models.graph_client import GraphModule
-from harness.models.package import package
-from harness.models.run import build_model_image, compile_for, load_inputs
-from harness.models.standalone import build_standalone, run_standalone
+from harness.models.compile.model import Compiled
+from harness.models.deploy import reference as references
+from harness.models.deploy.check import seeded_agreement
+from harness.models.deploy.graph_client import GraphModule
+from harness.models.deploy.package import package
+from harness.models.deploy.run import build_model_image, compile_for, load_inputs
+from harness.models.deploy.standalone import build_standalone, run_standalone
 from harness.targets import get_target
 from tests.conftest import REPO_ROOT, mlperf_tiny_model, require_tvm
 

@@ -13,10 +13,10 @@ from filelock import FileLock
 
 from harness.build import Manifest
 from harness.device import Device
-from harness.errors import FunctionNotFound, RemoteError, RemoteValueError
-from harness.models.compile import Compiled, ModelError, compile_model, reference
-from harness.models.graph_client import GraphModule
-from harness.models.run import build_model_image
+from harness.errors import FunctionNotFound, ModelError, RemoteError, RemoteValueError
+from harness.models.compile.model import Compiled, compile_model, reference
+from harness.models.deploy.graph_client import GraphModule
+from harness.models.deploy.run import build_model_image
 from harness.targets import get_target
 from tests.conftest import REPO_ROOT, require_tvm
 from tests.models import MODELS

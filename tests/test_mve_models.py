@@ -1,4 +1,4 @@
-"""harness.models.mve.apply_mve on a real model: MLPerf Tiny's kws01 (DS-CNN: four padded 3x3
+"""harness.models.compile.mve.apply_mve on a real model: MLPerf Tiny's kws01 (DS-CNN: four padded 3x3
 depthwise convolution layers) with its depthwise convolutions tensorized around utvm_dw_mac_s8 and its
 convolutions and fully connected layer around the dot products, bit-exact with TFLite Micro on the
 host and the boards (the portable and SMLAD builds of the same C; a qemu-mps3-an547 board, when the
@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from harness.device import Device
-from harness.models import reference as references
-from harness.models.check import seeded_agreement
-from harness.models.graph_client import GraphModule
+from harness.models.deploy import reference as references
+from harness.models.deploy.check import seeded_agreement
+from harness.models.deploy.graph_client import GraphModule
 from harness.targets import all_targets, get_target
 from tests.conftest import mlperf_tiny_model, require_tvm
 
@@ -25,8 +25,8 @@ _BUILT: dict[str, Any] = {}
 
 def compiled() -> Any:
     require_tvm()
-    from harness.models.compile import compile_model
-    from harness.models.mve import apply_mve
+    from harness.models.compile.model import compile_model
+    from harness.models.compile.mve import apply_mve
 
     if "kws01" not in _BUILT:
         _BUILT["kws01"] = compile_model(mlperf_tiny_model("kws01"), scheduler=apply_mve)
@@ -34,8 +34,8 @@ def compiled() -> Any:
 
 
 def test_every_depthwise_convolution_of_kws01_is_tensorized() -> None:
-    from harness.models.attrs import OP_ATTR
-    from harness.models.mve import DW_ATTR, DW_OP
+    from harness.models.compile.mve import DW_ATTR, DW_OP
+    from harness.models.int8.attrs import OP_ATTR
 
     model = compiled()
     dw = [f for f in model.relax_mod.functions.values()
@@ -47,7 +47,7 @@ def test_every_depthwise_convolution_of_kws01_is_tensorized() -> None:
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_kws01_with_apply_mve_matches_tflite_micro(target: str, tmp_path: Path) -> None:
-    from harness.models.run import build_model_image
+    from harness.models.deploy.run import build_model_image
 
     model = compiled()
     reference = references.for_model(mlperf_tiny_model("kws01"), "tflite", model)

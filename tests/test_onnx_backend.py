@@ -113,7 +113,7 @@ def test_a_model_no_reference_can_run_still_runs_and_says_so(
     """Where no reference runtime loads the model, the device's outputs are reported unchecked,
     one line on stderr says why, and the exit code is 0 (not the model's fault, nor ours)."""
     require_tvm()
-    from harness.models import reference_onnx
+    from harness.models.deploy import reference_onnx
 
     def refuses(model: Path) -> tuple[str, str, reference_onnx.Runner]:
         raise RuntimeError("cannot load this model\nfor a reason")

@@ -1,4 +1,4 @@
-"""Quantized ONNX models (QDQ form) through our int8 kernels (harness.models.onnx_qdq), never TVM's
+"""Quantized ONNX models (QDQ form) through our int8 kernels (harness.models.frontends.onnx_qdq), never TVM's
 float frontend: run on the host build over RPC, within one LSB of onnxruntime and with the same
 top-1 on seeded inputs; int8 parameters; float only in the edge kernels; Sigmoid and Tanh bit for
 bit on every int8 input; one-line errors naming the node for what falls outside the QDQ patterns."""
@@ -17,11 +17,12 @@ from filelock import FileLock
 
 from harness.build import Manifest
 from harness.device import Device
-from harness.models import reference as references
-from harness.models.check import seeded_agreement
-from harness.models.compile import Compiled, ModelError, compile_model
-from harness.models.graph_client import GraphModule
-from harness.models.run import build_model_image
+from harness.errors import ModelError
+from harness.models.compile.model import Compiled, compile_model
+from harness.models.deploy import reference as references
+from harness.models.deploy.check import seeded_agreement
+from harness.models.deploy.graph_client import GraphModule
+from harness.models.deploy.run import build_model_image
 from harness.targets import get_target
 from tests import onnx_models, qdq_models, qdq_more_models
 from tests.conftest import REPO_ROOT, require_tvm
@@ -136,8 +137,8 @@ def test_sigmoid_and_tanh_tables_are_onnxruntime_on_every_int8_input(case: str, 
     tvm = require_tvm()
     from tvm import relax
 
-    from harness.models.onnx_qdq.activation import FUNCTIONS, lookup_table
-    from harness.models.onnx_qdq.values import OutQuant
+    from harness.models.frontends.onnx_qdq.activation import FUNCTIONS, lookup_table
+    from harness.models.frontends.onnx_qdq.values import OutQuant
 
     op, (xs, xz, ys, yz) = qdq_more_models.UNARY_CASES[case]
     path = qdq_more_models.unary(tmp_path / f"{case}.onnx", op, (xs, xz, ys, yz))

@@ -14,9 +14,9 @@ from elftools.elf.elffile import ELFFile
 from filelock import FileLock
 
 from harness.errors import UtvmError
-from harness.models.compile import compile_model, reference
-from harness.models.package import Package, package
-from harness.models.standalone import build_standalone, run_standalone
+from harness.models.compile.model import compile_model, reference
+from harness.models.deploy.package import Package, package
+from harness.models.deploy.standalone import build_standalone, run_standalone
 from tests import onnx_models
 from tests.conftest import REPO_ROOT, require_tvm
 from tests.models import MODELS

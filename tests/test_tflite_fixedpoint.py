@@ -42,7 +42,7 @@ def _run(fn: Callable[..., object], columns: list[np.ndarray]) -> np.ndarray:
     n = len(columns[0])
     args = [te.placeholder((n,), "int32", name=f"a{i}") for i in range(len(columns))]
     out = te.compute((n,), lambda i: fn(*(a[i] for a in args)), name="out")
-    from harness.models.tflite.scalars import materialize_lets
+    from harness.models.int8.scalars import materialize_lets
 
     func = materialize_lets(te.create_prim_func([*args, out]))
     lib = tvm.compile(tvm.IRModule({"main": func}), target="llvm")
@@ -61,7 +61,7 @@ def _pairs(count: int = 2000) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_saturating_rounding_doubling_high_mul() -> None:
-    from harness.models.tflite import fixedpoint as fp
+    from harness.models.int8 import fixedpoint as fp
 
     a, b = _pairs()
     got = _run(fp.srdhm, [a, b])
@@ -69,7 +69,7 @@ def test_saturating_rounding_doubling_high_mul() -> None:
 
 
 def test_rounding_divide_by_pot_constant_and_runtime_exponent() -> None:
-    from harness.models.tflite import fixedpoint as fp
+    from harness.models.int8 import fixedpoint as fp
 
     x, _ = _pairs()
     e = np.random.default_rng(6).integers(0, 32, size=len(x))
@@ -81,7 +81,7 @@ def test_rounding_divide_by_pot_constant_and_runtime_exponent() -> None:
 
 
 def test_multiply_by_quantized_multiplier_with_per_channel_shifts() -> None:
-    from harness.models.tflite import fixedpoint as fp
+    from harness.models.int8 import fixedpoint as fp
 
     rng = np.random.default_rng(8)
     x = rng.integers(-(2**20), 2**20, size=3000)
@@ -92,14 +92,14 @@ def test_multiply_by_quantized_multiplier_with_per_channel_shifts() -> None:
 
 
 def test_count_leading_zeros() -> None:
-    from harness.models.tflite import fixedpoint as fp
+    from harness.models.int8 import fixedpoint as fp
 
     x, _ = _pairs()
     assert _run(fp.count_leading_zeros, [x]).tolist() == [32 - (int(v) % 2**32).bit_length() for v in x]
 
 
 def test_quantize_multiplier_as_tflite() -> None:
-    from harness.models.tflite import quant
+    from harness.models.int8 import quant
 
     assert quant.quantize_multiplier(0.0) == (0, 0)
     assert quant.quantize_multiplier(0.5) == (1 << 30, 0)
@@ -112,7 +112,7 @@ def test_quantize_multiplier_as_tflite() -> None:
 
 
 def test_activation_ranges() -> None:
-    from harness.models.tflite import quant
+    from harness.models.int8 import quant
 
     assert quant.activation_range(0, 0.1, 3) == (-128, 127)
     assert quant.activation_range(1, 0.1, -20) == (-20, 127)

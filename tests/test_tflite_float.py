@@ -11,10 +11,11 @@ import pytest
 from filelock import FileLock
 
 from harness.device import Device
-from harness.models import reference as references
-from harness.models.compile import Compiled, ModelError, compile_model
-from harness.models.graph_client import GraphModule
-from harness.models.run import build_model_image
+from harness.errors import ModelError
+from harness.models.compile.model import Compiled, compile_model
+from harness.models.deploy import reference as references
+from harness.models.deploy.graph_client import GraphModule
+from harness.models.deploy.run import build_model_image
 from harness.targets import get_target
 from tests.conftest import REPO_ROOT, mlperf_tiny_model, require_tvm
 

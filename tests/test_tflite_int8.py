@@ -1,4 +1,4 @@
-"""int8 TFLite models through our own int8 kernels (harness.models.tflite): bit-exact with TFLite
+"""int8 TFLite models through our own int8 kernels (harness.models.int8): bit-exact with TFLite
 Micro on the MLPerf Tiny models, integer-only C, parameters about the size of the model's
 constants, and one clear ModelError line for what cannot be compiled."""
 
@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.models.compile import Compiled, ModelError, compile_model
+from harness.errors import ModelError
+from harness.models.compile.model import Compiled, compile_model
 from tests.conftest import mlperf_tiny_model, require_tvm
 
 pytestmark = pytest.mark.tvm
@@ -73,7 +74,7 @@ def test_bit_exact_with_tflite_micro(name: str) -> None:
 
 @pytest.mark.parametrize("name", MLPERF_TINY)
 def test_parameters_are_the_int8_weights_int32_biases_and_small_tables(name: str) -> None:
-    from harness.models.tflite.reader import parse
+    from harness.models.frontends.tflite_reader import parse
 
     graph = built(name).compiled.graph
     params = [t for t in graph.tensors if t.kind == "param"]
@@ -104,7 +105,7 @@ def test_kernels_are_integer_only_c(name: str) -> None:
 
 def test_every_kernel_has_its_default_schedule() -> None:
     require_tvm()
-    from harness.models.tflite import DEFAULT_SCHEDULES, apply_default_schedules
+    from harness.models.compile.schedule import DEFAULT_SCHEDULES, apply_default_schedules
 
     mod = built("ic01").compiled.relax_mod
     kernels = [f for f in mod.functions.values() if f.attrs is not None and "utvm.op" in f.attrs]
@@ -117,7 +118,7 @@ def test_every_kernel_has_its_default_schedule() -> None:
 
 def import_error(data: bytes) -> str:
     require_tvm()
-    from harness.models.tflite import import_tflite
+    from harness.models.frontends.tflite_int8 import import_tflite
 
     with pytest.raises(ModelError) as info:
         import_tflite(data)

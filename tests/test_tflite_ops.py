@@ -15,9 +15,9 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from harness.device import Device
-from harness.models.compile import compile_model
-from harness.models.graph_client import GraphModule
-from harness.models.run import build_model_image
+from harness.models.compile.model import compile_model
+from harness.models.deploy.graph_client import GraphModule
+from harness.models.deploy.run import build_model_image
 from harness.targets import get_target
 from tests import tflite_more_ops
 from tests.conftest import require_tvm
@@ -217,7 +217,7 @@ def test_new_operators_on_cortex_m3_bit_exact_with_tflite_micro(case: str, tmp_p
 
 @pytest.mark.parametrize("case", sorted(tflite_more_ops.EVERY_INPUT))
 def test_every_int8_input_bit_exact_with_tflite_micro(case: str) -> None:
-    """LOGISTIC, TANH and int8 -> int8 QUANTIZE on all 256 int8 inputs at once."""
+    """LOGISTIC, TANH, LEAKY_RELU and int8 -> int8 QUANTIZE on all 256 int8 inputs at once."""
     tvm = require_tvm()
     from tvm import relax
 
@@ -281,8 +281,8 @@ def test_new_operator_errors_name_the_operator(
 
 def _assert_refused(model: OpModel | Chain, message: str) -> None:
     require_tvm()
-    from harness.models.compile import ModelError
-    from harness.models.tflite import import_tflite
+    from harness.errors import ModelError
+    from harness.models.frontends.tflite_int8 import import_tflite
 
     with pytest.raises(ModelError) as info:
         import_tflite(model.build())

@@ -18,11 +18,12 @@ from filelock import FileLock
 from harness import cli
 from harness.build import Manifest
 from harness.device import Device
-from harness.models import fit
-from harness.models import reference as references
-from harness.models.compile import Compiled, ModelError
-from harness.models.graph_client import GraphModule
-from harness.models.run import build_model_image, compile_for, load_inputs
+from harness.errors import ModelError
+from harness.models.compile.model import Compiled
+from harness.models.deploy import fit
+from harness.models.deploy import reference as references
+from harness.models.deploy.graph_client import GraphModule
+from harness.models.deploy.run import build_model_image, compile_for, load_inputs
 from harness.targets import get_target
 from tests.bmp import gray8
 from tests.conftest import REPO_ROOT, require_tvm

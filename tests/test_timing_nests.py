@@ -19,9 +19,9 @@ from filelock import FileLock
 
 from harness.build import Manifest
 from harness.device import Device
-from harness.models.compile import Compiled, compile_model
-from harness.models.graph_client import GraphModule
-from harness.models.run import build_model_image
+from harness.models.compile.model import Compiled, compile_model
+from harness.models.deploy.graph_client import GraphModule
+from harness.models.deploy.run import build_model_image
 from harness.targets import get_target
 from tests.conftest import QEMU_TARGETS, REPO_ROOT, require_tvm
 from tests.models import MODELS, _const, _function

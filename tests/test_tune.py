@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from harness.models import tuning
-from harness.models.package import package
-from harness.models.run import run_model
+from harness.models.compile import records as tuning_records
+from harness.models.deploy.package import package
+from harness.models.deploy.run import run_model
 from tests.conftest import mlperf_tiny_model, require_tvm
 from tests.tflite_ops import OpModel
 
@@ -54,7 +54,7 @@ def test_tune_conv_then_run_model_and_package_use_the_records(target: str, tmp_p
     assert k.trials >= 6 and k.before and k.after and k.after <= k.before
     if target != "host":  # exact instruction counts: the best is at least the default's
         assert k.after <= k.before
-    records = tuning.Database.open(db, target).records(_conv_func(model))
+    records = tuning_records.Database.open(db, target).records(_conv_func(model))
     assert len(records) >= 6
     run = run_model(model, target, tmp_path / "run", repeat=1, tuning=db)
     assert run.report["tuning"]["kernels"] == ["conv2d_0"]
@@ -64,7 +64,7 @@ def test_tune_conv_then_run_model_and_package_use_the_records(target: str, tmp_p
     packaged = (pkg.out / "src" / "model_kernels.c").read_text()
     assert (tmp_path / "run" / "kernels.c").read_text() in packaged  # exactly the measured kernels
     best = tmp_path / "best.json"  # the shipped form (--tuning auto): same kernels as the database's
-    assert tuning.export_best(tuning.Database.open(db), best) == 1
+    assert tuning_records.export_best(tuning_records.Database.open(db), best) == 1
     again = run_model(model, target, tmp_path / "run2", repeat=1, tuning=best)
     assert (tmp_path / "run2" / "kernels.c").read_text() == (tmp_path / "run" / "kernels.c").read_text()
     assert again.report["outputs"][0]["max_diff_lsb"] == 0
@@ -173,7 +173,7 @@ def _same_signature_wrong_kernel(task: Task) -> object:
     res = te.compute(task.args[-1].shape, lambda n, y, x, c: ins[0][n, y, x, c % channels], name="out")
     prim = te.create_prim_func([*ins, res])
     attrs = task.workload["main"].attrs
-    return prim.with_attrs({k: attrs[k] for k in (tuning.TASK_ATTR, tuning.OP_ATTR)})
+    return prim.with_attrs({k: attrs[k] for k in (tuning_records.TASK_ATTR, tuning_records.OP_ATTR)})
 
 
 @pytest.mark.parametrize("target", ["host", "qemu-mps2-an386"])
@@ -201,7 +201,7 @@ def test_kws01_tuned_matches_tflite_micro(target: str, tmp_path: Path) -> None:
 
 
 def _records(db: Path) -> list[str]:
-    path = db / tuning.RECORDS
+    path = db / tuning_records.RECORDS
     return [line for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 

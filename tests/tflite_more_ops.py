@@ -1,5 +1,5 @@
-"""Models for MAX_POOL_2D, MEAN, CONCATENATION, PAD/PADV2, MUL, LOGISTIC, TANH, QUANTIZE and
-DEQUANTIZE, checked against TFLite Micro by tests/test_tflite_ops.py: several shapes and options
+"""Models for MAX_POOL_2D, MEAN, CONCATENATION, PAD/PADV2, MUL, LOGISTIC, TANH, LEAKY_RELU, QUANTIZE
+and DEQUANTIZE, checked against TFLite Micro by tests/test_tflite_ops.py: several shapes and options
 each (SAME and VALID pooling, keep_dims, broadcasting, fused activations, multipliers above one),
 the float boundary (a float32 input quantized, an int8 output dequantized), and what TFLite
 Micro refuses, which we refuse too with one line naming the operator."""
@@ -96,6 +96,11 @@ def tanh(n: int, scale: float, zp: int) -> OpModel:
     return OpModel("TANH", [((n,), scale, zp)], ((n,), 1 / 128, 0))
 
 
+def leaky_relu(alpha: float, qin: tuple[float, int], qout: tuple[float, int], n: int = 256) -> OpModel:
+    options = ("LeakyReluOptions", {"alpha": alpha})
+    return OpModel("LEAKY_RELU", [((n,), *qin)], ((n,), *qout), options=options)
+
+
 def quantize(shape: tuple[int, ...], qin: tuple[float | None, int], qout: tuple[float, int]) -> OpModel:
     return OpModel("QUANTIZE", [(shape, *qin)], (shape, *qout))
 
@@ -175,6 +180,14 @@ EVERY_INPUT: dict[str, Callable[[], OpModel]] = {
     "tanh-scale0.3-zp100": lambda: tanh(256, 0.3, 100),
     "requantize-down": lambda: quantize((256,), (0.1, 3), (0.07, -9)),
     "requantize-up-left-shift": lambda: quantize((256,), (0.5, -1), (0.1, 20)),
+    # LEAKY_RELU: alpha below and above one, outputs scaled down, up and alike
+    "leaky-relu-alpha0.2": lambda: leaky_relu(0.2, (0.1, 3), (0.05, -20)),
+    "leaky-relu-alpha0.01-same-scale": lambda: leaky_relu(0.01, (0.07, -5), (0.07, -5)),
+    "leaky-relu-alpha0.3-upscaled": lambda: leaky_relu(0.3, (0.02, 40), (0.15, 10)),
+    "leaky-relu-alpha1.5": lambda: leaky_relu(1.5, (0.05, 0), (0.08, 7)),
+    "leaky-relu-alpha3-left-shift": lambda: leaky_relu(3.0, (0.5, -100), (0.04, 90)),
+    "leaky-relu-alpha0.75-tiny-scales": lambda: leaky_relu(0.75, (0.003, -60), (0.0021, 33)),
+    "leaky-relu-alpha0": lambda: leaky_relu(0.0, (0.1, 0), (0.05, -128)),
 }
 
 # (model, our one-line error, whether TFLite Micro refuses the model too)
@@ -211,6 +224,11 @@ ERRORS: list[tuple[OpModel | Chain, str, bool]] = [
         ),
         "operator 0 (MAX_POOL_2D): input and output quantization differ; TFLite Micro needs them equal",
         True,
+    ),
+    (
+        leaky_relu(-0.5, (0.1, 0), (0.1, 0), n=4),
+        "operator 0 (LEAKY_RELU): alpha -0.5 is negative; only alpha >= 0 is supported",
+        False,
     ),
     (  # float inside the model, not at its boundary
         Chain([dequantize((4,), (0.1, 0)), quantize((4,), (None, 0), (0.1, 0))]),

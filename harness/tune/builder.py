@@ -22,9 +22,9 @@ import numpy as np
 
 from harness.build import build
 from harness.errors import UtvmError, last_line
-from harness.models import tuning
-from harness.models.intrin import with_header
-from harness.models.tflite.schedules import apply_default_schedules
+from harness.models.compile import records
+from harness.models.compile.intrin import with_header
+from harness.models.compile.schedule import apply_default_schedules
 from harness.targets import get_target
 from harness.tune.tasks import Task
 
@@ -160,7 +160,7 @@ class ImageBuilder:
 
     def _emit(self, index: int, func: Any, sources: dict[str, str]) -> str:
         """The candidate's kernel name, its C added to `sources`; or why it has none."""
-        key = str(func.attrs[tuning.TASK_ATTR]) if tuning.TASK_ATTR in func.attrs else ""
+        key = str(func.attrs[records.TASK_ATTR]) if records.TASK_ATTR in func.attrs else ""
         if key not in self.tasks:
             return f"unknown task {key!r}"
         name = f"cand{index}_{key}"

@@ -78,11 +78,11 @@ def add_tune(sub: argparse._SubParsersAction, default_target: str) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from harness.models import tuning
+    from harness.models.compile import records
 
-    db = tuning.Database.open(Path(args.db))
-    out = Path(args.to) if args.to else tuning.shipped(db.target)
-    n = tuning.export_best(db, out)
+    db = records.Database.open(Path(args.db))
+    out = Path(args.to) if args.to else records.shipped(db.target)
+    n = records.export_best(db, out)
     print(f"{n} kernels' best records of {db.target} merged into {out}")
     return 0
 
@@ -109,7 +109,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
-    from harness.models import formats
+    from harness.models.frontends import formats
     from harness.tune import report
     from harness.tune.session import TuneOptions, tune
 
@@ -166,7 +166,7 @@ def _device_slots(args: argparse.Namespace) -> list[Any]:
 
 def model_check(model: Path, target: str, db: Path) -> dict[str, Any]:
     """The whole model before and after, on the target, with outputs against the model's own runtime."""
-    from harness.models.run import run_model
+    from harness.models.deploy.run import run_model
 
     runs = {}
     for label, tuning in (("before", None), ("after", db)):

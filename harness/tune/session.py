@@ -11,7 +11,7 @@ from typing import Any
 from harness import resources
 from harness.build import build_jobs
 from harness.errors import UtvmError
-from harness.models import tuning
+from harness.models.compile import records
 from harness.targets import Target, get_target
 from harness.tune import space
 from harness.tune.adapters import make_builder, make_runner
@@ -73,7 +73,7 @@ def tune(model: str | Path | Any, opts: TuneOptions, progress_out: Any = None) -
     tasks = [t for t in extract(model, opts.seed) if t.op not in UNTUNED_OPS]
     if not tasks:
         raise UtvmError("the model has no kernels to tune")
-    db = tuning.Database.open(opts.db, opts.target, create=True)
+    db = records.Database.open(opts.db, opts.target, create=True)
     done = {t.key: len(db.records(t.func)) for t in tasks}
     remaining = max(opts.trials - sum(done.values()), 0)
     slots = _slots(opts)
@@ -95,7 +95,7 @@ def tune(model: str | Path | Any, opts: TuneOptions, progress_out: Any = None) -
                       time.monotonic() - started, figures, search_seconds)
 
 
-def _search(tasks: list[Task], opts: TuneOptions, remaining: int, db: tuning.Database, images: ImageBuilder,
+def _search(tasks: list[Task], opts: TuneOptions, remaining: int, db: records.Database, images: ImageBuilder,
             pool: DevicePool, progress: Progress) -> None:
     from tvm.s_tir import meta_schedule as ms
 
@@ -137,7 +137,7 @@ def _scheduled(task: Task, fn: Any) -> Any:
     return sch.mod
 
 
-def _seed(tasks: list[Task], db: tuning.Database, images: ImageBuilder,
+def _seed(tasks: list[Task], db: records.Database, images: ImageBuilder,
           pool: DevicePool) -> list[float | None]:
     """The default (and SIMD) schedule of each task measured and recorded before the search; the
     best of them per task."""
@@ -155,7 +155,7 @@ def _seed(tasks: list[Task], db: tuning.Database, images: ImageBuilder,
     return best
 
 
-def _final(tasks: list[Task], db: tuning.Database, images: ImageBuilder, pool: DevicePool,
+def _final(tasks: list[Task], db: records.Database, images: ImageBuilder, pool: DevicePool,
            progress: list[TaskProgress]) -> list[KernelFigures]:
     """Each task's default schedule and best record, measured again side by side."""
     mods = []

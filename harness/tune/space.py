@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.models import tuning
-from harness.models.dsp import DSP_OPS, dsp_schedule
-from harness.models.tflite.schedules import DEFAULT_SCHEDULES, OP_ATTR
+from harness.models.compile import records
+from harness.models.compile.dsp import DSP_OPS, dsp_schedule
+from harness.models.compile.schedule import DEFAULT_SCHEDULES
+from harness.models.int8.attrs import OP_ATTR
 from harness.tune.tasks import Task
 
 UNROLL_STEPS = [0, 4, 16, 64]
@@ -76,7 +77,7 @@ def _dsp_or_default(sch: Any) -> Any:
 def _skip_gpu_intrinsics() -> None:
     """TuneContext imports tvm.s_tir.tensor_intrin, which registers every GPU and CPU tensor intrinsic
     of the wheel: 21 s here, 15 of them CUDA's. None applies to a microcontroller (ours are registered
-    by harness.models.intrin), so unless something imported it already, an empty module stands in."""
+    by harness.models.compile.intrin), so unless something imported it already, an empty module stands in."""
     import sys
     import types
 
@@ -100,6 +101,6 @@ def context(task: Task, target: str, seed: int = 0) -> Any:
     # spent measuring (kws01, 32 trials: 58 s of 94).
     search = ms.search_strategy.EvolutionarySearch(population_size=128, init_min_unmeasured=32,
                                                    genetic_num_iters=3)
-    return ms.TuneContext(mod=task.workload, target=tuning.meta_target(target), space_generator=space,
+    return ms.TuneContext(mod=task.workload, target=records.meta_target(target), space_generator=space,
                           search_strategy=search,
                           task_name=task.name, rand_state=seed, num_threads=1)

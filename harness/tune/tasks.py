@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.models import tuning
-from harness.models.compile import extract_graph, load, lower
-from harness.models.graph import Graph
+from harness.models.compile import records
+from harness.models.compile.graph import Graph
+from harness.models.compile.model import extract_graph, load, lower
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Task:
 
     @property
     def workload(self) -> Any:
-        return tuning.workload(self.func)
+        return records.workload(self.func)
 
 
 def extract(model: str | Path | Any, seed: int = 0) -> list[Task]:
@@ -37,20 +37,20 @@ def extract(model: str | Path | Any, seed: int = 0) -> list[Task]:
     lowered = lower(mod, entry)
     graph = extract_graph(lowered[entry])
     funcs = {gv.name_hint: f for gv, f in lowered.functions.items()
-             if isinstance(f, tvm.tirx.PrimFunc) and tuning.tunable(f)}
+             if isinstance(f, tvm.tirx.PrimFunc) and records.tunable(f)}
     tasks: dict[str, Task] = {}
     rng = np.random.default_rng(seed)
     for node in graph.nodes:
         func = funcs.get(node.func)
         if func is None:
             continue
-        key = tuning.task_key(func)
+        key = records.task_key(func)
         if key in tasks:
             tasks[key].calls += 1
             if node.func not in tasks[key].kernels:
                 tasks[key].kernels.append(node.func)
             continue
-        op = str(func.attrs[tuning.OP_ATTR])
+        op = str(func.attrs[records.OP_ATTR])
         tasks[key] = Task(key, node.func, op, func, 1, _args(graph, node.args, rng), [node.func])
     return sorted(tasks.values(), key=lambda t: (-t.calls, -t.args[-1].size, t.name))
 

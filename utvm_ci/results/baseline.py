@@ -50,7 +50,7 @@ class Gauge:
     show: Callable[[float], str]
 
 
-# The figures the gate holds, by their name in a result's figures (harness.models.tier).
+# The figures the gate holds, by their name in a result's figures (harness.models.deploy.tier).
 GAUGES: dict[str, Gauge] = {
     "instructions": Gauge("instructions", _millions),
     "flash_bytes": Gauge("flash bytes", _count),

@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS model_figures (
     max_diff_lsb REAL, outputs_sha256 TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (run_id, board, model));
 """
-# model_figures' columns after the key, as the model tier names its figures (harness.models.tier)
+# model_figures' columns after the key, as the model tier names its figures (harness.models.deploy.tier)
 MODEL_COLUMNS = ("cycles", "instructions", "seconds", "flash_bytes", "ram_bytes", "max_diff_lsb",
                  "outputs_sha256")
 

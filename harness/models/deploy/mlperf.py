@@ -1,0 +1,305 @@
+"""`utvm package --mlperf-tiny`: a firmware image that speaks MLPerf Tiny's device protocol
+(mlcommons/tiny, benchmark/api) over the board's UART, so the benchmark's own runner can
+drive a utvm-compiled model.
+
+The image is the packaged model (harness.models.deploy.package), the protocol parser of
+crt/mlperf/mlperf.c, the target port's platform functions (harness.models.deploy.standalone's
+build_firmware) and a generated main that carries what the parser needs to know about the
+model: its input size, its outputs (count, dtype, scale and zero point) and its name.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness import resources
+from harness.errors import BuildError, UtvmError
+from harness.models.compile.graph import DEFAULT_PARAM_SECTION, Graph
+from harness.models.deploy.package import Package, package
+from harness.models.deploy.standalone import build_firmware
+from harness.models.frontends import formats
+from harness.targets import get_target
+
+MODELS = ("kws01", "vww01", "ic01", "ad01")  # the names the runner's tests.yaml knows
+PIXEL_MODELS = ("ic01", "vww01")  # the runner sends uint8 pixels; an int8 model gets them less 128
+BAUD = 115200
+_DTYPES = {"float32": "F32", "int8": "I8", "uint8": "U8", "int16": "I16", "uint16": "U16", "int32": "I32"}
+STRICT = ("-Wall", "-Wextra", "-Werror")
+
+
+@dataclass(frozen=True)
+class Output:
+    count: int
+    dtype: str  # numpy name
+    scale: float | None  # quantized integer output: real = scale * (q - zero_point)
+    zero_point: int = 0
+
+
+@dataclass
+class MlperfFirmware:
+    package: Package
+    target: str
+    model_name: str  # m-model-[...]
+    device_name: str  # m-name-dut-[...]
+    elf: Path
+    flash_images: list[Path]  # .bin and .hex beside the ELF, for a board's flashing tool
+    input_bytes: int
+    outputs: list[Output]
+    pixel_offset: bool  # the loaded bytes are uint8 pixels, shifted to int8 on the device
+
+
+def _check_label(text: str, what: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.+-]{1,40}", text):
+        raise UtvmError(f"{what} {text!r}: use 1 to 40 letters, digits and _ . + -")
+    return text
+
+
+def output_quantization(model: Path | Any, n_outputs: int) -> list[tuple[float, int] | None]:
+    """Scale and zero point of each model output, from the model file: a .tflite output tensor's
+    quantization, an ONNX output made by QuantizeLinear. None where an output has none."""
+    none: list[tuple[float, int] | None] = [None] * n_outputs
+    if not isinstance(model, str | Path):
+        return none
+    fmt = formats.detect(Path(model))
+    found = _tflite_quantization(Path(model)) if fmt == formats.TFLITE else _onnx_quantization(Path(model))
+    return found if len(found) == n_outputs else none
+
+
+def _tflite_quantization(path: Path) -> list[tuple[float, int] | None]:
+    import tflite
+
+    sg = tflite.Model.GetRootAsModel(path.read_bytes(), 0).Subgraphs(0)
+    out: list[tuple[float, int] | None] = []
+    for i in range(sg.OutputsLength()):
+        q = sg.Tensors(sg.Outputs(i)).Quantization()
+        scales = q.ScaleAsNumpy() if q is not None and q.ScaleLength() else None
+        if scales is None or len(scales) != 1:
+            out.append(None)
+            continue
+        zero = q.ZeroPointAsNumpy() if q.ZeroPointLength() else [0]
+        out.append((float(scales[0]), int(zero[0])))
+    return out
+
+
+def _onnx_quantization(path: Path) -> list[tuple[float, int] | None]:
+    import onnx
+    from onnx import numpy_helper
+
+    g = onnx.load(str(path)).graph
+    consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    for node in g.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            consts[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    producers = {o: n for n in g.node for o in n.output}
+    out: list[tuple[float, int] | None] = []
+    for o in g.output:
+        node = producers.get(o.name)
+        scale = consts.get(node.input[1]) if node is not None and node.op_type == "QuantizeLinear" else None
+        if scale is None or np.size(scale) != 1:
+            out.append(None)
+            continue
+        zero = consts.get(node.input[2], np.zeros(1)) if len(node.input) > 2 else np.zeros(1)
+        out.append((float(np.ravel(scale)[0]), int(np.ravel(zero)[0])))
+    return out
+
+
+def describe_outputs(graph: Graph, quant: list[tuple[float, int] | None]) -> list[Output]:
+    outs = []
+    for tid, q in zip(graph.outputs, quant, strict=True):
+        t = graph.tensors[tid]
+        if t.dtype not in _DTYPES:
+            raise UtvmError(f"output {t.name} is {t.dtype}; m-results can report "
+                            f"{', '.join(_DTYPES)}")
+        integer = np.dtype(t.dtype).kind in "iu"
+        scale, zero = q if (q is not None and integer) else (None, 0)
+        outs.append(Output(int(np.prod(t.shape, dtype=np.int64)), t.dtype, scale, zero))
+    return outs
+
+
+# The board's timer, read in one place of the generated main: clock_us() (microseconds since boot),
+# clock_after_run() (after every inference) and clock_start() (at boot).
+_TIMER_TICKS = """/* ---- the board's timer: the only code here that reads it ----
+ * The port's free-running counter (utvm_platform_timer_ticks), in microseconds. */
+static uint64_t clock_us(void* ctx) {
+  const uint64_t hz = utvm_platform_timer_hz(), ticks = utvm_platform_timer_ticks();
+  (void)ctx;
+  return hz == 0u ? 0u : ticks / hz * 1000000u + ticks % hz * 1000000u / hz;
+}
+
+static void clock_after_run(void* ctx) { (void)ctx; }
+static void clock_start(void) {}
+"""
+_TIMER_START_STOP = """/* ---- the board's timer: the only code here that reads it ----
+ * utvm_platform_timer_start/stop measure one interval at a time, and the graph executor's run
+ * restarts that interval. So the clock adds up the intervals stop() reports and restarts after
+ * each read, and is read after every inference: what the run's own restart leaves out is the few
+ * instructions between that read and the run's start. */
+static double g_clock_seconds;
+
+static uint64_t clock_us(void* ctx) {
+  double elapsed = 0.0;
+  (void)ctx;
+  if (utvm_platform_timer_stop(&elapsed) == UTVM_OK && elapsed > 0.0) g_clock_seconds += elapsed;
+  (void)utvm_platform_timer_start();
+  return (uint64_t)(g_clock_seconds * 1e6);
+}
+
+static void clock_after_run(void* ctx) { (void)clock_us(ctx); }
+static void clock_start(void) { (void)utvm_platform_timer_start(); }
+"""
+
+
+def _timer_source() -> str:
+    """Over the port's free-running counter where platform.h has one, else over start/stop."""
+    platform_h = (resources.crt() / "include" / "utvm" / "platform.h").read_text()
+    return _TIMER_TICKS if "utvm_platform_timer_ticks" in platform_h else _TIMER_START_STOP
+
+
+def main_source(pkg: Package, model_name: str, device_name: str, outputs: list[Output],
+                pixel_offset: bool) -> str:
+    n, up = pkg.name, pkg.name.upper()
+    c_types = {"float32": "float", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t",
+               "uint16": "uint16_t", "int32": "int32_t"}
+    bufs = "\n".join(f"static {c_types[o.dtype]} g_out_{i}[{o.count}];" for i, o in enumerate(outputs))
+    table = "\n".join(
+        f"    {{g_out_{i}, {o.count}u, UTVM_MLPERF_{_DTYPES[o.dtype]}, {int(o.scale is not None)}, "
+        f"{float(np.float32(o.scale or 0.0))!r}f, {o.zero_point}}},  /* {o.dtype}[{o.count}] */"
+        for i, o in enumerate(outputs))
+    gets = "\n".join(f"  if (st == UTVM_OK) st = {n}_get_output(&g_model, {i}, g_out_{i}, sizeof(g_out_{i}));"
+                     for i in range(len(outputs)))
+    shift = ("  for (size_t i = 0; i < n; ++i) g_input[i] ^= 0x80u; /* uint8 pixels <-> int8: less 128 */\n"
+             if pixel_offset else "")
+    return f"""/* Generated by utvm: {n} behind MLPerf Tiny's device protocol (crt/mlperf/mlperf.c). */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "{n}.h"
+#include "utvm/mlperf.h"
+#include "utvm/platform.h"
+#include "utvm/runtime.h"
+
+static uint8_t g_memory[{up}_MEMORY_BYTES] __attribute__((aligned(64)));
+static uint8_t g_input[{up}_INPUT_0_BYTES];
+{bufs}
+static {n}_model_t g_model;
+static utvm_status_t g_init_status = UTVM_ERR_STATE;
+
+{_timer_source()}
+/* ---- the model ---- */
+static const utvm_mlperf_output_t k_outputs[] = {{
+{table}
+}};
+
+static utvm_status_t load(void* ctx, const uint8_t* input, size_t n) {{
+  (void)ctx;
+  (void)input; /* == g_input */
+  if (g_init_status != UTVM_OK) return g_init_status;
+{shift}  utvm_status_t st = {n}_set_input(&g_model, 0, g_input, n);
+{shift}  return st;
+}}
+
+static utvm_status_t infer(void* ctx) {{
+  utvm_status_t st = g_init_status == UTVM_OK ? {n}_run(&g_model) : g_init_status;
+  clock_after_run(ctx);
+  return st;
+}}
+
+static utvm_status_t fetch(void* ctx) {{
+  utvm_status_t st = g_init_status;
+  (void)ctx;
+{gets}
+  return st;
+}}
+
+static const char* describe(void* ctx, utvm_status_t st) {{
+  (void)ctx;
+  return utvm_error_get()[0] ? utvm_error_get() : utvm_status_str(st);
+}}
+
+static void write_text(void* ctx, const char* text, size_t n) {{
+  (void)ctx;
+  (void)utvm_platform_write((const uint8_t*)text, n);
+}}
+
+static const utvm_mlperf_config_t k_config = {{
+    "{device_name}", "{model_name}", g_input, sizeof(g_input), k_outputs,
+    sizeof(k_outputs) / sizeof(k_outputs[0]), NULL, write_text, clock_us, load, infer, fetch, describe,
+}};
+
+int main(void) {{
+  static utvm_mlperf_t parser;
+  static uint8_t rx[64];
+  utvm_status_t st = utvm_platform_init();
+  if (st == UTVM_OK) st = {n}_init(&g_model, g_memory, sizeof(g_memory));
+  g_init_status = st;
+  clock_start();
+  if (st != UTVM_OK) {{
+    static const char kFailed[] = "e-[The model did not initialise; inferences will fail]\\r\\n";
+    write_text(NULL, kFailed, sizeof(kFailed) - 1);
+  }}
+  utvm_mlperf_init(&parser, &k_config);
+  for (;;) {{
+    int32_t got = utvm_platform_read(rx, sizeof(rx));
+    if (got <= 0) break; /* end of input (a host process) or a broken link */
+    utvm_mlperf_feed(&parser, rx, (size_t)got);
+  }}
+  return 0;
+}}
+"""
+
+
+def build_mlperf_firmware(model: Path | Any, target_name: str, out: Path, model_name: str | None = None,
+                          name: str = "model", param_section: str = DEFAULT_PARAM_SECTION,
+                          device_name: str | None = None, tuning: str | Path | None = None) -> MlperfFirmware:
+    """Package the model in `out` and build the protocol firmware for the target in out/firmware."""
+    if model_name is None:
+        if not isinstance(model, str | Path):
+            raise UtvmError("name the model for MLPerf Tiny (--mlperf-name kws01, vww01, ic01 or ad01)")
+        model_name = Path(model).stem
+    model_name = _check_label(model_name, "MLPerf model name")
+    target = get_target(target_name)  # an unknown target fails before the model compiles
+    device_name = _check_label(device_name or f"utvm-{target.name}", "device name")
+    pkg = package(model, out, name=name, param_section=param_section, tuning=tuning, target=target.name)
+    graph = pkg.graph
+    if len(graph.inputs) != 1:
+        raise UtvmError(f"the model has {len(graph.inputs)} inputs; MLPerf Tiny's db command loads one")
+    outputs = describe_outputs(graph, output_quantization(model, len(graph.outputs)))
+    pixel_offset = model_name in PIXEL_MODELS and graph.tensors[graph.inputs[0]].dtype == "int8"
+    src = out / "mlperf"
+    src.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(resources.crt() / "include" / "utvm" / "mlperf.h", pkg.include / "utvm" / "mlperf.h")
+    parser = []
+    for f in sorted((resources.crt() / "mlperf").iterdir()):
+        shutil.copyfile(f, src / f.name)
+        parser += [src / f.name] if f.suffix == ".c" else []
+    main = src / "mlperf_main.c"
+    main.write_text(main_source(pkg, model_name, device_name, outputs, pixel_offset))
+    elf = build_firmware(pkg, target_name, [*parser, main], out / "firmware", "mlperf",
+                         cflags=STRICT)
+    return MlperfFirmware(pkg, target_name, model_name, device_name, elf, _flash_images(target.cc, elf),
+                          graph.tensors[graph.inputs[0]].nbytes, outputs, pixel_offset)
+
+
+def _flash_images(cc: str, elf: Path) -> list[Path]:
+    """Raw binary and Intel hex of a bare-metal image (flashing tools take one or the other)."""
+    if not cc.endswith("-gcc") or "none-eabi" not in cc:
+        return []
+    objcopy = cc[: -len("gcc")] + "objcopy"
+    if shutil.which(objcopy) is None:
+        return []
+    images = []
+    for fmt, suffix in (("binary", ".bin"), ("ihex", ".hex")):
+        image = elf.with_suffix(suffix)
+        proc = subprocess.run([objcopy, "-O", fmt, str(elf), str(image)], capture_output=True, text=True,
+                              check=False)
+        if proc.returncode != 0:
+            raise BuildError(f"{objcopy} -O {fmt} failed: {proc.stderr.strip()[-300:]}")
+        images.append(image)
+    return images
