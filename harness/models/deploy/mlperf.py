@@ -136,32 +136,6 @@ static uint64_t clock_us(void* ctx) {
 static void clock_after_run(void* ctx) { (void)ctx; }
 static void clock_start(void) {}
 """
-_TIMER_START_STOP = """/* ---- the board's timer: the only code here that reads it ----
- * utvm_platform_timer_start/stop measure one interval at a time, and the graph executor's run
- * restarts that interval. So the clock adds up the intervals stop() reports and restarts after
- * each read, and is read after every inference: what the run's own restart leaves out is the few
- * instructions between that read and the run's start. */
-static double g_clock_seconds;
-
-static uint64_t clock_us(void* ctx) {
-  double elapsed = 0.0;
-  (void)ctx;
-  if (utvm_platform_timer_stop(&elapsed) == UTVM_OK && elapsed > 0.0) g_clock_seconds += elapsed;
-  (void)utvm_platform_timer_start();
-  return (uint64_t)(g_clock_seconds * 1e6);
-}
-
-static void clock_after_run(void* ctx) { (void)clock_us(ctx); }
-static void clock_start(void) { (void)utvm_platform_timer_start(); }
-"""
-
-
-def _timer_source() -> str:
-    """Over the port's free-running counter where platform.h has one, else over start/stop."""
-    platform_h = (resources.crt() / "include" / "utvm" / "platform.h").read_text()
-    return _TIMER_TICKS if "utvm_platform_timer_ticks" in platform_h else _TIMER_START_STOP
-
-
 def main_source(pkg: Package, model_name: str, device_name: str, outputs: list[Output],
                 pixel_offset: bool) -> str:
     n, up = pkg.name, pkg.name.upper()
@@ -191,7 +165,7 @@ static uint8_t g_input[{up}_INPUT_0_BYTES];
 static {n}_model_t g_model;
 static utvm_status_t g_init_status = UTVM_ERR_STATE;
 
-{_timer_source()}
+{_TIMER_TICKS}
 /* ---- the model ---- */
 static const utvm_mlperf_output_t k_outputs[] = {{
 {table}
