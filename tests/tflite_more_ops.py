@@ -1,5 +1,5 @@
-"""Models for MAX_POOL_2D, MEAN, CONCATENATION, PAD/PADV2, MUL, LOGISTIC, TANH, LEAKY_RELU, QUANTIZE
-and DEQUANTIZE, checked against TFLite Micro by tests/test_tflite_ops.py: several shapes and options
+"""Models for MAX_POOL_2D, MEAN, CONCATENATION, PAD/PADV2, TRANSPOSE, MUL, LOGISTIC, TANH, LEAKY_RELU,
+QUANTIZE and DEQUANTIZE, checked against TFLite Micro by tests/test_tflite_ops.py: several shapes and options
 each (SAME and VALID pooling, keep_dims, broadcasting, fused activations, multipliers above one),
 the float boundary (a float32 input quantized, an int8 output dequantized), and what TFLite
 Micro refuses, which we refuse too with one line naming the operator."""
@@ -82,6 +82,11 @@ def pad(
     if value is not None:  # PADV2: the pad value shares the output's quantization
         constants.append((np.array([value], np.int8), [q[0]], 0, [q[1]]))
     return OpModel("PADV2" if value is not None else "PAD", [(shape, *q)], (out, *q), constants=constants)
+
+
+def transpose(shape: tuple[int, ...], perm: list[int], q: tuple[float, int]) -> OpModel:
+    out = tuple(shape[p] for p in perm)
+    return OpModel("TRANSPOSE", [(shape, *q)], (out, *q), constants=[(np.array(perm, np.int32), None, 0)])
 
 
 def mul(a: Activation, b: Activation, out: Activation, act: int) -> OpModel:
@@ -169,6 +174,10 @@ CASES: dict[str, Callable[[], OpModel | Chain]] = {
         ]
     ),
     "every-new-int8-op": every_new_op,
+    # TRANSPOSE: NCHW to NHWC (as a model converted from PyTorch starts), a 3-D and a 5-D permutation
+    "transpose-nchw-to-nhwc": lambda: transpose((1, 3, 5, 7), [0, 2, 3, 1], (0.1, -128)),
+    "transpose-3d": lambda: transpose((4, 3, 2), [2, 0, 1], (0.05, 17)),
+    "transpose-5d": lambda: transpose((2, 1, 3, 2, 4), [4, 3, 2, 1, 0], (0.2, 0)),
 }
 
 EVERY_INPUT: dict[str, Callable[[], OpModel]] = {

@@ -1,6 +1,7 @@
-"""RESHAPE, CONCATENATION and PAD/PADV2 (int8) as TE copy kernels, as TFLite Micro runs them: its int8
-concatenation copies the bytes (it requires every input to share the output's scale and zero
-point), and its pad writes one int8 pad value (the output zero point, or PADV2's constant).
+"""RESHAPE, TRANSPOSE, CONCATENATION and PAD/PADV2 (int8) as TE copy kernels, as TFLite Micro runs
+them: its int8 transpose and concatenation copy the bytes (concatenation requires every input to share
+the output's scale and zero point), and its pad writes one int8 pad value (the output zero point, or
+PADV2's constant).
 One block each, "out"; the loads sit under if_then_else, which, unlike Select, never reads the
 branch it does not take.
 
@@ -28,6 +29,19 @@ def reshape(x: te.Tensor, *, out_shape: Sequence[int]) -> te.Tensor:
     """RESHAPE as a copy kernel."""
     shape = tuple(int(d) for d in out_shape)
     return te.compute(shape, lambda *idx: flat_load(x, ravel(idx, shape)), name="out")
+
+
+def transpose(x: te.Tensor, *, perm: Sequence[int]) -> te.Tensor:
+    """Output dimension i is input dimension perm[i]."""
+    shape = tuple(int(x.shape[p]) for p in perm)
+
+    def body(*idx: Any) -> Any:
+        source = [0] * len(perm)
+        for i, p in enumerate(perm):
+            source[p] = idx[i]
+        return x[tuple(source)]
+
+    return te.compute(shape, body, name="out")
 
 
 def concatenation(*xs: te.Tensor, axis: int, out_shape: Sequence[int]) -> te.Tensor:
@@ -80,6 +94,20 @@ def convert_reshape(ctx: Context, op: Operator) -> Any:
     return ctx.emit(
         op, "reshape", lambda X: reshape(X, out_shape=out.shape), [ctx.value(op, op.inputs[0])]
     )
+
+
+def convert_transpose(ctx: Context, op: Operator) -> Any:
+    """TFLite Micro copies the int8 bytes in the permuted order (the output keeps the input's values)."""
+    (x, perm_t), out = _io(ctx, op, 2)
+    assert x is not None
+    perm = [int(p) for p in _constant(op, perm_t, "the permutation", "INT32", 1).tolist()]
+    rank = len(x.shape)
+    perm = [p + rank if p < 0 else p for p in perm]
+    if sorted(perm) != list(range(rank)) or [x.shape[p] for p in perm] != list(out.shape):
+        raise ModelError(
+            f"{op.label}: permutation {perm} does not turn {list(x.shape)} into {list(out.shape)}"
+        )
+    return ctx.emit(op, "transpose", lambda X: transpose(X, perm=perm), [ctx.value(op, op.inputs[0])])
 
 
 def _quantization(t: Tensor) -> str:
@@ -156,7 +184,8 @@ def convert_pad(ctx: Context, op: Operator) -> Any:
 
 
 FAMILY = Family(
-    kernels={"reshape": elementwise, "concatenation": elementwise, "pad": elementwise},
-    converters={"RESHAPE": convert_reshape, "CONCATENATION": convert_concatenation, "PAD": convert_pad,
-                "PADV2": convert_pad},
+    kernels={"reshape": elementwise, "transpose": elementwise, "concatenation": elementwise,
+             "pad": elementwise},
+    converters={"RESHAPE": convert_reshape, "TRANSPOSE": convert_transpose,
+                "CONCATENATION": convert_concatenation, "PAD": convert_pad, "PADV2": convert_pad},
 )
