@@ -4,9 +4,8 @@ outputs, its tolerance in LSB."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -14,24 +13,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from harness.fuzz import tflite_gen
+from harness.fuzz.qdq_case import QdqKind
+from harness.fuzz.reference import Refused, quiet_stderr
 from harness.fuzz.tflite_model import Chain, build_model, random_inputs, tflite_micro_outputs
-
-
-class Refused(Exception):
-    """The reference runtime will not run the case."""
-
-
-@contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """The reference interpreters print their refusals on fd 2; the fuzzer reports them itself."""
-    saved = os.dup(2)
-    with open(os.devnull, "w") as null:
-        os.dup2(null.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 @dataclass
@@ -62,6 +46,7 @@ class Kind(Protocol):
     def reference(self, model: Any, inputs: list[np.ndarray]) -> list[np.ndarray]: ...
     def reference_file(self, path: Path, inputs: list[np.ndarray]) -> list[np.ndarray]: ...
     def describe(self, model: Any) -> str: ...
+    def culprit(self, models: list[Any], message: str) -> int | None: ...
     def operators(self) -> tuple[str, ...]: ...
 
 
@@ -90,6 +75,18 @@ class TfliteKind:
     def parts(self, model: Chain) -> list[Chain]:
         return [Chain([op]) for op in model.ops] if len(model.ops) > 1 else []
 
+    def culprit(self, models: list[Chain], message: str) -> int | None:
+        """The case whose operator a refusal of the merged model names ("operator N (...)")."""
+        found = re.match(r"operator (\d+) ", message)
+        if found is None:
+            return None
+        op = int(found.group(1))
+        for i, model in enumerate(models):
+            if op < len(model.ops):
+                return i
+            op -= len(model.ops)
+        return None
+
     def describe(self, model: Chain) -> str:
         return ">".join(op.opcode for op in model.ops)
 
@@ -97,7 +94,7 @@ class TfliteKind:
         return tuple(tflite_gen.OPS)
 
 
-KINDS: dict[str, Kind] = {"tflite": TfliteKind()}
+KINDS: dict[str, Kind] = {"tflite": TfliteKind(), "qdq": QdqKind()}
 
 
 def register(name: str, kind: Kind) -> None:

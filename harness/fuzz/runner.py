@@ -1,7 +1,8 @@
 """The differential runner: cases the reference runs are merged, many to one model, compiled by
 utvm into one image for the target, run through the graph executor over RPC, and each case's
 outputs compared with the reference's. A case the reference refuses is skipped; one we refuse
-must be refused in one line (a ModelError); anything else is a disagreement."""
+must be refused in one line (a ModelError); anything else is a disagreement. A batch we refuse is
+split in halves until the refused cases stand alone."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from harness.device import Device
-from harness.fuzz.cases import KINDS, Case, Refused
-from harness.models.compile import ModelError, compile_model, load
+from harness.fuzz.cases import KINDS, Case
+from harness.fuzz.reference import Refused
+from harness.models.compile import ModelError, compile_model
 from harness.models.graph_client import GraphModule
 from harness.models.run import build_model_image
 
@@ -47,32 +49,26 @@ class Report:
         return 60 * (self.compared + self.refused_ours) / self.seconds if self.seconds else 0.0
 
 
-def _refusal(case: Case, workdir: Path) -> str | None:
-    """Our one-line refusal of the case alone, or None when we import it."""
+def triage(case: Case, report: Report) -> bool:
+    """Whether the reference runs the case (its outputs kept); a case it refuses is skipped."""
     try:
-        load(KINDS[case.kind].merged([case.model], workdir))
-    except ModelError as exc:
-        return str(exc)
-    return None
-
-
-def triage(case: Case, report: Report, workdir: Path) -> bool:
-    """Whether the case goes on to be compiled and compared (the reference runs it and we import it)."""
-    kind = KINDS[case.kind]
-    try:
-        case.expected = kind.reference(case.model, case.inputs)
+        case.expected = KINDS[case.kind].reference(case.model, case.inputs)
     except Refused:
         report.refused_reference += 1
         return False
-    message = _refusal(case, workdir)
-    if message is not None:
-        if "\n" in message:
-            report.disagreements.append(Disagreement(case, f"refusal of several lines: {message!r}"))
-        report.refused_ours += 1
-        key = message.split(":", 1)[-1].strip()[:80]
-        report.refusals[key] = report.refusals.get(key, 0) + 1
-        return False
     return True
+
+
+def _refused(case: Case, exc: Exception, report: Report) -> None:
+    """Our refusal of a case the reference runs: one line (a ModelError), or a disagreement."""
+    message = str(exc)
+    if not isinstance(exc, ModelError) or "\n" in message:
+        first = message.splitlines()[0] if message else ""
+        report.disagreements.append(Disagreement(case, f"compile failed: {type(exc).__name__}: {first}"))
+        return
+    report.refused_ours += 1
+    key = message.split(":", 1)[-1].strip()[:80]
+    report.refusals[key] = report.refusals.get(key, 0) + 1
 
 
 def compare(case: Case, got: list[np.ndarray]) -> str | None:
@@ -102,9 +98,12 @@ def run_batch(cases: list[Case], target: str, workdir: Path, report: Report) -> 
         compiled = compile_model(kind.merged([c.model for c in cases], workdir))
     except Exception as exc:
         if len(cases) == 1:
-            first = str(exc).splitlines()[0] if str(exc) else ""
-            summary = f"compile failed: {type(exc).__name__}: {first}"
-            report.disagreements.append(Disagreement(cases[0], summary))
+            _refused(cases[0], exc, report)
+            return
+        culprit = kind.culprit([c.model for c in cases], str(exc)) if isinstance(exc, ModelError) else None
+        if culprit is not None:  # the error names the operator, so the case: it alone, then the others
+            run_batch([cases[culprit]], target, workdir, report)
+            run_batch(cases[:culprit] + cases[culprit + 1:], target, workdir, report)
             return
         half = len(cases) // 2
         run_batch(cases[:half], target, workdir, report)
@@ -141,7 +140,7 @@ def fuzz(cases: list[Case], target: str, workdir: Path, batch_bytes: int = 24_00
     start = time.monotonic()
     batch: list[Case] = []
     for case in cases:
-        if not triage(case, report, workdir):
+        if not triage(case, report):
             continue
         if batch and (len(batch) >= batch_cases or sum(map(_bytes, batch)) + _bytes(case) > batch_bytes):
             run_batch(batch, target, workdir, report)

@@ -1,6 +1,6 @@
 """Shrinking a disagreement to a smaller one that still disagrees: each operator of a chain alone,
 then the same seed and index at smaller size caps (and the following indices) restricted to the
-failing case's operators; the smallest case (fewest input and output elements, fewest operators)
+failing case's operators; the smallest case (fewest operators, then fewest input and output elements)
 that still disagrees wins. Each try is one case alone in one image."""
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from harness.fuzz.runner import Disagreement, Report, run_batch, triage
 
 def _weight(case: Case) -> tuple[int, int]:
     elements = sum(x.size for x in case.inputs) + sum(e.size for e in case.expected)
-    return elements, len(case.ops.split(">"))
+    return len(case.ops.split(">")), elements
 
 
 def disagrees(case: Case, target: str, workdir: Path) -> Disagreement | None:
     report = Report(target)
-    if triage(case, report, workdir):
+    if triage(case, report):
         run_batch([case], target, workdir, report)
     return report.disagreements[0] if report.disagreements else None
 
@@ -39,7 +39,7 @@ def _single_ops(case: Case) -> list[Case]:
     return out
 
 
-def _smaller(case: Case, tries: int) -> list[Case]:
+def _smaller(case: Case, tries: int = 3) -> list[Case]:
     ops = tuple(dict.fromkeys(case.ops.split(">")))
     out = []
     for size in range(1, case.size):
@@ -53,9 +53,8 @@ def shrink(found: Disagreement, target: str, workdir: Path, budget: int = 24,
     """The smallest disagreeing case found within `budget` tries."""
     best = found
     spent = 0
-    for candidates in (_single_ops(best.case), _smaller(best.case, 2)):
-        candidates = [c for c in candidates if c.ops.split(">")[0] in best.case.ops]
-        for candidate in candidates:
+    for phase in (_single_ops, _smaller):
+        for candidate in phase(best.case):
             if spent >= budget:
                 return best
             spent += 1
