@@ -47,6 +47,17 @@ def test_int8_cases_bit_exact_with_tflite_micro_on_cortex_m3(tmp_path: Path) -> 
     assert report.matched >= 90, report
 
 
+def test_dsp_scheduled_conv_and_fc_bit_exact_with_tflite_micro_on_the_host(tmp_path: Path) -> None:
+    """CONV_2D and FULLY_CONNECTED around the dot-product micro-kernels (portable loop on x86)."""
+    require_tvm()
+    from harness.models.dsp import apply_dsp
+
+    cases = [make_case("tflite", 31, i, 8, ("CONV_2D", "FULLY_CONNECTED")) for i in range(16)]
+    report = fuzz(cases, "host", tmp_path, batch_cases=40, scheduler=apply_dsp)
+    assert not report.disagreements, "\n".join(d.line() for d in report.disagreements)
+    assert report.matched >= 14, report
+
+
 @pytest.mark.parametrize("note", sorted(p.name for p in REGRESSIONS.glob("*.json")))
 def test_saved_regressions_agree(note: str, tmp_path: Path) -> None:
     require_tvm()

@@ -7,13 +7,15 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from functools import partial
 from pathlib import Path
 
 from harness.errors import UtvmError
 from harness.fuzz.cases import KINDS, make_case
 from harness.fuzz.regress import save
 from harness.fuzz.runner import Report, fuzz
-from harness.fuzz.shrink import shrink
+from harness.fuzz.shrink import disagrees, shrink
+from harness.models.compile import Scheduler
 from harness.targets import get_target
 
 
@@ -32,6 +34,8 @@ def add_fuzz(sub: argparse._SubParsersAction, default_target: str) -> None:
     p.add_argument("--qdq", action="store_true", help="quantized ONNX (QDQ) against onnxruntime")
     p.add_argument("--size", type=int, default=8, help="size cap: largest spatial size and channels")
     p.add_argument("--batch", type=int, default=40, help="cases per image (default 40)")
+    p.add_argument("--dsp", action="store_true", help="schedule CONV_2D and FULLY_CONNECTED around the DSP "
+                   "micro-kernels (harness.models.dsp.apply_dsp)")
     p.add_argument("--no-shrink", action="store_true", help="report disagreements as found")
     p.add_argument("--save", metavar="DIR", help="save each shrunk disagreement there as a regression case")
     p.add_argument("--workdir", metavar="DIR", help="build directory (default: a temporary one)")
@@ -61,6 +65,12 @@ def summary(report: Report) -> dict:
             "lines": [d.line() for d in report.disagreements]}
 
 
+def _dsp() -> Scheduler:
+    from harness.models.dsp import apply_dsp
+
+    return apply_dsp
+
+
 def _cmd_fuzz(args: argparse.Namespace) -> int:
     try:
         kind, ops = _options(args)
@@ -71,9 +81,11 @@ def _cmd_fuzz(args: argparse.Namespace) -> int:
         workdir = Path(args.workdir or tmp)
         indices = range(args.start, args.start + args.cases)
         cases = [make_case(kind, args.seed, i, args.size, ops) for i in indices]
-        report = fuzz(cases, args.target, workdir, batch_cases=args.batch)
+        scheduler = _dsp() if args.dsp else None
+        report = fuzz(cases, args.target, workdir, batch_cases=args.batch, scheduler=scheduler)
         if not args.no_shrink:
-            shrunk = [shrink(d, args.target, workdir / "shrink") for d in report.disagreements]
+            check = partial(disagrees, scheduler=scheduler)
+            shrunk = [shrink(d, args.target, workdir / "shrink", check=check) for d in report.disagreements]
             report.disagreements = list({d.case.name + d.case.ops: d for d in shrunk}.values())
         for found in report.disagreements if args.save else []:
             save(found, Path(args.save), args.target)

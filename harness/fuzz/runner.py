@@ -15,7 +15,7 @@ import numpy as np
 from harness.device import Device
 from harness.fuzz.cases import KINDS, Case
 from harness.fuzz.reference import Refused
-from harness.models.compile import ModelError, compile_model
+from harness.models.compile import ModelError, Scheduler, compile_model
 from harness.models.graph_client import GraphModule
 from harness.models.run import build_model_image
 
@@ -89,25 +89,27 @@ def compare(case: Case, got: list[np.ndarray]) -> str | None:
     return None
 
 
-def run_batch(cases: list[Case], target: str, workdir: Path, report: Report) -> None:
-    """Compile the cases as one model, run it once on the target, compare each case."""
+def run_batch(cases: list[Case], target: str, workdir: Path, report: Report,
+              scheduler: Scheduler | None = None) -> None:
+    """Compile the cases as one model (kernels scheduled by `scheduler`, default each op's default
+    schedule), run it once on the target, compare each case."""
     if not cases:
         return
     kind = KINDS[cases[0].kind]
     try:
-        compiled = compile_model(kind.merged([c.model for c in cases], workdir))
+        compiled = compile_model(kind.merged([c.model for c in cases], workdir), scheduler=scheduler)
     except Exception as exc:
         if len(cases) == 1:
             _refused(cases[0], exc, report)
             return
         culprit = kind.culprit([c.model for c in cases], str(exc)) if isinstance(exc, ModelError) else None
         if culprit is not None:  # the error names the operator, so the case: it alone, then the others
-            run_batch([cases[culprit]], target, workdir, report)
-            run_batch(cases[:culprit] + cases[culprit + 1:], target, workdir, report)
+            run_batch([cases[culprit]], target, workdir, report, scheduler)
+            run_batch(cases[:culprit] + cases[culprit + 1:], target, workdir, report, scheduler)
             return
         half = len(cases) // 2
-        run_batch(cases[:half], target, workdir, report)
-        run_batch(cases[half:], target, workdir, report)
+        run_batch(cases[:half], target, workdir, report, scheduler)
+        run_batch(cases[half:], target, workdir, report, scheduler)
         return
     manifest = build_model_image(compiled, target, workdir / "build")
     report.images += 1
@@ -133,7 +135,7 @@ def _bytes(case: Case) -> int:
 
 
 def fuzz(cases: list[Case], target: str, workdir: Path, batch_bytes: int = 24_000,
-         batch_cases: int = 40) -> Report:
+         batch_cases: int = 40, scheduler: Scheduler | None = None) -> Report:
     """Every case triaged, then the runnable ones in images of at most `batch_cases` cases and
     about `batch_bytes` bytes of inputs and outputs."""
     report = Report(target)
@@ -143,9 +145,9 @@ def fuzz(cases: list[Case], target: str, workdir: Path, batch_bytes: int = 24_00
         if not triage(case, report):
             continue
         if batch and (len(batch) >= batch_cases or sum(map(_bytes, batch)) + _bytes(case) > batch_bytes):
-            run_batch(batch, target, workdir, report)
+            run_batch(batch, target, workdir, report, scheduler)
             batch = []
         batch.append(case)
-    run_batch(batch, target, workdir, report)
+    run_batch(batch, target, workdir, report, scheduler)
     report.seconds = time.monotonic() - start
     return report

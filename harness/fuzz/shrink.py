@@ -13,6 +13,7 @@ import numpy as np
 
 from harness.fuzz.cases import KINDS, Case, make_case
 from harness.fuzz.runner import Disagreement, Report, run_batch, triage
+from harness.models.compile import Scheduler
 
 
 def _weight(case: Case) -> tuple[int, int]:
@@ -20,10 +21,11 @@ def _weight(case: Case) -> tuple[int, int]:
     return len(case.ops.split(">")), elements
 
 
-def disagrees(case: Case, target: str, workdir: Path) -> Disagreement | None:
+def disagrees(case: Case, target: str, workdir: Path,
+              scheduler: Scheduler | None = None) -> Disagreement | None:
     report = Report(target)
     if triage(case, report):
-        run_batch([case], target, workdir, report)
+        run_batch([case], target, workdir, report, scheduler)
     return report.disagreements[0] if report.disagreements else None
 
 
