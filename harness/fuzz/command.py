@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -82,7 +83,9 @@ def _cmd_fuzz(args: argparse.Namespace) -> int:
         indices = range(args.start, args.start + args.cases)
         cases = [make_case(kind, args.seed, i, args.size, ops) for i in indices]
         scheduler = _dsp() if args.dsp else None
-        report = fuzz(cases, args.target, workdir, batch_cases=args.batch, scheduler=scheduler)
+        report = fuzz(cases, args.target, workdir, batch_cases=args.batch, scheduler=scheduler,
+                      progress=lambda r, done: print(f"{done}/{len(cases)} cases: {r.matched} agree, "
+                                                     f"{len(r.disagreements)} disagree", file=sys.stderr))
         if not args.no_shrink:
             check = partial(disagrees, scheduler=scheduler)
             shrunk = [shrink(d, args.target, workdir / "shrink", check=check) for d in report.disagreements]

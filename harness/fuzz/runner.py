@@ -7,6 +7,7 @@ split in halves until the refused cases stand alone."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,18 +136,21 @@ def _bytes(case: Case) -> int:
 
 
 def fuzz(cases: list[Case], target: str, workdir: Path, batch_bytes: int = 24_000,
-         batch_cases: int = 40, scheduler: Scheduler | None = None) -> Report:
+         batch_cases: int = 40, scheduler: Scheduler | None = None,
+         progress: Callable[[Report, int], None] | None = None) -> Report:
     """Every case triaged, then the runnable ones in images of at most `batch_cases` cases and
     about `batch_bytes` bytes of inputs and outputs."""
     report = Report(target)
     start = time.monotonic()
     batch: list[Case] = []
-    for case in cases:
+    for done, case in enumerate(cases):
         if not triage(case, report):
             continue
         if batch and (len(batch) >= batch_cases or sum(map(_bytes, batch)) + _bytes(case) > batch_bytes):
             run_batch(batch, target, workdir, report, scheduler)
             batch = []
+            if progress is not None:
+                progress(report, done)
         batch.append(case)
     run_batch(batch, target, workdir, report, scheduler)
     report.seconds = time.monotonic() - start
