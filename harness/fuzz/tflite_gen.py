@@ -101,7 +101,7 @@ def mean(rng: Rng, inp: Activation, size: int) -> OpModel:
     axes = [1, 2] if rank == 4 and rng.random() < 0.7 else sorted(
         {int(a) for a in rng.integers(0, rank, size=int(rng.integers(1, rank + 1)))})
     keep = bool(rng.random() < 0.6)
-    out = tuple(1 if i in axes else d for i, d in enumerate(shape) if keep or i not in axes) or (1,)
+    out = tuple(1 if i in axes else d for i, d in enumerate(shape) if keep or i not in axes)
     return OpModel("MEAN", [inp], (out, *quant(rng, inp[1] or 0.1)),
                    constants=[(np.array(axes, np.int32), None, 0)],
                    options=("ReducerOptions", {"keepDims": keep}))
