@@ -110,7 +110,7 @@ def test_fuzz_command_bad_usage_exits_2(argv: list[str], code: int,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     require_tvm()
     assert main(["fuzz", *argv]) == code
-    assert len(capsys.readouterr().out.strip().splitlines()) == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
 def test_fuzz_command_exits_0_when_every_case_agrees(tmp_path: Path,

@@ -76,7 +76,7 @@ def _cmd_fuzz(args: argparse.Namespace) -> int:
     try:
         kind, ops = _options(args)
     except UtvmError as exc:
-        print(f"utvm fuzz: error: {exc}")
+        print(f"utvm fuzz: error: {exc}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="utvm-fuzz-") as tmp:
         workdir = Path(args.workdir or tmp)
