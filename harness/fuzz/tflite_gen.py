@@ -112,7 +112,7 @@ def rank4(shape: tuple[int, ...]) -> bool:
 
 
 def anything(shape: tuple[int, ...]) -> bool:
-    return True
+    return len(shape) >= 1  # not the scalar a MEAN over every axis leaves
 
 
 @dataclass(frozen=True)
