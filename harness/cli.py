@@ -16,6 +16,7 @@ from harness import requirements
 from harness.build import build
 from harness.device import bench
 from harness.errors import UtvmError
+from harness.fuzz.command import add_fuzz
 from harness.targets import all_targets, get_target
 from harness.targets.docker import ensure_qemu_image
 from harness.tune.command import add_tune
@@ -269,6 +270,7 @@ def parser() -> argparse.ArgumentParser:
     _add_run_model(sub)
     _add_package(sub)
     add_tune(sub, DEFAULT_TARGET)
+    add_fuzz(sub, DEFAULT_TARGET)
     for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
         entry.load()(sub)  # e.g. utvm_ci's `ci`, `hil`, `port` and `validate`
     return p

@@ -65,11 +65,15 @@ def max_pool(x: te.Tensor, *, win: Window, act_min: int, act_max: int, out_shape
     xp = pad_nhwc(x, win.pad, -128)
     (kh, kw), (sh, sw) = win.kernel, win.stride
     rh, rw = te.reduce_axis((0, kh), "rh"), te.reduce_axis((0, kw), "rw")
-    acc = te.compute(
-        tuple(out_shape),
-        lambda n, y, z, c: te.max(xp[n, y * sh + rh, z * sw + rw, c], axis=[rh, rw]),
-        name="acc",
-    )
+    if kh * kw == 1:  # one tap, no reduction: TVM's C printer reused a stale `acc` read after the
+        # update of a reduction whose loops were of extent one (an output of -128)
+        acc = te.compute(tuple(out_shape), lambda n, y, z, c: xp[n, y * sh, z * sw, c], name="acc")
+    else:
+        acc = te.compute(
+            tuple(out_shape),
+            lambda n, y, z, c: te.max(xp[n, y * sh + rh, z * sw + rw, c], axis=[rh, rw]),
+            name="acc",
+        )
     lo, hi = tirx.const(act_min, "int8"), tirx.const(act_max, "int8")
     return te.compute(tuple(out_shape), lambda *i: tirx.min(tirx.max(acc[i], lo), hi), name="out")
 

@@ -56,6 +56,13 @@ def requantize(
     return te.compute(tuple(int(d) for d in x.shape), body, name="out")
 
 
+def exact_f32(value: float) -> Any:
+    """A float32 constant by its bits: TVM's C printer writes float literals with 7 significant
+    digits, which does not round-trip every float32 (a scale of 0.098744914 became 9.874491e-02f)."""
+    bits = int(np.array(value, np.float32).view(np.uint32))
+    return tirx.reinterpret("float32", tirx.const(bits, "uint32"))
+
+
 def quantize(x: te.Tensor, *, scale: float, zero_point: int) -> te.Tensor:
     """QUANTIZE float32 -> int8 (model input only): x / scale in float32, rounded half away from
     zero (TfLiteRound), plus the zero point, clamped. The rounding is exact and uses no libm: the
@@ -73,7 +80,7 @@ def quantize(x: te.Tensor, *, scale: float, zero_point: int) -> te.Tensor:
         return fp.let(q.astype("int32"), away, "t")
 
     def body(*idx: Any) -> Any:
-        quotient = x[idx] / tirx.const(scale, "float32")
+        quotient = x[idx] / exact_f32(scale)
         q = fp.let(tirx.min(tirx.max(quotient, -limit), limit), rounded, "q")
         return clamp_int8(q + fp.i32(zero_point))
 
@@ -87,7 +94,7 @@ def dequantize(x: te.Tensor, *, scale: float, zero_point: int) -> te.Tensor:
 
     def body(*idx: Any) -> Any:
         centered = (x[idx].astype("int32") - fp.i32(zero_point)).astype("float32")
-        return centered * tirx.const(scale, "float32")
+        return centered * exact_f32(scale)
 
     return te.compute(tuple(int(d) for d in x.shape), body, name="out")
 

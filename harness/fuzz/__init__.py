@@ -1,0 +1,4 @@
+"""Differential fuzzing of the model compiler: seeded random int8 TFLite and QDQ ONNX cases (every
+operator the int8 importers accept, single and chained), compiled by utvm, many cases per image,
+run on a target and compared with TFLite Micro bit for bit (onnxruntime within one LSB for QDQ);
+a disagreement is shrunk and saved as a regression case. `utvm fuzz` runs it."""

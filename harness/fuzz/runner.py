@@ -1,0 +1,158 @@
+"""The differential runner: cases the reference runs are merged, many to one model, compiled by
+utvm into one image for the target, run through the graph executor over RPC, and each case's
+outputs compared with the reference's. A case the reference refuses is skipped; one we refuse
+must be refused in one line (a ModelError); anything else is a disagreement. A batch we refuse is
+split in halves until the refused cases stand alone."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from harness.device import Device
+from harness.errors import ModelError
+from harness.fuzz.cases import KINDS, Case
+from harness.fuzz.reference import Refused
+from harness.models.compile.model import Scheduler, compile_model
+from harness.models.deploy.graph_client import GraphModule
+from harness.models.deploy.run import build_model_image
+
+
+@dataclass
+class Disagreement:
+    case: Case
+    summary: str  # one line
+
+    def line(self) -> str:
+        return f"{self.case.name} [{self.case.ops}]: {self.summary}"
+
+
+@dataclass
+class Report:
+    target: str
+    matched: int = 0
+    refused_reference: int = 0  # skipped: the reference will not run them
+    refused_ours: int = 0  # one-line ModelError where the reference runs the case
+    refusals: dict[str, int] = field(default_factory=dict)  # our refusal messages, counted
+    images: int = 0
+    seconds: float = 0.0
+    disagreements: list[Disagreement] = field(default_factory=list)
+
+    @property
+    def compared(self) -> int:
+        return self.matched + len(self.disagreements)
+
+    @property
+    def per_minute(self) -> float:
+        return 60 * (self.compared + self.refused_ours) / self.seconds if self.seconds else 0.0
+
+
+def triage(case: Case, report: Report) -> bool:
+    """Whether the reference runs the case (its outputs kept); a case it refuses is skipped."""
+    try:
+        case.expected = KINDS[case.kind].reference(case.model, case.inputs)
+    except Refused:
+        report.refused_reference += 1
+        return False
+    return True
+
+
+def _refused(case: Case, exc: Exception, report: Report) -> None:
+    """Our refusal of a case the reference runs: one line (a ModelError), or a disagreement."""
+    message = str(exc)
+    if not isinstance(exc, ModelError) or "\n" in message:
+        first = message.splitlines()[0] if message else ""
+        report.disagreements.append(Disagreement(case, f"compile failed: {type(exc).__name__}: {first}"))
+        return
+    report.refused_ours += 1
+    key = message.split(":", 1)[-1].strip()[:80]
+    report.refusals[key] = report.refusals.get(key, 0) + 1
+
+
+def compare(case: Case, got: list[np.ndarray]) -> str | None:
+    """One line on how the outputs differ from the reference's, or None when they agree."""
+    tol = KINDS[case.kind].tolerance
+    for g, e in zip(got, case.expected, strict=True):
+        if g.shape != e.shape or g.dtype != e.dtype:
+            return f"output {g.dtype}{list(g.shape)}, reference {e.dtype}{list(e.shape)}"
+        if g.dtype.kind == "f":
+            diff = float(np.max(np.abs(g.astype(np.float64) - e))) if g.size else 0.0
+            if diff > 0 and not np.array_equal(g, e):
+                return f"max |diff| {diff:g} (float output)"
+            continue
+        diff = int(np.max(np.abs(g.astype(np.int64) - e))) if g.size else 0
+        if diff > tol:
+            count = int(np.sum(np.abs(g.astype(np.int64) - e) > tol))
+            return f"max |diff| {diff} LSB at {count} of {g.size} elements (tolerance {tol})"
+    return None
+
+
+def run_batch(cases: list[Case], target: str, workdir: Path, report: Report,
+              scheduler: Scheduler | None = None) -> None:
+    """Compile the cases as one model (kernels scheduled by `scheduler`, default each op's default
+    schedule), run it once on the target, compare each case."""
+    if not cases:
+        return
+    kind = KINDS[cases[0].kind]
+    try:
+        compiled = compile_model(kind.merged([c.model for c in cases], workdir), scheduler=scheduler)
+    except Exception as exc:
+        if len(cases) == 1:
+            _refused(cases[0], exc, report)
+            return
+        culprit = kind.culprit([c.model for c in cases], str(exc)) if isinstance(exc, ModelError) else None
+        if culprit is not None:  # the error names the operator, so the case: it alone, then the others
+            run_batch([cases[culprit]], target, workdir, report, scheduler)
+            run_batch(cases[:culprit] + cases[culprit + 1:], target, workdir, report, scheduler)
+            return
+        half = len(cases) // 2
+        run_batch(cases[:half], target, workdir, report, scheduler)
+        run_batch(cases[half:], target, workdir, report, scheduler)
+        return
+    manifest = build_model_image(compiled, target, workdir / "build")
+    report.images += 1
+    with Device(manifest, workdir=workdir) as client:
+        module = GraphModule(client, compiled.graph)
+        inputs = [x for c in cases for x in c.inputs]
+        for i, x in enumerate(inputs):
+            module.set_input(i, x)
+        module.run()
+        position = 0
+        for case in cases:
+            got = [module.get_output(position + j) for j in range(len(case.expected))]
+            position += len(case.expected)
+            problem = compare(case, got)
+            if problem is None:
+                report.matched += 1
+            else:
+                report.disagreements.append(Disagreement(case, problem))
+
+
+def _bytes(case: Case) -> int:
+    return sum(x.nbytes for x in case.inputs) + sum(e.nbytes for e in case.expected)
+
+
+def fuzz(cases: list[Case], target: str, workdir: Path, batch_bytes: int = 24_000,
+         batch_cases: int = 40, scheduler: Scheduler | None = None,
+         progress: Callable[[Report, int], None] | None = None) -> Report:
+    """Every case triaged, then the runnable ones in images of at most `batch_cases` cases and
+    about `batch_bytes` bytes of inputs and outputs."""
+    report = Report(target)
+    start = time.monotonic()
+    batch: list[Case] = []
+    for done, case in enumerate(cases):
+        if not triage(case, report):
+            continue
+        if batch and (len(batch) >= batch_cases or sum(map(_bytes, batch)) + _bytes(case) > batch_bytes):
+            run_batch(batch, target, workdir, report, scheduler)
+            batch = []
+            if progress is not None:
+                progress(report, done)
+        batch.append(case)
+    run_batch(batch, target, workdir, report, scheduler)
+    report.seconds = time.monotonic() - start
+    return report
