@@ -7,15 +7,16 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from string import Template
 
 import pytest
 
 from harness import resources
 from harness.build import template
 
-HEADER = dict(
-    name="net", NAME="NET", num_inputs=1, num_outputs=1, arena_bytes=64, workspace=32, memory=1024,
-    sizes="#define NET_INPUT_0_BYTES 8u /* x: int8[1, 8] */\n#define NET_OUTPUT_0_BYTES 4u /* int8[1, 4] */")
+SIZES = "#define NET_INPUT_0_BYTES 8u /* x: int8[1, 8] */\n#define NET_OUTPUT_0_BYTES 4u /* int8[1, 4] */"
+HEADER = dict(name="net", NAME="NET", num_inputs=1, num_outputs=1, arena_bytes=64, workspace=32, memory=1024,
+              sizes=SIZES)
 
 SAMPLES = {
     "package.h": HEADER,
@@ -35,13 +36,44 @@ SAMPLES = {
         table="    {g_out_0, 4u, UTVM_MLPERF_I8, 1, 0.00390625f, -128},  /* int8[4] */",
         gets="  if (st == UTVM_OK) st = net_get_output(&g_model, 0, g_out_0, sizeof(g_out_0));",
         shift="  for (size_t i = 0; i < n; ++i) g_input[i] ^= 0x80u; /* uint8 pixels <-> int8 */\n"),
+    "aot_package.h": dict(
+        name="net", NAME="NET", num_inputs=1, num_outputs=1, align=64, arena_bytes=128, scratch=32,
+        sizes=SIZES),
+    "aot_model.c": dict(
+        name="net", num_calls=1, num_inputs=1, num_outputs=1, arena_bytes=128, inputs="0", outputs="1",
+        tables="""static const int64_t k_shape_0[] = {1, 8};
+static const utvm_aot_tensor_t k_tensors[] = {
+  {k_shape_0, {.offset = 0u}, 0, 8, 2, 2},
+  {k_shape_0, {.offset = 64u}, 0, 8, 2, 3},
+};
+int32_t __tvm_ffi_relu(void*, void*, int32_t, void*);
+static const uint16_t k_args[] = {0, 1};
+static const utvm_aot_call_t k_calls[] = {
+  {__tvm_ffi_relu, 0u, 2u},
+};"""),
+    "graph_model.c": dict(
+        num_tensors=2, num_nodes=1, num_inputs=1, num_outputs=1, arena_bytes=128,
+        tables="""static const int64_t k_shape_0[] = {1, 8};
+static const int64_t k_shape_1[] = {1, 8};
+static const utvm_graph_tensor_t k_tensors[] = {
+  {"x", k_shape_0, 2, {0, 8, 1}, 0, 0u, 0},
+  {"y", k_shape_1, 2, {0, 8, 1}, 3, 64u, 0},
+};
+static const uint32_t k_args[] = {0, 1};
+static const utvm_graph_node_t k_nodes[] = {
+  {"relu", 0u, 2u},
+};
+static const uint32_t k_inputs[] = {0};
+static const uint32_t k_outputs[] = {1};"""),
 }
 
 # A header template is compiled as this source, with the filled header as <net.h>.
 INCLUDER = """#include "net.h"
 size_t utvm_template_check(void);
-size_t utvm_template_check(void) { return sizeof(net_model_t) + NET_MEMORY_BYTES + NET_NUM_INPUTS; }
+size_t utvm_template_check(void) { return ${uses}; }
 """
+USES = {"package.h": "sizeof(net_model_t) + NET_MEMORY_BYTES + NET_NUM_INPUTS + NET_INPUT_0_BYTES",
+        "aot_package.h": "sizeof(net_model) + NET_WORKSPACE_BYTES + NET_KERNEL_WORKSPACE_BYTES"}
 
 COMPILERS = {"gcc": ("-std=c11",), "arm-none-eabi-gcc": ("-std=c11", "-mcpu=cortex-m3", "-mthumb")}
 
@@ -60,7 +92,7 @@ def test_template_compiles(name: str, cc: str, tmp_path: Path) -> None:
     filled = template.fill(name, **SAMPLES[name])
     if name.endswith(".h"):
         (tmp_path / "net.h").write_text(filled)
-        filled = INCLUDER
+        filled = Template(INCLUDER).substitute(uses=USES[name])
     src = tmp_path / (Path(name).stem + ".c")
     src.write_text(filled)
     proc = subprocess.run([cc, *COMPILERS[cc], "-Wall", "-Wextra", "-Werror", f"-I{tmp_path}",
