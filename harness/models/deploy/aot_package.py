@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import resources
+from harness.build import template
 from harness.errors import UtvmError
 from harness.models.compile import aot
 from harness.models.compile import records as tunings
@@ -82,25 +83,12 @@ def _copy_runtime(out: Path) -> None:
 
 
 def _header(name: str, g: Graph, scratch: int) -> str:
-    """Sizes and the two symbols of the model: everything else is in utvm/aot.h."""
+    """crt/templates/aot_package.h: sizes and the two symbols of the model (the rest is utvm/aot.h)."""
     up = name.upper()
     sizes = [f"#define {up}_INPUT_{i}_BYTES {g.tensors[t].nbytes}u /* {g.tensors[t].name}: "
              f"{g.tensors[t].dtype}{list(g.tensors[t].shape)} */" for i, t in enumerate(g.inputs)]
     sizes += [f"#define {up}_OUTPUT_{i}_BYTES {g.tensors[t].nbytes}u /* {g.tensors[t].dtype}"
               f"{list(g.tensors[t].shape)} */" for i, t in enumerate(g.outputs)]
-    lines = [f"/* {name}: a model compiled ahead of time by utvm (direct kernel calls). See utvm/aot.h. */",
-             f"#ifndef {up}_H_", f"#define {up}_H_", '#include "utvm/aot.h"',
-             "#ifdef __cplusplus", 'extern "C" {', "#endif",
-             f"#define {up}_NUM_INPUTS {len(g.inputs)}u", f"#define {up}_NUM_OUTPUTS {len(g.outputs)}u",
-             *sizes,
-             f"/* The workspace {name}_run takes ({aot.ALIGN}-byte aligned): activations, and the inputs'",
-             " * and outputs' regions for those passed as NULL. */",
-             f"#define {up}_WORKSPACE_BYTES {g.arena_bytes}u",
-             "/* The kernels' scratch (TVMBackendAllocWorkspace): utvm_aot_init's buffer. */",
-             f"#define {up}_KERNEL_WORKSPACE_BYTES {scratch}u",
-             f"extern const utvm_aot_model_t {name}_model;",
-             f"utvm_status_t {name}_run(const void* const* inputs, void* const* outputs, "
-             "uint8_t* workspace);",
-             "#ifdef __cplusplus", "}", "#endif", f"#endif /* {up}_H_ */"]
-    return "\n".join(lines) + "\n"
-
+    return template.fill("aot_package.h", name=name, NAME=up, num_inputs=len(g.inputs),
+                         num_outputs=len(g.outputs), sizes="\n".join(sizes), align=aot.ALIGN,
+                         arena_bytes=g.arena_bytes, scratch=scratch)

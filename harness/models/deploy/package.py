@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import resources
+from harness.build import template
 from harness.device import Device
 from harness.errors import UtvmError
 from harness.models.compile import records
@@ -127,110 +128,24 @@ def package(model: Path | Any, out: Path, name: str = "model",
 
 
 def _header(name: str, g: Graph, memory: int, workspace: int) -> str:
+    """crt/templates/package.h: the API, with this model's sizes."""
     up = name.upper()
     sizes = "\n".join(
         [f"#define {up}_INPUT_{i}_BYTES {g.tensors[t].nbytes}u /* {g.tensors[t].name}: {g.tensors[t].dtype}"
          f"{list(g.tensors[t].shape)} */" for i, t in enumerate(g.inputs)]
         + [f"#define {up}_OUTPUT_{i}_BYTES {g.tensors[t].nbytes}u /* {g.tensors[t].dtype}"
            f"{list(g.tensors[t].shape)} */" for i, t in enumerate(g.outputs)])
-    return f"""/* {name}: a model compiled by utvm. No malloc: memory is the caller's. */
-#ifndef {up}_H_
-#define {up}_H_
-
-#include <stddef.h>
-#include <stdint.h>
-
-#include "utvm/graph.h"
-#include "utvm/memory.h"
-#include "utvm/status.h"
-
-#ifdef __cplusplus
-extern "C" {{
-#endif
-
-#define {up}_NUM_INPUTS {len(g.inputs)}u
-#define {up}_NUM_OUTPUTS {len(g.outputs)}u
-{sizes}
-/* Bytes of buffer {name}_init needs: activations {g.arena_bytes}, kernel workspace {workspace}, tables. */
-#define {up}_MEMORY_BYTES {memory}u
-
-typedef struct {{
-  utvm_graph_executor_t ex;
-  utvm_std_allocator_t data;      /* over the caller's buffer ({name}_init) */
-  utvm_std_allocator_t workspace;
-}} {name}_model_t;
-
-/* Set up over a caller buffer of at least {up}_MEMORY_BYTES (any alignment). */
-utvm_status_t {name}_init({name}_model_t* m, void* buffer, size_t size);
-/* Or with the caller's allocators: data for activations and tables, workspace for kernels. */
-utvm_status_t {name}_init_with({name}_model_t* m, utvm_allocator_t* data, utvm_allocator_t* workspace);
-/* Copy input i in; nbytes must be {up}_INPUT_i_BYTES. */
-utvm_status_t {name}_set_input({name}_model_t* m, uint32_t i, const void* data, size_t nbytes);
-/* Run the model. On UTVM_ERR_KERNEL, utvm_error_get() says which kernel failed and why. */
-utvm_status_t {name}_run({name}_model_t* m);
-/* Copy output i out; nbytes must be {up}_OUTPUT_i_BYTES. */
-utvm_status_t {name}_get_output({name}_model_t* m, uint32_t i, void* data, size_t nbytes);
-/* Seconds the last run took (0 without a platform timer). */
-double {name}_last_run_seconds(const {name}_model_t* m);
-
-#ifdef __cplusplus
-}}
-#endif
-#endif /* {up}_H_ */
-"""
+    return template.fill("package.h", name=name, NAME=up, num_inputs=len(g.inputs),
+                         num_outputs=len(g.outputs), sizes=sizes, arena_bytes=g.arena_bytes,
+                         workspace=workspace, memory=memory)
 
 
 def _api_source(name: str, kernels: list[str]) -> str:
+    """crt/templates/package_api.c: the API over the graph executor, with this model's kernel registry."""
     decls = "\n".join(f"int32_t __tvm_ffi_{k}(void*, void*, int32_t, void*);" for k in kernels)
     entries = "\n".join(f'    {{"{k}", __tvm_ffi_{k}, NULL}},' for k in sorted(kernels))
-    return f"""/* {name}: the library's API over the graph executor. */
-#include "{name}.h"
-
-#include "utvm/platform.h"
-#include "utvm/runtime.h"
-
-extern const utvm_graph_t utvm_model_graph;
-{decls}
-
-/* Sorted by name: the registry is searched by name. */
-static const utvm_func_t k_kernels[] = {{
-{entries}
-}};
-static const utvm_func_registry_t k_lib = {{k_kernels, sizeof(k_kernels) / sizeof(k_kernels[0])}};
-
-utvm_status_t {name}_init_with({name}_model_t* m, utvm_allocator_t* data, utvm_allocator_t* workspace) {{
-  utvm_runtime_config_t cfg = {{&k_lib, data, workspace, NULL}};
-  utvm_status_t st = utvm_runtime_init(&cfg);
-  return st == UTVM_OK ? utvm_graph_init(&m->ex, &utvm_model_graph, data) : st;
-}}
-
-utvm_status_t {name}_init({name}_model_t* m, void* buffer, size_t size) {{
-  const size_t workspace = {name.upper()}_MEMORY_BYTES - utvm_model_graph.arena_bytes -
-                           {TABLES_SLACK}u - 64u * utvm_model_graph.num_tensors;
-  if (buffer == NULL || size < {name.upper()}_MEMORY_BYTES) return UTVM_ERR_NO_MEMORY;
-  uint8_t* base = (uint8_t*)buffer;
-  utvm_status_t st = utvm_std_allocator_init(&m->workspace, base, workspace);
-  if (st == UTVM_OK) st = utvm_std_allocator_init(&m->data, base + workspace, size - workspace);
-  return st == UTVM_OK ? {name}_init_with(m, &m->data.base, &m->workspace.base) : st;
-}}
-
-utvm_status_t {name}_set_input({name}_model_t* m, uint32_t i, const void* data, size_t nbytes) {{
-  return utvm_graph_set_input(&m->ex, i, data, nbytes);
-}}
-
-utvm_status_t {name}_run({name}_model_t* m) {{ return utvm_graph_run(&m->ex, 0); }}
-
-utvm_status_t {name}_get_output({name}_model_t* m, uint32_t i, void* data, size_t nbytes) {{
-  return utvm_graph_get_output(&m->ex, i, data, nbytes);
-}}
-
-double {name}_last_run_seconds(const {name}_model_t* m) {{ return m->ex.last_run_seconds; }}
-
-/* Without a port's counter the library still runs (every run takes 0 s); a firmware's own
- * definitions win. */
-__attribute__((weak)) uint64_t utvm_platform_timer_ticks(void) {{ return 0; }}
-__attribute__((weak)) uint64_t utvm_platform_timer_hz(void) {{ return 1; }}
-"""
+    return template.fill("package_api.c", name=name, NAME=name.upper(), decls=decls, entries=entries,
+                         tables_slack=TABLES_SLACK)
 
 
 def _makefile(name: str) -> str:
