@@ -2,11 +2,13 @@
 
     .venv/bin/python bench/mlperf_tiny.py [--targets qemu-mps2-an386,qemu-mps2-an385] [--models kws01,ic01]
                                            [--inputs 5] [--models-dir ../shared/models/mlperf-tiny] [--json F]
-                                           [--dsp | --mve]
+                                           [--dsp | --mve | --blocked]
 
 --dsp schedules the convolutions and fully connected layers around the int8 dot-product
 intrinsics (harness.models.dsp.apply_dsp: SMLAD on cores with the DSP extension); --mve also the
-depthwise convolutions around the depthwise tile intrinsic (harness.models.mve.apply_mve: Helium).
+depthwise convolutions around the depthwise tile intrinsic (harness.models.mve.apply_mve: Helium);
+--blocked makes 1x1 convolutions, fully connected and depthwise layers one call into the
+register-blocked kernels of utvm/dsp_blocked.h (harness.models.blocked.apply_blocked), the rest as --dsp.
 
 Per model: instructions per inference (exact under QEMU -icount), the anchors' Cortex-M4 cycles from
 shared/reference.md beside them (TFLite Micro + CMSIS-NN, microTVM autotuned, microTVM + CMSIS-NN,
@@ -27,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.device import Device
 from harness.models import reference as references
+from harness.models.blocked import apply_blocked
 from harness.models.check import seeded_agreement
 from harness.models.dsp import apply_dsp
 from harness.models.graph_client import GraphModule
@@ -45,9 +48,11 @@ ANCHORS = {
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf-tiny"
 
 
-def measure(model: Path, target: str, inputs: int, out: Path, dsp: bool = False, mve: bool = False) -> dict:
+def measure(model: Path, target: str, inputs: int, out: Path, dsp: bool = False, mve: bool = False,
+            blocked: bool = False) -> dict:
     tgt = get_target(target)
-    compiled, fmt = compile_for(model, tgt, scheduler=apply_mve if mve else apply_dsp if dsp else None)
+    scheduler = apply_blocked if blocked else apply_mve if mve else apply_dsp if dsp else None
+    compiled, fmt = compile_for(model, tgt, scheduler=scheduler)
     ref = references.for_model(model, fmt, compiled)
     manifest = build_model_image(compiled, target, out)
     with Device(manifest, workdir=out) as client:
@@ -89,6 +94,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--dsp", action="store_true", help="tensorize dot products (harness.models.dsp)")
     ap.add_argument("--mve", action="store_true", help="and depthwise convolutions (harness.models.mve)")
+    ap.add_argument("--blocked", action="store_true", help="register-blocked kernels (harness.models.blocked)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="utvm-bench-mlperf-"))
     results = []
@@ -100,7 +106,7 @@ def main() -> int:
                 print(f"bench: no model {model}", file=sys.stderr)
                 return 2
             rows.append(measure(model, target, args.inputs, work / f"{name}-{target}", args.dsp,
-                                args.mve))
+                                args.mve, args.blocked))
         print("\n".join(table(target, rows)) + "\n", flush=True)
         results += rows
     if args.json:
