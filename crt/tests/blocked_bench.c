@@ -12,6 +12,7 @@
 static int8_t in[32 * 32 * 32], w[64 * 256], out[32 * 32 * 32];
 static int32_t bias[256], mult[256], shift[256];
 static int16_t scratch[2 * 256];
+static int8_t zp_row[256];
 
 static void say_milli(uint64_t milli) {
   char buf[32], *p = buf + sizeof buf - 1;
@@ -47,9 +48,9 @@ static void bench_dw(const char* name, int32_t h, int32_t wd, int32_t c, int32_t
   utvm_blk_dw_shape_t s = {h, wd, c, 3, 3, stride, stride, 1, 1, 1, 1, (h - 1) / stride + 1, (wd - 1) / stride + 1, -7};
   uint32_t t0 = bm_ticks();
   if (three) {
-    utvm_blk_dw3x3_s8(in, w, bias, &s, &RQ, out);
+    utvm_blk_dw3x3_s8(in, w, bias, &s, &RQ, zp_row, out);
   } else {
-    utvm_blk_dw_s8(in, w, bias, &s, &RQ, out);
+    utvm_blk_dw_s8(in, w, bias, &s, &RQ, zp_row, out);
   }
   BARRIER();
   report(name, elapsed(t0), (uint32_t)(s.out_h * s.out_w * c * 9));

@@ -61,6 +61,7 @@ static int32_t wrap(int64_t v) { return utvm_blk_s32((uint32_t)(uint64_t)v); }
 static int8_t in[MAXB], w[MAXB], out[MAXB], twin[MAXB];
 static int32_t bias[256], mult[256], shift[256];
 static int16_t scratch[2 * 520];
+static int8_t zp_row[64];
 
 static void fill(int8_t* p, int32_t n, int pattern) {
   for (int32_t i = 0; i < n; ++i) {
@@ -116,11 +117,11 @@ static void check_dw(int pattern, int three) {
   fill(in, s.in_h * s.in_w * C, pattern % 3), fill(w, s.k_h * s.k_w * C, (pattern + 2) % 3);
   utvm_blk_rq_t rq = make_rq(C, pattern);
   if (three) {
-    utvm_blk_dw3x3_s8(in, w, bias, &s, &rq, out);
+    utvm_blk_dw3x3_s8(in, w, bias, &s, &rq, zp_row, out);
   } else {
-    utvm_blk_dw_s8(in, w, bias, &s, &rq, out);
+    utvm_blk_dw_s8(in, w, bias, &s, &rq, zp_row, out);
   }
-  blocked_twin_dw(in, w, bias, &s, &rq, twin);
+  blocked_twin_dw(in, w, bias, &s, &rq, zp_row, twin);
   for (int32_t y = 0; y < s.out_h; ++y) {
     for (int32_t x = 0; x < s.out_w; ++x) {
       for (int32_t c = 0; c < C; ++c) {
@@ -140,7 +141,22 @@ static void check_dw(int pattern, int three) {
   }
 }
 
+/* The fused requantization (utvm_blk_requant) against utvm_requant_s8 on edge accumulators. */
+static void check_requant(void) {
+  static const int32_t accs[] = {INT32_MIN, INT32_MIN + 1, -65536, -32769, -129, -3, -2, -1, 0, 1, 2, 3, 127,
+                                 65535, INT32_MAX - 1, INT32_MAX};
+  for (int32_t j = 0; j < 4000; ++j) {
+    int32_t m = j % 7 == 0 ? INT32_MIN : j % 7 == 1 ? INT32_MAX : j % 7 == 2 ? (1 << 30) : utvm_blk_s32(rnd());
+    int32_t s = rnd_in(-31, 31), acc = j < 16 * 16 ? accs[j % 16] : utvm_blk_s32(rnd()) >> rnd_in(0, 31);
+    if (j % 5 == 0 && s < 0) acc = (int32_t)((rnd() & 0xFFFFu) << (-s - 1)) | 1; /* near a tie */
+    expect(utvm_blk_requant_s32(acc, m, s), utvm_requant_s32(acc, m, s), "requant", m, s);
+    int32_t x = utvm_blk_s32(rnd()), y = j % 3 ? utvm_blk_s32(rnd()) : INT32_MIN;
+    expect(utvm_blk_srdhm(x, y), utvm_srdhm(x, y), "srdhm", x, y);
+  }
+}
+
 int main(void) {
+  check_requant();
   for (int round = 0; round < 400; ++round) {
     check_matmul(round % 4);
     check_dw(round % 4, 0);

@@ -28,6 +28,7 @@ BLOCKED_ATTR = "utvm.blocked"  # on a kernel that is one call into dsp_blocked.h
 MATMUL, DEPTHWISE = "utvm_blk_matmul_call", "utvm_blk_dw_call"
 DOUBLE_ROUNDING = {"out_ab", "out_nudged", "out_x", "out_e", "out_mask"}  # the epilogue's Let buffers
 MAX_SCRATCH = 1024  # widened K elements per pixel row (two rows on the stack)
+MAX_TAPS = 64  # UTVM_BLK_DW_MAX_TAPS
 
 
 def _shape(buf: Any) -> tuple[int, ...]:
@@ -96,6 +97,8 @@ def _depthwise(func: Any, sch: Any) -> tuple[str, list[Any]]:
     x, w, out = _shape(params[0]), _shape(params[1]), _shape(params[5])
     if len(params) != 6 or x[0] != 1 or w[0] != 1 or x[3] != w[3] or out[3] != w[3]:
         raise ValueError("depth multiplier other than 1")
+    if w[1] * w[2] > MAX_TAPS:
+        raise ValueError("too large a window")
     pad, in_zp, top, left = _block(sch, "pad"), 0, 0, 0
     if pad is not None:
         cond, load, value = pad.body.value.args
@@ -128,8 +131,10 @@ def _source(func: Any, entry: str, scalars: list[int]) -> str:
         lines = [f'    scratch = T.alloc_buffer(({2 * scalars[1]},), "int16")',
                  f'    T.call_extern("int32", "{entry}", {", ".join(data[:5])}, scratch.data, {data[5]}, '
                  f"{', '.join(map(str, scalars))})"]
-    else:
-        lines = [f'    T.call_extern("int32", "{entry}", {", ".join(data)}, {", ".join(map(str, scalars))})']
+    else:  # the zero-point row: one byte per channel
+        lines = [f'    zp_row = T.alloc_buffer(({scalars[2]},), "int8")',
+                 f'    T.call_extern("int32", "{entry}", {", ".join(data[:5])}, zp_row.data, {data[5]}, '
+                 f"{', '.join(map(str, scalars))})"]
     return "\n".join(["@T.prim_func(private=True)", f"def main({sig}):", '    T.func_attr({"tirx.noalias": True})', *lines])
 
 

@@ -11,10 +11,9 @@
  * k, four word loads of the widened inputs, two of weights, four SXTB16, eight SMLAD (16 MACs). The
  * weights stay in their file order: the widened inputs are what is reordered, so no PKHBT.
  *
- * Depthwise (utvm_blk_dw_s8, utvm_blk_dw3x3_s8): NHWC, depth multiplier 1, any stride and padding;
- * four channels per pass, taps in pairs (SXTB16 + PKHBT/PKHTB pack one channel's two taps, one
- * SMLAD adds them); the pixels whose window crosses the border take a scalar path that reads the
- * input zero point there (the bias has the input offset folded in, so padded taps must be zp).
+ * Depthwise (utvm_blk_dw_s8, utvm_blk_dw3x3_s8; utvm/dsp_blocked_dw.h): NHWC, depth multiplier 1,
+ * any stride, dilation and padding; four channels per pass (SXTB16, SMLABB/SMLATT), taps outside
+ * the input read a row of the input zero point (the bias has the input offset folded in).
  *
  * Paths: SMLAD on cores with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4, M7, M33, M55), the
  * same blocking in portable C elsewhere (Cortex-M3, the host); int32 sums wrap as SMLAD's do, so
@@ -89,17 +88,19 @@ static inline void utvm_blk_mac_2x2(const int16_t* a0, const int16_t* a1, const 
   int32_t i = 0;
 #if UTVM_BLK_SIMD
   int32_t s00 = acc[0], s01 = acc[1], s10 = acc[2], s11 = acc[3];
-  for (; i + 4 <= k; i += 4) {
-    int32_t ae = utvm_blk_s32(utvm_blk_ld32(a0 + i)), ao = utvm_blk_s32(utvm_blk_ld32(a0 + i + 2));
-    int32_t be = utvm_blk_s32(utvm_blk_ld32(a1 + i)), bo = utvm_blk_s32(utvm_blk_ld32(a1 + i + 2));
+  for (; i + 4 <= k; i += 4) { /* live: 4 sums, 4 widened weights, 1 input word (CMSIS-NN's order) */
     uint32_t v = utvm_blk_ld32(w0 + i);
-    int32_t we = utvm_blk_even(v), wo = utvm_blk_odd(v);
-    s00 = __smlad(ao, wo, __smlad(ae, we, s00));
-    s10 = __smlad(bo, wo, __smlad(be, we, s10));
+    int32_t we0 = utvm_blk_even(v), wo0 = utvm_blk_odd(v);
     v = utvm_blk_ld32(w1 + i);
-    we = utvm_blk_even(v), wo = utvm_blk_odd(v);
-    s01 = __smlad(ao, wo, __smlad(ae, we, s01));
-    s11 = __smlad(bo, wo, __smlad(be, we, s11));
+    int32_t we1 = utvm_blk_even(v), wo1 = utvm_blk_odd(v);
+    int32_t x = utvm_blk_s32(utvm_blk_ld32(a0 + i));
+    s00 = __smlad(x, we0, s00), s01 = __smlad(x, we1, s01);
+    x = utvm_blk_s32(utvm_blk_ld32(a0 + i + 2));
+    s00 = __smlad(x, wo0, s00), s01 = __smlad(x, wo1, s01);
+    x = utvm_blk_s32(utvm_blk_ld32(a1 + i));
+    s10 = __smlad(x, we0, s10), s11 = __smlad(x, we1, s11);
+    x = utvm_blk_s32(utvm_blk_ld32(a1 + i + 2));
+    s10 = __smlad(x, wo0, s10), s11 = __smlad(x, wo1, s11);
   }
   uint32_t u00 = (uint32_t)s00, u01 = (uint32_t)s01, u10 = (uint32_t)s10, u11 = (uint32_t)s11;
 #else
@@ -142,21 +143,24 @@ typedef struct {
   int32_t per_channel, out_zp, act_min, act_max;
 } utvm_blk_rq_t;
 
-/* utvm_requant_s8 with the doubling high multiply's truncating division by 2^31 written as a shift
- * (no __aeabi_ldivmod call on 32-bit cores): same bits (blocked_check.c compares them). */
+/* utvm_requant_s8 in fewer instructions, same bits (blocked_check.c compares them). gemmlowp's
+ * SaturatingRoundingDoublingHighMul adds 2^30 (ab >= 0) or 1 - 2^30 (ab < 0) and divides by 2^31
+ * truncating toward zero; for ab < 0 that is ceil((ab + 1 - 2^30) / 2^31) = floor((ab + 2^30) / 2^31),
+ * so both cases are (ab + 2^30) >> 31 (round half up): SMULL, a 64-bit add, a shift, no division. */
 static inline int32_t utvm_blk_srdhm(int32_t a, int32_t b) {
   if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
-  int64_t ab = (int64_t)a * (int64_t)b;
-  int64_t nudged = ab + (ab >= 0 ? ((int64_t)1 << 30) : 1 - ((int64_t)1 << 30));
-  nudged += nudged < 0 ? ((int64_t)1 << 31) - 1 : 0; /* a shift floors: truncate toward zero */
-  return (int32_t)(nudged >> 31);                     /* |nudged| < 2^62: fits after the shift */
+  int64_t ab = (int64_t)a * (int64_t)b + ((int64_t)1 << 30);
+  return (int32_t)(ab >> 31); /* arithmetic shift (GCC, Clang); |ab| < 2^62: fits after it */
+}
+
+static inline int32_t utvm_blk_requant_s32(int32_t acc, int32_t mult, int32_t shift) {
+  uint32_t up = (uint32_t)acc << (shift > 0 ? shift : 0);
+  return utvm_rounding_divide_by_pot(utvm_blk_srdhm(utvm_blk_s32(up), mult), shift > 0 ? 0 : -shift);
 }
 
 static inline int8_t utvm_blk_requant(const utvm_blk_rq_t* rq, int32_t acc, int32_t c) {
-  int32_t i = rq->per_channel ? c : 0, shift = rq->shift[i];
-  uint32_t up = (uint32_t)acc << (shift > 0 ? shift : 0);
-  int32_t v = utvm_rounding_divide_by_pot(utvm_blk_srdhm(utvm_blk_s32(up), rq->mult[i]), shift > 0 ? 0 : -shift);
-  v += rq->out_zp;
+  int32_t i = rq->per_channel ? c : 0;
+  int32_t v = utvm_blk_requant_s32(acc, rq->mult[i], rq->shift[i]) + rq->out_zp;
   v = v < rq->act_min ? rq->act_min : v;
   return (int8_t)(v > rq->act_max ? rq->act_max : v);
 }
