@@ -94,7 +94,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--dsp", action="store_true", help="tensorize dot products (harness.models.dsp)")
     ap.add_argument("--mve", action="store_true", help="and depthwise convolutions (harness.models.mve)")
-    ap.add_argument("--blocked", action="store_true", help="register-blocked kernels (harness.models.blocked)")
+    ap.add_argument("--blocked", action="store_true", help="blocked kernels (harness.models.blocked)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="utvm-bench-mlperf-"))
     results = []

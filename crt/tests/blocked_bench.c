@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "bm.h"
-#include "utvm/dsp_blocked.h"
+#include "utvm/dsp_blocked_layers.h"
 
 #define BARRIER() __asm volatile("" ::: "memory")
 

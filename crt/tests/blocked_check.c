@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "blocked_twin.h"
-#include "utvm/dsp_blocked.h"
+#include "utvm/dsp_blocked_layers.h"
 
 #ifdef UTVM_BAREMETAL
 #include "bm.h"
@@ -141,6 +141,44 @@ static void check_dw(int pattern, int three) {
   }
 }
 
+static int8_t patch[2 * 520];
+
+static void check_conv(int pattern) {
+  utvm_blk_conv_shape_t s;
+  s.in_c = rnd_in(1, 9), s.k_h = rnd_in(1, 4), s.k_w = rnd_in(1, 4);
+  s.stride_h = rnd_in(1, 2), s.stride_w = rnd_in(1, 2), s.dil_h = rnd() % 5 ? 1 : 2, s.dil_w = rnd() % 5 ? 1 : 2;
+  s.in_h = rnd_in(1, 9), s.in_w = rnd_in(1, 9), s.in_zp = rnd_in(-128, 127);
+  s.pad_top = rnd_in(0, s.k_h / 2 * s.dil_h), s.pad_left = rnd_in(0, s.k_w / 2 * s.dil_w);
+  int32_t eh = s.in_h + 2 * s.pad_top - (s.k_h - 1) * s.dil_h, ew = s.in_w + 2 * s.pad_left - (s.k_w - 1) * s.dil_w;
+  if (eh < 1 || ew < 1) return;
+  s.out_h = (eh - 1) / s.stride_h + 1, s.out_w = (ew - 1) / s.stride_w + 1;
+  int32_t C = s.in_c, oc = rnd_in(1, 12), k = s.k_h * s.k_w * C;
+  if (s.in_h * s.in_w * C > MAXB || s.out_h * s.out_w * oc > MAXB || k * oc > MAXB) return;
+  fill(in, s.in_h * s.in_w * C, pattern % 3), fill(w, k * oc, (pattern + 1) % 3);
+  utvm_blk_rq_t rq = make_rq(oc, pattern);
+  utvm_blk_conv_s8(in, w, bias, &s, oc, &rq, patch, scratch, out);
+  blocked_twin_conv(in, w, bias, &s, oc, &rq, patch, scratch, twin);
+  for (int32_t y = 0; y < s.out_h; ++y) {
+    for (int32_t x = 0; x < s.out_w; ++x) {
+      for (int32_t o = 0; o < oc; ++o) {
+        int64_t sum = bias[o];
+        for (int32_t ty = 0; ty < s.k_h; ++ty) {
+          for (int32_t tx = 0; tx < s.k_w; ++tx) {
+            int32_t iy = y * s.stride_h - s.pad_top + ty * s.dil_h, ix = x * s.stride_w - s.pad_left + tx * s.dil_w;
+            for (int32_t c = 0; c < C; ++c) {
+              int32_t v = iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w ? in[(iy * s.in_w + ix) * C + c] : s.in_zp;
+              sum += (int64_t)v * w[((o * s.k_h + ty) * s.k_w + tx) * C + c];
+            }
+          }
+        }
+        int32_t at = (y * s.out_w + x) * oc + o;
+        expect(out[at], ref_out(&rq, sum, o), "conv", k, at);
+        expect(twin[at], out[at], "conv twin", k, at);
+      }
+    }
+  }
+}
+
 /* The fused requantization (utvm_blk_requant) against utvm_requant_s8 on edge accumulators. */
 static void check_requant(void) {
   static const int32_t accs[] = {INT32_MIN, INT32_MIN + 1, -65536, -32769, -129, -3, -2, -1, 0, 1, 2, 3, 127,
@@ -161,6 +199,7 @@ int main(void) {
     check_matmul(round % 4);
     check_dw(round % 4, 0);
     check_dw(round % 4, 1);
+    check_conv(round % 4);
   }
   say("blocked: ");
   say_int(checks);

@@ -15,6 +15,9 @@
  * any stride, dilation and padding; four channels per pass (SXTB16, SMLABB/SMLATT), taps outside
  * the input read a row of the input zero point (the bias has the input offset folded in).
  *
+ * utvm/dsp_blocked_dw.h has the depthwise kernels, utvm/dsp_blocked_layers.h general convolutions and
+ * the entry points generated kernels call.
+ *
  * Paths: SMLAD on cores with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4, M7, M33, M55), the
  * same blocking in portable C elsewhere (Cortex-M3, the host); int32 sums wrap as SMLAD's do, so
  * both paths give identical bits (defining UTVM_BLK_PORTABLE forces the portable path: the tests
@@ -210,6 +213,4 @@ static inline void utvm_blk_matmul_s8(const int8_t* in, int32_t pixels, int32_t 
 #ifdef __cplusplus
 }
 #endif
-#include "utvm/dsp_blocked_dw.h"
-#include "utvm/dsp_blocked_call.h"
 #endif /* UTVM_DSP_BLOCKED_H_ */
