@@ -120,6 +120,38 @@ static inline void utvm_blk_mac_2x2(const int16_t* a0, const int16_t* a1, const 
   acc[0] = utvm_blk_s32(u00), acc[1] = utvm_blk_s32(u01), acc[2] = utvm_blk_s32(u10), acc[3] = utvm_blk_s32(u11);
 }
 
+/* The 1x4 tile (one pixel, the fully-connected case): acc[c] += sum_k a[k] * w_c[k], w_c = w + c * k. */
+static inline void utvm_blk_mac_1x4(const int16_t* a, const int8_t* w, int32_t k, int32_t* acc) {
+  const int8_t *w0 = w, *w1 = w + k, *w2 = w1 + k, *w3 = w2 + k;
+  int32_t i = 0;
+#if UTVM_BLK_SIMD
+  int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
+  for (; i + 4 <= k; i += 4) {
+    int32_t xe = utvm_blk_s32(utvm_blk_ld32(a + i)), xo = utvm_blk_s32(utvm_blk_ld32(a + i + 2));
+    uint32_t v = utvm_blk_ld32(w0 + i);
+    s0 = __smlad(xo, utvm_blk_odd(v), __smlad(xe, utvm_blk_even(v), s0));
+    v = utvm_blk_ld32(w1 + i);
+    s1 = __smlad(xo, utvm_blk_odd(v), __smlad(xe, utvm_blk_even(v), s1));
+    v = utvm_blk_ld32(w2 + i);
+    s2 = __smlad(xo, utvm_blk_odd(v), __smlad(xe, utvm_blk_even(v), s2));
+    v = utvm_blk_ld32(w3 + i);
+    s3 = __smlad(xo, utvm_blk_odd(v), __smlad(xe, utvm_blk_even(v), s3));
+  }
+  uint32_t u0 = (uint32_t)s0, u1 = (uint32_t)s1, u2 = (uint32_t)s2, u3 = (uint32_t)s3;
+#else
+  uint32_t u0 = (uint32_t)acc[0], u1 = (uint32_t)acc[1], u2 = (uint32_t)acc[2], u3 = (uint32_t)acc[3];
+  for (; i + 4 <= k; i += 4) {
+    u0 += utvm_blk_dot4(a + i, w0 + i), u1 += utvm_blk_dot4(a + i, w1 + i);
+    u2 += utvm_blk_dot4(a + i, w2 + i), u3 += utvm_blk_dot4(a + i, w3 + i);
+  }
+#endif
+  for (; i < k; ++i) {
+    u0 += utvm_blk_mul(a[i], w0[i]), u1 += utvm_blk_mul(a[i], w1[i]);
+    u2 += utvm_blk_mul(a[i], w2[i]), u3 += utvm_blk_mul(a[i], w3[i]);
+  }
+  acc[0] = utvm_blk_s32(u0), acc[1] = utvm_blk_s32(u1), acc[2] = utvm_blk_s32(u2), acc[3] = utvm_blk_s32(u3);
+}
+
 /* One widened row against one weight row: acc + sum_k a[k] * w[k]. */
 static inline int32_t utvm_blk_mac_1x1(const int16_t* a, const int8_t* w, int32_t k, int32_t acc) {
   int32_t i = 0;
@@ -173,6 +205,11 @@ static inline void utvm_blk_matmul_rows(const int16_t* a0, const int16_t* a1, co
                                         int32_t k, const int32_t* bias, int32_t channels,
                                         const utvm_blk_rq_t* rq, int8_t* out0, int8_t* out1) {
   int32_t c = 0;
+  for (; a1 == NULL && c + 4 <= channels; c += 4) { /* one pixel: four channels per tile */
+    int32_t acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
+    utvm_blk_mac_1x4(a0, w + c * k, k, acc);
+    for (int32_t j = 0; j < 4; ++j) out0[c + j] = utvm_blk_requant(rq, acc[j], c + j);
+  }
   for (; c + 2 <= channels; c += 2) {
     const int8_t *w0 = w + c * k, *w1 = w0 + k;
     if (a1 != NULL) {
