@@ -38,6 +38,14 @@
 #define UTVM_BLK_SIMD 0
 #endif
 
+/* The tiles are kept out of line: inlined into a layer's loops they compete with its live values
+ * for registers and GCC spills the accumulators inside the inner loop. */
+#if defined(__GNUC__)
+#define UTVM_BLK_TILE static __attribute__((noinline, unused))
+#else
+#define UTVM_BLK_TILE static inline
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -85,43 +93,55 @@ static inline uint32_t utvm_blk_dot4(const int16_t* a, const int8_t* w) {
          utvm_blk_mul(a[3], w[3]);
 }
 
-/* The 2x2 tile: acc[2 * p + c] += sum_k a_p[k] * w_c[k], a_p widened rows, w_c int8 rows. */
-static inline void utvm_blk_mac_2x2(const int16_t* a0, const int16_t* a1, const int8_t* w0,
-                                    const int8_t* w1, int32_t k, int32_t* acc) {
+/* Two rows src0, src1 widened and interleaved in dst (2 * n int16), one pointer for the 2x2 tile: per
+ * full group of four, row 0's four then row 1's four, each in SXTB16 order; then the last n % 4
+ * pairs (row 0, row 1) in order. */
+static inline void utvm_blk_widen_pair_s8(const int8_t* src0, const int8_t* src1, int32_t n, int16_t* dst) {
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4, dst += 8) {
+    utvm_blk_widen_s8(src0 + i, 4, dst);
+    utvm_blk_widen_s8(src1 + i, 4, dst + 4);
+  }
+  for (; i < n; ++i, dst += 2) dst[0] = src0[i], dst[1] = src1[i];
+}
+
+/* The 2x2 tile: acc[2 * p + c] += sum_k a_p[k] * w_c[k], a the pair of widened pixel rows of
+ * utvm_blk_widen_pair_s8, w_c int8 rows. Per four k: four input words from one pointer, two weight
+ * words, four SXTB16, eight SMLAD. */
+UTVM_BLK_TILE void utvm_blk_mac_2x2(const int16_t* a, const int8_t* w0, const int8_t* w1, int32_t k,
+                                    int32_t* acc) {
   int32_t i = 0;
 #if UTVM_BLK_SIMD
   int32_t s00 = acc[0], s01 = acc[1], s10 = acc[2], s11 = acc[3];
-  for (; i + 4 <= k; i += 4) { /* live: 4 sums, 4 widened weights, 1 input word (CMSIS-NN's order) */
+  for (; i + 4 <= k; i += 4, a += 8) {
+    int32_t ae = utvm_blk_s32(utvm_blk_ld32(a)), ao = utvm_blk_s32(utvm_blk_ld32(a + 2));
+    int32_t be = utvm_blk_s32(utvm_blk_ld32(a + 4)), bo = utvm_blk_s32(utvm_blk_ld32(a + 6));
     uint32_t v = utvm_blk_ld32(w0 + i);
-    int32_t we0 = utvm_blk_even(v), wo0 = utvm_blk_odd(v);
+    int32_t we = utvm_blk_even(v), wo = utvm_blk_odd(v);
+    s00 = __smlad(ao, wo, __smlad(ae, we, s00));
+    s10 = __smlad(bo, wo, __smlad(be, we, s10));
     v = utvm_blk_ld32(w1 + i);
-    int32_t we1 = utvm_blk_even(v), wo1 = utvm_blk_odd(v);
-    int32_t x = utvm_blk_s32(utvm_blk_ld32(a0 + i));
-    s00 = __smlad(x, we0, s00), s01 = __smlad(x, we1, s01);
-    x = utvm_blk_s32(utvm_blk_ld32(a0 + i + 2));
-    s00 = __smlad(x, wo0, s00), s01 = __smlad(x, wo1, s01);
-    x = utvm_blk_s32(utvm_blk_ld32(a1 + i));
-    s10 = __smlad(x, we0, s10), s11 = __smlad(x, we1, s11);
-    x = utvm_blk_s32(utvm_blk_ld32(a1 + i + 2));
-    s10 = __smlad(x, wo0, s10), s11 = __smlad(x, wo1, s11);
+    we = utvm_blk_even(v), wo = utvm_blk_odd(v);
+    s01 = __smlad(ao, wo, __smlad(ae, we, s01));
+    s11 = __smlad(bo, wo, __smlad(be, we, s11));
   }
   uint32_t u00 = (uint32_t)s00, u01 = (uint32_t)s01, u10 = (uint32_t)s10, u11 = (uint32_t)s11;
 #else
   uint32_t u00 = (uint32_t)acc[0], u01 = (uint32_t)acc[1], u10 = (uint32_t)acc[2], u11 = (uint32_t)acc[3];
-  for (; i + 4 <= k; i += 4) {
-    u00 += utvm_blk_dot4(a0 + i, w0 + i), u01 += utvm_blk_dot4(a0 + i, w1 + i);
-    u10 += utvm_blk_dot4(a1 + i, w0 + i), u11 += utvm_blk_dot4(a1 + i, w1 + i);
+  for (; i + 4 <= k; i += 4, a += 8) {
+    u00 += utvm_blk_dot4(a, w0 + i), u01 += utvm_blk_dot4(a, w1 + i);
+    u10 += utvm_blk_dot4(a + 4, w0 + i), u11 += utvm_blk_dot4(a + 4, w1 + i);
   }
 #endif
-  for (; i < k; ++i) {
-    u00 += utvm_blk_mul(a0[i], w0[i]), u01 += utvm_blk_mul(a0[i], w1[i]);
-    u10 += utvm_blk_mul(a1[i], w0[i]), u11 += utvm_blk_mul(a1[i], w1[i]);
+  for (; i < k; ++i, a += 2) {
+    u00 += utvm_blk_mul(a[0], w0[i]), u01 += utvm_blk_mul(a[0], w1[i]);
+    u10 += utvm_blk_mul(a[1], w0[i]), u11 += utvm_blk_mul(a[1], w1[i]);
   }
   acc[0] = utvm_blk_s32(u00), acc[1] = utvm_blk_s32(u01), acc[2] = utvm_blk_s32(u10), acc[3] = utvm_blk_s32(u11);
 }
 
 /* The 1x4 tile (one pixel, the fully-connected case): acc[c] += sum_k a[k] * w_c[k], w_c = w + c * k. */
-static inline void utvm_blk_mac_1x4(const int16_t* a, const int8_t* w, int32_t k, int32_t* acc) {
+UTVM_BLK_TILE void utvm_blk_mac_1x4(const int16_t* a, const int8_t* w, int32_t k, int32_t* acc) {
   const int8_t *w0 = w, *w1 = w + k, *w2 = w1 + k, *w3 = w2 + k;
   int32_t i = 0;
 #if UTVM_BLK_SIMD
@@ -200,32 +220,34 @@ static inline int8_t utvm_blk_requant(const utvm_blk_rq_t* rq, int32_t acc, int3
   return (int8_t)(v > rq->act_max ? rq->act_max : v);
 }
 
-/* One widened pixel row (or two: a1 may be NULL) against every output channel, requantized. */
-static inline void utvm_blk_matmul_rows(const int16_t* a0, const int16_t* a1, const int8_t* w,
-                                        int32_t k, const int32_t* bias, int32_t channels,
-                                        const utvm_blk_rq_t* rq, int8_t* out0, int8_t* out1) {
+/* Two pixel rows (a: utvm_blk_widen_pair_s8's pair) against every output channel (2 x 2 tiles),
+ * requantized; an odd last channel through the portable pair loop. */
+static inline void utvm_blk_matmul_rows(const int16_t* a, const int8_t* w, int32_t k, const int32_t* bias,
+                                        int32_t channels, const utvm_blk_rq_t* rq, int8_t* out0, int8_t* out1) {
   int32_t c = 0;
-  for (; a1 == NULL && c + 4 <= channels; c += 4) { /* one pixel: four channels per tile */
-    int32_t acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
-    utvm_blk_mac_1x4(a0, w + c * k, k, acc);
-    for (int32_t j = 0; j < 4; ++j) out0[c + j] = utvm_blk_requant(rq, acc[j], c + j);
-  }
   for (; c + 2 <= channels; c += 2) {
-    const int8_t *w0 = w + c * k, *w1 = w0 + k;
-    if (a1 != NULL) {
-      int32_t acc[4] = {bias[c], bias[c + 1], bias[c], bias[c + 1]};
-      utvm_blk_mac_2x2(a0, a1, w0, w1, k, acc);
-      out1[c] = utvm_blk_requant(rq, acc[2], c), out1[c + 1] = utvm_blk_requant(rq, acc[3], c + 1);
-      out0[c] = utvm_blk_requant(rq, acc[0], c), out0[c + 1] = utvm_blk_requant(rq, acc[1], c + 1);
-    } else {
-      out0[c] = utvm_blk_requant(rq, utvm_blk_mac_1x1(a0, w0, k, bias[c]), c);
-      out0[c + 1] = utvm_blk_requant(rq, utvm_blk_mac_1x1(a0, w1, k, bias[c + 1]), c + 1);
-    }
+    int32_t acc[4] = {bias[c], bias[c + 1], bias[c], bias[c + 1]};
+    utvm_blk_mac_2x2(a, w + c * k, w + (c + 1) * k, k, acc);
+    out0[c] = utvm_blk_requant(rq, acc[0], c), out0[c + 1] = utvm_blk_requant(rq, acc[1], c + 1);
+    out1[c] = utvm_blk_requant(rq, acc[2], c), out1[c + 1] = utvm_blk_requant(rq, acc[3], c + 1);
   }
   if (c < channels) {
-    out0[c] = utvm_blk_requant(rq, utvm_blk_mac_1x1(a0, w + c * k, k, bias[c]), c);
-    if (a1 != NULL) out1[c] = utvm_blk_requant(rq, utvm_blk_mac_1x1(a1, w + c * k, k, bias[c]), c);
+    int32_t acc[4] = {bias[c], bias[c], bias[c], bias[c]};
+    utvm_blk_mac_2x2(a, w + c * k, w + c * k, k, acc);
+    out0[c] = utvm_blk_requant(rq, acc[0], c), out1[c] = utvm_blk_requant(rq, acc[2], c);
   }
+}
+
+/* One widened pixel row against every output channel (1 x 4 tiles), requantized. */
+static inline void utvm_blk_matmul_row(const int16_t* a, const int8_t* w, int32_t k, const int32_t* bias,
+                                       int32_t channels, const utvm_blk_rq_t* rq, int8_t* out) {
+  int32_t c = 0;
+  for (; c + 4 <= channels; c += 4) {
+    int32_t acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
+    utvm_blk_mac_1x4(a, w + c * k, k, acc);
+    for (int32_t j = 0; j < 4; ++j) out[c + j] = utvm_blk_requant(rq, acc[j], c + j);
+  }
+  for (; c < channels; ++c) out[c] = utvm_blk_requant(rq, utvm_blk_mac_1x1(a, w + c * k, k, bias[c]), c);
 }
 
 /* A 1x1 convolution (stride 1, no padding) or fully-connected layer: in [pixels, k] int8, w
@@ -236,14 +258,12 @@ static inline void utvm_blk_matmul_s8(const int8_t* in, int32_t pixels, int32_t 
                                       int16_t* scratch, int8_t* out) {
   int32_t p = 0;
   for (; p + 2 <= pixels; p += 2) {
-    utvm_blk_widen_s8(in + p * k, k, scratch);
-    utvm_blk_widen_s8(in + (p + 1) * k, k, scratch + k);
-    utvm_blk_matmul_rows(scratch, scratch + k, w, k, bias, channels, rq, out + p * channels,
-                         out + (p + 1) * channels);
+    utvm_blk_widen_pair_s8(in + p * k, in + (p + 1) * k, k, scratch);
+    utvm_blk_matmul_rows(scratch, w, k, bias, channels, rq, out + p * channels, out + (p + 1) * channels);
   }
   if (p < pixels) {
     utvm_blk_widen_s8(in + p * k, k, scratch);
-    utvm_blk_matmul_rows(scratch, NULL, w, k, bias, channels, rq, out + p * channels, NULL);
+    utvm_blk_matmul_row(scratch, w, k, bias, channels, rq, out + p * channels);
   }
 }
 

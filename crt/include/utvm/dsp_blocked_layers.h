@@ -59,15 +59,13 @@ static inline void utvm_blk_conv_s8(const int8_t* in, const int8_t* w, const int
   for (; p + 2 <= pixels; p += 2) {
     utvm_blk_gather(in, s, p, patch);
     utvm_blk_gather(in, s, p + 1, patch + k);
-    utvm_blk_widen_s8(patch, k, scratch);
-    utvm_blk_widen_s8(patch + k, k, scratch + k);
-    utvm_blk_matmul_rows(scratch, scratch + k, w, k, bias, channels, rq, out + p * channels,
-                         out + (p + 1) * channels);
+    utvm_blk_widen_pair_s8(patch, patch + k, k, scratch);
+    utvm_blk_matmul_rows(scratch, w, k, bias, channels, rq, out + p * channels, out + (p + 1) * channels);
   }
   if (p < pixels) {
     utvm_blk_gather(in, s, p, patch);
     utvm_blk_widen_s8(patch, k, scratch);
-    utvm_blk_matmul_rows(scratch, NULL, w, k, bias, channels, rq, out + p * channels, NULL);
+    utvm_blk_matmul_row(scratch, w, k, bias, channels, rq, out + p * channels);
   }
 }
 
