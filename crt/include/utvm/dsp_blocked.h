@@ -38,14 +38,6 @@
 #define UTVM_BLK_SIMD 0
 #endif
 
-/* The tiles are kept out of line: inlined into a layer's loops they compete with its live values
- * for registers and GCC spills the accumulators inside the inner loop. */
-#if defined(__GNUC__)
-#define UTVM_BLK_TILE static __attribute__((noinline, unused))
-#else
-#define UTVM_BLK_TILE static inline
-#endif
-
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -108,7 +100,7 @@ static inline void utvm_blk_widen_pair_s8(const int8_t* src0, const int8_t* src1
 /* The 2x2 tile: acc[2 * p + c] += sum_k a_p[k] * w_c[k], a the pair of widened pixel rows of
  * utvm_blk_widen_pair_s8, w_c int8 rows. Per four k: four input words from one pointer, two weight
  * words, four SXTB16, eight SMLAD. */
-UTVM_BLK_TILE void utvm_blk_mac_2x2(const int16_t* a, const int8_t* w0, const int8_t* w1, int32_t k,
+static inline void utvm_blk_mac_2x2(const int16_t* a, const int8_t* w0, const int8_t* w1, int32_t k,
                                     int32_t* acc) {
   int32_t i = 0;
 #if UTVM_BLK_SIMD
@@ -141,7 +133,7 @@ UTVM_BLK_TILE void utvm_blk_mac_2x2(const int16_t* a, const int8_t* w0, const in
 }
 
 /* The 1x4 tile (one pixel, the fully-connected case): acc[c] += sum_k a[k] * w_c[k], w_c = w + c * k. */
-UTVM_BLK_TILE void utvm_blk_mac_1x4(const int16_t* a, const int8_t* w, int32_t k, int32_t* acc) {
+static inline void utvm_blk_mac_1x4(const int16_t* a, const int8_t* w, int32_t k, int32_t* acc) {
   const int8_t *w0 = w, *w1 = w + k, *w2 = w1 + k, *w3 = w2 + k;
   int32_t i = 0;
 #if UTVM_BLK_SIMD
@@ -224,10 +216,14 @@ static inline int8_t utvm_blk_requant(const utvm_blk_rq_t* rq, int32_t acc, int3
  * requantized; an odd last channel through the portable pair loop. */
 static inline void utvm_blk_matmul_rows(const int16_t* a, const int8_t* w, int32_t k, const int32_t* bias,
                                         int32_t channels, const utvm_blk_rq_t* rq, int8_t* out0, int8_t* out1) {
+  /* The tile is called out of line (through a volatile pointer: ISO C has no noinline): inlined
+   * into these loops it competes with their live values for registers, and GCC spills the
+   * accumulators inside its inner loop (3.1 instead of 2.3 instructions per MAC on a Cortex-M4). */
+  void (*volatile tile)(const int16_t*, const int8_t*, const int8_t*, int32_t, int32_t*) = utvm_blk_mac_2x2;
   int32_t c = 0;
   for (; c + 2 <= channels; c += 2) {
     int32_t acc[4] = {bias[c], bias[c + 1], bias[c], bias[c + 1]};
-    utvm_blk_mac_2x2(a, w + c * k, w + (c + 1) * k, k, acc);
+    tile(a, w + c * k, w + (c + 1) * k, k, acc);
     out0[c] = utvm_blk_requant(rq, acc[0], c), out0[c + 1] = utvm_blk_requant(rq, acc[1], c + 1);
     out1[c] = utvm_blk_requant(rq, acc[2], c), out1[c + 1] = utvm_blk_requant(rq, acc[3], c + 1);
   }
@@ -241,10 +237,11 @@ static inline void utvm_blk_matmul_rows(const int16_t* a, const int8_t* w, int32
 /* One widened pixel row against every output channel (1 x 4 tiles), requantized. */
 static inline void utvm_blk_matmul_row(const int16_t* a, const int8_t* w, int32_t k, const int32_t* bias,
                                        int32_t channels, const utvm_blk_rq_t* rq, int8_t* out) {
+  void (*volatile tile)(const int16_t*, const int8_t*, int32_t, int32_t*) = utvm_blk_mac_1x4; /* as above */
   int32_t c = 0;
   for (; c + 4 <= channels; c += 4) {
     int32_t acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
-    utvm_blk_mac_1x4(a, w + c * k, k, acc);
+    tile(a, w + c * k, k, acc);
     for (int32_t j = 0; j < 4; ++j) out[c + j] = utvm_blk_requant(rq, acc[j], c + j);
   }
   for (; c < channels; ++c) out[c] = utvm_blk_requant(rq, utvm_blk_mac_1x1(a, w + c * k, k, bias[c]), c);
