@@ -2,12 +2,14 @@
 
     .venv/bin/python bench/mlperf_tiny.py [--targets qemu-mps2-an386,qemu-mps2-an385] [--models kws01,ic01]
                                            [--inputs 5] [--models-dir ../shared/models/mlperf-tiny] [--json F]
-                                           [--dsp | --mve]
+                                           [--dsp | --mve | --blocked]
 
 --dsp schedules the convolutions and fully connected layers around the int8 dot-product
 intrinsics (harness.models.compile.dsp.apply_dsp: SMLAD on cores with the DSP extension); --mve also
 the depthwise convolutions around the depthwise tile intrinsic (harness.models.compile.mve.apply_mve:
-Helium).
+Helium); --blocked makes 1x1 convolutions, fully connected and depthwise layers one call into the
+register-blocked kernels of utvm/dsp_blocked.h (harness.models.compile.blocked.apply_blocked), the rest
+as --dsp.
 
 Per model: instructions per inference (exact under QEMU -icount), the anchors' Cortex-M4 cycles
 (published MLPerf Tiny results, v0.5 to v1.3) beside them (TFLite Micro + CMSIS-NN, microTVM
@@ -27,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.device import Device
+from harness.models.compile.blocked import apply_blocked
 from harness.models.compile.dsp import apply_dsp
 from harness.models.compile.mve import apply_mve
 from harness.models.deploy import reference as references
@@ -47,9 +50,11 @@ ANCHORS = {
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf-tiny"
 
 
-def measure(model: Path, target: str, inputs: int, out: Path, dsp: bool = False, mve: bool = False) -> dict:
+def measure(model: Path, target: str, inputs: int, out: Path, dsp: bool = False, mve: bool = False,
+            blocked: bool = False) -> dict:
     tgt = get_target(target)
-    compiled, loaded = compile_for(model, tgt, scheduler=apply_mve if mve else apply_dsp if dsp else None)
+    scheduler = apply_blocked if blocked else apply_mve if mve else apply_dsp if dsp else None
+    compiled, loaded = compile_for(model, tgt, scheduler=scheduler)
     ref = references.for_model(loaded, compiled)
     manifest = build_model_image(compiled, tgt, out)
     with Device(manifest, workdir=out) as client:
@@ -92,6 +97,7 @@ def main() -> int:
     ap.add_argument("--dsp", action="store_true", help="tensorize dot products (harness.models.compile.dsp)")
     ap.add_argument("--mve", action="store_true",
                     help="and depthwise convolutions (harness.models.compile.mve)")
+    ap.add_argument("--blocked", action="store_true", help="blocked kernels (harness.models.compile.blocked)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="utvm-bench-mlperf-"))
     results = []
@@ -103,7 +109,7 @@ def main() -> int:
                 print(f"bench: no model {model}", file=sys.stderr)
                 return 2
             rows.append(measure(model, target, args.inputs, work / f"{name}-{target}", args.dsp,
-                                args.mve))
+                                args.mve, args.blocked))
         print("\n".join(table(target, rows)) + "\n", flush=True)
         results += rows
     if args.json:

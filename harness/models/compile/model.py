@@ -90,6 +90,7 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
     import tvm
 
     from harness.models.compile import c_intrinsics
+    from harness.models.compile.blocked import with_blocked_header
     from harness.models.compile.intrin import with_header
     from harness.models.compile.records import apply_tuning
 
@@ -109,7 +110,7 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
         source_c = tvm.build(kernels, target="c").inspect_source()
     except Exception as exc:
         raise ModelError(f"TVM could not emit C for the kernels: {last_line(exc)}") from None
-    return Compiled(graph, with_header(source_c), lowered, entry, tuned)
+    return Compiled(graph, with_blocked_header(with_header(source_c)), lowered, entry, tuned)
 
 
 def _output_scales(mod: Any, graph: Graph) -> None:

@@ -1,0 +1,84 @@
+"""Instructions per multiply-accumulate per layer type of an MLPerf Tiny model on a QEMU board, for the
+default schedules, --dsp (harness.models.compile.dsp) and --blocked (harness.models.compile.blocked):
+
+    .venv/bin/python bench/layer_macs.py [--model kws01] [--target qemu-mps2-an386-semihosting]
+
+One profiled run per schedule (the graph executor's per-node time, exact instructions under -icount);
+MACs from each kernel's shapes (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED); other kernels summed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness.device import Device
+from harness.models.compile.blocked import apply_blocked
+from harness.models.compile.dsp import apply_dsp
+from harness.models.deploy.graph_client import GraphModule
+from harness.models.deploy.run import build_model_image, compile_for
+from harness.models.int8.attrs import OP_ATTR
+from harness.targets import get_target
+
+SCHEDULERS = {"default": None, "dsp": apply_dsp, "blocked": apply_blocked}
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf-tiny"
+
+
+def macs(func: object) -> int:
+    """Multiply-accumulates of a conv / depthwise / fully-connected kernel (0 for others)."""
+    shapes = [tuple(int(d) for d in p.shape) for p in func.params]  # type: ignore[attr-defined]
+    op = str(func.attrs[OP_ATTR]) if func.attrs is not None and OP_ATTR in func.attrs else ""  # type: ignore[attr-defined]
+    out = int(np.prod(shapes[-1]))
+    if op == "conv2d":
+        return out * int(np.prod(shapes[1][1:]))
+    if op == "depthwise_conv2d":
+        return out * shapes[1][1] * shapes[1][2]
+    if op == "fully_connected":
+        return out * shapes[1][1]
+    return 0
+
+
+def profile(model: Path, target: str, name: str, work: Path) -> dict[str, list[float]]:
+    tgt = get_target(target)
+    compiled, _ = compile_for(model, tgt, scheduler=SCHEDULERS[name])
+    funcs = {gv.name_hint: f for gv, f in compiled.relax_mod.functions.items()}
+    per_op: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    with Device(build_model_image(compiled, target, work / name), workdir=work) as client:
+        module = GraphModule(client, compiled.graph)
+        module.time_run(repeat=1)
+        for func_name, seconds in module.profile():
+            func = funcs[func_name]
+            op = str(func.attrs[OP_ATTR]) if func.attrs is not None and OP_ATTR in func.attrs else "other"
+            n = macs(func)
+            row = per_op[op if n else "other"]
+            row[0] += tgt.instructions(seconds) or 0.0
+            row[1] += n
+    return per_op
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="kws01")
+    ap.add_argument("--target", default="qemu-mps2-an386-semihosting")
+    ap.add_argument("--models-dir", type=Path, default=DEFAULT_DIR)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="utvm-bench-layers-"))
+    print(f"{args.model} on {args.target}: M instructions (instructions per MAC)")
+    for name in SCHEDULERS:
+        rows = profile(args.models_dir / f"{args.model}.tflite", args.target, name, work)
+        cells = [f"{op} {i / 1e6:.3f} M" + (f" ({i / m:.2f}/MAC)" if m else "")
+                 for op, (i, m) in sorted(rows.items())]
+        total = sum(i for i, _ in rows.values())
+        print(f"  {name:<8} total {total / 1e6:.2f} M: " + ", ".join(cells), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

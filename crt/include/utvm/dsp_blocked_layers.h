@@ -1,0 +1,117 @@
+/*
+ * Whole int8 layers on utvm/dsp_blocked.h's micro-kernels, with the entry points generated kernels
+ * call (harness/models/blocked.py: one call per layer, its constants as int32 arguments, so TVM's C
+ * codegen emits the call from TIR). All return 0, or -1 for a window the kernels refuse.
+ *
+ * General CONV_2D without im2col of the whole input: two output pixels' windows are gathered (int8,
+ * the input zero point where the window leaves the input; OHWI order, the weights' row order) and
+ * widened to int16 once, then the 2 channels x 2 pixels tiles of utvm_blk_matmul_rows run over them,
+ * as CMSIS-NN's convolution does.
+ */
+#ifndef UTVM_DSP_BLOCKED_LAYERS_H_
+#define UTVM_DSP_BLOCKED_LAYERS_H_
+
+#include <stdint.h>
+#include <string.h>
+
+#include "utvm/dsp_blocked.h"
+#include "utvm/dsp_blocked_dw.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+  int32_t in_h, in_w, in_c, k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
+  int32_t out_h, out_w, in_zp;
+} utvm_blk_conv_shape_t;
+
+/* Output pixel p's window, [k_h, k_w, in_c] int8, into patch. */
+static inline void utvm_blk_gather(const int8_t* in, const utvm_blk_conv_shape_t* s, int32_t p, int8_t* patch) {
+  const int32_t C = s->in_c, iy0 = (p / s->out_w) * s->stride_h - s->pad_top;
+  const int32_t ix0 = (p % s->out_w) * s->stride_w - s->pad_left, row = s->k_w * C;
+  for (int32_t ty = 0; ty < s->k_h; ++ty, patch += row) {
+    const int32_t iy = iy0 + ty * s->dil_h;
+    if (iy < 0 || iy >= s->in_h) {
+      memset(patch, s->in_zp, (size_t)row);
+    } else if (s->dil_w == 1 && ix0 >= 0 && ix0 + s->k_w <= s->in_w) {
+      memcpy(patch, in + (iy * s->in_w + ix0) * C, (size_t)row); /* the whole window row at once */
+    } else {
+      for (int32_t tx = 0; tx < s->k_w; ++tx) {
+        const int32_t ix = ix0 + tx * s->dil_w;
+        if (ix < 0 || ix >= s->in_w) {
+          memset(patch + tx * C, s->in_zp, (size_t)C);
+        } else {
+          memcpy(patch + tx * C, in + (iy * s->in_w + ix) * C, (size_t)C);
+        }
+      }
+    }
+  }
+}
+
+/* A convolution: in [in_h, in_w, in_c], w [channels, k_h, k_w, in_c], out [out_h, out_w, channels];
+ * patch: 2 * K int8 and scratch: 2 * K int16 (K = k_h * k_w * in_c). */
+static inline void utvm_blk_conv_s8(const int8_t* in, const int8_t* w, const int32_t* bias,
+                                    const utvm_blk_conv_shape_t* s, int32_t channels, const utvm_blk_rq_t* rq,
+                                    int8_t* patch, int16_t* scratch, int8_t* out) {
+  const int32_t k = s->k_h * s->k_w * s->in_c, pixels = s->out_h * s->out_w;
+  int32_t p = 0;
+  for (; p + 2 <= pixels; p += 2) {
+    utvm_blk_gather(in, s, p, patch);
+    utvm_blk_gather(in, s, p + 1, patch + k);
+    utvm_blk_widen_pair_s8(patch, patch + k, k, scratch);
+    utvm_blk_matmul_rows(scratch, w, k, bias, channels, rq, out + p * channels, out + (p + 1) * channels);
+  }
+  if (p < pixels) {
+    utvm_blk_gather(in, s, p, patch);
+    utvm_blk_widen_s8(patch, k, scratch);
+    utvm_blk_matmul_row(scratch, w, k, bias, channels, rq, out + p * channels);
+  }
+}
+
+/* A 1x1 convolution or fully-connected layer (utvm_blk_matmul_s8); per_channel 0: mult[0], shift[0]
+ * for every channel. scratch: 2 * k int16. */
+static inline int32_t utvm_blk_matmul_call(const int8_t* in, const int8_t* w, const int32_t* bias,
+                                           const int32_t* mult, const int32_t* shift, int16_t* scratch,
+                                           int8_t* out, int32_t pixels, int32_t k, int32_t channels,
+                                           int32_t per_channel, int32_t out_zp, int32_t act_min, int32_t act_max) {
+  const utvm_blk_rq_t rq = {mult, shift, per_channel, out_zp, act_min, act_max};
+  utvm_blk_matmul_s8(in, pixels, k, w, channels, bias, &rq, scratch, out);
+  return 0;
+}
+
+/* A convolution (utvm_blk_conv_s8), per-channel requantization. */
+static inline int32_t utvm_blk_conv_call(const int8_t* in, const int8_t* w, const int32_t* bias,
+                                         const int32_t* mult, const int32_t* shift, int8_t* patch,
+                                         int16_t* scratch, int8_t* out, int32_t in_h, int32_t in_w, int32_t in_c,
+                                         int32_t channels, int32_t k_h, int32_t k_w, int32_t stride_h,
+                                         int32_t stride_w, int32_t dil_h, int32_t dil_w, int32_t pad_top,
+                                         int32_t pad_left, int32_t out_h, int32_t out_w, int32_t in_zp,
+                                         int32_t out_zp, int32_t act_min, int32_t act_max) {
+  const utvm_blk_rq_t rq = {mult, shift, 1, out_zp, act_min, act_max};
+  const utvm_blk_conv_shape_t s = {in_h,  in_w,  in_c,    k_h,      k_w,   stride_h, stride_w,
+                                   dil_h, dil_w, pad_top, pad_left, out_h, out_w,    in_zp};
+  utvm_blk_conv_s8(in, w, bias, &s, channels, &rq, patch, scratch, out);
+  return 0;
+}
+
+/* A depthwise layer (depth multiplier 1; the 3x3 special case where it applies); zp_row: channels
+ * bytes of scratch. */
+static inline int32_t utvm_blk_dw_call(const int8_t* in, const int8_t* w, const int32_t* bias,
+                                       const int32_t* mult, const int32_t* shift, int8_t* zp_row, int8_t* out,
+                                       int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h,
+                                       int32_t k_w, int32_t stride_h, int32_t stride_w, int32_t dil_h,
+                                       int32_t dil_w, int32_t pad_top, int32_t pad_left, int32_t out_h,
+                                       int32_t out_w, int32_t in_zp, int32_t out_zp, int32_t act_min,
+                                       int32_t act_max) {
+  const utvm_blk_rq_t rq = {mult, shift, 1, out_zp, act_min, act_max};
+  const utvm_blk_dw_shape_t s = {in_h,  in_w,  channels, k_h,      k_w,   stride_h, stride_w,
+                                 dil_h, dil_w, pad_top,  pad_left, out_h, out_w,    in_zp};
+  if (k_h == 3 && k_w == 3) return utvm_blk_dw3x3_s8(in, w, bias, &s, &rq, zp_row, out);
+  return utvm_blk_dw_s8(in, w, bias, &s, &rq, zp_row, out);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UTVM_DSP_BLOCKED_LAYERS_H_ */

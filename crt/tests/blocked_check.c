@@ -1,0 +1,210 @@
+/* Checks of utvm/dsp_blocked.h (matrix product = 1x1 convolution / fully connected, depthwise general
+ * and 3x3) on whichever path the compiler selects (SMLAD or portable) against naive references here
+ * (int64 sums wrapped to int32, then utvm_requant_s8, which kernel_check.c checks against exact
+ * roundings) and against the portable twin (blocked_twin.c) bit for bit. Random shapes (odd pixel
+ * and channel counts, K not a multiple of 4, strides, dilations, padding), random and extreme bytes,
+ * per-channel and per-tensor multipliers, biases near the int32 ends. Host (sanitizers) and
+ * bare-metal under QEMU. Prints "blocked: N checks, M mismatches (PATH path)". */
+#include <stdint.h>
+
+#include "blocked_twin.h"
+#include "utvm/dsp_blocked_layers.h"
+
+#ifdef UTVM_BAREMETAL
+#include "bm.h"
+#define say bm_puts
+#else
+#include <stdio.h>
+static void say(const char* s) { fputs(s, stdout); }
+#endif
+
+static void say_int(int64_t v) {
+  char buf[24], *p = buf + sizeof buf - 1;
+  uint64_t u = v < 0 ? 0u - (uint64_t)v : (uint64_t)v;
+  *p = '\0';
+  do {
+    *--p = (char)('0' + u % 10u);
+    u /= 10u;
+  } while (u);
+  if (v < 0) *--p = '-';
+  say(p);
+}
+
+static uint32_t rng = 0x2545F491u;
+static uint32_t rnd(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 17;
+  rng ^= rng << 5;
+  return rng;
+}
+static int32_t rnd_in(int32_t lo, int32_t hi) { return lo + (int32_t)(rnd() % (uint32_t)(hi - lo + 1)); }
+
+static long checks, mismatches;
+static void expect(int32_t got, int32_t want, const char* what, int32_t a, int32_t b) {
+  ++checks;
+  if (got == want || mismatches++ >= 10) return;
+  say(what);
+  say(" (");
+  say_int(a);
+  say(", ");
+  say_int(b);
+  say("): ");
+  say_int(got);
+  say(", expected ");
+  say_int(want);
+  say("\n");
+}
+
+static int32_t wrap(int64_t v) { return utvm_blk_s32((uint32_t)(uint64_t)v); }
+
+#define MAXB 6000
+static int8_t in[MAXB], w[MAXB], out[MAXB], twin[MAXB];
+static int32_t bias[256], mult[256], shift[256];
+static int16_t scratch[2 * 520];
+static int8_t zp_row[64];
+
+static void fill(int8_t* p, int32_t n, int pattern) {
+  for (int32_t i = 0; i < n; ++i) {
+    p[i] = (int8_t)(pattern == 1 ? -128 : pattern == 2 ? (i % 2 ? 127 : -128) : rnd_in(-128, 127));
+  }
+}
+
+static utvm_blk_rq_t make_rq(int32_t channels, int pattern) {
+  for (int32_t c = 0; c < channels; ++c) {
+    bias[c] = pattern == 3 ? (c % 2 ? INT32_MAX - rnd_in(0, 1000) : INT32_MIN + rnd_in(0, 1000)) : rnd_in(-40000, 40000);
+    mult[c] = (int32_t)(0x40000000u | (rnd() & 0x3FFFFFFFu));
+    shift[c] = rnd_in(-12, 1);
+  }
+  utvm_blk_rq_t rq = {mult, shift, (int32_t)(rnd() % 4 != 0), rnd_in(-128, 127), -128, 127};
+  if (rnd() % 3 == 0) rq.act_min = rnd_in(-128, 0), rq.act_max = rnd_in(0, 127);
+  return rq;
+}
+
+static int8_t ref_out(const utvm_blk_rq_t* rq, int64_t sum, int32_t c) {
+  int32_t i = rq->per_channel ? c : 0;
+  return utvm_requant_s8(wrap(sum), rq->mult[i], rq->shift[i], rq->out_zp, rq->act_min, rq->act_max);
+}
+
+static void check_matmul(int pattern) {
+  int32_t pixels = rnd_in(1, 9), k = rnd_in(1, 80), channels = rnd_in(1, 40);
+  if (rnd() % 8 == 0) k = rnd_in(200, 512), pixels = rnd_in(1, 3);
+  if (pixels * k > MAXB || channels * k > MAXB || pixels * channels > MAXB) return;
+  fill(in, pixels * k, pattern % 3), fill(w, channels * k, (pattern + 1) % 3);
+  utvm_blk_rq_t rq = make_rq(channels, pattern);
+  utvm_blk_matmul_s8(in, pixels, k, w, channels, bias, &rq, scratch, out);
+  blocked_twin_matmul(in, pixels, k, w, channels, bias, &rq, scratch, twin);
+  for (int32_t p = 0; p < pixels; ++p) {
+    for (int32_t c = 0; c < channels; ++c) {
+      int64_t sum = bias[c];
+      for (int32_t i = 0; i < k; ++i) sum += (int64_t)in[p * k + i] * w[c * k + i];
+      expect(out[p * channels + c], ref_out(&rq, sum, c), "matmul", k, p * 1000 + c);
+      expect(twin[p * channels + c], out[p * channels + c], "matmul twin", k, p * 1000 + c);
+    }
+  }
+}
+
+static void check_dw(int pattern, int three) {
+  utvm_blk_dw_shape_t s;
+  s.channels = rnd_in(1, 24), s.k_h = three ? 3 : rnd_in(1, 5), s.k_w = three ? 3 : rnd_in(1, 5);
+  s.stride_h = rnd_in(1, 2), s.stride_w = rnd_in(1, 2), s.dil_h = rnd() % 5 ? 1 : 2, s.dil_w = rnd() % 5 ? 1 : 2;
+  s.in_h = rnd_in(1, 10), s.in_w = rnd_in(1, 10), s.in_zp = rnd_in(-128, 127);
+  s.pad_top = rnd_in(0, s.k_h / 2 * s.dil_h), s.pad_left = rnd_in(0, s.k_w / 2 * s.dil_w);
+  int32_t eh = s.in_h + 2 * s.pad_top - (s.k_h - 1) * s.dil_h, ew = s.in_w + 2 * s.pad_left - (s.k_w - 1) * s.dil_w;
+  if (eh < 1 || ew < 1) return;
+  s.out_h = (eh - 1) / s.stride_h + 1, s.out_w = (ew - 1) / s.stride_w + 1;
+  int32_t C = s.channels;
+  if (s.in_h * s.in_w * C > MAXB || s.out_h * s.out_w * C > MAXB) return;
+  fill(in, s.in_h * s.in_w * C, pattern % 3), fill(w, s.k_h * s.k_w * C, (pattern + 2) % 3);
+  utvm_blk_rq_t rq = make_rq(C, pattern);
+  if (three) {
+    utvm_blk_dw3x3_s8(in, w, bias, &s, &rq, zp_row, out);
+  } else {
+    utvm_blk_dw_s8(in, w, bias, &s, &rq, zp_row, out);
+  }
+  blocked_twin_dw(in, w, bias, &s, &rq, zp_row, twin);
+  for (int32_t y = 0; y < s.out_h; ++y) {
+    for (int32_t x = 0; x < s.out_w; ++x) {
+      for (int32_t c = 0; c < C; ++c) {
+        int64_t sum = bias[c];
+        for (int32_t ty = 0; ty < s.k_h; ++ty) {
+          for (int32_t tx = 0; tx < s.k_w; ++tx) {
+            int32_t iy = y * s.stride_h - s.pad_top + ty * s.dil_h, ix = x * s.stride_w - s.pad_left + tx * s.dil_w;
+            int32_t v = iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w ? in[(iy * s.in_w + ix) * C + c] : s.in_zp;
+            sum += (int64_t)v * w[(ty * s.k_w + tx) * C + c];
+          }
+        }
+        int32_t at = (y * s.out_w + x) * C + c;
+        expect(out[at], ref_out(&rq, sum, c), three ? "dw3x3" : "dw", s.k_h * 10 + s.k_w, at);
+        expect(twin[at], out[at], "dw twin", s.k_h * 10 + s.k_w, at);
+      }
+    }
+  }
+}
+
+static int8_t patch[2 * 520];
+
+static void check_conv(int pattern) {
+  utvm_blk_conv_shape_t s;
+  s.in_c = rnd_in(1, 9), s.k_h = rnd_in(1, 4), s.k_w = rnd_in(1, 4);
+  s.stride_h = rnd_in(1, 2), s.stride_w = rnd_in(1, 2), s.dil_h = rnd() % 5 ? 1 : 2, s.dil_w = rnd() % 5 ? 1 : 2;
+  s.in_h = rnd_in(1, 9), s.in_w = rnd_in(1, 9), s.in_zp = rnd_in(-128, 127);
+  s.pad_top = rnd_in(0, s.k_h / 2 * s.dil_h), s.pad_left = rnd_in(0, s.k_w / 2 * s.dil_w);
+  int32_t eh = s.in_h + 2 * s.pad_top - (s.k_h - 1) * s.dil_h, ew = s.in_w + 2 * s.pad_left - (s.k_w - 1) * s.dil_w;
+  if (eh < 1 || ew < 1) return;
+  s.out_h = (eh - 1) / s.stride_h + 1, s.out_w = (ew - 1) / s.stride_w + 1;
+  int32_t C = s.in_c, oc = rnd_in(1, 12), k = s.k_h * s.k_w * C;
+  if (s.in_h * s.in_w * C > MAXB || s.out_h * s.out_w * oc > MAXB || k * oc > MAXB) return;
+  fill(in, s.in_h * s.in_w * C, pattern % 3), fill(w, k * oc, (pattern + 1) % 3);
+  utvm_blk_rq_t rq = make_rq(oc, pattern);
+  utvm_blk_conv_s8(in, w, bias, &s, oc, &rq, patch, scratch, out);
+  blocked_twin_conv(in, w, bias, &s, oc, &rq, patch, scratch, twin);
+  for (int32_t y = 0; y < s.out_h; ++y) {
+    for (int32_t x = 0; x < s.out_w; ++x) {
+      for (int32_t o = 0; o < oc; ++o) {
+        int64_t sum = bias[o];
+        for (int32_t ty = 0; ty < s.k_h; ++ty) {
+          for (int32_t tx = 0; tx < s.k_w; ++tx) {
+            int32_t iy = y * s.stride_h - s.pad_top + ty * s.dil_h, ix = x * s.stride_w - s.pad_left + tx * s.dil_w;
+            for (int32_t c = 0; c < C; ++c) {
+              int32_t v = iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w ? in[(iy * s.in_w + ix) * C + c] : s.in_zp;
+              sum += (int64_t)v * w[((o * s.k_h + ty) * s.k_w + tx) * C + c];
+            }
+          }
+        }
+        int32_t at = (y * s.out_w + x) * oc + o;
+        expect(out[at], ref_out(&rq, sum, o), "conv", k, at);
+        expect(twin[at], out[at], "conv twin", k, at);
+      }
+    }
+  }
+}
+
+/* The fused requantization (utvm_blk_requant) against utvm_requant_s8 on edge accumulators. */
+static void check_requant(void) {
+  static const int32_t accs[] = {INT32_MIN, INT32_MIN + 1, -65536, -32769, -129, -3, -2, -1, 0, 1, 2, 3, 127,
+                                 65535, INT32_MAX - 1, INT32_MAX};
+  for (int32_t j = 0; j < 4000; ++j) {
+    int32_t m = j % 7 == 0 ? INT32_MIN : j % 7 == 1 ? INT32_MAX : j % 7 == 2 ? (1 << 30) : utvm_blk_s32(rnd());
+    int32_t s = rnd_in(-31, 31), acc = j < 16 * 16 ? accs[j % 16] : utvm_blk_s32(rnd()) >> rnd_in(0, 31);
+    if (j % 5 == 0 && s < 0) acc = (int32_t)((rnd() & 0xFFFFu) << (-s - 1)) | 1; /* near a tie */
+    expect(utvm_blk_requant_s32(acc, m, s), utvm_requant_s32(acc, m, s), "requant", m, s);
+    int32_t x = utvm_blk_s32(rnd()), y = j % 3 ? utvm_blk_s32(rnd()) : INT32_MIN;
+    expect(utvm_blk_srdhm(x, y), utvm_srdhm(x, y), "srdhm", x, y);
+  }
+}
+
+int main(void) {
+  check_requant();
+  for (int round = 0; round < 400; ++round) {
+    check_matmul(round % 4);
+    check_dw(round % 4, 0);
+    check_dw(round % 4, 1);
+    check_conv(round % 4);
+  }
+  say("blocked: ");
+  say_int(checks);
+  say(" checks, ");
+  say_int(mismatches);
+  say(UTVM_BLK_SIMD ? " mismatches (SMLAD path)\n" : " mismatches (portable path)\n");
+  return mismatches != 0;
+}

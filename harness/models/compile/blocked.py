@@ -1,0 +1,237 @@
+"""Opt-in kernels on the register-blocked micro-kernels of crt/include/utvm/dsp_blocked.h: 1x1
+CONV_2D (stride 1, no padding) and per-channel FULLY_CONNECTED as one matrix-product call (2 output
+channels x 2 pixels per tile, inputs widened to int16 once per pixel row, requantization fused),
+DEPTHWISE_CONV_2D (depth multiplier 1) as one depthwise call (3x3 special case, four channels per
+pass). The rest is harness.models.compile.dsp.apply_dsp's.
+
+    compile_model(model, scheduler=apply_blocked)
+
+TIR tensorization cannot express a tile with its fused epilogue, so a kernel that fits keeps its
+PrimFunc (same parameters, hence the same TVM-FFI function `__tvm_ffi_<name>` the graph executor and
+the tuner call) with its body replaced by one extern call into the header; the layer's constants
+(shapes, window, zero points, activation range) are read from the kernel's own TIR (the int8 kernels
+of harness.models.tflite, double rounding as TFLite Micro). A kernel whose TIR does not have that
+form keeps its schedule. with_blocked_header includes the header in the emitted C.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from harness.models.compile.dsp import apply_dsp
+from harness.models.int8.attrs import OP_ATTR, SCHEDULED_ATTR
+
+HEADER = "utvm/dsp_blocked_layers.h"
+BLOCKED_ATTR = "utvm.blocked"  # on a kernel that is one call into dsp_blocked.h: its entry point
+MATMUL, CONV, DEPTHWISE = "utvm_blk_matmul_call", "utvm_blk_conv_call", "utvm_blk_dw_call"
+DOUBLE_ROUNDING = {"out_ab", "out_nudged", "out_x", "out_e", "out_mask"}  # the epilogue's Let buffers
+PER_TENSOR = {"out_ab", "out_nudged", "out_x"}  # the same with the multiplier and shift constants
+MAX_SCRATCH = 1024  # widened K elements per pixel row (two rows on the stack)
+MAX_TAPS = 64  # UTVM_BLK_DW_MAX_TAPS
+
+
+def _shape(buf: Any) -> tuple[int, ...]:
+    return tuple(int(d) for d in buf.shape)
+
+
+def _block(sch: Any, name: str) -> Any | None:
+    try:
+        return sch.get(sch.get_sblock(name))
+    except Exception:  # no such block
+        return None
+
+
+def _int(expr: Any) -> int:
+    if type(expr).__name__ != "IntImm":
+        raise ValueError(f"not a constant: {expr}")
+    return int(expr.value)
+
+
+def _evaluate(expr: Any, env: dict[str, int]) -> int:
+    """An index expression (+, -, *, variables, constants) at env (variables by name, default 0)."""
+    kind = type(expr).__name__
+    if kind == "IntImm":
+        return int(expr.value)
+    if kind == "Var":
+        return env.get(str(expr.name), 0)
+    ops: dict[str, Callable[[int, int], int]] = {"Add": int.__add__, "Sub": int.__sub__, "Mul": int.__mul__}
+    if kind not in ops:
+        raise ValueError(f"unexpected index expression {expr}")
+    return ops[kind](_evaluate(expr.a, env), _evaluate(expr.b, env))
+
+
+def _requant(sch: Any) -> tuple[int, int, int]:
+    """(output zero point, act_min, act_max) of the "out" block: Cast(int8, min(max(v + zp, lo), hi))."""
+    out = _block(sch, "out")
+    names = {b.name for b in out.alloc_buffers} if out is not None else set()
+    if out is None or names not in (DOUBLE_ROUNDING, PER_TENSOR):
+        raise ValueError("not TFLite's double-rounding epilogue")
+    clamp = out.body.seq[-1].value.value
+    hi, lo, scaled = _int(clamp.b), _int(clamp.a.b), clamp.a.a
+    zp = 0
+    if type(scaled).__name__ in ("Add", "Sub") and type(scaled.b).__name__ == "IntImm":
+        zp = _int(scaled.b) if type(scaled).__name__ == "Add" else -_int(scaled.b)
+    return zp, lo, hi
+
+
+def _per_tensor(sch: Any) -> tuple[int, int]:
+    """(multiplier, shift) baked into a per-tensor epilogue: ab = acc * m + bias * m, then a right
+    shift of the high product by -shift (none for shift 0; a left shift is not taken)."""
+    out = _block(sch, "out")
+    assert out is not None
+    ab = out.body.seq[0].value
+    if type(ab).__name__ != "Add" or _int(ab.a.b) != _int(ab.b.b) or "*" in str(ab.a.a):
+        raise ValueError("not a per-tensor multiplier")  # (a left shift multiplies the accumulator)
+    shifts: list[int] = []
+
+    def visit(e: Any) -> None:
+        kind = type(e).__name__
+        if kind in ("RShift", "ShiftRight") and type(e.b).__name__ == "IntImm" and "out_x" in str(e.a):
+            shifts.append(_int(e.b))
+        for field in ("a", "b", "value", "condition", "true_value", "false_value"):
+            child = getattr(e, field, None)
+            if child is not None and not isinstance(child, int | str):
+                visit(child)
+
+    visit(out.body.seq[-1].value)
+    if len(set(shifts)) > 1:
+        raise ValueError("unexpected epilogue")
+    return _int(ab.a.b), -(shifts[0] if shifts else 0)
+
+
+def _window(sch: Any) -> list[int]:
+    """[stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, in_zp] from the "pad" and "acc" blocks."""
+    pad, in_zp, top, left = _block(sch, "pad"), 0, 0, 0
+    if pad is not None:
+        _, load, value = pad.body.value.args
+        in_zp, top, left = _int(value), -_evaluate(load.indices[1], {}), -_evaluate(load.indices[2], {})
+    acc = _block(sch, "acc")
+    assert acc is not None
+    load = acc.body.value.b.a.value  # Cast(int32, padded-input load) * Cast(int32, weight load)
+    names = [str(iv.var.name) for iv in acc.iter_vars]  # n, y, z, c, rh, rw[, rc]
+    rows, cols = load.indices[1], load.indices[2]
+    sh, dh = _evaluate(rows, {names[1]: 1}), _evaluate(rows, {names[4]: 1})
+    sw, dw = _evaluate(cols, {names[2]: 1}), _evaluate(cols, {names[5]: 1})
+    return [sh, sw, dh, dw, top, left, in_zp]
+
+
+def _fully_connected(func: Any, sch: Any) -> tuple[str, list[int]]:
+    params = list(func.params)
+    x, w, out = _shape(params[0]), _shape(params[1]), _shape(params[-1])
+    if len(params) == 6:
+        per_channel, m, s = 1, 0, 0
+    elif len(params) == 4:
+        (m, s), per_channel = _per_tensor(sch), 0
+    else:
+        raise ValueError("unexpected parameters")
+    if w[1] > MAX_SCRATCH or int(np.prod(x)) != out[0] * w[1]:
+        raise ValueError("too long a row")
+    return MATMUL, [out[0], w[1], w[0], per_channel, *_requant(sch), m, s]
+
+
+def _conv2d(func: Any, sch: Any) -> tuple[str, list[int]]:
+    params = list(func.params)
+    if len(params) != 6:
+        raise ValueError("unexpected parameters")
+    x, w, out = _shape(params[0]), _shape(params[1]), _shape(params[5])
+    zp, lo, hi = _requant(sch)
+    if _block(sch, "pad") is None and w[1:3] == (1, 1) and x[:3] == out[:3] and x[3] <= MAX_SCRATCH:
+        return MATMUL, [x[0] * x[1] * x[2], x[3], w[0], 1, zp, lo, hi, 0, 0]
+    if x[0] != 1 or w[1] * w[2] * w[3] > MAX_SCRATCH:
+        raise ValueError("batch or window too large")
+    *window, in_zp = _window(sch)
+    return CONV, [x[1], x[2], x[3], w[0], w[1], w[2], *window, out[1], out[2], in_zp, zp, lo, hi]
+
+
+def _depthwise(func: Any, sch: Any) -> tuple[str, list[int]]:
+    params = list(func.params)
+    x, w, out = _shape(params[0]), _shape(params[1]), _shape(params[-1])
+    if len(params) != 6 or x[0] != 1 or w[0] != 1 or x[3] != w[3] or out[3] != w[3]:
+        raise ValueError("depth multiplier other than 1")
+    if w[1] * w[2] > MAX_TAPS:
+        raise ValueError("too large a window")
+    sh, sw, dh, dw, top, left, in_zp = _window(sch)
+    return DEPTHWISE, [x[1], x[2], x[3], w[1], w[2], sh, sw, dh, dw, top, left, out[1], out[2], in_zp,
+                       *_requant(sch)]
+
+
+PARSERS = {"conv2d": _conv2d, "fully_connected": _fully_connected, "depthwise_conv2d": _depthwise}
+
+
+def _call(func: Any, op: str) -> tuple[str, list[int]]:
+    import tvm
+
+    return PARSERS[op](func, tvm.s_tir.Schedule(func))
+
+
+def _source(func: Any, entry: str, scalars: list[int]) -> str:
+    """TVMScript of the kernel: its parameters, scratch buffers, one call_extern."""
+    params = list(func.params)
+    sig = ", ".join(f'{p.name}: T.Buffer({_shape(p)}, "{p.dtype}")' for p in params)
+    data = [f"{p.name}.data" for p in params]
+    body: list[str] = []
+    if entry == MATMUL:
+        *shape, m, s = scalars
+        if len(params) == 4:  # per-tensor: the multiplier and shift in a two-element buffer
+            body += ['    ms = T.alloc_buffer((2,), "int32")', f"    ms[0] = {m}", f"    ms[1] = {s}"]
+            data = [*data[:3], "ms.data", "T.address_of(ms[1])", data[3]]
+        body.append(f'    scratch = T.alloc_buffer(({2 * shape[1]},), "int16")')
+        args = [*data[:5], "scratch.data", data[5], *map(str, shape)]
+    elif entry == CONV:
+        k = scalars[2] * scalars[4] * scalars[5]
+        body += [f'    patch = T.alloc_buffer(({2 * k},), "int8")',
+                 f'    scratch = T.alloc_buffer(({2 * k},), "int16")']
+        args = [*data[:5], "patch.data", "scratch.data", data[5], *map(str, scalars)]
+    else:  # the zero-point row: one byte per channel
+        body.append(f'    zp_row = T.alloc_buffer(({scalars[2]},), "int8")')
+        args = [*data[:5], "zp_row.data", data[5], *map(str, scalars)]
+    body.append(f'    T.call_extern("int32", "{entry}", {", ".join(args)})')
+    head = ["@T.prim_func(private=True)", f"def main({sig}):", '    T.func_attr({"tirx.noalias": True})']
+    return "\n".join([*head, *body])
+
+
+def blocked_kernel(func: Any, op: str) -> Any | None:
+    """The kernel as one call into dsp_blocked.h (attributes kept, marked scheduled and "utvm.blocked"),
+    or None if it does not fit."""
+    import tvm
+    from tvm.script import tirx as T
+
+    try:
+        entry, scalars = _call(func, op)
+    except (ValueError, AttributeError, IndexError, TypeError):
+        return None
+    new = tvm.script.from_source(_source(func, entry, scalars), extra_vars={"T": T})
+    attrs = {str(k): v for k, v in func.attrs.items()} if func.attrs is not None else {}
+    return new.with_attrs({**attrs, SCHEDULED_ATTR: True, BLOCKED_ATTR: entry})
+
+
+def apply_blocked(mod: Any) -> Any:
+    """The module with the kernels that fit as calls into dsp_blocked.h, the rest as apply_dsp."""
+    updates: dict[Any, Any] = {}
+    for gv, func in mod.functions.items():
+        attrs = getattr(func, "attrs", None)
+        if attrs is None or OP_ATTR not in attrs or SCHEDULED_ATTR in attrs:
+            continue
+        op = str(attrs[OP_ATTR])
+        if op in ("conv2d", "fully_connected", "depthwise_conv2d"):
+            new = blocked_kernel(func, op)
+            if new is not None:
+                updates[gv] = new
+    if updates:
+        mod = mod.clone()
+        for gv, func in updates.items():
+            mod.update_func(gv, func)
+    return apply_dsp(mod)
+
+
+def with_blocked_header(source: str) -> str:
+    """Kernel C with dsp_blocked.h included where it calls it, without TVM's prototypes of the calls."""
+    names = f"{MATMUL}|{CONV}|{DEPTHWISE}"
+    if not re.search(rf"\b({names})\(", source):
+        return source
+    prototype = rf'(#ifdef __cplusplus\nextern "C"\n#endif\n)?TVM_DLL int32_t ({names})\([^;{{}}]*\);\n'
+    return f'#include "{HEADER}"\n' + re.sub(prototype, "", source)

@@ -1,0 +1,68 @@
+"""The register-blocked micro-kernels of crt/include/utvm/dsp_blocked.h (matrix product for 1x1
+convolutions and fully connected layers, depthwise general and 3x3, the fused requantization):
+crt/tests/blocked_check.c compares them with naive int64 references and with their portable build
+(blocked_twin.c) on the host under ASan/UBSan and bare-metal under QEMU, mps2-an386 (Cortex-M4,
+SMLAD) and mps2-an385 (Cortex-M3, portable); crt/tests/blocked_bench.c counts instructions per MAC
+under -icount on both."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.test_c_units import compile_c
+from tests.test_mve_kernels import BOARDS, INCLUDE, TESTS, WARNINGS, qemu
+
+CHECK = re.compile(r"blocked: (\d+) checks, 0 mismatches \((\w+) path\)")
+
+
+def baremetal(out: Path, sources: list[str], cflags: list[str], opt: str = "-O3") -> Path:
+    """Like test_mve_kernels.baremetal, with several sources."""
+    subprocess.run(["arm-none-eabi-gcc", *WARNINGS, opt, "-mthumb", *cflags, "-DUTVM_BAREMETAL",
+                    f"-I{INCLUDE}", f"-I{TESTS}", *[str(TESTS / s) for s in sources],
+                    str(TESTS / "bm_startup.c"), "-T", str(TESTS / "bm.ld"), "-nostartfiles",
+                    "--specs=nano.specs", "-o", str(out)], check=True, capture_output=True, text=True)
+    return out
+
+
+def test_blocked_checks_under_sanitizers(tmp_path: Path) -> None:
+    for cc in ("gcc", "clang-14"):
+        if shutil.which(cc) is None:
+            continue
+        sources = [str(TESTS / "blocked_check.c"), str(TESTS / "blocked_twin.c")]
+        exe = compile_c(tmp_path / f"blocked_{cc}", sources, cc=cc, extra=(f"-I{TESTS}",))
+        proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0 and proc.stderr == "", proc.stdout + proc.stderr
+        match = CHECK.search(proc.stdout)
+        assert match and int(match[1]) > 100000 and match[2] == "portable", proc.stdout
+
+
+@pytest.mark.parametrize("machine", ["mps2-an386", "mps2-an385"])
+def test_blocked_checks_bare_metal_under_qemu(machine: str, tmp_path: Path) -> None:
+    cflags, path = BOARDS[machine]
+    for opt in ("-O2", "-O3"):
+        elf = baremetal(tmp_path / f"check{opt}.elf", ["blocked_check.c", "blocked_twin.c"], cflags, opt)
+        status, output = qemu(machine, elf)
+        match = CHECK.search(output)
+        assert status == 0 and match and int(match[1]) > 100000 and match[2] == path, f"{opt}: {output}"
+
+
+def bench(machine: str, tmp_path: Path) -> dict[str, float]:
+    elf = baremetal(tmp_path / f"bench-{machine}.elf", ["blocked_bench.c"], BOARDS[machine][0])
+    status, output = qemu(machine, elf, "-icount", "shift=5")
+    assert status == 0, output
+    print("\n" + output, end="")
+    return {name: float(v) for name, v in re.findall(r"bench (.+?): ([\d.]+) instructions per MAC", output)}
+
+
+def test_blocked_instructions_per_mac(tmp_path: Path) -> None:
+    smlad, portable = bench("mps2-an386", tmp_path), bench("mps2-an385", tmp_path)
+    kws_pointwise = "matmul 1x1 conv 25x5 pixels k=64 c=64 (kws01)"
+    # (kws01's own convolutions, shapes constant in the generated C: 2.1 per MAC, bench/layer_macs.py)
+    assert smlad[kws_pointwise] < 3.5 and smlad[kws_pointwise] * 1.25 < portable[kws_pointwise]
+    for name, value in smlad.items():
+        assert value < portable[name] * 1.2, name  # never much worse than the portable build

@@ -1,0 +1,54 @@
+"""harness.models.compile.blocked.apply_blocked on a real model: MLPerf Tiny's kws01 (DS-CNN: a 10x4 strided
+convolution, four 3x3 depthwise and four 1x1 convolutions, a per-tensor fully connected layer), each
+of those layers one call into utvm/dsp_blocked_layers.h, bit-exact with TFLite Micro on the host
+(portable path) and on qemu-mps2-an386 (Cortex-M4, SMLAD)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.device import Device
+from harness.models.deploy import reference as references
+from harness.models.deploy.check import seeded_agreement
+from harness.models.deploy.graph_client import GraphModule
+from tests.conftest import mlperf_tiny_model, require_tvm
+
+_BUILT: dict[str, Any] = {}
+
+
+def compiled() -> Any:
+    require_tvm()
+    from harness.models.compile import compile_model
+    from harness.models.compile.blocked import apply_blocked
+
+    if "kws01" not in _BUILT:
+        _BUILT["kws01"] = compile_model(mlperf_tiny_model("kws01"), scheduler=apply_blocked)
+    return _BUILT["kws01"]
+
+
+def test_every_convolution_and_dense_layer_of_kws01_is_one_blocked_call() -> None:
+    from harness.models.compile.blocked import BLOCKED_ATTR, CONV, DEPTHWISE, MATMUL
+    from harness.models.int8.attrs import OP_ATTR
+
+    model = compiled()
+    entries = {str(f.attrs[BLOCKED_ATTR]) for f in model.relax_mod.functions.values()
+               if getattr(f, "attrs", None) and OP_ATTR in f.attrs
+               and str(f.attrs[OP_ATTR]) in ("conv2d", "depthwise_conv2d", "fully_connected")
+               and BLOCKED_ATTR in f.attrs}
+    assert entries == {CONV, DEPTHWISE, MATMUL}
+    assert model.kernels_c.startswith('#include "utvm/dsp_blocked_layers.h"\n')
+    assert "TVM_DLL int32_t utvm_blk_" not in model.kernels_c
+
+
+@pytest.mark.parametrize("target", ["host", "qemu-mps2-an386-semihosting"])
+def test_kws01_with_apply_blocked_matches_tflite_micro(target: str, tmp_path: Path) -> None:
+    from harness.models.deploy.run import build_model_image
+
+    model = compiled()
+    reference = references.for_model(mlperf_tiny_model("kws01"), "tflite", model)
+    with Device(build_model_image(model, target, tmp_path / "image"), workdir=tmp_path) as client:
+        agreement = seeded_agreement(GraphModule(client, model.graph), reference, 2)
+    assert agreement.max_diff_lsb == 0 and agreement.top1_agree == 2, agreement
