@@ -50,7 +50,7 @@ def profile(model: Path, target: str, name: str, work: Path) -> dict[str, list[f
     compiled, _ = compile_for(model, tgt, scheduler=SCHEDULERS[name])
     funcs = {gv.name_hint: f for gv, f in compiled.relax_mod.functions.items()}
     per_op: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    with Device(build_model_image(compiled, target, work / name), workdir=work) as client:
+    with Device(build_model_image(compiled, tgt, work / name), workdir=work) as client:
         module = GraphModule(client, compiled.graph)
         module.time_run(repeat=1)
         for func_name, seconds in module.profile():

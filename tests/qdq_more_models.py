@@ -148,7 +148,7 @@ def every_int8() -> np.ndarray:
 
 
 def run_onnxruntime(path: Path, x: np.ndarray) -> Any:
-    from harness.models.deploy.reference import onnxruntime_session
+    from harness.models.deploy.reference_onnx import onnxruntime_session
 
     session = onnxruntime_session(path)
     return session.run(None, {session.get_inputs()[0].name: x})[0]

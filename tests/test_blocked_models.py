@@ -14,6 +14,8 @@ from harness.device import Device
 from harness.models.deploy import reference as references
 from harness.models.deploy.check import seeded_agreement
 from harness.models.deploy.graph_client import GraphModule
+from harness.models.frontends.loaded import read_model
+from harness.targets import get_target
 from tests.conftest import mlperf_tiny_model, require_tvm
 
 _BUILT: dict[str, Any] = {}
@@ -21,8 +23,8 @@ _BUILT: dict[str, Any] = {}
 
 def compiled() -> Any:
     require_tvm()
-    from harness.models.compile import compile_model
     from harness.models.compile.blocked import apply_blocked
+    from harness.models.compile.model import compile_model
 
     if "kws01" not in _BUILT:
         _BUILT["kws01"] = compile_model(mlperf_tiny_model("kws01"), scheduler=apply_blocked)
@@ -48,7 +50,7 @@ def test_kws01_with_apply_blocked_matches_tflite_micro(target: str, tmp_path: Pa
     from harness.models.deploy.run import build_model_image
 
     model = compiled()
-    reference = references.for_model(mlperf_tiny_model("kws01"), "tflite", model)
-    with Device(build_model_image(model, target, tmp_path / "image"), workdir=tmp_path) as client:
+    reference = references.for_model(read_model(mlperf_tiny_model("kws01")), model)
+    with Device(build_model_image(model, get_target(target), tmp_path / "image"), workdir=tmp_path) as client:
         agreement = seeded_agreement(GraphModule(client, model.graph), reference, 2)
     assert agreement.max_diff_lsb == 0 and agreement.top1_agree == 2, agreement

@@ -15,6 +15,7 @@ from harness.fuzz.cases import KINDS, Case, make_case
 from harness.fuzz.runner import Disagreement, Report, fuzz
 from harness.fuzz.shrink import shrink
 from harness.fuzz.tflite_gen import OPS
+from harness.targets import Target, get_target
 from tests.conftest import require_tvm
 
 pytestmark = pytest.mark.tvm
@@ -26,7 +27,8 @@ IMPORTER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL
 
 def _run(kind: str, seed: int, n: int, target: str, tmp_path: Path, batch: int = 50) -> Report:
     require_tvm()
-    report = fuzz([make_case(kind, seed, i) for i in range(n)], target, tmp_path, batch_cases=batch)
+    cases = [make_case(kind, seed, i) for i in range(n)]
+    report = fuzz(cases, get_target(target), tmp_path, batch_cases=batch)
     assert not report.disagreements, "\n".join(d.line() for d in report.disagreements)
     return report
 
@@ -63,7 +65,7 @@ def test_saved_regressions_agree(note: str, tmp_path: Path) -> None:
     require_tvm()
     from harness.fuzz.regress import replay
 
-    assert replay(REGRESSIONS / note, "host", tmp_path) is None
+    assert replay(REGRESSIONS / note, get_target("host"), tmp_path) is None
 
 
 def test_a_case_is_a_function_of_seed_and_index() -> None:
@@ -92,14 +94,14 @@ def test_the_generator_covers_every_importer_operator_and_the_quantization_corne
 
 def test_the_shrinker_keeps_the_smallest_case_that_still_disagrees(tmp_path: Path) -> None:
     """The search itself, with "disagrees" standing for "has a CONV_2D" (no device run)."""
-    def check(case: Case, target: str, workdir: Path) -> Disagreement | None:
+    def check(case: Case, target: Target, workdir: Path) -> Disagreement | None:
         case.expected = [np.zeros(1)]
         return Disagreement(case, "conv") if "CONV_2D" in case.ops.split(">") else None
 
     start = next(c for c in (make_case("tflite", 9, i) for i in range(500))
                  if len(c.model.ops) == 3 and "CONV_2D" in c.ops.split(">")[1:])
     start.expected = [np.zeros(1)]
-    found = shrink(Disagreement(start, "conv"), "host", tmp_path, budget=40, check=check)
+    found = shrink(Disagreement(start, "conv"), get_target("host"), tmp_path, budget=40, check=check)
     assert set(found.case.ops.split(">")) == {"CONV_2D"}
     assert found.case.size < start.size
 

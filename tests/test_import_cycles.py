@@ -1,7 +1,7 @@
 """No import cycle anywhere in `harness`: a module that imports, directly or not, a module that
 imports it back makes both hard to read, move and test alone (there was one of 22 files through
-models/compile.py, where ModelError lived). The graph is grimp's (import-linter's), with every import counted, those inside
-functions included."""
+models/compile.py, where ModelError lived). The graph is grimp's (import-linter's), with every
+import counted, those inside functions included."""
 
 from __future__ import annotations
 

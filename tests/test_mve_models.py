@@ -15,6 +15,7 @@ from harness.device import Device
 from harness.models.deploy import reference as references
 from harness.models.deploy.check import seeded_agreement
 from harness.models.deploy.graph_client import GraphModule
+from harness.models.frontends.loaded import read_model
 from harness.targets import all_targets, get_target
 from tests.conftest import mlperf_tiny_model, require_tvm
 
@@ -50,7 +51,7 @@ def test_kws01_with_apply_mve_matches_tflite_micro(target: str, tmp_path: Path) 
     from harness.models.deploy.run import build_model_image
 
     model = compiled()
-    reference = references.for_model(mlperf_tiny_model("kws01"), "tflite", model)
+    reference = references.for_model(read_model(mlperf_tiny_model("kws01")), model)
     with Device(build_model_image(model, get_target(target), tmp_path / "image"), workdir=tmp_path) as client:
         agreement = seeded_agreement(GraphModule(client, model.graph), reference, 2)
     assert agreement.max_diff_lsb == 0 and agreement.top1_agree == 2, agreement

@@ -17,7 +17,7 @@ from harness.fuzz.regress import save
 from harness.fuzz.runner import Report, fuzz
 from harness.fuzz.shrink import disagrees, shrink
 from harness.models.compile.model import Scheduler
-from harness.targets import get_target
+from harness.targets import Target, get_target
 
 
 class FuzzUsageError(UtvmError):
@@ -44,7 +44,7 @@ def add_fuzz(sub: argparse._SubParsersAction, default_target: str) -> None:
     p.set_defaults(func=_cmd_fuzz)
 
 
-def _options(args: argparse.Namespace) -> tuple[str, tuple[str, ...]]:
+def _options(args: argparse.Namespace) -> tuple[str, tuple[str, ...], Target]:
     kind = "qdq" if args.qdq else "tflite"
     known = KINDS[kind].operators()
     ops = tuple(args.ops or ())
@@ -54,8 +54,7 @@ def _options(args: argparse.Namespace) -> tuple[str, tuple[str, ...]]:
                              f"known: {', '.join(known)}")
     if args.cases < 0 or args.size < 1 or args.batch < 1:
         raise FuzzUsageError("--cases must be >= 0, --size and --batch >= 1")
-    get_target(args.target)
-    return kind, ops
+    return kind, ops, get_target(args.target)  # the target, looked up once
 
 
 def summary(report: Report) -> dict:
@@ -74,7 +73,7 @@ def _dsp() -> Scheduler:
 
 def _cmd_fuzz(args: argparse.Namespace) -> int:
     try:
-        kind, ops = _options(args)
+        kind, ops, target = _options(args)
     except UtvmError as exc:
         print(f"utvm fuzz: error: {exc}", file=sys.stderr)
         return 2
@@ -83,12 +82,12 @@ def _cmd_fuzz(args: argparse.Namespace) -> int:
         indices = range(args.start, args.start + args.cases)
         cases = [make_case(kind, args.seed, i, args.size, ops) for i in indices]
         scheduler = _dsp() if args.dsp else None
-        report = fuzz(cases, args.target, workdir, batch_cases=args.batch, scheduler=scheduler,
+        report = fuzz(cases, target, workdir, batch_cases=args.batch, scheduler=scheduler,
                       progress=lambda r, done: print(f"{done}/{len(cases)} cases: {r.matched} agree, "
                                                      f"{len(r.disagreements)} disagree", file=sys.stderr))
         if not args.no_shrink:
             check = partial(disagrees, scheduler=scheduler)
-            shrunk = [shrink(d, args.target, workdir / "shrink", check=check) for d in report.disagreements]
+            shrunk = [shrink(d, target, workdir / "shrink", check=check) for d in report.disagreements]
             report.disagreements = list({d.case.name + d.case.ops: d for d in shrunk}.values())
         for found in report.disagreements if args.save else []:
             save(found, Path(args.save), args.target)

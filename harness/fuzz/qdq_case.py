@@ -55,7 +55,7 @@ def write(models: list[QdqModel], directory: Path) -> Path:
 
 
 def _run(path: Path, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    from harness.models.deploy.reference import onnxruntime_session
+    from harness.models.deploy.reference_onnx import onnxruntime_session
 
     try:
         with quiet_stderr():

@@ -15,6 +15,7 @@ from harness.fuzz.runner import Disagreement, compare
 from harness.models.compile.model import compile_model
 from harness.models.deploy.graph_client import GraphModule
 from harness.models.deploy.run import build_model_image
+from harness.targets import Target
 
 SUFFIX = {"tflite": ".tflite", "qdq": ".onnx"}
 
@@ -38,7 +39,7 @@ def save(found: Disagreement, directory: Path, target: str) -> Path:
     return path
 
 
-def replay(note: Path, target: str, workdir: Path) -> str | None:
+def replay(note: Path, target: Target, workdir: Path) -> str | None:
     """How the saved case disagrees with its reference on `target` now, or None."""
     info = json.loads(note.read_text())
     model = note.parent / info["model"]

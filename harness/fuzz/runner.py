@@ -20,6 +20,7 @@ from harness.fuzz.reference import Refused
 from harness.models.compile.model import Scheduler, compile_model
 from harness.models.deploy.graph_client import GraphModule
 from harness.models.deploy.run import build_model_image
+from harness.targets import Target
 
 
 @dataclass
@@ -91,7 +92,7 @@ def compare(case: Case, got: list[np.ndarray]) -> str | None:
     return None
 
 
-def run_batch(cases: list[Case], target: str, workdir: Path, report: Report,
+def run_batch(cases: list[Case], target: Target, workdir: Path, report: Report,
               scheduler: Scheduler | None = None) -> None:
     """Compile the cases as one model (kernels scheduled by `scheduler`, default each op's default
     schedule), run it once on the target, compare each case."""
@@ -136,12 +137,12 @@ def _bytes(case: Case) -> int:
     return sum(x.nbytes for x in case.inputs) + sum(e.nbytes for e in case.expected)
 
 
-def fuzz(cases: list[Case], target: str, workdir: Path, batch_bytes: int = 24_000,
+def fuzz(cases: list[Case], target: Target, workdir: Path, batch_bytes: int = 24_000,
          batch_cases: int = 40, scheduler: Scheduler | None = None,
          progress: Callable[[Report, int], None] | None = None) -> Report:
     """Every case triaged, then the runnable ones in images of at most `batch_cases` cases and
     about `batch_bytes` bytes of inputs and outputs."""
-    report = Report(target)
+    report = Report(target.name)
     start = time.monotonic()
     batch: list[Case] = []
     for done, case in enumerate(cases):

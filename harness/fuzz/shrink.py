@@ -14,6 +14,7 @@ import numpy as np
 from harness.fuzz.cases import KINDS, Case, make_case
 from harness.fuzz.runner import Disagreement, Report, run_batch, triage
 from harness.models.compile.model import Scheduler
+from harness.targets import Target
 
 
 def _weight(case: Case) -> tuple[int, int]:
@@ -21,9 +22,9 @@ def _weight(case: Case) -> tuple[int, int]:
     return len(case.ops.split(">")), elements
 
 
-def disagrees(case: Case, target: str, workdir: Path,
+def disagrees(case: Case, target: Target, workdir: Path,
               scheduler: Scheduler | None = None) -> Disagreement | None:
-    report = Report(target)
+    report = Report(target.name)
     if triage(case, report):
         run_batch([case], target, workdir, report, scheduler)
     return report.disagreements[0] if report.disagreements else None
@@ -50,8 +51,8 @@ def _smaller(case: Case, tries: int = 3) -> list[Case]:
     return out
 
 
-def shrink(found: Disagreement, target: str, workdir: Path, budget: int = 24,
-           check: Callable[[Case, str, Path], Disagreement | None] = disagrees) -> Disagreement:
+def shrink(found: Disagreement, target: Target, workdir: Path, budget: int = 24,
+           check: Callable[[Case, Target, Path], Disagreement | None] = disagrees) -> Disagreement:
     """The smallest disagreeing case found within `budget` tries."""
     best = found
     spent = 0

@@ -38,7 +38,7 @@ from harness.models.deploy.package import (
     _makefile,
     measure_workspace,
 )
-from harness.models.frontends import formats
+from harness.models.frontends.loaded import read_model
 
 RUNTIME_FILES = ("src/runtime/runtime.c", "src/runtime/backend.c", "src/runtime/timer.c",
                  "src/memory/std_allocator.c", "src/aot/aot.c", "lib/aot_library.c")
@@ -52,13 +52,11 @@ def package_aot(model: Path | Any, out: Path, name: str = "model",
     name = _check_name(name)
     if not re.fullmatch(r"\.[A-Za-z0-9_.]+", param_section):
         raise UtvmError(f"section name {param_section!r}: expected something like .rodata.utvm_params")
-    compiled = compile_model(model, scheduler=scheduler, tuning=tunings.resolve(tuning, target))
+    loaded = read_model(model) if isinstance(model, str | Path) else None  # the file, read once
+    compiled = compile_model(loaded or model, scheduler=scheduler, tuning=tunings.resolve(tuning, target))
     graph = compiled.graph
     aot.check(graph)
-    if isinstance(model, str | Path):
-        ref = references.for_model(model, formats.detect(Path(model)), compiled)
-    else:
-        ref = references.tvm_cpu(compiled)
+    ref = references.for_model(loaded, compiled)
     scratch = measure_workspace(compiled, out / ".measure", ref) + WORKSPACE_SLACK
     _copy_runtime(out)
     quiet = "".join(f'#pragma GCC diagnostic ignored "{w}"\n' for w in KERNEL_WARNINGS)

@@ -11,35 +11,18 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from harness.errors import UtvmError
+from harness.models.deploy.reference_base import Reference, compare, version
+from harness.models.deploy.reference_onnx import onnx_reference, onnxruntime_reference
 from harness.models.frontends import formats
 from harness.models.frontends.loaded import LoadedModel
 
-
-@dataclass
-class Reference:
-    runtime: str  # e.g. "tflite-micro"
-    version: str
-    run: Callable[[list[np.ndarray]], list[np.ndarray]]
-    arena_bytes: int | None = None  # TFLite Micro's whole arena for the model, where it tells
-
-    def describe(self) -> dict[str, Any]:
-        return {"runtime": self.runtime, "version": self.version, "arena_bytes": self.arena_bytes}
-
-
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "unknown"
+__all__ = ["Reference", "compare", "for_model", "onnxruntime_reference", "tflite_micro", "tvm_cpu"]
 
 
 def tflite_micro(model: Path, n_outputs: int | None = None) -> Reference:
@@ -59,7 +42,7 @@ def tflite_micro(model: Path, n_outputs: int | None = None) -> Reference:
         interpreter.invoke()
         return [np.array(interpreter.get_output(i)) for i in range(n_outputs)]
 
-    return Reference("tflite-micro", _version("tflite-micro"), run, _tflm_arena(model))
+    return Reference("tflite-micro", version("tflite-micro"), run, _tflm_arena(model))
 
 
 def _tflm_interpreter(runtime: Any, model: Path, arena: int | None = None) -> Any:
@@ -105,38 +88,10 @@ def _tflm_arena(model: Path) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def onnxruntime_session(model: Path) -> Any:
-    """onnxruntime on the CPU at its basic graph optimisations: constant folding, but no fusion of
-    DequantizeLinear/op/QuantizeLinear into its int8 kernels. Those depend on the CPU: without VNNI,
-    x86 MLAS multiplies int8 pairs with VPMADDUBSW, whose int16 sums saturate (hence quantize_static's
-    reduce_range "for non-VNNI CPUs"), and a QDQ model came out 14 LSB off on an AVX2 machine; the
-    unfused graph computes what the model says on every CPU."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise UtvmError("comparing an ONNX model needs onnxruntime (pip install onnxruntime)") from None
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-    return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-
-
-def onnxruntime_reference(model: Path) -> Reference:
-    import onnxruntime as ort
-
-    session = onnxruntime_session(model)
-    names = [i.name for i in session.get_inputs()]
-
-    def run(inputs: list[np.ndarray]) -> list[np.ndarray]:
-        return [np.asarray(o) for o in session.run(None, dict(zip(names, inputs, strict=True)))]
-
-    return Reference("onnxruntime", ort.__version__, run)
-
-
 def tvm_cpu(compiled: Any) -> Reference:
     from harness.models.compile.model import reference
 
-    return Reference("tvm-llvm", _version("apache-tvm"), lambda xs: reference(compiled, xs))
+    return Reference("tvm-llvm", version("apache-tvm"), lambda xs: reference(compiled, xs))
 
 
 def for_model(model: LoadedModel | None, compiled: Any) -> Reference:
@@ -146,34 +101,5 @@ def for_model(model: LoadedModel | None, compiled: Any) -> Reference:
     if model is not None and model.path is not None and model.format == formats.TFLITE:
         return tflite_micro(model.path, len(model.parsed.outputs))
     if model is not None and model.path is not None and model.format == formats.ONNX:
-        from harness.models.deploy.reference_onnx import onnx_reference
-
         return onnx_reference(model.path)
     return tvm_cpu(compiled)
-
-
-def compare(got: np.ndarray, expected: np.ndarray, scale: float | None = None) -> dict[str, Any]:
-    """How far the device's output is from the reference's: max |diff|, in LSB for integer outputs
-    (or in units of the output's scale, when a float output has one: a QDQ model's output
-    dequantized from int8), and whether the top-1 agrees. Integer outputs, and float outputs with a
-    scale, match within one LSB (the reference may requantize in float, as onnxruntime does);
-    other float outputs match to a relative 1e-4."""
-    got64, exp64 = got.astype(np.float64), np.asarray(expected).astype(np.float64)
-    if got64.shape == exp64.shape:  # NaN where the reference has NaN (sqrt of a negative) agrees
-        both_nan = np.isnan(got64) & np.isnan(exp64)
-        got64, exp64 = np.where(both_nan, 0.0, got64), np.where(both_nan, 0.0, exp64)
-    diff = float(np.abs(got64 - exp64).max(initial=0.0)) if got64.shape == exp64.shape else float("inf")
-    if np.dtype(got.dtype).kind in "iu":
-        lsb: float | None = diff
-    else:
-        lsb = diff / scale if scale else None
-    last = got64.shape[-1] if got64.ndim else 1  # a scalar output is its own row
-    top1 = (got64.shape == exp64.shape and got64.size > 0
-            and bool(np.array_equal(got64.reshape(-1, last).argmax(-1), exp64.reshape(-1, last).argmax(-1))))
-    if np.dtype(got.dtype).kind in "iu":
-        matches = diff <= 1.0
-    elif lsb is not None:
-        matches = lsb <= 1.0 + 1e-3  # float rounding of (q - zero point) * scale
-    else:
-        matches = bool(got64.shape == exp64.shape and np.allclose(got64, exp64, rtol=1e-4, atol=1e-5))
-    return {"max_abs_diff": diff, "max_diff_lsb": lsb, "top1_agrees": top1, "matches_reference": matches}

@@ -17,7 +17,36 @@ from typing import Any
 import numpy as np
 
 from harness.errors import UtvmError, last_line
-from harness.models.deploy.reference import Reference, _version, onnxruntime_reference
+from harness.models.deploy.reference_base import Reference, version
+
+
+def onnxruntime_session(model: Path) -> Any:
+    """onnxruntime on the CPU at its basic graph optimisations: constant folding, but no fusion of
+    DequantizeLinear/op/QuantizeLinear into its int8 kernels. Those depend on the CPU: without VNNI,
+    x86 MLAS multiplies int8 pairs with VPMADDUBSW, whose int16 sums saturate (hence quantize_static's
+    reduce_range "for non-VNNI CPUs"), and a QDQ model came out 14 LSB off on an AVX2 machine; the
+    unfused graph computes what the model says on every CPU."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise UtvmError("comparing an ONNX model needs onnxruntime (pip install onnxruntime)") from None
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+
+
+def onnxruntime_reference(model: Path) -> Reference:
+    import onnxruntime as ort
+
+    session = onnxruntime_session(model)
+    names = [i.name for i in session.get_inputs()]
+
+    def run(inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return [np.asarray(o) for o in session.run(None, dict(zip(names, inputs, strict=True)))]
+
+    return Reference("onnxruntime", ort.__version__, run)
+
 
 Runner = Callable[[list[np.ndarray]], list[np.ndarray]]
 
@@ -42,7 +71,7 @@ def _onnx_reference(model: Path) -> tuple[str, str, Runner]:
             outs = evaluator.run(None, dict(zip(names, inputs, strict=True)))
         return [np.asarray(o) for o in outs]
 
-    return "onnx.reference", _version("onnx"), run
+    return "onnx.reference", version("onnx"), run
 
 
 RUNTIMES: list[Callable[[Path], tuple[str, str, Runner]]] = [_onnxruntime, _onnx_reference]
