@@ -4,77 +4,23 @@ The image carries no tensor names, so names are mapped to indices here, from the
 
 from __future__ import annotations
 
-import json
-import struct
-
-import numpy as np
-
-from harness.models.compile.graph import Graph, TensorInfo
-from harness.rpc.client import RemoteModule, RPCClient
+from harness.models.deploy.graph_client import GraphModule
 
 
-class AotModule:
-    """set_input / run / get_output on the device, with numpy arrays."""
+class AotModule(GraphModule):
+    """set_input / run / get_output / profile on the device's AOT executor, with numpy arrays."""
 
-    def __init__(self, client: RPCClient, graph: Graph) -> None:
-        self.client = client
-        self.graph = graph
-        self.module: RemoteModule = client.get_function("utvm.aot.create")()
+    CREATE = "utvm.aot.create"
 
-    def _index(self, ids: list[int], key: int | str) -> tuple[int, TensorInfo]:
+    def _key(self, ids: list[int], key: int | str) -> int | str:
+        """The index of input or output `key`: the AOT image has no names."""
         if isinstance(key, str):
-            names = [self.graph.tensors[i].name for i in ids]
-            if key not in names:
-                raise KeyError(f"no tensor named {key!r}; the graph has {names}")
-            key = names.index(key)
-        return key, self.graph.tensors[ids[key]]
-
-    def set_input(self, key: int | str, value: np.ndarray) -> None:
-        index, spec = self._index(self.graph.inputs, key)
-        array = np.asarray(value, dtype=spec.dtype).reshape(spec.shape)
-        with self.client.tensor(array) as t:
-            self.module["set_input"](index, t)
-
-    def run(self) -> None:
-        self.module["run"]()
-
-    def get_output(self, key: int | str) -> np.ndarray:
-        index, spec = self._index(self.graph.outputs, key)
-        with self.client.empty(spec.shape, spec.dtype) as t:
-            self.module["get_output"](index, t)
-            return t.numpy()
-
-    @property
-    def num_inputs(self) -> int:
-        return int(self.module["get_num_inputs"]())
-
-    @property
-    def num_outputs(self) -> int:
-        return int(self.module["get_num_outputs"]())
+            self._spec(ids, key)  # a KeyError naming the graph's tensors if there is no such name
+            return [self.graph.tensors[i].name for i in ids].index(key)
+        return key
 
     def get_input_index(self, name: str) -> int:
-        return self._index(self.graph.inputs, name)[0]
-
-    def profile(self) -> list[tuple[str, float]]:
-        """Seconds per call of one run (a timer lap around each), with the call's kernel name."""
-        blob = self.module["profile"]()
-        times = struct.unpack(f"<{len(blob) // 8}d", blob)
-        return [(n.func, t) for n, t in zip(self.graph.nodes, times, strict=True)]
-
-    def stats(self) -> dict[str, int]:
-        return json.loads(self.module["stats"]())
-
-    def time_run(self, repeat: int, number: int = 1) -> list[float]:
-        """Seconds per run, measured on the device (runtime.RPCTimeEvaluator on `run`)."""
-        with self.client.time_evaluator("run", module=self.module, number=number, repeat=repeat) as te:
-            return te()
-
-    def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
-        for i, x in enumerate(inputs):
-            self.set_input(i, x)
-        self.run()
-        return [self.get_output(i) for i in range(len(self.graph.outputs))]
+        return int(self._key(self.graph.inputs, name))
 
     def __repr__(self) -> str:
         return f"AotModule({len(self.graph.nodes)} calls)"
-

@@ -22,7 +22,7 @@ class Executor:
     name: str
     source: str  # the generated model source's file name
     emit: Callable[[Graph], str]  # the planned graph as that source (the image's model)
-    module: Callable[[RPCClient, Graph], GraphModule | AotModule]
+    module: Callable[[RPCClient, Graph], GraphModule]
     footprint: tuple[str, ...]  # its footprint components: code and tables
     parts: str  # what they are, for a report
 

@@ -15,10 +15,12 @@ from harness.rpc.client import RemoteModule, RPCClient
 class GraphModule:
     """set_input / run / get_output on the device, with numpy arrays."""
 
+    CREATE = "utvm.graph.create"  # the device's global that makes the executor module
+
     def __init__(self, client: RPCClient, graph: Graph) -> None:
         self.client = client
         self.graph = graph
-        self.module: RemoteModule = client.get_function("utvm.graph.create")()
+        self.module: RemoteModule = client.get_function(self.CREATE)()
 
     def _spec(self, ids: list[int], key: int | str) -> Any:
         if isinstance(key, str):
@@ -28,11 +30,15 @@ class GraphModule:
             key = names.index(key)
         return self.graph.tensors[ids[key]]
 
+    def _key(self, ids: list[int], key: int | str) -> int | str:
+        """How the device names input or output `key`: the graph executor knows the names."""
+        return key
+
     def set_input(self, key: int | str, value: np.ndarray) -> None:
         spec = self._spec(self.graph.inputs, key)
         array = np.asarray(value, dtype=spec.dtype).reshape(spec.shape)
         with self.client.tensor(array) as t:
-            self.module["set_input"](key, t)
+            self.module["set_input"](self._key(self.graph.inputs, key), t)
 
     def run(self) -> None:
         self.module["run"]()
@@ -40,7 +46,7 @@ class GraphModule:
     def get_output(self, key: int | str) -> np.ndarray:
         spec = self._spec(self.graph.outputs, key)
         with self.client.empty(spec.shape, spec.dtype) as t:
-            self.module["get_output"](key, t)
+            self.module["get_output"](self._key(self.graph.outputs, key), t)
             return t.numpy()
 
     @property
