@@ -21,11 +21,11 @@ from filelock import FileLock
 from harness import resources
 from harness.build import Manifest
 from harness.device import Device
+from harness.fuzz.tflite_model import editor, tflite_micro_outputs
 from harness.models.deploy.graph_client import GraphModule
 from harness.targets import get_target
 from tests.conftest import REPO_ROOT, build_image, require_tvm
 from tests.test_c_units import compile_c
-from tests.tflite_ops import _editor, tflite_micro_outputs
 
 TESTS = resources.crt() / "tests"
 BOARDS = ["qemu-mps2-an385", "qemu-mps2-an386"]  # Cortex-M3 (no DSP), Cortex-M4 (DSP)
@@ -92,7 +92,7 @@ def test_micro_kernels_on_the_device(target: str, tmp_path: Path) -> None:
 def small_model() -> bytes:
     """in (1,16,8,1) -> CONV 5x4 stride 2 SAME (one input channel) -> CONV 3x3 SAME 8->8 -> CONV 1x1
     -> RESHAPE (1,256) -> FULLY_CONNECTED 8, per-channel int8 weights, ReLU on the convolutions."""
-    me, fb = _editor()
+    me, fb = editor()
     rng = np.random.default_rng(5)
 
     def act(name: str, shape: tuple[int, ...], scale: float, zp: int) -> Any:

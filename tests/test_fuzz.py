@@ -55,7 +55,7 @@ def test_dsp_scheduled_conv_and_fc_bit_exact_with_tflite_micro_on_the_host(tmp_p
     from harness.models.compile.dsp import apply_dsp
 
     cases = [make_case("tflite", 31, i, 8, ("CONV_2D", "FULLY_CONNECTED")) for i in range(16)]
-    report = fuzz(cases, "host", tmp_path, batch_cases=40, scheduler=apply_dsp)
+    report = fuzz(cases, get_target("host"), tmp_path, batch_cases=40, scheduler=apply_dsp)
     assert not report.disagreements, "\n".join(d.line() for d in report.disagreements)
     assert report.matched >= 14, report
 

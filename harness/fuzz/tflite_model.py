@@ -18,7 +18,7 @@ Activation = tuple[tuple[int, ...], float | None, int]
 Constant = tuple[np.ndarray, list[float] | None, int] | tuple[np.ndarray, list[float], int, list[int]]
 
 
-def _editor() -> tuple[Any, Any]:
+def editor() -> tuple[Any, Any]:
     from tflite_micro.tensorflow.lite.micro.compression import model_editor
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
 
@@ -26,7 +26,7 @@ def _editor() -> tuple[Any, Any]:
 
 
 def _activation(spec: Activation, name: str) -> Any:
-    me, fb = _editor()
+    me, fb = editor()
     shape, scale, zp = spec
     if scale is None:
         return me.Tensor(shape=shape, dtype=fb.TensorType.FLOAT32, name=name)
@@ -36,7 +36,7 @@ def _activation(spec: Activation, name: str) -> Any:
 
 
 def _constant(spec: Constant, name: str) -> Any:
-    me, fb = _editor()
+    me, fb = editor()
     data, scales, axis = spec[0], spec[1], spec[2]
     ttype = fb.TensorType.INT8 if data.dtype == np.int8 else fb.TensorType.INT32
     zps = list(spec[3]) if len(spec) == 4 else [0] * len(scales or [])
@@ -57,7 +57,7 @@ class OpModel:
     def operator(self, tag: str, first: Any | None) -> tuple[Any, list[Any], Any]:
         """The editor's operator, the model inputs it adds, and its output tensor; `first`
         replaces the first activation input (the previous operator's output in a chain)."""
-        me, fb = _editor()
+        me, fb = editor()
         fresh = [_activation(s, f"{tag}in{i}") for i, s in enumerate(self.inputs) if first is None or i > 0]
         acts = fresh if first is None else [first, *fresh]
         consts = [_constant(c, f"{tag}c{i}") for i, c in enumerate(self.constants)]
@@ -111,7 +111,7 @@ class Chain:
 def build_model(chains: list[Chain]) -> bytes:
     """One subgraph holding every chain side by side: the model's inputs are the chains' inputs in
     order, its outputs their outputs (several fuzz cases compiled as one model)."""
-    me, _ = _editor()
+    me, _ = editor()
     tensors: list[Any] = []
     inputs: list[Any] = []
     operators: list[Any] = []
