@@ -146,7 +146,8 @@ def _same_quantization(op: Operator, x: Tensor, out: Tensor) -> None:
         raise ModelError(f"{op.label}: input and output quantization differ; TFLite Micro needs them equal")
 
 
-def convert_average_pool(ctx: Context, op: Operator) -> Any:
+def _convert_pool(ctx: Context, op: Operator, kind: str, compute: Any) -> Any:
+    """AVERAGE_POOL_2D and MAX_POOL_2D: same checks and window, `compute` (average_pool or max_pool)."""
     (x,), out = _io(ctx, op, 1)
     assert x is not None
     _same_quantization(op, x, out)
@@ -155,25 +156,18 @@ def convert_average_pool(ctx: Context, op: Operator) -> Any:
     rq = _requant(op, out, [0])
     return ctx.emit(
         op,
-        "average_pool",
-        lambda X: average_pool(X, win=win, act_min=rq.act_min, act_max=rq.act_max, out_shape=out.shape),
+        kind,
+        lambda X: compute(X, win=win, act_min=rq.act_min, act_max=rq.act_max, out_shape=out.shape),
         [ctx.value(op, op.inputs[0])],
     )
+
+
+def convert_average_pool(ctx: Context, op: Operator) -> Any:
+    return _convert_pool(ctx, op, "average_pool", average_pool)
 
 
 def convert_max_pool(ctx: Context, op: Operator) -> Any:
-    (x,), out = _io(ctx, op, 1)
-    assert x is not None
-    _same_quantization(op, x, out)
-    kernel = (int(op.options.get("filter_height", 1)), int(op.options.get("filter_width", 1)))
-    win = _window(op, x, out, kernel, (1, 1))
-    rq = _requant(op, out, [0])
-    return ctx.emit(
-        op,
-        "max_pool",
-        lambda X: max_pool(X, win=win, act_min=rq.act_min, act_max=rq.act_max, out_shape=out.shape),
-        [ctx.value(op, op.inputs[0])],
-    )
+    return _convert_pool(ctx, op, "max_pool", max_pool)
 
 
 def _reduced_axes(op: Operator, axis: Tensor | None, rank: int) -> tuple[int, ...]:
