@@ -27,6 +27,11 @@ TRANSPORTS: Mapping[str, tuple[str, tuple[str, ...]]] = MappingProxyType({
     "semihosting": ("transport_semihosting.c",
                     ("-semihosting-config", "enable=on,target=native", "-serial", "null")),
 })
+# Per clock kind: the port file that reads it (crt/platform/mps2/timer_*.c).
+TIMERS: Mapping[str, str] = MappingProxyType({
+    "fpgaio": "timer_fpgaio.c",
+    "sse-counter": "timer_sse_counter.c",
+})
 # Per transport: build settings. Every semihosting call stops the core and goes through
 # QEMU's main loop, so that link reads and writes in large pieces (QEMU's console FIFO
 # holds 1 KiB); a UART's reads come from a RAM ring and need no more than the default.
@@ -34,6 +39,28 @@ TRANSPORT_DEFINES: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "uart": {},
     "semihosting": {"UTVM_RX_CHUNK": "512", "UTVM_TX_CHUNK": "256", "UTVM_MAX_PACKET_SIZE": "16384"},
 })
+
+
+@dataclass(frozen=True)
+class Timer:
+    """The board's clock: which kind (TIMERS), its registers and its rate."""
+
+    kind: str
+    base: int
+    hz: int
+    control: int | None = None  # a separate control frame, where the kind has one
+
+    def defines(self) -> dict[str, str]:
+        found = {"UTVM_BOARD_TIMER_BASE": f"{self.base:#x}u", "UTVM_BOARD_TIMER_HZ": f"{self.hz}u"}
+        if self.control is not None:
+            found["UTVM_BOARD_TIMER_CONTROL"] = f"{self.control:#x}u"
+        return found
+
+
+def _timer(raw: Mapping[str, Any]) -> Timer:
+    control = raw.get("control")
+    return Timer(kind=str(raw["kind"]), base=int(raw["base"]), hz=int(raw["hz"]),
+                 control=None if control is None else int(control))
 
 
 @dataclass(frozen=True)
@@ -52,7 +79,7 @@ class Board:
     port: str
     icount_shift: int
     transports: tuple[str, ...]
-    timers: tuple[str, ...]
+    timer: Timer
     features: frozenset[str]
 
     def memory_ld(self) -> str:
@@ -64,6 +91,7 @@ class Board:
             "UTVM_BOARD_CPU_HZ": f"{self.cpu_hz}u",
             "UTVM_BOARD_UART_BASE": f"{self.uart_base:#x}u",
             "UTVM_BOARD_UART_IRQS": "{" + ",".join(map(str, self.uart_irqs)) + "}",
+            **self.timer.defines(),
         }
 
 
@@ -78,7 +106,7 @@ def _board(name: str, raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> Bo
             params=(int(merged["params"][0]), int(merged["params"][1])) if "params" in merged else None,
             uart_base=int(merged["uart"]["base"]), uart_irqs=tuple(int(i) for i in merged["uart"]["irqs"]),
             port=merged["port"], icount_shift=int(merged["icount_shift"]),
-            transports=tuple(merged["transports"]), timers=tuple(merged["timers"]),
+            transports=tuple(merged["transports"]), timer=_timer(merged["timer"]),
             features=frozenset(merged.get("features", ())),
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -97,6 +125,9 @@ def load_boards(path: Path | None = None) -> dict[str, Board]:
         unknown = set(b.transports) - set(TRANSPORTS)
         if unknown:
             raise UtvmError(f"{path}: board {b.name} names unknown transports {sorted(unknown)}")
+        if b.timer.kind not in TIMERS:
+            raise UtvmError(f"{path}: board {b.name} names unknown timer {b.timer.kind!r} "
+                            f"(known: {', '.join(TIMERS)})")
     return boards
 
 
@@ -117,10 +148,11 @@ def _target(board: Board, transport: str) -> Target:
         ldflags=cortex_m.FIRMWARE_LDFLAGS,
         kernel_cflags=cortex_m.KERNEL_CFLAGS,
         defines=MappingProxyType({**board.defines(), **TRANSPORT_DEFINES[transport]}),
-        features=frozenset({"qemu", "board", "exact_time", transport, *board.features, *board.timers}),
+        features=frozenset({"qemu", "board", "exact_time", transport, *board.features,
+                            f"timer-{board.timer.kind}"}),
         # Emulated time is virtual (-icount); these cover a loaded host, not a slow device.
         timeout_multiplier=3.0,
-        port_sources=("platform.c", port_file),
+        port_sources=("platform.c", port_file, TIMERS[board.timer.kind]),
         main=cortex_m.MAIN,
         extra_sources=(cortex_m.STARTUP,),
         link_files=MappingProxyType({"memory.ld": board.memory_ld()}),

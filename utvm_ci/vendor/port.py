@@ -92,8 +92,10 @@ void utvm_platform_abort(utvm_status_t code) {{
  * board runs (64 bits), at utvm_platform_timer_hz() ticks per second. The runtime times
  * with it (runtime.RPCTimeEvaluator, the graph executor) by reading it at both ends; it
  * never starts or stops it, so measurements nest. SysTick extended by its wrap count works
- * on any Cortex-M (2^56 cycles: decades); TODO: or a 32-bit timer of the board, extended
- * the same way, or the DWT cycle counter where the core has one.
+ * on any Cortex-M (2^56 cycles: decades), but its wrap interrupt (every 2^24 cycles) lands in
+ * whichever timed region it hits and lengthens it by the handler; TODO: prefer a free-running
+ * counter of the board that needs no interrupt (the DWT cycle counter, a 32-bit timer extended
+ * by a slower one: see crt/platform/mps2/timer_fpgaio.c).
  */
 uint64_t utvm_platform_timer_ticks(void) {{
   uint32_t primask;

@@ -1,7 +1,8 @@
 /*
  * Port for Arm MPS2/MPS3 FPGA images (CMSDK peripherals), as emulated by QEMU.
  * Board facts arrive as -D flags generated from boards/qemu/boards.toml:
- *   UTVM_BOARD_CPU_HZ     SysTick (processor) clock in Hz
+ *   UTVM_BOARD_CPU_HZ     processor clock in Hz
+ *   UTVM_BOARD_TIMER_*    the clock (timer_*.c: which one links is the board's choice)
  *   UTVM_BOARD_UART_BASE  CMSDK APB UART used for the link
  *   UTVM_BOARD_UART_IRQS  its interrupt lines, e.g. {0, 1}
  */
@@ -17,13 +18,8 @@
 #define MMIO32(addr) (*(volatile uint32_t*)(uintptr_t)(addr))
 
 /* System control space (every Armv7-M / Armv8-M core). */
-#define SCB_ICSR MMIO32(0xE000ED04u)
-#define SCB_ICSR_PENDSTSET (1u << 26)
 #define SCB_AIRCR MMIO32(0xE000ED0Cu)
 #define SCB_AIRCR_SYSRESET 0x05FA0004u
-#define SYST_CSR MMIO32(0xE000E010u)
-#define SYST_RVR MMIO32(0xE000E014u)
-#define SYST_CVR MMIO32(0xE000E018u)
 #define NVIC_ISER(n) MMIO32(0xE000E100u + 4u * (n))
 
 static inline void irq_disable(void) { __asm volatile("cpsid i" ::: "memory"); }
@@ -45,6 +41,9 @@ static inline uint32_t active_irq(void) {
 }
 static inline void nvic_enable(uint32_t irq) { NVIC_ISER(irq / 32u) = 1u << (irq % 32u); }
 
+/* The clock the image was built with (timer_*.c): one of them links. */
+void utvm_mps2_timer_init(void);
+
 /* The transport the image was built with (transport_*.c): one of them links. */
 void utvm_mps2_transport_init(void);
 void utvm_mps2_transport_irq(uint32_t irq);
@@ -57,7 +56,6 @@ enum {
   MPS2_CNT_HW_OVERRUNS,   /* bytes lost in the UART itself */
   MPS2_CNT_RX_HIGH_WATER, /* most bytes buffered at once */
   MPS2_CNT_RX_RING_SIZE,
-  MPS2_CNT_TIMER_WRAPS,
   MPS2_CNT_STACK_USED,    /* deepest stack use since boot (the startup code paints the stack) */
   MPS2_CNT_STACK_SIZE,
   MPS2_NUM_COUNTERS

@@ -1,39 +1,13 @@
-/* MPS2 port: SysTick extended by a wrap count into a cycle counter, reset on abort, counters. */
+/* MPS2 port: interrupts, reset on abort, nonces, counters. The clock is timer_*.c, the link transport_*.c. */
 #include "mps2_port.h"
 #include "utvm/platform.h"
 
 uint32_t utvm_mps2_counters[MPS2_NUM_COUNTERS];
-static volatile uint32_t g_timer_wraps; /* SysTick periods of 2^24 cycles */
-
-void SysTick_Handler(void) {
-  g_timer_wraps++;
-  utvm_mps2_counters[MPS2_CNT_TIMER_WRAPS]++;
-}
-
 /* External interrupts all enter here (see crt/platform/cortex_m/startup.c); IRQ n is exception 16 + n. */
 void External_IRQHandler(void) { utvm_mps2_transport_irq(active_irq() - 16u); }
 
-/* Processor cycles since init, consistent even when read across a SysTick wrap; 2^56 cycles
- * (decades) before it wraps. SysTick runs freely from init on: nothing restarts it. Callable
- * with interrupts masked or not (the mask is restored). */
-uint64_t utvm_platform_timer_ticks(void) {
-  uint32_t primask = irq_save();
-  uint32_t wraps = g_timer_wraps;
-  uint32_t value = SYST_CVR;
-  if (SCB_ICSR & SCB_ICSR_PENDSTSET) { /* wrapped, handler not yet run */
-    value = SYST_CVR;
-    wraps++;
-  }
-  irq_restore(primask);
-  return ((uint64_t)wraps << 24) | (0xFFFFFFu - value);
-}
-
-uint64_t utvm_platform_timer_hz(void) { return UTVM_BOARD_CPU_HZ; }
-
 utvm_status_t utvm_platform_init(void) {
-  SYST_RVR = 0xFFFFFFu;
-  SYST_CVR = 0;
-  SYST_CSR = 0x7u; /* processor clock, interrupt on wrap, enable */
+  utvm_mps2_timer_init();
   utvm_mps2_transport_init();
   irq_enable();
   return UTVM_OK;
@@ -45,11 +19,11 @@ void utvm_platform_abort(utvm_status_t code) {
   for (;;) wait_for_interrupt();
 }
 
-/* No entropy source on these boards: mix the free-running counter (nonces only). */
+/* No entropy source on these boards: mix the free-running clock (nonces only). */
 utvm_status_t utvm_platform_random(uint8_t* buf, size_t n) {
   static uint32_t state = 0x9E3779B9u;
   for (size_t i = 0; i < n; ++i) {
-    state ^= SYST_CVR + (uint32_t)i;
+    state ^= (uint32_t)utvm_platform_timer_ticks() + (uint32_t)i;
     state ^= state << 13;
     state ^= state >> 17;
     state ^= state << 5;
@@ -59,7 +33,7 @@ utvm_status_t utvm_platform_random(uint8_t* buf, size_t n) {
 }
 
 static const char* const kCounterNames[MPS2_NUM_COUNTERS] = {
-    "rx_bytes", "rx_irqs", "rx_overruns", "hw_overruns", "rx_high_water", "rx_ring_size", "timer_wraps",
+    "rx_bytes", "rx_irqs", "rx_overruns", "hw_overruns", "rx_high_water", "rx_ring_size",
     "stack_used", "stack_size",
 };
 
