@@ -4,6 +4,7 @@ recorded while the run goes on, and a tune killed with SIGKILL resumed without l
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 from harness.models.compile import records as tuning_records
 from harness.models.deploy.package import package
 from harness.models.deploy.run import run_model
-from tests.conftest import mlperf_tiny_model, require_tvm
+from tests.conftest import REPO_ROOT, mlperf_tiny_model, require_tvm
 from tests.tflite_ops import OpModel
 
 if TYPE_CHECKING:
@@ -186,7 +187,6 @@ def test_kws01_tuned_matches_tflite_micro(target: str, tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "[tune]" in proc.stderr and "ETA" in proc.stderr  # progress for a person
-    import json
 
     report = json.loads(proc.stdout)
     whole = report["model"]
@@ -313,6 +313,22 @@ def test_shipped_records_tune_kws01_on_an386_with_tuning_auto(tmp_path: Path) ->
                           capture_output=True, text=True, timeout=300)
     assert none.returncode != 0 and "no tuned records ship for host" in none.stderr
     assert "Traceback" not in none.stderr
+
+
+def test_shipped_records_for_the_m55_use_helium_and_stay_exact(tmp_path: Path) -> None:
+    """tuning/qemu-mps3-an547/best.json (utvm tune --trials 64 per MLPerf Tiny model): the search chose
+    the Helium depthwise tile for kws01's depthwise layers, and kws01 runs in under a third of its
+    untuned 15.59 M instructions (4.53 M when shipped), bit-exact with TFLite Micro."""
+    require_tvm()
+    model = mlperf_tiny_model("kws01")
+    run = run_model(model, "qemu-mps3-an547", tmp_path / "auto", repeat=1, tuning="auto")
+    kernels = run.report["tuning"]["kernels"]
+    assert kernels, run.report["tuning"]
+    shipped = json.loads((REPO_ROOT / "tuning" / "qemu-mps3-an547" / "best.json").read_text())
+    assert any("utvm_mve_dw_s8" in json.dumps(r["trace"]) for r in shipped["records"].values())
+    assert run.report["instructions"]["median"] <= 15.59e6 / 3, run.report["instructions"]
+    out = run.report["outputs"][0]
+    assert out["max_diff_lsb"] == 0 and out["top1_agrees"]
 
 
 @pytest.mark.parametrize("argv, message", [
