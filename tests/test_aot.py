@@ -187,6 +187,25 @@ def test_run_model_executor_flag(tmp_path: Path) -> None:
     assert bad.returncode == 2 and re.search(r"invalid choice: 'vm'", bad.stderr), bad.stderr
 
 
+def test_run_model_prints_each_calls_time_with_aot(tmp_path: Path) -> None:
+    """run-model's per-node profile with AOT (a timer read after each call, only in the profiled run), end
+    to end from the CLI on a board: every call, in order, and together the whole run."""
+    require_tvm()
+    model = onnx_models.mlp(tmp_path / "mlp.onnx")
+    board = "qemu-mps2-an386-semihosting"
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run-model", str(model), "--target", board,
+                           "--executor", "aot", "--repeat", "3", "--out", str(tmp_path / "b")],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    calls = re.findall(r"^    (\w+) +([\d.]+) ms +\d+ B of code$", proc.stdout, re.M)
+    graph = compile_for(model, get_target(board))[0].graph
+    assert [k for k, _ in calls] == [n.func for n in graph.nodes], proc.stdout
+    run = float(re.search(r"time on device: median ([\d.]+) ms", proc.stdout).group(1))  # type: ignore[union-attr]
+    total = sum(float(t) for _, t in calls)
+    # the run, plus a counter read after each call (a few us on this small model) and rounding
+    assert all(float(t) > 0 for _, t in calls) and run <= total <= run * 1.01 + 0.01, (run, total)
+
+
 MAIN_C = """#include <stdio.h>
 #include "{name}.h"
 {arrays}
