@@ -2,7 +2,8 @@
 (mlcommons/tiny, benchmark/api) over the board's UART, so the benchmark's own runner can
 drive a utvm-compiled model.
 
-The image is the packaged model (harness.models.deploy.package), the protocol parser of
+The image is the packaged model (harness.models.deploy.package, or with the AOT executor
+harness.models.deploy.aot_package: <name>_run, no graph executor), the protocol parser of
 crt/mlperf/mlperf.c, the target port's platform functions (harness.models.deploy.standalone's
 build_firmware) and a generated main that carries what the parser needs to know about the
 model: its input size, its outputs (count, dtype, scale and zero point) and its name.
