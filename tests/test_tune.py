@@ -345,3 +345,30 @@ def test_bad_tune_flags_are_one_line_errors(argv: list[str], message: str, tmp_p
     proc = subprocess.run([sys.executable, "-m", "harness.cli", "tune", str(model), "--db",
                            str(tmp_path / "db"), *argv], capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_tune_with_the_aot_executor_checks_the_whole_model_through_aot(tmp_path: Path) -> None:
+    """`utvm tune --executor aot`: the kernels measured are the same; the whole model before and after runs
+    through the AOT image (no graph executor in it), with the very kernels the graph image gets."""
+    require_tvm()
+    import json
+
+    from elftools.elf.elffile import ELFFile
+
+    model, db, target = conv_model(tmp_path), tmp_path / "db", "qemu-mps2-an386"
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "tune", str(model), "--target", target,
+                           "--trials", "4", "--db", str(db), "--devices", "1", "--executor", "aot", "--json"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    whole = json.loads(proc.stdout)["model"]
+    assert whole["executor"] == "aot" and whole["unit"] == "instructions", whole
+    assert whole["after"] <= whole["before"] and whole["max_diff_lsb"] == 0 and whole["top1_agrees"], whole
+    assert "whole model (aot executor)" in (db / "report.txt").read_text()
+    after = db / "runs" / "after"
+    assert (after / "model_aot.c").exists() and not (after / "model_graph.c").exists()
+    with open(next((after / "image").glob("*.elf")), "rb") as f:
+        names = {s.name for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols()}
+    assert "utvm_aot_run" in names and "utvm_graph_run" not in names
+    graph = run_model(model, target, tmp_path / "graph", repeat=1, tuning=db)
+    assert (tmp_path / "graph" / "kernels.c").read_text() == (after / "kernels.c").read_text()
+    assert graph.report["instructions"]["median"] >= whole["after"]
