@@ -6,7 +6,8 @@
  * Per output pixel the taps' input rows are looked up once (a row of the input zero point for taps
  * outside the input: the folded bias needs padded taps to read zp), then four channels per pass:
  * per tap two word loads, four SXTB16, four SMLABB/SMLATT (4 MACs). (Pairing two taps per SMLAD
- * needs PKHBT/PKHTB on both operands: more instructions than it saves.) Portable C elsewhere.
+ * needs PKHBT/PKHTB on both operands: more instructions than it saves.) Portable C elsewhere; on
+ * Helium, 16 channels per pass (utvm/dsp_blocked_mve.h).
  */
 #ifndef UTVM_DSP_BLOCKED_DW_H_
 #define UTVM_DSP_BLOCKED_DW_H_
@@ -33,6 +34,9 @@ typedef struct {
  * four accumulators started from the bias; the last C % 4 channels scalar. */
 static inline void utvm_blk_dw_pixel(const int8_t* const* tap, int32_t taps, const int8_t* w,
                                      const int32_t* bias, int32_t C, const utvm_blk_rq_t* rq, int8_t* out) {
+#if UTVM_BLK_MVE
+  utvm_blk_mve_dw_pixel(tap, taps, w, bias, C, rq, out);
+#else
   int32_t c = 0;
   for (; c + 4 <= C; c += 4) {
     const int8_t* q = w + c;
@@ -61,6 +65,7 @@ static inline void utvm_blk_dw_pixel(const int8_t* const* tap, int32_t taps, con
     for (int32_t t = 0; t < taps; ++t) u += utvm_blk_mul(tap[t][c], w[t * C + c]);
     out[c] = utvm_blk_requant(rq, utvm_blk_s32(u), c);
   }
+#endif
 }
 
 /* The whole layer: in [in_h, in_w, C], out [out_h, out_w, C]; zp_row: C bytes of scratch (filled with
