@@ -2,9 +2,9 @@
 convolutions and fully connected layers, depthwise general and 3x3, the fused requantization):
 crt/tests/blocked_check.c compares them with naive int64 references and with their portable build
 (blocked_twin.c) on the host under ASan/UBSan and bare-metal under QEMU, mps3-an547 (Cortex-M55,
-Helium: utvm/dsp_blocked_mve.h), mps2-an386 (Cortex-M4, SMLAD) and mps2-an385 (Cortex-M3,
-portable); crt/tests/blocked_bench.c counts instructions per MAC under -icount on each, and on the
-M55 built with and without MVE."""
+Helium: utvm/dsp_blocked_mve.h, dsp_blocked_mve_dw.h; GCC and clang-14 builds), mps2-an386
+(Cortex-M4, SMLAD) and mps2-an385 (Cortex-M3, portable); crt/tests/blocked_bench.c counts
+instructions per MAC under -icount on each, and on the M55 built with and without MVE."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_c_units import compile_c
-from tests.test_mve_kernels import BOARDS, INCLUDE, TESTS, WARNINGS, qemu
+from tests.test_mve_kernels import BOARDS, HARD, INCLUDE, TESTS, WARNINGS, disassembly, qemu
 
 CHECK = re.compile(r"blocked: (\d+) checks, 0 mismatches \((\w+) path\)")
 
@@ -79,3 +79,31 @@ def test_blocked_helium_instructions_per_mac(tmp_path: Path) -> None:
         assert helium[name] < 0.5 and helium[name] * 4 < smlad[name], name
     for name in ("dw3x3 25x5 c=64 (kws01)", "kws01 depthwise call (literal shapes)"):
         assert helium[name] < 3.0 and helium[name] * 2.5 < smlad[name], name
+
+
+def test_blocked_checks_built_by_clang_under_qemu(tmp_path: Path) -> None:
+    """The Helium path as LLVM compiles it (clang-14 objects, linked by arm-none-eabi-gcc)."""
+    if shutil.which("clang-14") is None:
+        pytest.skip("clang-14 is not installed")
+    cpu = ["-mcpu=cortex-m55", *HARD, "-mthumb"]
+    objs = []
+    for name in ("blocked_check", "blocked_twin", "bm_startup"):
+        objs.append(str(tmp_path / f"{name}.o"))
+        subprocess.run(["clang-14", "--target=arm-none-eabi", *cpu, *WARNINGS, "-O3", "-DUTVM_BAREMETAL",
+                        "-isystem", "/usr/lib/arm-none-eabi/include", f"-I{INCLUDE}", f"-I{TESTS}", "-c",
+                        str(TESTS / f"{name}.c"), "-o", objs[-1]], check=True, capture_output=True, text=True)
+    elf = tmp_path / "check.elf"
+    subprocess.run(["arm-none-eabi-gcc", *cpu, *objs, "-T", str(TESTS / "bm.ld"), "-nostartfiles",
+                    "--specs=nano.specs", "-o", str(elf)], check=True, capture_output=True, text=True)
+    status, output = qemu("mps3-an547", elf)
+    match = CHECK.search(output)
+    assert status == 0 and match and int(match[1]) > 100000 and match[2] == "Helium", output
+
+
+def test_blocked_helium_build_uses_mve_and_no_smlad(tmp_path: Path) -> None:
+    elf = baremetal(tmp_path / "bench.elf", ["blocked_bench.c"], BOARDS["mps3-an547"][0])
+    asm = disassembly(elf)
+    for insn in ("vmlava.s8", "vctp.8", "vmullb.s16", "vmullt.s16", "vqrdmulh.s32", "vrshl.s32",
+                 "vmovnt.i32"):
+        assert insn in asm, insn
+    assert "smlad" not in asm

@@ -12,12 +12,7 @@
  * requantized 4 channels at once (VQRDMULH, VRSHL), narrowed by VSTRB.32. A last odd pixel: tiles of
  * 4 channels x 1 pixel; the last channels % 4 under a lane predicate.
  *
- * Depthwise: 16 channels per pass in four int32 vectors started from the bias (even and odd channels
- * of two groups of 8, gathered); per tap two widening loads of inputs (VLDRB.S16), two of weights,
- * VMULLB/VMULLT into int32 and four VADD (16 MACs; Helium has no vector-by-vector integer VMLA);
- * taps outside the input read the zero-point row, as the other paths do. Then the 16 outputs are
- * requantized as four vectors, put back in channel order by VMOVNB/VMOVNT and stored narrowed
- * (VSTRB.16). The last channels % 16: the same under lane predicates.
+ * The depthwise layers are in utvm/dsp_blocked_mve_dw.h.
  */
 #ifndef UTVM_DSP_BLOCKED_MVE_H_
 #define UTVM_DSP_BLOCKED_MVE_H_
@@ -160,84 +155,6 @@ static inline void utvm_blk_mve_row(const int8_t* a, const int8_t* w, int32_t k,
     }
     utvm_blk_mve_params(rq, c, p, &mult, &shift);
     utvm_blk_mve_store4(rq, vldrwq_z_s32(s, p), mult, shift, p, out + c);
-  }
-}
-
-/* Multipliers and shifts of the even and odd channels of c..c+7 (lanes: channels c + 2i and c + 2i + 1,
- * gathered under pe, po). */
-static inline int32x4_t utvm_blk_mve_gather2(const int32_t* base, mve_pred16_t p, int predicated) {
-  const uint32x4_t even = vidupq_n_u32(0, 2); /* 0, 2, 4, 6 */
-  return predicated ? vldrwq_gather_shifted_offset_z_s32(base, even, p) : vldrwq_gather_shifted_offset_s32(base, even);
-}
-
-static inline void utvm_blk_mve_params2(const utvm_blk_rq_t* rq, int32_t c, mve_pred16_t pe, mve_pred16_t po,
-                                        int predicated, int32x4_t* mult, int32x4_t* shift) {
-  if (rq->per_channel) {
-    mult[0] = utvm_blk_mve_gather2(rq->mult + c, pe, predicated);
-    mult[1] = utvm_blk_mve_gather2(rq->mult + c + 1, po, predicated);
-    shift[0] = utvm_blk_mve_gather2(rq->shift + c, pe, predicated);
-    shift[1] = utvm_blk_mve_gather2(rq->shift + c + 1, po, predicated);
-  } else {
-    mult[0] = mult[1] = vdupq_n_s32(rq->mult[0]), shift[0] = shift[1] = vdupq_n_s32(rq->shift[0]);
-  }
-}
-
-/* Depthwise, one output pixel (see utvm_blk_dw_pixel): two groups of 8 channels from c, each
- * two int32 vectors (even and odd channels: VMULLB/VMULLT of int16 lanes, the bytes widened by
- * VLDRB.S16), lane predicates p (16-bit lanes), pe, po (the even and odd 32-bit lanes) where
- * `predicated` (a constant at each call: full groups load without). */
-static inline void utvm_blk_mve_dw_group(const int8_t* const* tap, int32_t taps, const int8_t* w,
-                                         const int32_t* bias, int32_t C, const utvm_blk_rq_t* rq, int32_t c,
-                                         const mve_pred16_t* p, const mve_pred16_t* pe,
-                                         const mve_pred16_t* po, int predicated, int8_t* out) {
-  int32x4_t s[4], mult[2], shift[2];
-#pragma GCC unroll 2
-  for (int32_t j = 0; j < 2; ++j) {
-    s[2 * j] = utvm_blk_mve_gather2(bias + c + 8 * j, pe[j], predicated);
-    s[2 * j + 1] = utvm_blk_mve_gather2(bias + c + 8 * j + 1, po[j], predicated);
-  }
-  w += c;
-  /* Rolled: 4 sums, 4 operands fill the 8 vector registers; GCC's complete unrolling of the 9 taps
-   * hoists the loads and spills (3.5 instructions per MAC, not 1.2, in blocked_bench.c). */
-#pragma GCC unroll 1
-  for (int32_t t = 0; t < taps; ++t, w += C) {
-    const int8_t* x = tap[t] + c;
-#pragma GCC unroll 2
-    for (int32_t j = 0; j < 2; ++j) {
-      int16x8_t xv = predicated ? vldrbq_z_s16(x + 8 * j, p[j]) : vldrbq_s16(x + 8 * j);
-      int16x8_t wv = predicated ? vldrbq_z_s16(w + 8 * j, p[j]) : vldrbq_s16(w + 8 * j);
-      s[2 * j] = vaddq_s32(s[2 * j], vmullbq_int_s16(xv, wv));
-      s[2 * j + 1] = vaddq_s32(s[2 * j + 1], vmulltq_int_s16(xv, wv));
-      __asm volatile("" ::: "memory"); /* the next group's loads after: 4 sums + 4 operands would spill */
-    }
-  }
-#pragma GCC unroll 2
-  for (int32_t j = 0; j < 2; ++j) {
-    utvm_blk_mve_params2(rq, c + 8 * j, pe[j], po[j], predicated, mult, shift);
-    int32x4_t lo = utvm_blk_mve_requant(rq, s[2 * j], mult[0], shift[0]);
-    int32x4_t hi = utvm_blk_mve_requant(rq, s[2 * j + 1], mult[1], shift[1]);
-    int16x8_t v = vmovntq_s32(vmovnbq_s32(vuninitializedq_s16(), lo), hi); /* channels back in order */
-    if (predicated) {
-      vstrbq_p_s16(out + c + 8 * j, v, p[j]);
-    } else {
-      vstrbq_s16(out + c + 8 * j, v);
-    }
-  }
-}
-
-static inline void utvm_blk_mve_dw_pixel(const int8_t* const* tap, int32_t taps, const int8_t* w,
-                                         const int32_t* bias, int32_t C, const utvm_blk_rq_t* rq, int8_t* out) {
-  int32_t c = 0;
-  const mve_pred16_t all[2] = {0xFFFF, 0xFFFF};
-  for (; c + 16 <= C; c += 16) utvm_blk_mve_dw_group(tap, taps, w, bias, C, rq, c, all, all, all, 0, out);
-  if (c < C) {
-    mve_pred16_t p[2], pe[2], po[2];
-    const int32_t left = C - c;
-    for (int32_t j = 0; j < 2; ++j) {
-      const uint32_t n = (uint32_t)(left > 8 * j ? left - 8 * j : 0);
-      p[j] = vctp16q(n), pe[j] = vctp32q((n + 1) / 2), po[j] = vctp32q(n / 2);
-    }
-    utvm_blk_mve_dw_group(tap, taps, w, bias, C, rq, c, p, pe, po, 1, out); /* (all lanes off past C) */
   }
 }
 
