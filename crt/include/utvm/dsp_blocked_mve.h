@@ -1,7 +1,7 @@
 /*
  * The Helium (MVE) path of utvm/dsp_blocked.h's layers (included from there; see its comment), for
  * cores with the M-profile Vector Extension (Cortex-M55, M85: __ARM_FEATURE_MVE bit 0). Same API and
- * the same bits as the SMLAD and portable paths (int32 sums wrap: VMLADAVA and VMLA add modulo 2^32;
+ * the same bits as the SMLAD and portable paths (int32 sums wrap: VMLADAVA and VADD add modulo 2^32;
  * the vector requantization of utvm/requant.h is TFLite Micro's double rounding exactly).
  *
  * Matrix product (1x1 convolution, fully connected, the gathered windows of a general convolution):
@@ -14,6 +14,7 @@
  *
  * The depthwise layers are in utvm/dsp_blocked_mve_dw.h.
  */
+#include "utvm/dsp_blocked.h" /* first: it includes this header where its types are defined */
 #ifndef UTVM_DSP_BLOCKED_MVE_H_
 #define UTVM_DSP_BLOCKED_MVE_H_
 
@@ -29,8 +30,8 @@ extern "C" {
 #endif
 
 /* utvm_mve_requant_s32x4 then utvm_mve_clamp_s32x4, the same bits with no constant zero vector:
- * max(shift, 0) and min(shift, 0) as shift & ~sign and shift & sign (in the depthwise epilogue the
- * zero vector, held over the taps, is one more spilled register). */
+ * max(shift, 0) and min(shift, 0) as shift & ~sign and shift & sign (one vector register fewer held
+ * over the tiles). */
 static inline int32x4_t utvm_blk_mve_requant(const utvm_blk_rq_t* rq, int32x4_t x, int32x4_t mult, int32x4_t shift) {
   int32x4_t sign = vshrq_n_s32(shift, 31), right = vandq_s32(shift, sign);
   int32x4_t high = vqrdmulhq_s32(vshlq_s32(x, vbicq_s32(shift, sign)), mult);

@@ -12,13 +12,12 @@
  * vectors (VQRDMULH, VRSHL), put back in channel order by VMOVNB/VMOVNT and stored narrowed
  * (VSTRB.16). The last channels % 16 of a chunk: the same under lane predicates.
  */
+#include "utvm/dsp_blocked_dw.h" /* first: it includes this header where its types are defined */
 #ifndef UTVM_DSP_BLOCKED_MVE_DW_H_
 #define UTVM_DSP_BLOCKED_MVE_DW_H_
 
 #include <stdint.h>
 #include <string.h>
-
-#include "utvm/dsp_blocked_dw.h"
 
 #if UTVM_BLK_MVE
 #include <arm_mve.h>
