@@ -8,9 +8,9 @@
 intrinsics (harness.models.compile.dsp.apply_dsp: SMLAD on cores with the DSP extension); --mve also
 the depthwise convolutions around the depthwise tile intrinsic (harness.models.compile.mve.apply_mve:
 Helium); --blocked makes 1x1 convolutions, fully connected and depthwise layers one call into the
-register-blocked kernels of utvm/dsp_blocked.h (harness.models.compile.blocked.apply_blocked), the rest
-as --dsp. --tuning schedules the kernels by tuning records ("auto": the ones shipped for the board),
-the others as above.
+register-blocked kernels of utvm/dsp_blocked.h (harness.models.compile.blocked.apply_blocked; their
+Helium path on MVE cores), the rest as --dsp. --tuning schedules the kernels by tuning records
+("auto": the ones shipped for the board), the others as above.
 
 Per model: instructions per inference (exact under QEMU -icount), the anchors' Cortex-M4 cycles
 (published MLPerf Tiny results, v0.5 to v1.3) beside them (TFLite Micro + CMSIS-NN, microTVM

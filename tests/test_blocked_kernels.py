@@ -1,9 +1,10 @@
 """The register-blocked micro-kernels of crt/include/utvm/dsp_blocked.h (matrix product for 1x1
 convolutions and fully connected layers, depthwise general and 3x3, the fused requantization):
 crt/tests/blocked_check.c compares them with naive int64 references and with their portable build
-(blocked_twin.c) on the host under ASan/UBSan and bare-metal under QEMU, mps2-an386 (Cortex-M4,
-SMLAD) and mps2-an385 (Cortex-M3, portable); crt/tests/blocked_bench.c counts instructions per MAC
-under -icount on both."""
+(blocked_twin.c) on the host under ASan/UBSan and bare-metal under QEMU, mps3-an547 (Cortex-M55,
+Helium: utvm/dsp_blocked_mve.h, dsp_blocked_mve_dw.h; GCC and clang-14 builds), mps2-an386
+(Cortex-M4, SMLAD) and mps2-an385 (Cortex-M3, portable); crt/tests/blocked_bench.c counts
+instructions per MAC under -icount on each, and on the M55 built with and without MVE."""
 
 from __future__ import annotations
 
@@ -15,15 +16,16 @@ from pathlib import Path
 import pytest
 
 from tests.test_c_units import compile_c
-from tests.test_mve_kernels import BOARDS, INCLUDE, TESTS, WARNINGS, qemu
+from tests.test_mve_kernels import BOARDS, HARD, INCLUDE, TESTS, WARNINGS, disassembly, qemu
 
 CHECK = re.compile(r"blocked: (\d+) checks, 0 mismatches \((\w+) path\)")
 
 
 def baremetal(out: Path, sources: list[str], cflags: list[str], opt: str = "-O3") -> Path:
     """Like test_mve_kernels.baremetal, with several sources."""
-    subprocess.run(["arm-none-eabi-gcc", *WARNINGS, opt, "-mthumb", *cflags, "-DUTVM_BAREMETAL",
-                    f"-I{INCLUDE}", f"-I{TESTS}", *[str(TESTS / s) for s in sources],
+    # -fno-if-conversion2: binutils 2.40 rejects some vcvtne GCC 12 writes for the M55
+    subprocess.run(["arm-none-eabi-gcc", *WARNINGS, opt, "-fno-if-conversion2", "-mthumb", *cflags,
+                    "-DUTVM_BAREMETAL", f"-I{INCLUDE}", f"-I{TESTS}", *[str(TESTS / s) for s in sources],
                     str(TESTS / "bm_startup.c"), "-T", str(TESTS / "bm.ld"), "-nostartfiles",
                     "--specs=nano.specs", "-o", str(out)], check=True, capture_output=True, text=True)
     return out
@@ -41,7 +43,7 @@ def test_blocked_checks_under_sanitizers(tmp_path: Path) -> None:
         assert match and int(match[1]) > 100000 and match[2] == "portable", proc.stdout
 
 
-@pytest.mark.parametrize("machine", ["mps2-an386", "mps2-an385"])
+@pytest.mark.parametrize("machine", ["mps3-an547", "mps2-an386", "mps2-an385"])
 def test_blocked_checks_bare_metal_under_qemu(machine: str, tmp_path: Path) -> None:
     cflags, path = BOARDS[machine]
     for opt in ("-O2", "-O3"):
@@ -51,8 +53,8 @@ def test_blocked_checks_bare_metal_under_qemu(machine: str, tmp_path: Path) -> N
         assert status == 0 and match and int(match[1]) > 100000 and match[2] == path, f"{opt}: {output}"
 
 
-def bench(machine: str, tmp_path: Path) -> dict[str, float]:
-    elf = baremetal(tmp_path / f"bench-{machine}.elf", ["blocked_bench.c"], BOARDS[machine][0])
+def bench(machine: str, tmp_path: Path, cflags: list[str] | None = None) -> dict[str, float]:
+    elf = baremetal(tmp_path / f"bench-{machine}.elf", ["blocked_bench.c"], cflags or BOARDS[machine][0])
     status, output = qemu(machine, elf, "-icount", "shift=5")
     assert status == 0, output
     print("\n" + output, end="")
@@ -66,3 +68,42 @@ def test_blocked_instructions_per_mac(tmp_path: Path) -> None:
     assert smlad[kws_pointwise] < 3.5 and smlad[kws_pointwise] * 1.25 < portable[kws_pointwise]
     for name, value in smlad.items():
         assert value < portable[name] * 1.2, name  # never much worse than the portable build
+
+
+def test_blocked_helium_instructions_per_mac(tmp_path: Path) -> None:
+    """The Helium path against the SMLAD one on the same core (Cortex-M55 built without MVE)."""
+    helium = bench("mps3-an547", tmp_path)
+    (tmp_path / "nomve").mkdir()
+    smlad = bench("mps3-an547", tmp_path / "nomve", ["-mcpu=cortex-m55+nomve", "-mfloat-abi=hard"])
+    for name in ("matmul 1x1 conv 25x5 pixels k=64 c=64 (kws01)", "kws01 pointwise call (literal shapes)"):
+        assert helium[name] < 0.5 and helium[name] * 4 < smlad[name], name
+    for name in ("dw3x3 25x5 c=64 (kws01)", "kws01 depthwise call (literal shapes)"):
+        assert helium[name] < 3.0 and helium[name] * 2.5 < smlad[name], name
+
+
+def test_blocked_checks_built_by_clang_under_qemu(tmp_path: Path) -> None:
+    """The Helium path as LLVM compiles it (clang-14 objects, linked by arm-none-eabi-gcc)."""
+    if shutil.which("clang-14") is None:
+        pytest.skip("clang-14 is not installed")
+    cpu = ["-mcpu=cortex-m55", *HARD, "-mthumb"]
+    objs = []
+    for name in ("blocked_check", "blocked_twin", "bm_startup"):
+        objs.append(str(tmp_path / f"{name}.o"))
+        subprocess.run(["clang-14", "--target=arm-none-eabi", *cpu, *WARNINGS, "-O3", "-DUTVM_BAREMETAL",
+                        "-isystem", "/usr/lib/arm-none-eabi/include", f"-I{INCLUDE}", f"-I{TESTS}", "-c",
+                        str(TESTS / f"{name}.c"), "-o", objs[-1]], check=True, capture_output=True, text=True)
+    elf = tmp_path / "check.elf"
+    subprocess.run(["arm-none-eabi-gcc", *cpu, *objs, "-T", str(TESTS / "bm.ld"), "-nostartfiles",
+                    "--specs=nano.specs", "-o", str(elf)], check=True, capture_output=True, text=True)
+    status, output = qemu("mps3-an547", elf)
+    match = CHECK.search(output)
+    assert status == 0 and match and int(match[1]) > 100000 and match[2] == "Helium", output
+
+
+def test_blocked_helium_build_uses_mve_and_no_smlad(tmp_path: Path) -> None:
+    elf = baremetal(tmp_path / "bench.elf", ["blocked_bench.c"], BOARDS["mps3-an547"][0])
+    asm = disassembly(elf)
+    for insn in ("vmlava.s8", "vctp.8", "vmullb.s16", "vmullt.s16", "vqrdmulh.s32", "vrshl.s32",
+                 "vmovnt.i32"):
+        assert insn in asm, insn
+    assert "smlad" not in asm

@@ -1,7 +1,8 @@
 /* Instructions per multiply-accumulate of utvm/dsp_blocked.h's whole layers (widening, tiles and the
  * fused requantization included), bare-metal under QEMU -icount as kernel_bench.c measures: SysTick
  * counts virtual time, a SUBS/BNE loop of known length calibrates ticks per instruction. Shapes of
- * the MLPerf Tiny models' layers. Prints "bench NAME: X.XXX instructions per MAC (PATH)". */
+ * the MLPerf Tiny models' layers, and kws01's through the entry points with literal shapes. Prints
+ * "bench NAME: X.XXX instructions per MAC (PATH)". */
 #include <stdint.h>
 
 #include "bm.h"
@@ -32,7 +33,8 @@ static void report(const char* name, uint32_t ticks, uint32_t macs) {
   bm_puts(name);
   bm_puts(": ");
   say_milli((uint64_t)ticks * 1000000u / per_unit / macs);
-  bm_puts(UTVM_BLK_SIMD ? " instructions per MAC (SMLAD)\n" : " instructions per MAC (portable)\n");
+  bm_puts(UTVM_BLK_MVE ? " instructions per MAC (Helium)\n"
+          : UTVM_BLK_SIMD ? " instructions per MAC (SMLAD)\n" : " instructions per MAC (portable)\n");
 }
 
 static const utvm_blk_rq_t RQ = {mult, shift, 1, -3, -128, 127};
@@ -56,6 +58,19 @@ static void bench_dw(const char* name, int32_t h, int32_t wd, int32_t c, int32_t
   report(name, elapsed(t0), (uint32_t)(s.out_h * s.out_w * c * 9));
 }
 
+/* kws01's pointwise and depthwise layers through the entry points with literal shapes, as the
+ * generated kernels call them (GCC propagates the constants into the inlined tiles). */
+static void bench_kws01_calls(void) {
+  uint32_t t0 = bm_ticks();
+  utvm_blk_matmul_call(in, w, bias, mult, shift, scratch, out, 125, 64, 64, 1, -3, -128, 127);
+  BARRIER();
+  report("kws01 pointwise call (literal shapes)", elapsed(t0), 125u * 64u * 64u);
+  t0 = bm_ticks();
+  utvm_blk_dw_call(in, w, bias, mult, shift, zp_row, out, 25, 5, 64, 3, 3, 1, 1, 1, 1, 1, 1, 25, 5, -7, -3, -128, 127);
+  BARRIER();
+  report("kws01 depthwise call (literal shapes)", elapsed(t0), 125u * 64u * 9u);
+}
+
 int main(void) {
   for (uint32_t i = 0; i < sizeof in; ++i) in[i] = (int8_t)(i * 29 + 3);
   for (uint32_t i = 0; i < sizeof w; ++i) w[i] = (int8_t)(i * 13 + 1);
@@ -71,5 +86,6 @@ int main(void) {
   bench_dw("dw3x3 25x5 c=64 (kws01)", 25, 5, 64, 1, 1);
   bench_dw("dw general 3x3 25x5 c=64", 25, 5, 64, 1, 0);
   bench_dw("dw3x3 24x24 c=32 stride 2", 24, 24, 32, 2, 1);
+  bench_kws01_calls();
   return 0;
 }

@@ -1,6 +1,6 @@
 /* Checks of utvm/dsp_blocked.h (matrix product = 1x1 convolution / fully connected, depthwise general
- * and 3x3) on whichever path the compiler selects (SMLAD or portable) against naive references here
- * (int64 sums wrapped to int32, then utvm_requant_s8, which kernel_check.c checks against exact
+ * and 3x3) on whichever path the compiler selects (Helium, SMLAD or portable) against naive references
+ * here (int64 sums wrapped to int32, then utvm_requant_s8, which kernel_check.c checks against exact
  * roundings) and against the portable twin (blocked_twin.c) bit for bit. Random shapes (odd pixel
  * and channel counts, K not a multiple of 4, strides, dilations, padding), random and extreme bytes,
  * per-channel and per-tensor multipliers, biases near the int32 ends. Host (sanitizers) and
@@ -205,6 +205,8 @@ int main(void) {
   say_int(checks);
   say(" checks, ");
   say_int(mismatches);
-  say(UTVM_BLK_SIMD ? " mismatches (SMLAD path)\n" : " mismatches (portable path)\n");
+  say(UTVM_BLK_MVE    ? " mismatches (Helium path)\n"
+      : UTVM_BLK_SIMD ? " mismatches (SMLAD path)\n"
+                      : " mismatches (portable path)\n");
   return mismatches != 0;
 }

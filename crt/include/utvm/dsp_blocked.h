@@ -18,10 +18,11 @@
  * utvm/dsp_blocked_dw.h has the depthwise kernels, utvm/dsp_blocked_layers.h general convolutions and
  * the entry points generated kernels call.
  *
- * Paths: SMLAD on cores with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4, M7, M33, M55), the
- * same blocking in portable C elsewhere (Cortex-M3, the host); int32 sums wrap as SMLAD's do, so
- * both paths give identical bits (defining UTVM_BLK_PORTABLE forces the portable path: the tests
- * compare the two). No input offset is added anywhere: callers fold it into the bias.
+ * Paths: Helium on cores with MVE (Cortex-M55, M85: utvm/dsp_blocked_mve.h, int8 rows and VMLADAVA,
+ * vector requantization), SMLAD on the other cores with the DSP extension (__ARM_FEATURE_DSP:
+ * Cortex-M4, M7, M33), the same blocking in portable C elsewhere (Cortex-M3, the host); int32 sums
+ * wrap as SMLAD's do, so all paths give identical bits (defining UTVM_BLK_PORTABLE forces the
+ * portable path: the tests compare them). No input offset is added anywhere: callers fold it into the bias.
  */
 #ifndef UTVM_DSP_BLOCKED_H_
 #define UTVM_DSP_BLOCKED_H_
@@ -36,6 +37,11 @@
 #define UTVM_BLK_SIMD 1
 #else
 #define UTVM_BLK_SIMD 0
+#endif
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && !defined(UTVM_BLK_PORTABLE)
+#define UTVM_BLK_MVE 1 /* the Helium path (utvm/dsp_blocked_mve.h) replaces the SMLAD one */
+#else
+#define UTVM_BLK_MVE 0
 #endif
 
 #ifdef __cplusplus
@@ -212,6 +218,14 @@ static inline int8_t utvm_blk_requant(const utvm_blk_rq_t* rq, int32_t acc, int3
   return (int8_t)(v > rq->act_max ? rq->act_max : v);
 }
 
+#ifdef __cplusplus
+}
+#endif
+#include "utvm/dsp_blocked_mve.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Two pixel rows (a: utvm_blk_widen_pair_s8's pair) against every output channel (2 x 2 tiles),
  * requantized; an odd last channel through the portable pair loop. */
 static inline void utvm_blk_matmul_rows(const int16_t* a, const int8_t* w, int32_t k, const int32_t* bias,
@@ -252,6 +266,14 @@ static inline void utvm_blk_matmul_s8(const int8_t* in, int32_t pixels, int32_t 
                                       int32_t channels, const int32_t* bias, const utvm_blk_rq_t* rq,
                                       int16_t* scratch, int8_t* out) {
   int32_t p = 0;
+#if UTVM_BLK_MVE
+  (void)scratch; /* the int8 rows are used as they are */
+  for (; p + 2 <= pixels; p += 2) {
+    utvm_blk_mve_rows(in + p * k, in + (p + 1) * k, w, k, bias, channels, rq, out + p * channels,
+                      out + (p + 1) * channels);
+  }
+  if (p < pixels) utvm_blk_mve_row(in + p * k, w, k, bias, channels, rq, out + p * channels);
+#else
   for (; p + 2 <= pixels; p += 2) {
     utvm_blk_widen_pair_s8(in + p * k, in + (p + 1) * k, k, scratch);
     utvm_blk_matmul_rows(scratch, w, k, bias, channels, rq, out + p * channels, out + (p + 1) * channels);
@@ -260,6 +282,7 @@ static inline void utvm_blk_matmul_s8(const int8_t* in, int32_t pixels, int32_t 
     utvm_blk_widen_s8(in + p * k, k, scratch);
     utvm_blk_matmul_row(scratch, w, k, bias, channels, rq, out + p * channels);
   }
+#endif
 }
 
 #ifdef __cplusplus

@@ -6,7 +6,8 @@
  * Per output pixel the taps' input rows are looked up once (a row of the input zero point for taps
  * outside the input: the folded bias needs padded taps to read zp), then four channels per pass:
  * per tap two word loads, four SXTB16, four SMLABB/SMLATT (4 MACs). (Pairing two taps per SMLAD
- * needs PKHBT/PKHTB on both operands: more instructions than it saves.) Portable C elsewhere.
+ * needs PKHBT/PKHTB on both operands: more instructions than it saves.) Portable C elsewhere; on
+ * Helium, utvm/dsp_blocked_mve_dw.h (16 channels per pass).
  */
 #ifndef UTVM_DSP_BLOCKED_DW_H_
 #define UTVM_DSP_BLOCKED_DW_H_
@@ -26,6 +27,14 @@ typedef struct {
   int32_t in_h, in_w, channels, k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
   int32_t out_h, out_w, in_zp;
 } utvm_blk_dw_shape_t;
+
+#ifdef __cplusplus
+}
+#endif
+#include "utvm/dsp_blocked_mve_dw.h" /* the Helium path */
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* One output pixel: tap[t] the input row of channels tap t reads (the zero-point row `zp_row` where
  * the tap falls outside the input), weights of tap t at w + t * C. Four channels per pass: per tap
@@ -68,6 +77,9 @@ static inline void utvm_blk_dw_pixel(const int8_t* const* tap, int32_t taps, con
 static inline int32_t utvm_blk_dw_s8(const int8_t* in, const int8_t* w, const int32_t* bias,
                                      const utvm_blk_dw_shape_t* s, const utvm_blk_rq_t* rq, int8_t* zp_row,
                                      int8_t* out) {
+#if UTVM_BLK_MVE
+  return utvm_blk_mve_dw_s8(in, w, bias, s, rq, zp_row, out, s->k_h, s->k_w);
+#else
   const int32_t C = s->channels, taps = s->k_h * s->k_w;
   const int8_t* tap[UTVM_BLK_DW_MAX_TAPS];
   if (taps > UTVM_BLK_DW_MAX_TAPS) return -1;
@@ -86,12 +98,16 @@ static inline int32_t utvm_blk_dw_s8(const int8_t* in, const int8_t* w, const in
     }
   }
   return 0;
+#endif
 }
 
 /* The 3x3 special case (s->k_h == s->k_w == 3): the tap count a constant the compiler unrolls. */
 static inline int32_t utvm_blk_dw3x3_s8(const int8_t* in, const int8_t* w, const int32_t* bias,
                                         const utvm_blk_dw_shape_t* s, const utvm_blk_rq_t* rq, int8_t* zp_row,
                                         int8_t* out) {
+#if UTVM_BLK_MVE
+  return utvm_blk_mve_dw_s8(in, w, bias, s, rq, zp_row, out, 3, 3);
+#else
   const int32_t C = s->channels;
   const int8_t* tap[9];
   memset(zp_row, s->in_zp, (size_t)C);
@@ -106,6 +122,7 @@ static inline int32_t utvm_blk_dw3x3_s8(const int8_t* in, const int8_t* w, const
     }
   }
   return 0;
+#endif
 }
 
 #ifdef __cplusplus

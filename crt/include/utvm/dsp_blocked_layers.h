@@ -56,6 +56,18 @@ static inline void utvm_blk_conv_s8(const int8_t* in, const int8_t* w, const int
                                     int8_t* patch, int16_t* scratch, int8_t* out) {
   const int32_t k = s->k_h * s->k_w * s->in_c, pixels = s->out_h * s->out_w;
   int32_t p = 0;
+#if UTVM_BLK_MVE
+  (void)scratch; /* the gathered int8 windows are the rows */
+  for (; p + 2 <= pixels; p += 2) {
+    utvm_blk_gather(in, s, p, patch);
+    utvm_blk_gather(in, s, p + 1, patch + k);
+    utvm_blk_mve_rows(patch, patch + k, w, k, bias, channels, rq, out + p * channels, out + (p + 1) * channels);
+  }
+  if (p < pixels) {
+    utvm_blk_gather(in, s, p, patch);
+    utvm_blk_mve_row(patch, w, k, bias, channels, rq, out + p * channels);
+  }
+#else
   for (; p + 2 <= pixels; p += 2) {
     utvm_blk_gather(in, s, p, patch);
     utvm_blk_gather(in, s, p + 1, patch + k);
@@ -67,6 +79,7 @@ static inline void utvm_blk_conv_s8(const int8_t* in, const int8_t* w, const int
     utvm_blk_widen_s8(patch, k, scratch);
     utvm_blk_matmul_row(scratch, w, k, bias, channels, rq, out + p * channels);
   }
+#endif
 }
 
 /* A 1x1 convolution or fully-connected layer (utvm_blk_matmul_s8); per_channel 0: mult[0], shift[0]

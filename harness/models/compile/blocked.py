@@ -2,7 +2,10 @@
 CONV_2D (stride 1, no padding) and per-channel FULLY_CONNECTED as one matrix-product call (2 output
 channels x 2 pixels per tile, inputs widened to int16 once per pixel row, requantization fused),
 DEPTHWISE_CONV_2D (depth multiplier 1) as one depthwise call (3x3 special case, four channels per
-pass). The rest is harness.models.compile.dsp.apply_dsp's.
+pass). On Helium cores the same calls take the header's MVE path (utvm/dsp_blocked_mve.h: VMLADAVA
+tiles on the int8 rows, 16 depthwise channels per pass, vector requantization; same bits). The rest
+is harness.models.compile.dsp.apply_dsp's (on the MLPerf Tiny models no depthwise layer is left for
+it, so apply_mve as the base would change nothing there).
 
     compile_model(model, scheduler=apply_blocked)
 
