@@ -123,3 +123,19 @@ def test_records_are_keyed_by_the_configuration_they_were_tuned_under(tmp_path: 
     assert refused.returncode != 0 and "no tuned records ship for qemu-mps2-an386 under configuration speed" \
         in refused.stderr and "--config speed" in refused.stderr
     assert tuning_records.resolve("auto", "qemu-mps2-an386") is not None  # the default's still ship
+
+
+def test_presubmit_runs_the_suite_on_boards_under_a_configuration(tmp_path: Path) -> None:
+    from harness.targets.config import UnknownConfig
+    from utvm_ci.presubmit import configured_targets, default_targets
+
+    every = configured_targets(None, "weights-ram")  # the boards that have it; the host has none
+    assert every == [f"{t}@weights-ram" for t in default_targets() if not t.startswith("host")]
+    assert configured_targets(["host"], "opt=O1") == ["host@opt=O1"]
+    with pytest.raises(UnknownConfig):
+        configured_targets(["host", AN386], "weights-ram")
+    proc = utvm("ci", "presubmit", "--targets", AN386, "--config", "weights-ram", "--no-models",
+                "--no-container", "--workers", "1", "--report-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "utvm ci presubmit: PASSED on 1 targets" in proc.stdout
+    assert set(json.loads((tmp_path / "summary.json").read_text())["targets"]) == {f"{AN386}@weights-ram"}
