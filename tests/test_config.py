@@ -102,3 +102,19 @@ def test_a_real_board_declares_configurations_with_start_up_defines_and_its_cloc
         board_target("acme", bad, tmp_path / "boards" / "acme.toml")
     with pytest.raises(ConfigError, match="must be lower-case"):
         board_target("acme", {**raw, "configs": {"Fast+1": {}}}, tmp_path / "boards" / "acme.toml")
+
+
+def test_a_qemu_board_adds_to_and_overrides_the_default_configurations(tmp_path: Path) -> None:
+    from harness.targets.qemu import boards_file, load_boards
+
+    text = boards_file().read_text() + (
+        '\n[boards.qemu-mps2-an385.configs.speed]\ndescription = "M3: no unrolling"\nopt = "O2"\n'
+        '\n[boards.qemu-mps2-an385.configs.tiny]\nopt = "Oz"\nweights = "ram"\n'
+        'defines = { UTVM_MAX_PACKET_SIZE = "1024" }\n')
+    (tmp_path / "boards.toml").write_text(text)
+    loaded = load_boards(tmp_path / "boards.toml")
+    m3, m4 = loaded["qemu-mps2-an385"].configs, loaded["qemu-mps2-an386"].configs
+    assert sorted(m3) == ["size", "speed", "tiny", "weights-ram"]
+    assert sorted(m4) == ["size", "speed", "weights-ram"]
+    assert m3["speed"].opt == "O2" and not m3["speed"].cflags and m4["speed"].cflags == ("-funroll-loops",)
+    assert m3["tiny"].define_map == {"UTVM_MAX_PACKET_SIZE": "1024"} and m3["tiny"].weights == "ram"
