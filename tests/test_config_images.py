@@ -139,3 +139,29 @@ def test_presubmit_runs_the_suite_on_boards_under_a_configuration(tmp_path: Path
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "utvm ci presubmit: PASSED on 1 targets" in proc.stdout
     assert set(json.loads((tmp_path / "summary.json").read_text())["targets"]) == {f"{AN386}@weights-ram"}
+
+
+def test_the_mlperf_tiny_firmware_runs_its_weights_from_ram(tmp_path: Path) -> None:
+    """kws01's MLPerf Tiny firmware built with its weights in RAM, flashed on a virtual serial board
+    (the AN385's UART): the runner's session, TFLite Micro's answer."""
+    require_tvm()
+    from tflite_micro import runtime
+
+    from harness.models.deploy.mlperf_client import MlperfClient
+    from harness.sim.virtual_board import control
+    from tests.test_mlperf_fw import BOARD, check_boot, check_session, firmware, virtual_board
+
+    model = mlperf_tiny_model("kws01")
+    fw = firmware(model, f"{BOARD}@weights-ram")
+    assert fw.device_name == f"utvm-{BOARD}+weights-ram"
+    x = np.random.default_rng(0).integers(-128, 127, size=(1, 49, 10, 1), endpoint=True).astype("int8")
+    tflm = runtime.Interpreter.from_file(str(model))
+    tflm.set_input(x, 0)
+    tflm.invoke()
+    want = (np.asarray(tflm.get_output(0)).astype(np.float32).ravel() + 128) * np.float32(0.00390625)
+    with virtual_board(tmp_path, board=BOARD) as port, MlperfClient.serial(str(port), timeout=60) as dut:
+        control(port, f"flash {fw.elf}")
+        check_boot(dut.boot())
+        check_session(dut, fw, x, want)
+    _, load_at, size = _load_and_run_addresses(Path(fw.elf), ".utvm_params")
+    assert load_at < 0x0040_0000 and size >= 28_000  # kws01's weights: loaded in flash, run from RAM
