@@ -15,7 +15,7 @@ from typing import Protocol
 
 from harness.link.serial import DEFAULT_BAUD, SerialTransport
 from harness.link.transport import Transport
-from harness.targets.config import DEFAULT_CONFIG, BuildConfig
+from harness.targets.buildconfig import DEFAULT_CONFIG, BuildConfig
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from harness.errors import UtvmError
 from harness.link.transport import Transport
 from harness.targets import cortex_m
 from harness.targets.base import StartOptions, Target
-from harness.targets.config import parse_configs
+from harness.targets.buildconfig import parse_configs
 
 BOARD_PATH_ENV = "UTVM_BOARD_PATH"
 

@@ -21,6 +21,8 @@ API:
 - ``named_config(target, name) -> BuildConfig``: a configuration the target's board declares, or an
   ad-hoc name as above; an unknown one is an ``UnknownConfig`` whose one line lists the known ones.
 - ``parse_configs(raw, where)``: the ``configs`` tables of a board description, by name.
+  (The value, its errors and the reading live in ``harness.targets.buildconfig``, which ``base.Target``
+  imports to hold one; this module re-exports them.)
 - ``add_config_argument(parser)``: ``--config NAME`` on a command that takes ``--target``
   (``harness.targets.with_config`` turns the pair into the configured target's name).
 
@@ -43,113 +45,27 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from harness.errors import UtvmError
+from harness.targets import cortex_m
+from harness.targets.base import Target
+from harness.targets.buildconfig import (
+    AXES,
+    DEFAULT,
+    DEFAULT_CONFIG,
+    WEIGHTS,
+    BuildConfig,
+    ConfigError,
+    UnknownConfig,
+    parse_config,
+    parse_configs,
+)
 
-if TYPE_CHECKING:
-    from harness.targets.base import Target
-
-DEFAULT = "default"
-WEIGHTS = ("flash", "ram")
-_OPT = re.compile(r"O[0-3sgz]|Ofast")
-_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")  # a declared configuration's name: no '@', '+' or '='
-_AXES = ("opt", "weights")  # the axes an ad-hoc name may set, in its order
-
-
-class ConfigError(UtvmError):
-    """A build configuration is malformed or cannot apply to a target."""
-
-
-class UnknownConfig(ConfigError):
-    """No configuration of that name for the target."""
-
-
-@dataclass(frozen=True)
-class BuildConfig:
-    name: str = DEFAULT
-    opt: str | None = None  # kernel optimisation level ("O2", "O3", "Os"); None: the target's default
-    weights: str = "flash"  # "flash", or "ram": copied to RAM at start
-    cflags: tuple[str, ...] = ()  # added to the kernels' flags
-    defines: tuple[tuple[str, str], ...] = ()  # added to the build's defines (sorted pairs)
-    cpu_hz: int | None = None  # the core clock under this configuration, when it changes it
-    description: str = field(default="", compare=False)
-
-    def __post_init__(self) -> None:
-        if self.opt is not None:
-            object.__setattr__(self, "opt", self.opt.lstrip("-"))
-            if not _OPT.fullmatch(str(self.opt)):
-                raise ConfigError(f"configuration {self.name}: optimisation level {self.opt!r} is not one of "
-                                  "O0, O1, O2, O3, Os, Oz, Og, Ofast")
-        if self.weights not in WEIGHTS:
-            raise ConfigError(f"configuration {self.name}: weights {self.weights!r} is not one of "
-                              f"{', '.join(WEIGHTS)}")
-        defines = self.defines.items() if isinstance(self.defines, Mapping) else self.defines
-        object.__setattr__(self, "defines", tuple(sorted((str(k), str(v)) for k, v in defines)))
-        object.__setattr__(self, "cflags", tuple(map(str, self.cflags)))
-
-    @property
-    def is_default(self) -> bool:
-        return self == BuildConfig()
-
-    @property
-    def define_map(self) -> Mapping[str, str]:
-        return MappingProxyType(dict(self.defines))
-
-    def axes(self) -> dict[str, Any]:
-        """The axes a sweep reports: opt (None: the target's default) and weights."""
-        return {"opt": self.opt, "weights": self.weights}
-
-    @classmethod
-    def from_axes(cls, opt: str | None = None, weights: str | None = None,
-                  base: BuildConfig | None = None) -> BuildConfig:
-        """``base`` (default: the default configuration) with the given axes changed; None keeps the
-        base's. Named after what it changes (``opt=O3+weights=ram``, ``speed+weights=ram``); the base
-        itself when nothing changes."""
-        base = base or cls()
-        changed = {k: v for k, v in (("opt", opt and opt.lstrip("-")), ("weights", weights))
-                   if v is not None and v != getattr(base, k)}
-        if not changed:
-            return base
-        parts = [] if base.is_default else [base.name]
-        parts += [f"{k}={changed[k]}" for k in _AXES if k in changed]
-        return dataclasses.replace(base, name="+".join(parts), **changed)
-
-
-DEFAULT_CONFIG = BuildConfig()
-
-
-def parse_config(name: str, raw: Mapping[str, Any], where: str) -> BuildConfig:
-    """One ``configs`` table of a board description."""
-    if not _NAME.fullmatch(name) or name == DEFAULT:
-        raise ConfigError(f"{where}: configuration name {name!r} must be lower-case letters, digits, "
-                          f"'-', '_' or '.', and not {DEFAULT!r}")
-    known = {"description", "opt", "weights", "cflags", "defines", "cpu_hz"}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"{where}: configuration {name!r} has unknown keys {unknown} "
-                          f"(known: {', '.join(sorted(known))})")
-    try:
-        return BuildConfig(name=name, opt=raw.get("opt"), weights=str(raw.get("weights", "flash")),
-                           cflags=tuple(raw.get("cflags", ())), defines=dict(raw.get("defines", {})),
-                           cpu_hz=None if raw.get("cpu_hz") is None else int(raw["cpu_hz"]),
-                           description=str(raw.get("description", "")))
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"{where}: configuration {name!r} is malformed: {exc}") from exc
-
-
-def parse_configs(raw: Mapping[str, Any] | None, where: str) -> Mapping[str, BuildConfig]:
-    """The ``configs`` tables of a board description, by name (``default`` is implicit)."""
-    if raw is None:
-        return MappingProxyType({})
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: configs must be a table of tables")
-    return MappingProxyType({str(k): parse_config(str(k), v if isinstance(v, Mapping) else {"?": v}, where)
-                             for k, v in raw.items()})
+__all__ = ["DEFAULT", "DEFAULT_CONFIG", "WEIGHTS", "BuildConfig", "ConfigError", "UnknownConfig",
+           "add_config_argument", "configure", "configured", "known_configs", "named_config", "parse_config",
+           "parse_configs"]
 
 
 def known_configs(target: Target) -> list[str]:
@@ -173,7 +89,7 @@ def named_config(target: Target, name: str) -> BuildConfig:
     axes: dict[str, str] = {}
     for part in rest:
         axis, sep, value = part.partition("=")
-        if not sep or axis not in _AXES or axis in axes:
+        if not sep or axis not in AXES or axis in axes:
             raise UnknownConfig(f"configuration {name!r}: {part!r} is not an axis setting "
                                 f"(opt=LEVEL or weights=flash|ram)")
         axes[axis] = value
@@ -207,8 +123,6 @@ def configure(target: Target, config: BuildConfig) -> Target:
 
 
 def _weights_in_ram(target: Target) -> dict[str, Any]:
-    from harness.targets import cortex_m  # the one kind of target whose images place their weights
-
     if cortex_m.PARAMS_LD not in target.link_files:
         raise ConfigError(f"target {target.name} cannot place its weights in RAM (a host process: its "
                           "weights are wherever the host puts them)")

@@ -17,7 +17,7 @@ from harness.errors import InfrastructureError, UtvmError
 from harness.link.transport import ChildProcessTransport, Transport
 from harness.targets import cortex_m
 from harness.targets.base import StartOptions, Target
-from harness.targets.config import BuildConfig, parse_configs
+from harness.targets.buildconfig import BuildConfig, parse_configs
 from harness.targets.docker import ContainerTransport
 
 QEMU = "qemu-system-arm"
