@@ -56,7 +56,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _cmd_targets(args: argparse.Namespace) -> int:
     for t in all_targets().values():
-        print(f"{t.name:<20} {t.description}")
+        configs = f" (--config {', '.join(sorted(t.configs))})" if t.configs else ""
+        print(f"{t.name:<20} {t.description}{configs}")
     return 0
 
 

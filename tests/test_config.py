@@ -118,3 +118,11 @@ def test_a_qemu_board_adds_to_and_overrides_the_default_configurations(tmp_path:
     assert sorted(m4) == ["size", "speed", "weights-ram"]
     assert m3["speed"].opt == "O2" and not m3["speed"].cflags and m4["speed"].cflags == ("-funroll-loops",)
     assert m3["tiny"].define_map == {"UTVM_MAX_PACKET_SIZE": "1024"} and m3["tiny"].weights == "ram"
+
+
+def test_utvm_targets_lists_each_boards_configurations(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness import cli
+
+    assert cli.main(["targets"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert lines[AN386].endswith("(--config size, speed, weights-ram)") and "--config" not in lines["host"]
