@@ -194,7 +194,8 @@ def build_mlperf_firmware(model: Path | Any, target_name: str, out: Path, model_
         model_name = Path(model).stem
     model_name = _check_label(model_name, "MLPerf model name")
     target = get_target(target_name)  # an unknown target fails before the model compiles
-    device_name = _check_label(device_name or f"utvm-{target.name}", "device name")
+    default_name = re.sub(r"[^A-Za-z0-9_.+-]", "+", f"utvm-{target.name}")[:40]  # '@' of a configuration
+    device_name = _check_label(device_name or default_name, "device name")
     pkg = make_package(model, out, name=name, param_section=param_section, tuning=tuning, target=target.name)
     graph = pkg.graph
     if len(graph.inputs) != 1:
