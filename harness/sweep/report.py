@@ -52,9 +52,14 @@ def _series(rows: list[Row], key: str, size: str) -> Series:
 
 def target_section(target: str, rows: list[Row]) -> str:
     key = unit(rows)
-    charts = [scatter(_series(rows, key, size), f"{size.removesuffix('_bytes')} (bytes)", key,
-                      f"{target}: {key} against {size.removesuffix('_bytes')}")
-              for size in ("flash_bytes", "ram_bytes")]
+    charts = []
+    for size in ("flash_bytes", "ram_bytes"):
+        series, memory = _series(rows, key, size), size.removesuffix("_bytes")
+        best = "".join(f"<li>{escape(series.labels[i])}: {series.points[i][0]:g} B, {series.points[i][1]:g} "
+                       f"{key}</li>" for i in series.front)
+        svg = scatter(series, f"{memory} (bytes)", key, f"{target}: {key} against {memory}")
+        charts.append(f"<div class='chart'>{svg}<p>Pareto front, {key} against {memory}:</p>"
+                      f"<ul class='front' data-memory='{memory}'>{best}</ul></div>")
     failed = sum(r["error"] is not None for r in rows)
     return (f"<section class='target' data-target='{escape(target)}'><h2>{escape(target)}</h2>"
             f"<p>{len(rows) - failed} cells measured, {failed} failed; the Pareto front (no cell both "

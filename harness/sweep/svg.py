@@ -32,8 +32,18 @@ def _scale(values: list[float], lo_px: float, hi_px: float) -> tuple[float, floa
 def _number(v: float) -> str:
     for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(v) >= div:
-            return f"{v / div:.3g}{suffix}"
-    return f"{v:.3g}"
+            return f"{v / div:.4g}{suffix}"
+    return f"{v:.4g}"
+
+
+def _staircase(series: Series, fx: Callable[[float], float], fy: Callable[[float], float]) -> str:
+    """The front as the edge of what it dominates: down from the top at its smallest point, then a
+    step at each point, out to the right edge."""
+    at = [(fx(series.points[i][0]), fy(series.points[i][1])) for i in series.front]
+    steps = [(at[0][0], float(TOP))]
+    for (x, y), (nx, _) in zip(at, [*at[1:], (float(W - RIGHT), 0.0)], strict=True):
+        steps += [(x, y), (nx, y)]
+    return " ".join(f"{x:.1f},{y:.1f}" for x, y in steps)
 
 
 def scatter(series: Series, xlabel: str, ylabel: str, title: str) -> str:
@@ -55,9 +65,8 @@ def scatter(series: Series, xlabel: str, ylabel: str, title: str) -> str:
         parts.append(f"<text x='{LEFT - 4}' y='{fy(yv) + 4:.1f}' text-anchor='end'>{_number(yv)}</text>")
     if not series.points:
         parts.append(f"<text x='{W / 2}' y='{H / 2}' text-anchor='middle'>no cell measured</text>")
-    if len(series.front) > 1:
-        line = " ".join(f"{fx(series.points[i][0]):.1f},{fy(series.points[i][1]):.1f}" for i in series.front)
-        parts.append(f"<polyline class='front' points='{line}'/>")
+    if series.front:
+        parts.append(f"<polyline class='front' points='{_staircase(series, fx, fy)}'/>")
     on_front = set(series.front)
     for i, ((x, y), text) in enumerate(zip(series.points, series.labels, strict=True)):
         css = "point pareto" if i in on_front else "point"

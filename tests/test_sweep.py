@@ -1,0 +1,170 @@
+"""`utvm sweep`: a small ONNX model (tests/onnx_models.py) over the host and an -icount QEMU board x
+both executors x tuning none/auto, every cell run for real and checked against onnxruntime; failing
+cells kept as rows (no tuned records for the host; a model too big for the board); bad flags; the
+report page rendered in Debian's chromium."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.sweep.pareto import front
+from tests.conftest import REPO_ROOT, require_tvm
+from tests.onnx_models import int8_mlp
+
+UTVM = [sys.executable, "-m", "harness.cli"]
+BOARD = "qemu-mps2-an385-semihosting"
+Swept = tuple[dict[str, Any], Path]
+KEYS = {"target", "executor", "weights", "opt", "tuning", "config", "instructions", "cycles", "flash_bytes",
+        "ram_bytes", "max_diff_lsb", "error"}
+
+
+def utvm(*argv: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*UTVM, *argv], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory) -> Swept:
+    require_tvm()
+    tmp = tmp_path_factory.mktemp("sweep")
+    model = int8_mlp(tmp / "mlp.onnx")
+    done = utvm("sweep", str(model), "--targets", f"host,{BOARD}", "--executor", "graph,aot",
+                "--tuning", "none,auto", "--jobs", "2", "--out", str(tmp / "out"), "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert json.loads((tmp / "out" / "sweep.json").read_text()) == doc
+    return doc, tmp / "out"
+
+
+def test_every_cell_is_a_row_checked_against_the_models_own_runtime(swept: Swept) -> None:
+    doc, _ = swept
+    assert doc["model"]["name"] == "mlp" and doc["model"]["format"] == "onnx"
+    assert doc["model"]["reference"].startswith("onnxruntime ")
+    rows = doc["rows"]
+    assert len(rows) == 8
+    assert all(set(r) >= KEYS for r in rows)
+    cells = {(r["target"], r["executor"], r["tuning"]) for r in rows}
+    assert cells == {(t, e, u) for t in ("host", BOARD) for e in ("graph", "aot") for u in ("none", "auto")}
+    ok = [r for r in rows if r["error"] is None]
+    assert {(r["target"], r["tuning"]) for r in ok} == {("host", "none"), (BOARD, "none"), (BOARD, "auto")}
+    for r in ok:
+        assert r["max_diff_lsb"] == 0 and r["flash_bytes"] > 0 and r["ram_bytes"] > 0
+        assert r["weights"] is None and r["opt"] is None and r["config"] is None
+    board = [r for r in ok if r["target"] == BOARD]
+    assert all(isinstance(r["instructions"], int) and r["instructions"] > 0 and r["cycles"] is None
+               for r in board)  # -icount: exact instructions
+    host = [r for r in ok if r["target"] == "host"]
+    assert all(r["instructions"] is None and r["seconds"] > 0 for r in host)
+    aot, graph = ({r["tuning"]: r for r in board if r["executor"] == e} for e in ("aot", "graph"))
+    assert aot["none"]["flash_bytes"] < graph["none"]["flash_bytes"]  # no JSON graph, no graph executor
+
+
+def test_a_failing_cell_is_a_row_with_its_error(swept: Swept, tmp_path: Path) -> None:
+    failed = [r for r in swept[0]["rows"] if r["error"] is not None]
+    assert {(r["target"], r["executor"], r["tuning"]) for r in failed} == {
+        ("host", "graph", "auto"), ("host", "aot", "auto")}
+    assert all(r["error"] == "compile: no tuned records ship for host; run `utvm tune` to make some" and
+               r["instructions"] is None and r["max_diff_lsb"] is None for r in failed)
+    big = int8_mlp(tmp_path / "big.onnx", hidden=42000)  # 4.37 MB of float weights: over the board's flash
+    done = utvm("sweep", str(big), "--targets", f"host,{BOARD}", "--out", str(tmp_path / "out"), "--json")
+    assert done.returncode == 0, done.stderr
+    rows = {r["target"]: r for r in json.loads(done.stdout)["rows"]}
+    assert rows["host"]["error"] is None and rows["host"]["max_diff_lsb"] == 0  # the sweep went on
+    assert rows[BOARD]["error"].startswith("fit: the model does not fit: its parameters need 4368000 B of "
+                                           f"flash and {BOARD} has ")
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--targets", "host,nowhere"], "--targets: unknown target 'nowhere'; known targets: "),
+    (["--targets", "host", "--executor", "graph,jit"], "--executor: unknown value 'jit'; expected some of "
+                                                        "graph,aot"),
+    (["--targets", "host", "--opt", "O2,O9"], "--opt: unknown value 'O9'; expected some of "),
+    (["--targets", "host", "--weights", "flash,,ram"], "--weights 'flash,,ram': an empty value"),
+    (["--targets", "host", "--tuning", "none,none"], "--tuning 'none,none': 'none' is given twice"),
+    (["--targets", "host", "--jobs", "-1"], "--jobs -1: expected a positive number"),
+])
+def test_a_bad_flag_is_one_line_and_exit_2(tmp_path: Path, flags: list[str], message: str) -> None:
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"\x08\x07")  # never read: the flags are checked first
+    done = utvm("sweep", str(model), *flags, "--out", str(tmp_path / "out"))
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"utvm: error: {message}"), done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_pareto_front_is_what_no_other_cell_beats_on_both() -> None:
+    points = [(10.0, 5.0), (8.0, 9.0), (12.0, 4.0), (9.0, 9.5), (10.0, 6.0), (20.0, 4.0)]
+    assert front(points) == [1, 0, 2]
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (ci/install-system.sh)")
+def test_the_report_page_renders_in_headless_chromium(swept: Swept, tmp_path: Path) -> None:
+    doc, out = swept
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    page = (out / "report.html")
+    assert "http" not in page.read_text().replace("http://www.w3.org/2000/svg", "")  # self-contained
+    dom = subprocess.run(["chromium", *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                         timeout=120, check=False).stdout
+    rendered = Rendered()
+    rendered.feed(dom)
+    assert set(rendered.charts) == {"host", BOARD}
+    board = [r for r in doc["rows"] if r["target"] == BOARD and r["error"] is None]
+    charts = rendered.charts[BOARD]
+    assert len(charts) == 2  # instructions against flash, and against RAM
+    for chart, size in zip(charts, ("flash_bytes", "ram_bytes"), strict=True):
+        points = [(float(r[size]), float(r["instructions"])) for r in board]
+        assert sorted(chart["points"]) == sorted(points)
+        assert sorted(chart["pareto"]) == sorted(points[i] for i in front(points)) and chart["pareto"]
+        assert chart["fronts"] == 1  # the front's staircase
+    assert "no tuned records ship for host" in rendered.failed
+
+
+class Rendered(HTMLParser):
+    """The rendered DOM's charts per target section (their points, the marked front) and the failed
+    cells' table text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.charts: dict[str, list[dict[str, Any]]] = {}
+        self.target = ""
+        self.failed = ""
+        self._in_failed = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "section":
+            self.target = a.get("data-target") or ""
+            self.charts[self.target] = []
+        elif tag == "svg":
+            self.charts[self.target].append({"points": [], "pareto": [], "fronts": 0})
+        elif tag == "circle":
+            xy = (float(a.get("data-x") or "nan"), float(a.get("data-y") or "nan"))
+            chart = self.charts[self.target][-1]
+            chart["points"].append(xy)
+            if "pareto" in (a.get("class") or "").split():
+                chart["pareto"].append(xy)
+        elif tag == "polyline" and a.get("class") == "front":
+            self.charts[self.target][-1]["fronts"] += 1
+        elif tag == "table":
+            self._in_failed = a.get("class") == "failed"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "section":
+            self.target = ""
+        if tag == "table":
+            self._in_failed = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_failed:
+            self.failed += data
