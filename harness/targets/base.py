@@ -15,6 +15,7 @@ from typing import Protocol
 
 from harness.link.serial import DEFAULT_BAUD, SerialTransport
 from harness.link.transport import Transport
+from harness.targets.config import DEFAULT_CONFIG, BuildConfig
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,11 @@ class Target:
     flash_bytes: int | None = None  # memory a bare-metal image has (None: a host process)
     ram_bytes: int | None = None
     params_bytes: int | None = None  # memory a model's parameters have apart from the flash (None: flash)
+    params_in_ram: bool = False  # parameters run from RAM, copied there at start from their image in flash
+    # The build configuration it is (harness.targets.config; its name carries it), and the named ones
+    # its board declares.
+    config: BuildConfig = DEFAULT_CONFIG
+    configs: Mapping[str, BuildConfig] = field(default_factory=dict)
 
     @property
     def emulated(self) -> bool:

@@ -16,6 +16,14 @@ inventory), never started by the harness. `utvm port new NAME` writes both files
     ram = [0x2000_0000, 0x0002_0000]
     features = ["fpu"]
     workspace = 16384      # bytes of RAM for kernel workspaces
+
+    [configs.fast-clock]   # named build configurations (harness.targets.config says what they hold)
+    description = "PLL at 160 MHz, caches on"
+    defines = { UTVM_BOARD_PLL_MHZ = "160", UTVM_BOARD_CACHES = "1" }  # applied by the board's start-up code
+    cpu_hz = 160_000_000
+
+Start-up settings (clock, caches, flash wait states) are defines that the board's own start-up code
+(in its port) reads; a configuration that changes the clock says the new one in ``cpu_hz``.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from harness.errors import UtvmError
 from harness.link.transport import Transport
 from harness.targets import cortex_m
 from harness.targets.base import StartOptions, Target
+from harness.targets.config import parse_configs
 
 BOARD_PATH_ENV = "UTVM_BOARD_PATH"
 
@@ -76,8 +85,8 @@ def board_target(name: str, raw: Mapping[str, Any], path: Path) -> Target:
             extra_sources=(cortex_m.STARTUP,),
             main=cortex_m.MAIN,
             cpu_hz=int(raw["cpu_hz"]), flash_bytes=flash[1], ram_bytes=ram[1],
-            link_files=MappingProxyType({"memory.ld": cortex_m.memory_ld(flash, ram,
-                                                                         f"{name}: from {path.name}")}),
+            link_files=MappingProxyType(cortex_m.link_files(flash, ram, f"{name}: from {path.name}")),
+            configs=parse_configs(raw.get("configs"), f"{path}: board {name!r}"),
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise UtvmError(f"{path}: board {name!r} is malformed: missing or bad {exc}") from exc

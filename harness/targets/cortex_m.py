@@ -20,15 +20,42 @@ FIRMWARE_LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", 
 def memory_ld(flash: tuple[int, int], ram: tuple[int, int], comment: str,
               params: tuple[int, int] | None = None) -> str:
     """The MEMORY block cortex-m.ld includes: [origin, length] of flash and RAM, and of the memory a
-    model's parameters go in when it is not the flash (they are then placed there, ahead of
-    cortex-m.ld's own sections, which would keep them with the other constants)."""
+    model's parameters go in when it is not the flash (params_ld places them there)."""
     (fo, fl), (ro, rl) = flash, ram
     text = (f"/* {comment} */\nMEMORY\n{{\n"
             f"  FLASH (rx) : ORIGIN = {fo:#010x}, LENGTH = {fl:#x}\n"
             f"  RAM (rwx) : ORIGIN = {ro:#010x}, LENGTH = {rl:#x}\n")
-    if params is None:
-        return text + "}\n"
-    po, pl = params
-    return (text + f"  PARAMS (r) : ORIGIN = {po:#010x}, LENGTH = {pl:#x}\n}}\n"
-            "SECTIONS\n{\n"
-            "  .utvm_params : ALIGN(8) { *(.rodata.utvm_params .rodata.utvm_params.*) } > PARAMS\n}\n")
+    if params is not None:
+        po, pl = params
+        text += f"  PARAMS (r) : ORIGIN = {po:#010x}, LENGTH = {pl:#x}\n"
+    return text + "}\n"
+
+
+PARAMS_LD = "params.ld"  # the link file that places a model's parameters (params_ld)
+_PARAMS_INPUT = "*(.rodata.utvm_params .rodata.utvm_params.*)"
+# Where a model's parameters go, by placement: with the other constants (cortex-m.ld's .rodata), in a
+# memory of their own (PARAMS), or run from RAM with their load image in flash (copied at start by
+# startup.c, like .data, from __params_load to [__params_start, __params_end)).
+_NOTHING_TO_COPY = "__params_start = 0;\n__params_end = 0;\n__params_load = 0;\n"
+_PARAMS_PLACEMENTS = {
+    "flash": "/* model parameters: with the other constants (cortex-m.ld's .rodata) */\n" + _NOTHING_TO_COPY,
+    "params": ("/* model parameters: in the memory for them */\n"
+               f".utvm_params : ALIGN(8) {{ {_PARAMS_INPUT} }} > PARAMS\n" + _NOTHING_TO_COPY),
+    "ram": ("/* model parameters: run from RAM, copied there at start from flash */\n"
+            f".utvm_params : ALIGN(8) {{ __params_start = .; {_PARAMS_INPUT} . = ALIGN(8); "
+            "__params_end = .; } > RAM AT > FLASH\n"
+            "__params_load = LOADADDR(.utvm_params);\n"),
+}
+
+
+def params_ld(placement: str) -> str:
+    """The output section statements cortex-m.ld includes (inside its SECTIONS, ahead of .rodata, so
+    they take the parameters first) for a placement: "flash", "params" or "ram"."""
+    return _PARAMS_PLACEMENTS[placement]
+
+
+def link_files(flash: tuple[int, int], ram: tuple[int, int], comment: str,
+               params: tuple[int, int] | None = None) -> dict[str, str]:
+    """memory.ld and params.ld of a board: parameters in its PARAMS memory if it has one, else in flash."""
+    return {"memory.ld": memory_ld(flash, ram, comment, params),
+            PARAMS_LD: params_ld("flash" if params is None else "params")}

@@ -17,6 +17,7 @@ from harness.errors import InfrastructureError, UtvmError
 from harness.link.transport import ChildProcessTransport, Transport
 from harness.targets import cortex_m
 from harness.targets.base import StartOptions, Target
+from harness.targets.config import BuildConfig, parse_configs
 from harness.targets.docker import ContainerTransport
 
 QEMU = "qemu-system-arm"
@@ -81,10 +82,15 @@ class Board:
     transports: tuple[str, ...]
     timer: Timer
     features: frozenset[str]
+    configs: Mapping[str, BuildConfig]  # its named build configurations ([defaults] and its own)
 
     def memory_ld(self) -> str:
         return cortex_m.memory_ld(self.flash, self.ram, f"{self.name}: from boards/qemu/boards.toml",
                                   self.params)
+
+    def link_files(self) -> dict[str, str]:
+        return cortex_m.link_files(self.flash, self.ram, f"{self.name}: from boards/qemu/boards.toml",
+                                   self.params)
 
     def defines(self) -> dict[str, str]:
         return {
@@ -108,6 +114,8 @@ def _board(name: str, raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> Bo
             port=merged["port"], icount_shift=int(merged["icount_shift"]),
             transports=tuple(merged["transports"]), timer=_timer(merged["timer"]),
             features=frozenset(merged.get("features", ())),
+            configs=parse_configs({**defaults.get("configs", {}), **raw.get("configs", {})},
+                                  f"{boards_file()}: board {name}"),
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise UtvmError(f"{boards_file()}: board {name!r} is malformed: {exc!r}") from exc
@@ -155,7 +163,7 @@ def _target(board: Board, transport: str) -> Target:
         port_sources=("platform.c", port_file, TIMERS[board.timer.kind]),
         main=cortex_m.MAIN,
         extra_sources=(cortex_m.STARTUP,),
-        link_files=MappingProxyType({"memory.ld": board.memory_ld()}),
+        link_files=MappingProxyType(board.link_files()),
         emulator=(QEMU,),
         cpu_hz=board.cpu_hz,
         icount_shift=board.icount_shift,
@@ -163,6 +171,7 @@ def _target(board: Board, transport: str) -> Target:
         ram_bytes=board.ram[1],
         params_bytes=board.params[1] if board.params else None,
         containerized=True,
+        configs=board.configs,
         process=partial(qemu_argv, board, transport),
     )
 

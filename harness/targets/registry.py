@@ -9,11 +9,13 @@ from collections.abc import Callable, Iterable
 from harness.errors import UtvmError
 from harness.targets import boards, host, qemu
 from harness.targets.base import Target
+from harness.targets.config import configure, named_config
 
 # Every kind of target, in listing order: each returns its targets.
 KINDS: tuple[Callable[[], Iterable[Target]], ...] = (host.targets, qemu.targets, boards.targets)
 
 _targets: dict[str, Target] | None = None
+_configured: dict[str, Target] = {}  # "<target>@<config>" -> that target configured, made once
 
 
 def all_targets() -> dict[str, Target]:
@@ -31,9 +33,15 @@ def all_targets() -> dict[str, Target]:
 
 
 def get_target(name: str) -> Target:
+    """A target by name; ``<target>@<config>`` is the target under one of its build configurations
+    (harness.targets.config), made once per process."""
     targets = all_targets()
-    try:
+    if name in targets:
         return targets[name]
-    except KeyError:
+    base, _, config = name.partition("@")
+    if base not in targets:
         known = ", ".join(sorted(targets))
-        raise UtvmError(f"unknown target {name!r}; known targets: {known}") from None
+        raise UtvmError(f"unknown target {base!r}; known targets: {known}") from None
+    if name not in _configured:
+        _configured[name] = configure(targets[base], named_config(targets[base], config))
+    return _configured[name]

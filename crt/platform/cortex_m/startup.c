@@ -1,7 +1,8 @@
 /*
  * Startup for Armv7-M / Armv8-M / Armv8.1-M Mainline cores: vector table, reset handler
- * (copy .data, zero .bss, enable the FPU and MVE (Helium) when the image uses them), and fault
- * handlers that reset the core so the host sees a typed reset, not a hang.
+ * (copy .data, and the model parameters when the image runs them from RAM; zero .bss; enable the FPU
+ * and MVE (Helium) when the image uses them), and fault handlers that reset the core so the host sees
+ * a typed reset, not a hang.
  */
 #include <stdint.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 extern uint32_t __stack_top[], __stack_bottom[];
 #define STACK_PAINT 0xA5A5A5A5u /* also in crt/platform/mps2/platform.c */
 extern uint8_t __data_load[], __data_start[], __data_end[], __bss_start[], __bss_end[];
+extern uint8_t __params_load[], __params_start[], __params_end[]; /* all 0 unless params.ld sets them */
 extern int main(void);
 
 void Reset_Handler(void) __attribute__((noreturn));
@@ -59,6 +61,8 @@ void Reset_Handler(void) {
 #endif
   memcpy(__data_start, __data_load, (size_t)(__data_end - __data_start));
   memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
+  size_t params_size = (size_t)(__params_end - __params_start);
+  if (params_size != 0u) memcpy(__params_start, __params_load, params_size);
   /* Paint the stack below us, so the port can tell how deep it ever got (stack_used). */
   uint32_t sp;
   __asm volatile("mov %0, sp" : "=r"(sp));
