@@ -37,7 +37,8 @@ def add_sweep(sub: argparse._SubParsersAction) -> None:
                    "(default: the target's own)")
     p.add_argument("--tuning", metavar=",".join(TUNINGS), help="none: default schedules; auto: the tuned "
                    "records shipped for the target (default none)")
-    p.add_argument("--config", metavar="A,B", help="named build configurations of the boards")
+    p.add_argument("--config", metavar="A,B", help="build configurations the boards declare (e.g. default, "
+                   "speed, size, weights-ram; or opt=O3+weights=ram)")
     p.add_argument("--out", metavar="DIR", help="where sweep.json and report.html go (default "
                    "build/sweep/MODEL)")
     p.add_argument("--json", action="store_true", help="print the sweep as one JSON document")
@@ -51,12 +52,14 @@ def add_sweep(sub: argparse._SubParsersAction) -> None:
 
 def _checked(args: argparse.Namespace) -> tuple[Path, Axes]:
     from harness.models.frontends import formats
+    from harness.sweep.configs import check_configs
 
     if args.jobs < 0:
         raise UsageError(f"--jobs {args.jobs}: expected a positive number of cells at once")
     if args.inputs < 1:
         raise UsageError(f"--inputs {args.inputs}: expected at least one input")
     axes = parse_axes(args.targets, args.executor, args.weights, args.opt, args.tuning, args.config)
+    check_configs(axes.targets, axes.configs)
     model = Path(args.model)
     if not model.is_file():
         raise formats.ModelFormatError(f"no model file {model}")

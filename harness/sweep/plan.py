@@ -10,7 +10,7 @@ from harness.models.deploy.executors import EXECUTORS
 from harness.targets import Target, get_target
 
 WEIGHTS = ("flash", "ram")
-OPTS = ("O0", "O1", "O2", "O3", "Os", "Oz", "Ofast")
+OPTS = ("O0", "O1", "O2", "O3", "Os", "Oz", "Og", "Ofast")  # harness.targets.config's levels
 TUNINGS = ("none", "auto")
 
 

@@ -80,7 +80,8 @@ def run_cell(cell: Cell, compiled: Compiled | str, sweep: SweepModel, devices: D
         return row
     stage = "configure"
     try:
-        target = configured(cell)
+        target, config = configured(cell)
+        row.update(config.axes())  # what the cell runs: the default configuration's weights too
         stage = "fit"
         fits(compiled, target, cache)
         stage = "build"
@@ -91,6 +92,8 @@ def run_cell(cell: Cell, compiled: Compiled | str, sweep: SweepModel, devices: D
         stage = "run"
         with devices.device(manifest, out / "run", cell.target) as client:
             row.update(measure(client, manifest, compiled, target, cell.executor, sweep.reference, inputs))
+        if config.weights == "ram":  # copied there at start: the model's RAM holds them too
+            row["ram_bytes"] += int(compiled.graph.plan_stats.get("params_bytes", 0))
     except Exception as exc:  # a cell's failure, whatever it is, is its row's error; the sweep goes on
         row["error"] = f"{stage}: {last_line(exc)}"
     return row
@@ -113,7 +116,8 @@ def counts(target: Target, seconds: float) -> Row:
 def measure(client: RPCClient, manifest: Manifest, compiled: Compiled, target: Target, executor: str,
             reference: Reference, inputs: int) -> Row:
     """Seeded inputs on the device and the reference, one inference timed, the image's flash and the
-    model's RAM (activation arena + the kernels' workspace high water)."""
+    model's RAM (activation arena + the kernels' workspace high water; run_cell adds the parameters
+    where the configuration copies them to RAM)."""
     graph = compiled.graph
     module = get_executor(executor).module(client, graph)
     agreement = seeded_agreement(module, reference, inputs)
