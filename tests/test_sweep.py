@@ -1,7 +1,7 @@
 """`utvm sweep`: a small ONNX model (tests/onnx_models.py) over the host and an -icount QEMU board x
-both executors x tuning none/auto, every cell run for real and checked against onnxruntime; failing
-cells kept as rows (no tuned records for the host; a model too big for the board); bad flags; the
-report page rendered in Debian's chromium."""
+both executors x weights in flash/RAM x tuning none/auto, every cell run for real and checked against
+onnxruntime; failing cells kept as rows (no tuned records for the host, weights in RAM on the host, a
+model too big for the board); bad flags; the report page rendered in Debian's chromium."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> Swept:
     tmp = tmp_path_factory.mktemp("sweep")
     model = int8_mlp(tmp / "mlp.onnx")
     done = utvm("sweep", str(model), "--targets", f"host,{BOARD}", "--executor", "graph,aot",
-                "--tuning", "none,auto", "--jobs", "2", "--out", str(tmp / "out"), "--json")
+                "--weights", "flash,ram", "--tuning", "none,auto", "--jobs", "2", "--out", str(tmp / "out"),
+                "--json")
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert json.loads((tmp / "out" / "sweep.json").read_text()) == doc
@@ -49,30 +50,44 @@ def test_every_cell_is_a_row_checked_against_the_models_own_runtime(swept: Swept
     assert doc["model"]["name"] == "mlp" and doc["model"]["format"] == "onnx"
     assert doc["model"]["reference"].startswith("onnxruntime ")
     rows = doc["rows"]
-    assert len(rows) == 8
+    assert len(rows) == 16
     assert all(set(r) >= KEYS for r in rows)
-    cells = {(r["target"], r["executor"], r["tuning"]) for r in rows}
-    assert cells == {(t, e, u) for t in ("host", BOARD) for e in ("graph", "aot") for u in ("none", "auto")}
+    cells = {(r["target"], r["executor"], r["weights"], r["tuning"]) for r in rows}
+    assert cells == {(t, e, w, u) for t in ("host", BOARD) for e in ("graph", "aot") for w in ("flash", "ram")
+                     for u in ("none", "auto")}
     ok = [r for r in rows if r["error"] is None]
-    assert {(r["target"], r["tuning"]) for r in ok} == {("host", "none"), (BOARD, "none"), (BOARD, "auto")}
+    assert {(r["target"], r["weights"], r["tuning"]) for r in ok} == {
+        ("host", "flash", "none"), *((BOARD, w, u) for w in ("flash", "ram") for u in ("none", "auto"))}
     for r in ok:
         assert r["max_diff_lsb"] == 0 and r["flash_bytes"] > 0 and r["ram_bytes"] > 0
-        assert r["weights"] is None and r["opt"] is None and r["config"] is None
+        assert r["opt"] is None and r["config"] is None
+    params = 16 * 32 * 4 + 32 * 10 * 4  # the model's float weights, copied to RAM at start
+    for e in ("graph", "aot"):
+        cell = {w: [r for r in ok if (r["target"], r["executor"], r["weights"]) == (BOARD, e, w)]
+                for w in ("flash", "ram")}
+        flash, ram = ({r["tuning"]: r for r in cell[w]} for w in ("flash", "ram"))
+        assert ram["none"]["ram_bytes"] == flash["none"]["ram_bytes"] + params
     board = [r for r in ok if r["target"] == BOARD]
     assert all(isinstance(r["instructions"], int) and r["instructions"] > 0 and r["cycles"] is None
                for r in board)  # -icount: exact instructions
     host = [r for r in ok if r["target"] == "host"]
     assert all(r["instructions"] is None and r["seconds"] > 0 for r in host)
-    aot, graph = ({r["tuning"]: r for r in board if r["executor"] == e} for e in ("aot", "graph"))
+    aot, graph = ({r["tuning"]: r for r in board if (r["executor"], r["weights"]) == (e, "flash")}
+                  for e in ("aot", "graph"))
     assert aot["none"]["flash_bytes"] < graph["none"]["flash_bytes"]  # no JSON graph, no graph executor
 
 
 def test_a_failing_cell_is_a_row_with_its_error(swept: Swept, tmp_path: Path) -> None:
     failed = [r for r in swept[0]["rows"] if r["error"] is not None]
-    assert {(r["target"], r["executor"], r["tuning"]) for r in failed} == {
-        ("host", "graph", "auto"), ("host", "aot", "auto")}
-    assert all(r["error"] == "compile: no tuned records ship for host; run `utvm tune` to make some" and
-               r["instructions"] is None and r["max_diff_lsb"] is None for r in failed)
+    assert {(r["target"], r["executor"], r["weights"], r["tuning"]) for r in failed} == {
+        ("host", e, w, u) for e in ("graph", "aot") for w, u in (("flash", "auto"), ("ram", "auto"),
+                                                                  ("ram", "none"))}
+    assert all(r["instructions"] is None and r["max_diff_lsb"] is None for r in failed)
+    errors = {(r["weights"], r["tuning"]): r["error"] for r in failed}
+    assert errors[("flash", "auto")] == errors[("ram", "auto")] == (
+        "compile: no tuned records ship for host; run `utvm tune` to make some")
+    assert errors[("ram", "none")] == ("configure: target host cannot place its weights in RAM (a host "
+                                       "process: its weights are wherever the host puts them)")
     big = int8_mlp(tmp_path / "big.onnx", hidden=42000)  # 4.37 MB of float weights: over the board's flash
     done = utvm("sweep", str(big), "--targets", f"host,{BOARD}", "--out", str(tmp_path / "out"), "--json")
     assert done.returncode == 0, done.stderr
@@ -90,6 +105,8 @@ def test_a_failing_cell_is_a_row_with_its_error(swept: Swept, tmp_path: Path) ->
     (["--targets", "host", "--weights", "flash,,ram"], "--weights 'flash,,ram': an empty value"),
     (["--targets", "host", "--tuning", "none,none"], "--tuning 'none,none': 'none' is given twice"),
     (["--targets", "host", "--jobs", "-1"], "--jobs -1: expected a positive number"),
+    (["--targets", "host,qemu-mps2-an385", "--config", "default,fastest"],
+     "--config: unknown configuration 'fastest' for host; known: default"),
 ])
 def test_a_bad_flag_is_one_line_and_exit_2(tmp_path: Path, flags: list[str], message: str) -> None:
     model = tmp_path / "m.onnx"
@@ -128,6 +145,7 @@ def test_the_report_page_renders_in_headless_chromium(swept: Swept, tmp_path: Pa
         assert sorted(chart["pareto"]) == sorted(points[i] for i in front(points)) and chart["pareto"]
         assert chart["fronts"] == 1  # the front's staircase
     assert "no tuned records ship for host" in rendered.failed
+    assert "cannot place its weights in RAM" in rendered.failed
 
 
 class Rendered(HTMLParser):
