@@ -6,6 +6,7 @@ model too big for the board); bad flags; the report page rendered in Debian's ch
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -186,3 +187,33 @@ class Rendered(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_failed:
             self.failed += data
+
+
+def test_a_sweep_on_lab_boards_leased_as_the_nightly_leases_them(tmp_path: Path) -> None:
+    """`--inventory`: the cells of a target with a board in a (virtual) lab run on it, under the
+    nightly's lease, given back at the end; a target with no board there: its cells say so."""
+    require_tvm()
+    from utvm_ci.lab import virtual_lab
+    from utvm_ci.lab.lease import Lease
+
+    inventory = tmp_path / "lab" / "lab.yaml"
+    plan = virtual_lab.plan(1, ["qemu-mps2-an385"], [], tmp_path / "lab")
+    virtual_lab.start(plan, inventory)
+    try:
+        model, state = int8_mlp(tmp_path / "mlp.onnx"), tmp_path / "state"
+        done = subprocess.run([*UTVM, "sweep", str(model), "--targets", f"qemu-mps2-an385,{BOARD}",
+                               "--executor", "graph,aot", "--inventory", str(inventory), "--json",
+                               "--out", str(tmp_path / "out")], cwd=REPO_ROOT, capture_output=True, text=True,
+                              timeout=900, env={**os.environ, "UTVM_HIL_STATE": str(state)}, check=False)
+        assert done.returncode == 0, done.stderr[-3000:]
+        rows = json.loads(done.stdout)["rows"]
+        on_board = [r for r in rows if r["target"] == "qemu-mps2-an385"]
+        assert len(on_board) == 2 and all(r["error"] is None and r["max_diff_lsb"] == 0 and r["instructions"]
+                                          for r in on_board)
+        elsewhere = [r for r in rows if r["target"] == BOARD]
+        assert len(elsewhere) == 2 and all(r["error"].startswith(f"run: no lab board for it: {inventory} has "
+                                                                 f"no board of target {BOARD}")
+                                           for r in elsewhere)
+        assert Lease(state / "leases", plan[0].name).holder() is None  # given back
+    finally:
+        virtual_lab.stop(inventory)
