@@ -13,7 +13,8 @@ from harness.sweep.svg import Series, scatter
 AXES = ("executor", "weights", "opt", "tuning", "config")
 STYLE = """body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:2px 8px;font-size:13px}td.n{text-align:right}.failed td{background:#fee}
-.charts{display:flex;flex-wrap:wrap;gap:2em}svg{background:#fafafa;border:1px solid #ddd}
+.charts{display:flex;flex-wrap:wrap;gap:2em}div.chart{width:470px}
+svg{background:#fafafa;border:1px solid #ddd}
 circle.point{fill:#4a7fd0;stroke:#234}circle.pareto{fill:#d03a2a;stroke:#600}
 polyline.front{fill:none;stroke:#d03a2a;stroke-dasharray:4 3}text{font-size:11px}"""
 
@@ -55,8 +56,8 @@ def target_section(target: str, rows: list[Row]) -> str:
     charts = []
     for size in ("flash_bytes", "ram_bytes"):
         series, memory = _series(rows, key, size), size.removesuffix("_bytes")
-        best = "".join(f"<li>{escape(series.labels[i])}: {series.points[i][0]:g} B, {series.points[i][1]:g} "
-                       f"{key}</li>" for i in series.front)
+        best = "".join(f"<li>{escape(series.labels[i])}: {series.points[i][0]:,.0f} B, "
+                       f"{series.points[i][1]:,.{3 if key == 'us' else 0}f} {key}</li>" for i in series.front)
         svg = scatter(series, f"{memory} (bytes)", key, f"{target}: {key} against {memory}")
         charts.append(f"<div class='chart'>{svg}<p>Pareto front, {key} against {memory}:</p>"
                       f"<ul class='front' data-memory='{memory}'>{best}</ul></div>")
