@@ -18,7 +18,8 @@ from harness.device import bench
 from harness.errors import UtvmError
 from harness.fuzz.command import add_fuzz
 from harness.sweep.command import add_sweep
-from harness.targets import all_targets, get_target
+from harness.targets import all_targets, get_target, with_config
+from harness.targets.config import ConfigError, add_config_argument
 from harness.targets.docker import ensure_qemu_image
 from harness.tune.command import add_tune
 
@@ -162,6 +163,7 @@ def _add_run_model(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--overhead", action="store_true", help="also time each kernel called directly and report "
                    "the executor's own cost per inference")
     r.add_argument("--out", metavar="DIR", help="build directory (default build/run-model/MODEL-TARGET)")
+    add_config_argument(r)
     r.set_defaults(func=_cmd_run_model)
 
 
@@ -243,6 +245,7 @@ def _add_package(sub: argparse._SubParsersAction) -> None:
                    "(the packaged library runs exactly the kernels that were measured)")
     p.add_argument("--mlperf-name", help="the model's name in m-model-[...]: kws01, vww01, ic01 or ad01 "
                    "(default: the model file's stem)")
+    add_config_argument(p)
     p.set_defaults(func=_cmd_package)
 
 
@@ -264,6 +267,7 @@ def parser() -> argparse.ArgumentParser:
                     "64 on QEMU boards)")
     be.add_argument("--container", action="store_true", help="run the QEMU board inside a container")
     be.add_argument("--json", action="store_true")
+    add_config_argument(be)
     be.set_defaults(func=_cmd_bench)
     t = sub.add_parser("targets", help="list the targets")
     t.set_defaults(func=_cmd_targets)
@@ -286,13 +290,15 @@ def exit_code(exc: UtvmError) -> int:
     from harness.errors import ModelError, UsageError
     from harness.models.frontends.formats import ModelFormatError
 
-    return 2 if isinstance(exc, ModelError | ModelFormatError | UsageError) else 1
+    return 2 if isinstance(exc, ModelError | ModelFormatError | ConfigError | UsageError) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         requirements.check(args.command, args)  # what the command imports, before it starts
+        if getattr(args, "config", None) is not None and hasattr(args, "target"):  # the target under it
+            args.target = with_config(args.target, args.config)
         return int(args.func(args))
     except UtvmError as exc:
         print(f"utvm: error: {exc}", file=sys.stderr)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import UtvmError
+from harness.targets.config import add_config_argument
 
 if TYPE_CHECKING:
     from utvm_ci.presubmit import Presubmit
@@ -207,10 +208,13 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
 
 
 def _presubmit(args: argparse.Namespace, **overrides: object) -> Presubmit:
-    from utvm_ci.presubmit import Presubmit, default_targets
+    from utvm_ci.presubmit import Presubmit, configured_targets, default_targets
     from utvm_ci.results import baseline
 
     targets = [t for t in args.targets.split(",") if t] if args.targets else default_targets()
+    if args.config is not None:  # the targets under that configuration (their figures keyed by it)
+        targets = configured_targets([t for t in args.targets.split(",") if t] if args.targets else None,
+                                     args.config)
     settings: dict = {"targets": tuple(targets), "report_dir": Path(args.report_dir).absolute(),
                       "containers": not args.no_container, "workers": args.workers,
                       "infra_retries": args.infra_retries, "models": _models(args),
@@ -268,6 +272,7 @@ def _presubmit_arguments(p: argparse.ArgumentParser, report_dir: str) -> None:
     p.add_argument("--no-container", action="store_true", help="run QEMU locally, not in containers")
     p.add_argument("--baseline", metavar="FILE", help="the model tier's baseline "
                    "(default: utvm_ci/baselines/models.json)")
+    add_config_argument(p)
     _model_arguments(p)
 
 

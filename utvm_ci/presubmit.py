@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import InfrastructureError
-from harness.targets import all_targets, get_target
+from harness.targets import all_targets, get_target, with_config
+from harness.targets.config import ConfigError
 from harness.testing.report import Outcome
 from utvm_ci.job import EXIT_FAILED, EXIT_INFRA, EXIT_OK
 from utvm_ci.results import baseline
@@ -36,6 +37,22 @@ def default_targets() -> list[str]:
     targets = all_targets()
     hosts = [n for n, t in targets.items() if t.self_hosted]
     return [*hosts, *sorted(n for n, t in targets.items() if t.emulated)]
+
+
+def configured_targets(names: list[str] | None, config: str) -> list[str]:
+    """`--config NAME`: the named targets under that build configuration (each must have it), or, with
+    none named, every default target that has it (the QEMU boards declare theirs; the host has none)."""
+    if names:
+        return [str(with_config(n, config)) for n in names]
+    found = []
+    for name in default_targets():
+        try:
+            found.append(str(with_config(name, config)))
+        except ConfigError:
+            continue
+    if not found:
+        raise ConfigError(f"no target has a configuration {config!r}")
+    return found
 
 
 @dataclass(frozen=True)

@@ -63,18 +63,29 @@ def _classify(section: str, obj: str) -> str:
     return "other"
 
 
+def copied_sections(elf: ELFFile) -> set[str]:
+    """Sections loaded at one address and run at another: copied to RAM at start (.data, and a model's
+    parameters when they run from RAM), so in flash and in RAM."""
+    moved = [seg for seg in elf.iter_segments()
+             if seg["p_type"] == "PT_LOAD" and seg["p_filesz"] and seg["p_vaddr"] != seg["p_paddr"]]
+    return {sec.name for sec in elf.iter_sections() if sec["sh_type"] != "SHT_NOBITS" and sec["sh_size"]
+            and any(seg.section_in_segment(sec) for seg in moved)}
+
+
 def _section_kinds(elf: Path) -> dict[str, tuple[bool, bool, int]]:
     """Output section -> (occupies flash, occupies RAM, size)."""
     kinds = {}
     with elf.open("rb") as f:
-        for sec in ELFFile(f).iter_sections():
+        image = ELFFile(f)
+        copied = copied_sections(image)
+        for sec in image.iter_sections():
             flags = sec["sh_flags"]
             if not flags & SH_FLAGS.SHF_ALLOC:
                 continue
             nobits = sec["sh_type"] == "SHT_NOBITS"
-            writable = bool(flags & SH_FLAGS.SHF_WRITE)
+            in_ram = bool(flags & SH_FLAGS.SHF_WRITE) or sec.name in copied
             # .data is in both: its initial values in flash, the variables in RAM
-            kinds[sec.name] = (not nobits, writable, sec["sh_size"])
+            kinds[sec.name] = (not nobits, in_ram, sec["sh_size"])
     return kinds
 
 

@@ -18,7 +18,7 @@ from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
 from harness import resources
-from harness.build.footprint import footprint
+from harness.build.footprint import copied_sections, footprint
 from harness.errors import BuildError, ToolchainError
 from harness.targets.base import Target
 from harness.targets.registry import get_target
@@ -150,16 +150,19 @@ def defined_kernels(obj: Path) -> list[str]:
 
 
 def section_sizes(elf_path: Path) -> dict[str, int]:
-    """Berkeley-style text/data/bss of an ELF."""
+    """Berkeley-style text/data/bss of an ELF: flash is text + data, static RAM data + bss (data is
+    what is copied to RAM at start, which includes a model's parameters when they run from RAM)."""
     sizes = {"text": 0, "data": 0, "bss": 0}
     with elf_path.open("rb") as f:
-        for sec in ELFFile(f).iter_sections():
+        elf = ELFFile(f)
+        copied = copied_sections(elf)
+        for sec in elf.iter_sections():
             flags = sec["sh_flags"]
             if not flags & SH_FLAGS.SHF_ALLOC:
                 continue
             if sec["sh_type"] == "SHT_NOBITS":
                 sizes["bss"] += sec["sh_size"]
-            elif flags & SH_FLAGS.SHF_WRITE:
+            elif flags & SH_FLAGS.SHF_WRITE or sec.name in copied:
                 sizes["data"] += sec["sh_size"]
             else:
                 sizes["text"] += sec["sh_size"]

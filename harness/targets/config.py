@@ -21,6 +21,8 @@ API:
 - ``named_config(target, name) -> BuildConfig``: a configuration the target's board declares, or an
   ad-hoc name as above; an unknown one is an ``UnknownConfig`` whose one line lists the known ones.
 - ``parse_configs(raw, where)``: the ``configs`` tables of a board description, by name.
+- ``add_config_argument(parser)``: ``--config NAME`` on a command that takes ``--target``
+  (``harness.targets.with_config`` turns the pair into the configured target's name).
 
 Board descriptions (boards/qemu/boards.toml, [defaults] and per board; a real board's <name>.toml)
 declare named configurations as tables; every board has ``default`` (the plain target)::
@@ -39,6 +41,7 @@ QEMU boards have none (the emulator has no clock tree, caches or wait states).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import re
 from collections.abc import Iterable, Mapping
@@ -216,3 +219,9 @@ def _weights_in_ram(target: Target) -> dict[str, Any]:
 def configured(targets: Iterable[Target], name: str) -> list[Target]:
     """Each target under its configuration ``name`` (UnknownConfig if one of them has none)."""
     return [configure(t, named_config(t, name)) for t in targets]
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="NAME", help="build the target under one of its named build "
+                        "configurations (boards/qemu/boards.toml: default, weights-ram, size, speed), or "
+                        "axes such as opt=O3+weights=ram; builds and tuning records are kept apart by it")

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from harness.errors import UtvmError
 from harness.targets import boards, host, qemu
 from harness.targets.base import Target
-from harness.targets.config import configure, named_config
+from harness.targets.config import ConfigError, configure, named_config
 
 # Every kind of target, in listing order: each returns its targets.
 KINDS: tuple[Callable[[], Iterable[Target]], ...] = (host.targets, qemu.targets, boards.targets)
@@ -45,3 +45,16 @@ def get_target(name: str) -> Target:
     if name not in _configured:
         _configured[name] = configure(targets[base], named_config(targets[base], config))
     return _configured[name]
+
+
+def with_config(target: str | None, config: str | None) -> str | None:
+    """``--target T --config NAME``: the name of T under that configuration (T itself without one, or
+    for ``default``), checked here so that an unknown configuration fails before anything is built."""
+    if config is None:
+        return target
+    if target is None:
+        raise ConfigError(f"--config {config} goes with --target: a build configuration is a target's")
+    if "@" in target:
+        raise ConfigError(f"target {target} already names a configuration; drop --config {config} or the "
+                          "'@' part")
+    return get_target(f"{target}@{config}").name

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UtvmError
+from harness.targets.config import add_config_argument
 
 EPILOG = """examples:
   utvm tune kws01.tflite --target qemu-mps2-an386 --trials 64 --db tuned/kws01
@@ -57,6 +58,7 @@ def add_tune(sub: argparse._SubParsersAction, default_target: str) -> None:
     p.add_argument("--no-model-check", action="store_true", help="skip running the whole model before and "
                    "after (and comparing it with the model's own runtime)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_config_argument(p)  # records are measured (and kept) under the configured target's name
     p.set_defaults(func=_cmd_tune)
     e = sub.add_parser("tune-export", help="merge a tuning database's best records into a small records "
                        "file (what `--tuning auto` reads: tuning/TARGET/best.json)")
@@ -74,6 +76,7 @@ def add_tune(sub: argparse._SubParsersAction, default_target: str) -> None:
     w.add_argument("--port", type=int, default=9190, help="first port to try (default 9190)")
     w.add_argument("--no-sandbox", action="store_true", help="build and run what arrives on this machine "
                    "directly, not in the toolchain container (only for a worker no one else can reach)")
+    add_config_argument(w)
     w.set_defaults(func=_cmd_worker)
 
 

@@ -75,14 +75,15 @@ class Database:
             if not create or target is None:
                 raise TuningError(f"{path} is not a tuning database (no {META}); `utvm tune` writes one")
             path.mkdir(parents=True, exist_ok=True)
-            meta.write_text(json.dumps({"target": target}, indent=2) + "\n")
+            meta.write_text(json.dumps({"target": target, "config": config_of(target)}, indent=2) + "\n")
         try:
             recorded = json.loads(meta.read_text())["target"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise TuningError(f"cannot read {meta}: {exc}") from None
         target = target or recorded
         if recorded != target:
-            raise TuningError(f"tuning database {path} was measured on {recorded}, not {target}")
+            raise TuningError(f"tuning database {path} was measured on {recorded}, not {target}"
+                              + _config_note(recorded, target))
         for name in (WORKLOADS, RECORDS):
             _drop_torn_line(path / name)
         if (path / RECORDS).exists():  # records replay on load and in the search: their intrinsics first
@@ -154,6 +155,27 @@ def _drop_torn_line(path: Path) -> None:
 SHIPPED = "best.json"
 
 
+def config_of(target: str) -> str:
+    """The build configuration a target's name carries (harness.targets.config: <target>@<config>)."""
+    return target.partition("@")[2] or "default"
+
+
+def _none_ship(target: str) -> str:
+    base, config = target.partition("@")[0], config_of(target)
+    if config == "default":
+        return f"no tuned records ship for {target}; run `utvm tune` to make some"
+    return (f"no tuned records ship for {base} under configuration {config} (records tuned under one "
+            f"configuration are never used for another); run `utvm tune --config {config}` to make some")
+
+
+def _config_note(recorded: str, target: str) -> str:
+    """Why records of the same board are refused, when only the configuration differs."""
+    if recorded.partition("@")[0] != target.partition("@")[0]:
+        return ""
+    return (f" (configuration {config_of(recorded)}, not {config_of(target)}: records tuned under one "
+            "configuration are never used for another)")
+
+
 def shipped(target: str) -> Path:
     """The best records this package ships for a target (`--tuning auto`), as TVM's TopHub did."""
     return resources.data_root() / "tuning" / target / SHIPPED
@@ -214,7 +236,8 @@ def export_best(db: Database, out: Path) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"  {json.dumps(k)}: {json.dumps(v, separators=(',', ':'), default=_plain)}"
              for k, v in sorted(current.items())]
-    out.write_text(f'{{"target": {json.dumps(db.target)}, "records": {{\n' + ",\n".join(lines) + "\n}}\n")
+    out.write_text(f'{{"target": {json.dumps(db.target)}, "config": {json.dumps(config_of(db.target))}, '
+                   '"records": {\n' + ",\n".join(lines) + "\n}}\n")
     return count
 
 
@@ -238,12 +261,13 @@ def resolve(tuning: str | Path | None, target: str | None) -> Database | BestRec
         if target is None:
             raise TuningError("--tuning auto needs a target: the shipped records are per target")
         if not shipped(target).exists():
-            raise TuningError(f"no tuned records ship for {target}; run `utvm tune` to make some")
+            raise TuningError(_none_ship(target))
         return BestRecords.load(shipped(target))
     if Path(tuning).is_file():
         records = BestRecords.load(Path(tuning))
         if target is not None and records.target != target:
-            raise TuningError(f"tuned records {tuning} were measured on {records.target}, not {target}")
+            raise TuningError(f"tuned records {tuning} were measured on {records.target}, not {target}"
+                              + _config_note(records.target, target))
         return records
     return Database.open(Path(tuning), target)
 

@@ -1,7 +1,8 @@
 """Whether a model's plan fits a board, checked before anything is built for it.
 
 RAM: the activation arena comes from the data heap, which is the board's RAM less the runtime's own
-static data, its stack and the kernels' workspace region (crt/platform/cortex_m). Flash: the
+static data, its stack and the kernels' workspace region (crt/platform/cortex_m), and less the
+parameters when the target's configuration runs them from RAM (harness.targets.config). Flash: the
 parameters besides the runtime's code, or in the memory the board has for them. The runtime's figures
 come from the plain runtime image for the target (built once, cached by content).
 """
@@ -42,10 +43,14 @@ def check(graph: Graph, target: Target, cache: Path | None = None) -> dict[str, 
     heap = target.ram_bytes - static - STACK_BYTES - workspace_bytes(target)
     flash = target.params_bytes or target.flash_bytes - runtime.size["text"] - runtime.size["data"]
     params = graph.plan_stats.get("params_bytes", 0)
+    beside = ""
+    if target.params_in_ram:  # copied to RAM at start: they take RAM from the heap, and flash too
+        heap -= params
+        beside = f" beside its {params} B of parameters run from RAM"
     problems = []
     if graph.arena_bytes > heap:
         problems.append(f"its activations need {graph.arena_bytes} B of RAM and {target.name} has {heap} B "
-                        f"free for them ({graph.arena_bytes - heap} B too many)")
+                        f"free for them{beside} ({graph.arena_bytes - heap} B too many)")
     if params > flash:
         problems.append(f"its parameters need {params} B of flash and {target.name} has {flash} B free "
                         f"({params - flash} B too many)")
