@@ -22,14 +22,18 @@ Run = Callable[[list[np.ndarray]], list[np.ndarray]]
 
 def records_for(tuning: str, target: str) -> Path | None:
     """The tuned records a cell's kernels are scheduled by: none, or (auto) those shipped for the
-    target, else those of its board (a QEMU board's records serve each of its transports: same core,
-    same code); TuningError if there are none."""
+    target, configuration included (`<target>@<config>`: records tuned under one configuration are
+    never used for another); a QEMU board's records serve each of its transports (same core, same
+    code, same configuration). TuningError if there are none."""
     if tuning == "none":
         return None
-    for name in (target, *(target.removesuffix(f"-{t}") for t in TRANSPORTS if target.endswith(f"-{t}"))):
+    base, at, config = target.partition("@")
+    boards = (base.removesuffix(f"-{t}") for t in TRANSPORTS if base.endswith(f"-{t}"))
+    for name in (target, *(f"{b}{at}{config}" for b in boards)):
         if records.shipped(name).exists():
             return records.shipped(name)
-    raise records.TuningError(f"no tuned records ship for {target}; run `utvm tune` to make some")
+    records.resolve("auto", target)  # the TuningError that says why there are none
+    raise records.TuningError(f"no tuned records ship for {target}")
 
 
 class SweepModel:

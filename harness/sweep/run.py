@@ -28,6 +28,7 @@ from harness.sweep.devices import Devices
 from harness.sweep.models import SweepModel, records_for
 from harness.sweep.plan import Axes, Cell
 from harness.targets import Target
+from harness.targets.config import BuildConfig
 
 Row = dict[str, Any]
 # Every row has these keys (None where the cell has no such figure).
@@ -47,23 +48,38 @@ def empty_row(cell: Cell) -> Row:
     return {**dict.fromkeys(ROW_KEYS), **cell.axes()}
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A cell ready to build: its configured target, the configuration and the model compiled for it."""
+
+    target: Target
+    config: BuildConfig
+    compiled: Compiled
+
+
+def prepare(cell: Cell, sweep: SweepModel, compiling: Callable[[str], None]) -> Prepared | str:
+    """The cell configured and its model compiled (TVM: call it from one thread), or why not."""
+    stage = "configure"
+    try:
+        target, config = configured(cell)
+        stage = "compile"
+        records = records_for(cell.tuning, target.name)
+        compiling(f"compiling {sweep.path.name}" + (f" with {records}" if records else ""))
+        return Prepared(target, config, sweep.compile(records))
+    except UtvmError as exc:
+        return f"{stage}: {last_line(exc)}"
+
+
 def run_sweep(sweep: SweepModel, axes: Axes, devices: Devices, options: SweepOptions,
               done: Callable[[Row], None] = lambda row: None,
               compiling: Callable[[str], None] = lambda what: None) -> list[Row]:
     """Every cell of the axes, in their order."""
     cells = axes.cells()
-    compiled: dict[Cell, Compiled | str] = {}
-    for cell in cells:  # TVM compiles in this thread, once per records file
-        try:
-            records = records_for(cell.tuning, cell.target)
-            compiling(f"compiling {sweep.path.name}" + (f" with {records}" if records else ""))
-            compiled[cell] = sweep.compile(records)
-        except UtvmError as exc:
-            compiled[cell] = f"compile: {last_line(exc)}"
+    prepared = {cell: prepare(cell, sweep, compiling) for cell in cells}  # compiled once per records
     cache = options.cache or resources.cache_dir()
     rows: dict[Cell, Row] = {}
     with ThreadPoolExecutor(max_workers=max(options.jobs, 1)) as pool:
-        futures = {pool.submit(run_cell, c, compiled[c], sweep, devices, cache, options.inputs): c
+        futures = {pool.submit(run_cell, c, prepared[c], sweep, devices, cache, options.inputs): c
                    for c in cells}
         for future in as_completed(futures):
             rows[futures[future]] = future.result()
@@ -71,18 +87,17 @@ def run_sweep(sweep: SweepModel, axes: Axes, devices: Devices, options: SweepOpt
     return [rows[c] for c in cells]
 
 
-def run_cell(cell: Cell, compiled: Compiled | str, sweep: SweepModel, devices: Devices, cache: Path,
+def run_cell(cell: Cell, prepared: Prepared | str, sweep: SweepModel, devices: Devices, cache: Path,
              inputs: int) -> Row:
     """The cell's row: its figures, or the stage and the error that stopped it."""
     row = empty_row(cell)
-    if isinstance(compiled, str):
-        row["error"] = compiled
+    if isinstance(prepared, str):
+        row["error"] = prepared
         return row
-    stage = "configure"
+    target, config, compiled = prepared.target, prepared.config, prepared.compiled
+    row.update(config.axes())  # what the cell runs: the default configuration's weights too
+    stage = "fit"
     try:
-        target, config = configured(cell)
-        row.update(config.axes())  # what the cell runs: the default configuration's weights too
-        stage = "fit"
         fits(compiled, target, cache)
         stage = "build"
         out = cache / "sweep" / f"{sweep.path.stem}-{sweep.sha256[:16]}" / cell.key
