@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from harness.errors import UsageError, UtvmError
 from harness.models.deploy.executors import EXECUTORS
-from harness.targets import Target, get_target
+from harness.targets import get_target
 
 WEIGHTS = ("flash", "ram")
 OPTS = ("O0", "O1", "O2", "O3", "Os", "Oz", "Og", "Ofast")  # harness.targets.config's levels
@@ -99,7 +99,3 @@ def parse_axes(targets: str, executor: str | None = None, weights: str | None = 
         tunings=_choose("--tuning", tuning, TUNINGS) or ("none",),
         configs=split("--config", config) or (None,),
     )
-
-
-def target_of(cell: Cell) -> Target:
-    return get_target(cell.target)
