@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from harness.sweep.pareto import front
-from tests.conftest import REPO_ROOT, require_tvm
+from tests.conftest import REPO_ROOT, mlperf_tiny_model, require_tvm
 from tests.onnx_models import int8_mlp
 
 UTVM = [sys.executable, "-m", "harness.cli"]
@@ -131,15 +131,9 @@ def test_the_pareto_front_is_what_no_other_cell_beats_on_both() -> None:
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (ci/install-system.sh)")
 def test_the_report_page_renders_in_headless_chromium(swept: Swept, tmp_path: Path) -> None:
     doc, out = swept
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}"]
-    page = (out / "report.html")
+    page = out / "report.html"
     assert "http" not in page.read_text().replace("http://www.w3.org/2000/svg", "")  # self-contained
-    dom = subprocess.run(["chromium", *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
-                         timeout=120, check=False).stdout
-    rendered = Rendered()
-    rendered.feed(dom)
+    rendered = chromium_dom(page, tmp_path / "profile")
     assert set(rendered.charts) == {"host", BOARD}
     board = [r for r in doc["rows"] if r["target"] == BOARD and r["error"] is None]
     charts = rendered.charts[BOARD]
@@ -151,6 +145,16 @@ def test_the_report_page_renders_in_headless_chromium(swept: Swept, tmp_path: Pa
         assert chart["fronts"] == 1  # the front's staircase
     assert "no tuned records ship for host" in rendered.failed
     assert "cannot place its weights in RAM" in rendered.failed
+
+
+def chromium_dom(page: Path, profile: Path) -> Rendered:
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}"]
+    rendered = Rendered()
+    rendered.feed(subprocess.run(["chromium", *flags, "--dump-dom", page.as_uri()], capture_output=True,
+                                 text=True, timeout=120, check=False).stdout)
+    return rendered
 
 
 class Rendered(HTMLParser):
@@ -221,3 +225,30 @@ def test_a_sweep_on_lab_boards_leased_as_the_nightly_leases_them(tmp_path: Path)
         assert Lease(state / "leases", plan[0].name).holder() is None  # given back
     finally:
         virtual_lab.stop(inventory)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (ci/install-system.sh)")
+def test_kws01_on_two_boards_two_executors_weights_in_flash_and_ram(tmp_path: Path) -> None:
+    """Issue 21's sweep: kws01 on an385 and an386 x graph/aot x weights flash/RAM: 8 rows, all within
+    1 LSB of TFLite Micro, and its report page in the browser."""
+    require_tvm()
+    boards = ("qemu-mps2-an385-semihosting", "qemu-mps2-an386-semihosting")
+    done = utvm("sweep", str(mlperf_tiny_model("kws01")), "--targets", ",".join(boards), "--executor",
+                "graph,aot", "--weights", "flash,ram", "--jobs", "2", "--out", str(tmp_path / "out"),
+                "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(done.stdout)["rows"]
+    assert len(rows) == 8 and all(r["error"] is None and r["max_diff_lsb"] <= 1 and r["instructions"] > 0
+                                  for r in rows)
+    assert {(r["target"], r["executor"], r["weights"]) for r in rows} == {
+        (t, e, w) for t in boards for e in ("graph", "aot") for w in ("flash", "ram")}
+    for t in boards:
+        by = {(r["executor"], r["weights"]): r for r in rows if r["target"] == t}
+        for w in ("flash", "ram"):  # AOT: no graph executor, no JSON; no more instructions
+            assert by[("aot", w)]["flash_bytes"] < by[("graph", w)]["flash_bytes"]
+            assert by[("aot", w)]["instructions"] <= by[("graph", w)]["instructions"]
+    rendered = chromium_dom(tmp_path / "out" / "report.html", tmp_path / "profile")
+    assert set(rendered.charts) == set(boards)
+    for t in boards:
+        assert [len(c["points"]) for c in rendered.charts[t]] == [4, 4] and all(
+            c["pareto"] and c["fronts"] == 1 for c in rendered.charts[t])
