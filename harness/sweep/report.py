@@ -105,7 +105,7 @@ def html_page(doc: dict[str, Any]) -> str:
 def text(doc: dict[str, Any]) -> list[str]:
     """The sweep as a plain table, one line per cell."""
     rows: list[Row] = doc["rows"]
-    keys = ("target", *AXES, "instructions", "cycles", "flash_bytes", "ram_bytes", "max_diff_lsb")
+    keys = ("target", *AXES, "instructions", "cycles", "seconds", "flash_bytes", "ram_bytes", "max_diff_lsb")
     shown = [k for k in keys if any(r[k] is not None for r in rows) or k == "target"]
     cells = [[("" if r[k] is None else f"{r[k]:g}" if isinstance(r[k], float) else str(r[k])) for k in shown]
              for r in rows]
