@@ -17,6 +17,7 @@ from harness.build import build
 from harness.device import bench
 from harness.errors import UtvmError
 from harness.fuzz.command import add_fuzz
+from harness.sweep.command import add_sweep
 from harness.targets import all_targets, get_target, with_config
 from harness.targets.config import ConfigError, add_config_argument
 from harness.targets.docker import ensure_qemu_image
@@ -274,20 +275,21 @@ def parser() -> argparse.ArgumentParser:
     _add_package(sub)
     add_tune(sub, DEFAULT_TARGET)
     add_fuzz(sub, DEFAULT_TARGET)
+    add_sweep(sub)
     for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
         entry.load()(sub)  # e.g. utvm_ci's `ci`, `hil`, `port` and `validate`
     return p
 
 
 def exit_code(exc: UtvmError) -> int:
-    """2 for input the command cannot take (a model it cannot compile or read) or an environment it
-    cannot run in (a missing module, a TVM pair known not to work), 1 otherwise."""
+    """2 for input the command cannot take (a model it cannot compile or read, a bad flag) or an
+    environment it cannot run in (a missing module, a TVM pair known not to work), 1 otherwise."""
     if isinstance(exc, requirements.EnvironmentProblem):
         return 2
-    from harness.errors import ModelError
+    from harness.errors import ModelError, UsageError
     from harness.models.frontends.formats import ModelFormatError
 
-    return 2 if isinstance(exc, ModelError | ModelFormatError | ConfigError) else 1
+    return 2 if isinstance(exc, ModelError | ModelFormatError | ConfigError | UsageError) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,6 +50,10 @@ class HandshakeError(TransportError):
     """The session handshake did not complete."""
 
 
+class UsageError(UtvmError):
+    """A command's flags name something that does not exist or a value it cannot take (exit code 2)."""
+
+
 class ModelError(UtvmError):
     """The model cannot be compiled for a device; the message says why."""
 

@@ -78,6 +78,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], list[Module]]] = {
     "tune": lambda a: [TVM, XGBOOST, PSUTIL, CLOUDPICKLE, *_model_modules(a, compare=not a.no_model_check)],
     "tune-worker": lambda a: [TVM, PSUTIL, CLOUDPICKLE],
     "tune-export": lambda a: [TVM],
+    "sweep": lambda a: [TVM, *_model_modules(a, compare=True)],
     "fuzz": lambda a: [TVM, ONNX, ORT] if a.qdq else [TVM, TFLM],
 }
 

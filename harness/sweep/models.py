@@ -1,0 +1,87 @@
+"""The model of a sweep, compiled once per tuning (in the calling thread: TVM), and its own runtime
+shared by every cell (behind a lock, its outputs kept per input)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from harness.errors import UtvmError
+from harness.models.compile import records
+from harness.models.compile.model import Compiled, compile_model
+from harness.models.deploy import reference as references
+from harness.models.frontends.loaded import read_model
+from harness.targets.qemu import TRANSPORTS
+
+Run = Callable[[list[np.ndarray]], list[np.ndarray]]
+
+
+def records_for(tuning: str, target: str) -> Path | None:
+    """The tuned records a cell's kernels are scheduled by: none, or (auto) those shipped for the
+    target, configuration included (`<target>@<config>`: records tuned under one configuration are
+    never used for another); a QEMU board's records serve each of its transports (same core, same
+    code, same configuration). TuningError if there are none."""
+    if tuning == "none":
+        return None
+    base, at, config = target.partition("@")
+    boards = (base.removesuffix(f"-{t}") for t in TRANSPORTS if base.endswith(f"-{t}"))
+    for name in (target, *(f"{b}{at}{config}" for b in boards)):
+        if records.shipped(name).exists():
+            return records.shipped(name)
+    records.resolve("auto", target)  # the TuningError that says why there are none
+    raise records.TuningError(f"no tuned records ship for {target}")
+
+
+class SweepModel:
+    """The model file, its compilations by records (or why one failed) and its reference."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        self.format = read_model(self.path).format
+        self._compiled: dict[Path | None, Compiled | UtvmError] = {}
+        self._reference: references.Reference | None = None
+
+    def compile(self, tuning: Path | None) -> Compiled:
+        """Compiled once per records file (call it from one thread); the same error again if it failed."""
+        if tuning not in self._compiled:
+            try:
+                loaded = read_model(self.path)
+                compiled = compile_model(loaded, tuning=records.resolve(tuning, None))
+                self._compiled[tuning] = compiled
+                if self._reference is None:
+                    self._reference = shared(references.for_model(loaded, compiled))
+            except UtvmError as exc:
+                self._compiled[tuning] = exc
+        found = self._compiled[tuning]
+        if isinstance(found, UtvmError):
+            raise found
+        return found
+
+    @property
+    def reference(self) -> references.Reference:
+        if self._reference is None:
+            raise UtvmError(f"{self.path.name} was not compiled: no reference to compare with")
+        return self._reference
+
+
+def shared(ref: references.Reference) -> references.Reference:
+    """The reference made safe to call from many threads, each input run once (its `run` wrapped in
+    place: a reference may learn its runtime's name on its first run)."""
+    lock = threading.Lock()
+    seen: dict[bytes, list[np.ndarray]] = {}
+    inner: Run = ref.run
+
+    def run(xs: list[np.ndarray]) -> list[np.ndarray]:
+        key = hashlib.sha256(b"".join(f"{x.dtype}{x.shape}".encode() + x.tobytes() for x in xs)).digest()
+        with lock:
+            if key not in seen:
+                seen[key] = inner(xs)
+            return seen[key]
+
+    ref.run = run
+    return ref
