@@ -15,25 +15,15 @@ from harness.models.compile import records
 from harness.models.compile.model import Compiled, compile_model
 from harness.models.deploy import reference as references
 from harness.models.frontends.loaded import read_model
-from harness.targets.qemu import TRANSPORTS
 
 Run = Callable[[list[np.ndarray]], list[np.ndarray]]
 
 
 def records_for(tuning: str, target: str) -> Path | None:
     """The tuned records a cell's kernels are scheduled by: none, or (auto) those shipped for the
-    target, configuration included (`<target>@<config>`: records tuned under one configuration are
-    never used for another); a QEMU board's records serve each of its transports (same core, same
-    code, same configuration). TuningError if there are none."""
-    if tuning == "none":
-        return None
-    base, at, config = target.partition("@")
-    boards = (base.removesuffix(f"-{t}") for t in TRANSPORTS if base.endswith(f"-{t}"))
-    for name in (target, *(f"{b}{at}{config}" for b in boards)):
-        if records.shipped(name).exists():
-            return records.shipped(name)
-    records.resolve("auto", target)  # the TuningError that says why there are none
-    raise records.TuningError(f"no tuned records ship for {target}")
+    target or its board, configuration included (harness.models.compile.records.shipped_for).
+    TuningError if there are none."""
+    return None if tuning == "none" else records.shipped_for(target)
 
 
 class SweepModel:

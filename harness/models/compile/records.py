@@ -18,6 +18,7 @@ from typing import Any
 from harness import resources
 from harness.errors import UtvmError, last_line
 from harness.models.int8.attrs import OP_ATTR, SCHEDULED_ATTR
+from harness.targets.qemu import TRANSPORTS
 
 TASK_ATTR = "utvm.task"
 WORKLOADS, RECORDS, META = "database_workload.json", "database_tuning_record.json", "tuning.json"
@@ -81,7 +82,7 @@ class Database:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise TuningError(f"cannot read {meta}: {exc}") from None
         target = target or recorded
-        if recorded != target:
+        if same_core(recorded) != same_core(target):
             raise TuningError(f"tuning database {path} was measured on {recorded}, not {target}"
                               + _config_note(recorded, target))
         for name in (WORKLOADS, RECORDS):
@@ -181,6 +182,23 @@ def shipped(target: str) -> Path:
     return resources.data_root() / "tuning" / target / SHIPPED
 
 
+def same_core(target: str) -> str:
+    """The target whose records serve `target`: a QEMU board's serve each of its transports (the same
+    core running the same kernels; the link is not timed), under the same configuration."""
+    base, at, config = target.partition("@")
+    for transport in TRANSPORTS:
+        base = base.removesuffix(f"-{transport}")
+    return base + at + config
+
+
+def shipped_for(target: str) -> Path:
+    """The records `--tuning auto` takes for a target: its own, else its board's; TuningError if none."""
+    for name in dict.fromkeys((target, same_core(target))):
+        if shipped(name).exists():
+            return shipped(name)
+    raise TuningError(_none_ship(target))
+
+
 @dataclass
 class BestRecords:
     """The best schedule of each kernel, by task key: MetaSchedule traces as JSON with their time.
@@ -260,12 +278,10 @@ def resolve(tuning: str | Path | None, target: str | None) -> Database | BestRec
     if str(tuning) == "auto":
         if target is None:
             raise TuningError("--tuning auto needs a target: the shipped records are per target")
-        if not shipped(target).exists():
-            raise TuningError(_none_ship(target))
-        return BestRecords.load(shipped(target))
+        return BestRecords.load(shipped_for(target))
     if Path(tuning).is_file():
         records = BestRecords.load(Path(tuning))
-        if target is not None and records.target != target:
+        if target is not None and same_core(records.target) != same_core(target):
             raise TuningError(f"tuned records {tuning} were measured on {records.target}, not {target}"
                               + _config_note(records.target, target))
         return records
