@@ -16,6 +16,7 @@
 #ifndef UTVM_DSP_BLOCKED_MVE_DW_H_
 #define UTVM_DSP_BLOCKED_MVE_DW_H_
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -70,7 +71,8 @@ static inline void utvm_blk_mve_dw16(const int8_t* const* tap, int32_t taps, con
       int16x8_t wv = predicated ? vldrbq_z_s16(w + 8 * j, p[j]) : vldrbq_s16(w + 8 * j);
       s[2 * j] = vaddq_s32(s[2 * j], vmullbq_int_s16(xv, wv));
       s[2 * j + 1] = vaddq_s32(s[2 * j + 1], vmulltq_int_s16(xv, wv));
-      __asm volatile("" ::: "memory"); /* the next group's loads after: 4 sums + 4 operands would spill */
+      /* A compiler barrier (ISO C11): the next group's loads after, or 4 sums + 4 operands spill. */
+      atomic_signal_fence(memory_order_seq_cst);
     }
   }
 #pragma GCC unroll 2
