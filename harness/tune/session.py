@@ -13,7 +13,7 @@ from harness.build import build_jobs
 from harness.errors import UtvmError
 from harness.models.compile import records
 from harness.targets import Target, get_target
-from harness.tune import space
+from harness.tune import blocked, space
 from harness.tune.adapters import make_builder, make_runner
 from harness.tune.builder import ImageBuilder
 from harness.tune.progress import Progress, TaskProgress, make_callback
@@ -157,10 +157,13 @@ def _seed(tasks: list[Task], db: records.Database, images: ImageBuilder,
 
 def _final(tasks: list[Task], db: records.Database, images: ImageBuilder, pool: DevicePool,
            progress: list[TaskProgress]) -> list[KernelFigures]:
-    """Each task's default schedule and best record, measured again side by side."""
+    """Each task's default schedule, best record and blocked kernel, measured again side by side."""
     mods = []
     for t in tasks:
         mods.append(((t.key, "before"), _scheduled(t, space.default)))
+        cand = blocked.candidate(t)
+        if cand is not None:
+            mods.append(((t.key, blocked.LABEL), cand))
         best = db.best(t.func)
         if best is not None:
             mods.append(((t.key, "after"), _as_candidate(best)))
@@ -171,6 +174,7 @@ def _final(tasks: list[Task], db: records.Database, images: ImageBuilder, pool: 
         if before is not None:
             db.commit(t.func, space.default, before)  # production never takes a record slower than that
             after = before if after is None else min(before, after)
+        after = blocked.settle(db.path, t, seconds.get((t.key, blocked.LABEL)), after)
         figures.append(KernelFigures(t.name, t.kernels, t.calls, before, after, p.trials, p.failed,
                                      p.rejected, p.curve))
     return figures
