@@ -46,6 +46,7 @@ class KernelFigures:
     failed: int
     rejected: int
     curve: list[tuple[int, float]]
+    blocked: float | None = None  # seconds of its blocked kernel (harness.tune.blocked), where it fits
 
 
 @dataclass
@@ -174,9 +175,10 @@ def _final(tasks: list[Task], db: records.Database, images: ImageBuilder, pool: 
         if before is not None:
             db.commit(t.func, space.default, before)  # production never takes a record slower than that
             after = before if after is None else min(before, after)
-        after = blocked.settle(db.path, t, seconds.get((t.key, blocked.LABEL)), after)
+        secs = seconds.get((t.key, blocked.LABEL))
+        after = blocked.settle(db.path, t, secs, after)
         figures.append(KernelFigures(t.name, t.kernels, t.calls, before, after, p.trials, p.failed,
-                                     p.rejected, p.curve))
+                                     p.rejected, p.curve, secs))
     return figures
 
 
