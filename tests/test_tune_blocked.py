@@ -56,8 +56,8 @@ def test_tune_records_the_blocked_kernel_where_it_wins_and_run_model_uses_it(tmp
 
 
 def test_a_record_that_beats_the_blocked_kernel_keeps_its_trace(tmp_path: Path) -> None:
-    """The blocked entry of a database is taken only when faster than the best record, and exported
-    only then."""
+    """The blocked entry of a database is taken only while faster than the best record (one found after
+    it won), exported only then, and dropped when a later measurement has it lose."""
     require_tvm()
     from harness.tune import space
     from harness.tune.tasks import extract
@@ -75,3 +75,5 @@ def test_a_record_that_beats_the_blocked_kernel_keeps_its_trace(tmp_path: Path) 
     assert "utvm.blocked" in database.best(task.func).attrs
     tuning_records.export_best(tuning_records.Database.open(db), out)
     assert json.loads(out.read_text())["records"][task.key]["blocked"] is True
+    blocked_choice.record(db, task.key, task.op, None)
+    assert blocked_choice.measured(db) == {} and "utvm.blocked" not in database.best(task.func).attrs

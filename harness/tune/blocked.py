@@ -24,8 +24,10 @@ def candidate(task: Task) -> Any | None:
 
 
 def settle(db_path: Any, task: Task, seconds: float | None, best: float | None) -> float | None:
-    """Record the blocked kernel's measured time; the task's best time with it taken into account."""
+    """Record the blocked kernel where it beats `best` (the default and best record measured beside
+    it), drop an earlier win where it does not; the task's best time with it taken into account."""
     if seconds is None:
         return best
-    blocked_choice.record(db_path, task.key, task.op, seconds)
-    return seconds if best is None else min(best, seconds)
+    won = best is None or seconds < best
+    blocked_choice.record(db_path, task.key, task.op, seconds if won else None)
+    return seconds if won else best

@@ -2,8 +2,9 @@
 whole-layer call into dsp_blocked.h (harness.models.compile.blocked.blocked_kernel), and records its
 time here, since it is a body replacement and not a MetaSchedule trace.
 
-In a database directory, blocked.json maps a task key to {"op", "seconds"} (the blocked kernel's
-measured time); a kernel takes it when it is faster than the database's best record. In a shipped
+In a database directory, blocked.json maps the key of each task whose blocked kernel won (measured
+faster than its default schedule and best record, side by side in one image) to {"op", "seconds"};
+a kernel takes it while it is faster than the database's best record. In a shipped
 records file, the entry {"op", "seconds", "blocked": true} stands for it instead of a trace.
 """
 
@@ -35,12 +36,14 @@ def measured(db_path: Path) -> dict[str, dict[str, Any]]:
         raise UtvmError(f"cannot read {path}: {exc}") from None
 
 
-def record(db_path: Path, key: str, op: str, seconds: float) -> None:
-    """Record a measured time of the task's blocked kernel (the best one measured is kept)."""
+def record(db_path: Path, key: str, op: str, seconds: float | None) -> None:
+    """Record the task's blocked kernel as the winner at `seconds`, or (None) drop it: it lost."""
     current = measured(db_path)
-    if key in current and current[key]["seconds"] <= seconds:
+    if seconds is None and key not in current:
         return
-    current[key] = {"op": op, "seconds": seconds}
+    current.pop(key, None)
+    if seconds is not None:
+        current[key] = {"op": op, "seconds": seconds}
     path = Path(db_path) / SIDE
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(current, indent=1, sort_keys=True) + "\n")
