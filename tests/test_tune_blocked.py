@@ -41,6 +41,10 @@ def test_tune_records_the_blocked_kernel_where_it_wins_and_run_model_uses_it(tmp
     assert whole["after"] < whole["before"] and whole["max_diff_lsb"] == 0 and whole["top1_agrees"], whole
     assert whole["tuned_kernels"] == ["conv2d_0"]
 
+    again = _cli("tune", str(model), "--target", TARGET, "--trials", "0", "--db", str(db), "--devices", "1",
+                 "--no-model-check")  # measured again beside the best schedule, not beside itself: kept
+    assert again.returncode == 0 and blocked_choice.measured(db) == chosen, again.stderr[-3000:]
+
     export = _cli("tune-export", str(db), "--to", str(best))
     assert export.returncode == 0, export.stderr[-2000:]
     (shipped,) = json.loads(best.read_text())["records"].values()

@@ -165,7 +165,7 @@ def _final(tasks: list[Task], db: records.Database, images: ImageBuilder, pool: 
         cand = blocked.candidate(t)
         if cand is not None:
             mods.append(((t.key, blocked.LABEL), cand))
-        best = db.best(t.func)
+        best = db.best(t.func, blocked=False)  # the best schedule, to set the blocked kernel against
         if best is not None:
             mods.append(((t.key, "after"), _as_candidate(best)))
     seconds = _measure(tasks, mods, images, pool)

@@ -94,8 +94,9 @@ class Database:
         db = JSONDatabase(str(path / WORKLOADS), str(path / RECORDS), allow_missing=True)
         return cls(path, target, db)
 
-    def best(self, func: Any) -> Any | None:
-        """The kernel scheduled by its best valid record, or None when there is none."""
+    def best(self, func: Any, blocked: bool = True) -> Any | None:
+        """The kernel scheduled by its best valid record (or its blocked call where that won, unless
+        `blocked` is False), or None when there is none."""
         import tvm
 
         from harness.models.compile.intrin_names import register_named
@@ -105,7 +106,7 @@ class Database:
             return None
         top = self.db.get_top_k(self.db.commit_workload(mod), 1)
         secs = min(float(x) for x in top[0].run_secs) if top else None
-        if blocked_choice.wins(self.path, str(mod["main"].attrs[TASK_ATTR]), secs):
+        if blocked and blocked_choice.wins(self.path, str(mod["main"].attrs[TASK_ATTR]), secs):
             return blocked_choice.kernel(mod["main"])  # its blocked call measured faster than any record
         if not top:
             return None
