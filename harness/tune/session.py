@@ -13,7 +13,7 @@ from harness.build import build_jobs
 from harness.errors import UtvmError
 from harness.models.compile import records
 from harness.targets import Target, get_target
-from harness.tune import space
+from harness.tune import blocked, space
 from harness.tune.adapters import make_builder, make_runner
 from harness.tune.builder import ImageBuilder
 from harness.tune.progress import Progress, TaskProgress, make_callback
@@ -46,6 +46,7 @@ class KernelFigures:
     failed: int
     rejected: int
     curve: list[tuple[int, float]]
+    blocked: float | None = None  # seconds of its blocked kernel (harness.tune.blocked), where it fits
 
 
 @dataclass
@@ -157,11 +158,14 @@ def _seed(tasks: list[Task], db: records.Database, images: ImageBuilder,
 
 def _final(tasks: list[Task], db: records.Database, images: ImageBuilder, pool: DevicePool,
            progress: list[TaskProgress]) -> list[KernelFigures]:
-    """Each task's default schedule and best record, measured again side by side."""
+    """Each task's default schedule, best record and blocked kernel, measured again side by side."""
     mods = []
     for t in tasks:
         mods.append(((t.key, "before"), _scheduled(t, space.default)))
-        best = db.best(t.func)
+        cand = blocked.candidate(t)
+        if cand is not None:
+            mods.append(((t.key, blocked.LABEL), cand))
+        best = db.best(t.func, blocked=False)  # the best schedule, to set the blocked kernel against
         if best is not None:
             mods.append(((t.key, "after"), _as_candidate(best)))
     seconds = _measure(tasks, mods, images, pool)
@@ -171,8 +175,10 @@ def _final(tasks: list[Task], db: records.Database, images: ImageBuilder, pool: 
         if before is not None:
             db.commit(t.func, space.default, before)  # production never takes a record slower than that
             after = before if after is None else min(before, after)
+        secs = seconds.get((t.key, blocked.LABEL))
+        after = blocked.settle(db.path, t, secs, after)
         figures.append(KernelFigures(t.name, t.kernels, t.calls, before, after, p.trials, p.failed,
-                                     p.rejected, p.curve))
+                                     p.rejected, p.curve, secs))
     return figures
 
 

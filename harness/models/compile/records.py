@@ -5,7 +5,8 @@ its computation ("utvm.task"), so `utvm tune` and `run-model --tuning` / `packag
 the same kernel the same way. `apply_tuning` replays each kernel's best record from the database;
 kernels without one keep their default schedule. A database is a directory holding MetaSchedule's
 JSON files (database_workload.json, database_tuning_record.json) and utvm's tuning.json, which
-says which target it was measured on.
+says which target it was measured on; a kernel whose blocked call (harness.models.compile.blocked_choice)
+measured faster than its records takes that instead.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from harness import resources
 from harness.errors import UtvmError, last_line
+from harness.models.compile import blocked_choice
 from harness.models.int8.attrs import OP_ATTR, SCHEDULED_ATTR
 from harness.targets.qemu import TRANSPORTS
 
@@ -94,8 +96,9 @@ class Database:
         db = JSONDatabase(str(path / WORKLOADS), str(path / RECORDS), allow_missing=True)
         return cls(path, target, db)
 
-    def best(self, func: Any) -> Any | None:
-        """The kernel scheduled by its best valid record, or None when there is none."""
+    def best(self, func: Any, blocked: bool = True) -> Any | None:
+        """The kernel scheduled by its best valid record (or its blocked call where that won, unless
+        `blocked` is False), or None when there is none."""
         import tvm
 
         from harness.models.compile.intrin_names import register_named
@@ -104,6 +107,9 @@ class Database:
         if not self.db.has_workload(mod):
             return None
         top = self.db.get_top_k(self.db.commit_workload(mod), 1)
+        secs = min(float(x) for x in top[0].run_secs) if top else None
+        if blocked and blocked_choice.wins(self.path, str(mod["main"].attrs[TASK_ATTR]), secs):
+            return blocked_choice.kernel(mod["main"])  # its blocked call measured faster than any record
         if not top:
             return None
         try:
@@ -225,6 +231,8 @@ class BestRecords:
         entry = self.records.get(task_key(func))
         if entry is None:
             return None
+        if blocked_choice.is_blocked(entry):
+            return blocked_choice.kernel(workload(func)["main"], entry["op"])
         register_named(json.dumps(entry["trace"]))
         sch = tvm.s_tir.Schedule(workload(func))
         try:
@@ -246,10 +254,13 @@ def export_best(db: Database, out: Path) -> int:
             continue
         main = top[0].workload.mod["main"]
         key, secs = str(main.attrs[TASK_ATTR]), float(min(float(x) for x in top[0].run_secs))
+        blocked = blocked_choice.wins(db.path, key, secs)
+        secs = blocked["seconds"] if blocked else secs
         if key in current and current[key]["seconds"] <= secs:
             continue
-        current[key] = {"op": str(main.attrs.get(OP_ATTR, "")), "seconds": secs,
-                        "trace": top[0].trace.as_json(remove_postproc=False)}
+        current[key] = blocked_choice.shipped_entry(blocked) if blocked else {
+            "op": str(main.attrs.get(OP_ATTR, "")), "seconds": secs,
+            "trace": top[0].trace.as_json(remove_postproc=False)}
         count += 1
     out.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"  {json.dumps(k)}: {json.dumps(v, separators=(',', ':'), default=_plain)}"

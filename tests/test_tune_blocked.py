@@ -1,0 +1,83 @@
+"""The blocked kernels (utvm/dsp_blocked.h) as a tuning choice, for real on QEMU: `utvm tune` measures
+a kernel's blocked call beside its schedules and records it where it wins, `utvm tune-export` carries it
+into the records file as {"blocked": true}, and run-model with the database or that file compiles the
+kernel as the blocked call, bit-exact with TFLite Micro."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from harness.models.compile import blocked_choice
+from harness.models.compile import records as tuning_records
+from harness.models.deploy.run import run_model
+from tests.conftest import require_tvm
+from tests.test_tune import conv_model
+
+TARGET = "qemu-mps2-an386"
+
+
+def _cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *argv], capture_output=True, text=True,
+                          timeout=900)
+
+
+def test_tune_records_the_blocked_kernel_where_it_wins_and_run_model_uses_it(tmp_path: Path) -> None:
+    require_tvm()
+    model, db, best = conv_model(tmp_path), tmp_path / "db", tmp_path / "best.json"
+    proc = _cli("tune", str(model), "--target", TARGET, "--trials", "0", "--db", str(db), "--devices", "1",
+                "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    (k,) = report["kernels"]
+    chosen = blocked_choice.measured(db)
+    (entry,) = chosen.values()
+    assert entry["op"] == "conv2d", chosen
+    # the blocked call measured on the device, faster than the default schedule: the kernel's best
+    assert entry["seconds"] == k["blocked"] == k["after"] < k["before"], (entry, k)
+    whole = report["model"]  # the whole model through the database: faster, and exact
+    assert whole["after"] < whole["before"] and whole["max_diff_lsb"] == 0 and whole["top1_agrees"], whole
+    assert whole["tuned_kernels"] == ["conv2d_0"]
+
+    again = _cli("tune", str(model), "--target", TARGET, "--trials", "0", "--db", str(db), "--devices", "1",
+                 "--no-model-check")  # measured again beside the best schedule, not beside itself: kept
+    assert again.returncode == 0 and blocked_choice.measured(db) == chosen, again.stderr[-3000:]
+
+    export = _cli("tune-export", str(db), "--to", str(best))
+    assert export.returncode == 0, export.stderr[-2000:]
+    (shipped,) = json.loads(best.read_text())["records"].values()
+    assert shipped == {"op": "conv2d", "seconds": entry["seconds"], "blocked": True}
+    for label, tuning in (("db", db), ("file", best)):
+        run = run_model(model, TARGET, tmp_path / label, repeat=1, tuning=tuning)
+        assert run.report["tuning"]["kernels"] == ["conv2d_0"]
+        assert "utvm_blk_conv_call(" in (tmp_path / label / "kernels.c").read_text()
+        out = run.report["outputs"][0]
+        assert out["max_diff_lsb"] == 0 and out["top1_agrees"], out
+        assert run.report["instructions"]["median"] < whole["before"], (label, run.report["instructions"])
+    assert (tmp_path / "db" / "kernels.c").read_text() == (tmp_path / "file" / "kernels.c").read_text()
+
+
+def test_a_record_that_beats_the_blocked_kernel_keeps_its_trace(tmp_path: Path) -> None:
+    """The blocked entry of a database is taken only while faster than the best record (one found after
+    it won), exported only then, and dropped when a later measurement has it lose."""
+    require_tvm()
+    from harness.tune import space
+    from harness.tune.tasks import extract
+
+    model, db = conv_model(tmp_path), tmp_path / "db"
+    (task,) = [t for t in extract(model) if t.op == "conv2d"]
+    database = tuning_records.Database.open(db, TARGET, create=True)
+    database.commit(task.func, space.default, 1e-3)
+    blocked_choice.record(db, task.key, task.op, 2e-3)  # slower than the record
+    assert "utvm.blocked" not in database.best(task.func).attrs
+    out = tmp_path / "best.json"
+    tuning_records.export_best(tuning_records.Database.open(db), out)
+    assert "trace" in json.loads(out.read_text())["records"][task.key]
+    blocked_choice.record(db, task.key, task.op, 0.5e-3)
+    assert "utvm.blocked" in database.best(task.func).attrs
+    tuning_records.export_best(tuning_records.Database.open(db), out)
+    assert json.loads(out.read_text())["records"][task.key]["blocked"] is True
+    blocked_choice.record(db, task.key, task.op, None)
+    assert blocked_choice.measured(db) == {} and "utvm.blocked" not in database.best(task.func).attrs
