@@ -12,10 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections import defaultdict
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -23,44 +20,22 @@ from harness.device import Device
 from harness.models.compile.blocked import apply_blocked
 from harness.models.compile.dsp import apply_dsp
 from harness.models.deploy.graph_client import GraphModule
+from harness.models.deploy.layers import by_layer_type
 from harness.models.deploy.run import build_model_image, compile_for
-from harness.models.int8.attrs import OP_ATTR
 from harness.targets import get_target
 
 SCHEDULERS = {"default": None, "dsp": apply_dsp, "blocked": apply_blocked}
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf-tiny"
 
 
-def macs(func: object) -> int:
-    """Multiply-accumulates of a conv / depthwise / fully-connected kernel (0 for others)."""
-    shapes = [tuple(int(d) for d in p.shape) for p in func.params]  # type: ignore[attr-defined]
-    op = str(func.attrs[OP_ATTR]) if func.attrs is not None and OP_ATTR in func.attrs else ""  # type: ignore[attr-defined]
-    out = int(np.prod(shapes[-1]))
-    if op == "conv2d":
-        return out * int(np.prod(shapes[1][1:]))
-    if op == "depthwise_conv2d":
-        return out * shapes[1][1] * shapes[1][2]
-    if op == "fully_connected":
-        return out * shapes[1][1]
-    return 0
-
-
 def profile(model: Path, target: str, name: str, work: Path) -> dict[str, list[float]]:
     tgt = get_target(target)
     compiled, _ = compile_for(model, tgt, scheduler=SCHEDULERS[name])
-    funcs = {gv.name_hint: f for gv, f in compiled.relax_mod.functions.items()}
-    per_op: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     with Device(build_model_image(compiled, tgt, work / name), workdir=work) as client:
         module = GraphModule(client, compiled.graph)
         module.time_run(repeat=1)
-        for func_name, seconds in module.profile():
-            func = funcs[func_name]
-            op = str(func.attrs[OP_ATTR]) if func.attrs is not None and OP_ATTR in func.attrs else "other"
-            n = macs(func)
-            row = per_op[op if n else "other"]
-            row[0] += tgt.instructions(seconds) or 0.0
-            row[1] += n
-    return per_op
+        profile = [(f, float(tgt.instructions(s) or 0)) for f, s in module.profile()]
+    return {op: [row.count, float(row.macs)] for op, row in by_layer_type(compiled, profile).items()}
 
 
 def main() -> int:

@@ -168,9 +168,6 @@ def _cmd_package(args: argparse.Namespace) -> int:
     from harness.models.deploy.package import package
 
     model = _model_file(args.model)
-    if args.mlperf_tiny and args.executor == "aot":
-        raise UtvmError("--mlperf-tiny firmware runs the graph executor: --executor aot is not supported "
-                        "with it")
     if args.mlperf_tiny:
         return _package_mlperf(args, model)
     if (args.target and args.tuning != "auto") or args.mlperf_name:
@@ -209,10 +206,11 @@ def _package_mlperf(args: argparse.Namespace, model: Path) -> int:
     if not args.target:
         raise UtvmError("--mlperf-tiny builds a firmware image: say which board (--target)")
     fw = build_mlperf_firmware(model, args.target, Path(args.out), model_name=args.mlperf_name,
-                               name=args.name, param_section=args.param_section, tuning=args.tuning)
+                               name=args.name, param_section=args.param_section, tuning=args.tuning,
+                               executor=args.executor)
     outputs = ", ".join(f"{o.dtype}[{o.count}]" + (f" scale {o.scale:g} zero point {o.zero_point}"
                                                    if o.scale is not None else "") for o in fw.outputs)
-    print(f"built the MLPerf Tiny firmware of {model} for {fw.target}: {fw.elf}")
+    print(f"built the MLPerf Tiny firmware of {model} ({args.executor} executor) for {fw.target}: {fw.elf}")
     for image in fw.flash_images:
         print(f"  flash image: {image}")
     print(f"  m-name-dut-[{fw.device_name}], m-model-[{fw.model_name}]; UART at {BAUD} 8N1")

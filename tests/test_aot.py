@@ -1,6 +1,6 @@
 """The AOT executor (`--executor aot`): the graph compiled ahead of time into a call table of direct
-kernel calls (harness/models/compile/aot.py, crt/src/aot/), run over RPC (utvm.aot.create) on the host and a
-QEMU board, against TVM, TFLite Micro and the graph executor's image of the same model."""
+kernel calls (harness/models/compile/aot.py, crt/src/aot/), run over RPC (one function of the system library)
+on the host and a QEMU board, against TVM, TFLite Micro and the graph executor's image of the same model."""
 
 from __future__ import annotations
 
@@ -70,8 +70,8 @@ def test_emitted_source_is_data_with_direct_calls_and_no_names() -> None:
         assert f"__tvm_ffi_{n.func}, " in source  # in the call table, resolved by the linker
         assert f'"{n.func}"' not in source  # no kernel names, so no lookup by name
     assert "utvm_aot_run(&utvm_aot_image_model, inputs, outputs, workspace, NULL)" in source
-    assert "utvm_image_globals = &utvm_aot_globals" in source
-    assert "utvm_image_globals" not in aot.to_c(c.graph, name="net", rpc=False)
+    assert "__tvm_ffi_utvm_aot_image_run(" in source  # the image's one function over RPC
+    assert "utvm_aot_image_run" not in aot.to_c(c.graph, name="net", rpc=False)
 
 
 def test_graphs_the_executor_cannot_run_are_errors() -> None:
@@ -117,13 +117,17 @@ def test_aot_module_by_name_and_its_errors(tmp_path: Path) -> None:
         assert module.get_input_index("y") == 1
         with pytest.raises(KeyError, match="no tensor named 'z'"):
             module.set_input("z", inputs[0])
+        with pytest.raises(IndexError, match="no output 5"):
+            module.get_output(5)
         with client.empty((3,), "float32") as wrong:
             with pytest.raises(RemoteValueError, match="size or dtype does not match"):
-                module.module["set_input"](0, wrong)
-            with pytest.raises(RemoteError, match="no such output"):
-                module.module["get_output"](5, wrong)
-            with pytest.raises(RemoteError, match="expected \\(index, tensor\\)"):
-                module.module["set_input"]("x", wrong)
+                module.function(wrong, *module.io[1:], module.workspace)
+            with pytest.raises(RemoteError, match="expected the inputs, the outputs, the workspace"):
+                module.function(*module.io)
+            with pytest.raises(RemoteValueError, match="workspace is smaller than the model's"):
+                module.function(*module.io, wrong)
+            with pytest.raises(RemoteValueError, match="times are not float64, one per call"):
+                module.function(*module.io, module.workspace, wrong)
 
 
 def _measure(module: GraphModule | AotModule, client: object, xs: list[np.ndarray]) -> dict[str, float]:
@@ -181,6 +185,25 @@ def test_run_model_executor_flag(tmp_path: Path) -> None:
     bad = subprocess.run([*cmd, "--executor", "vm"], cwd=REPO_ROOT, capture_output=True, text=True,
                          timeout=60, check=False)
     assert bad.returncode == 2 and re.search(r"invalid choice: 'vm'", bad.stderr), bad.stderr
+
+
+def test_run_model_prints_each_calls_time_with_aot(tmp_path: Path) -> None:
+    """run-model's per-node profile with AOT (a timer read after each call, only in the profiled run), end
+    to end from the CLI on a board: every call, in order, and together the whole run."""
+    require_tvm()
+    model = onnx_models.mlp(tmp_path / "mlp.onnx")
+    board = "qemu-mps2-an386-semihosting"
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run-model", str(model), "--target", board,
+                           "--executor", "aot", "--repeat", "3", "--out", str(tmp_path / "b")],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    calls = re.findall(r"^    (\w+) +([\d.]+) ms +\d+ B of code$", proc.stdout, re.M)
+    graph = compile_for(model, get_target(board))[0].graph
+    assert [k for k, _ in calls] == [n.func for n in graph.nodes], proc.stdout
+    run = float(re.search(r"time on device: median ([\d.]+) ms", proc.stdout).group(1))  # type: ignore[union-attr]
+    total = sum(float(t) for _, t in calls)
+    # the run, plus a counter read after each call (a few us on this small model) and rounding
+    assert all(float(t) > 0 for _, t in calls) and run <= total <= run * 1.01 + 0.01, (run, total)
 
 
 MAIN_C = """#include <stdio.h>

@@ -36,6 +36,13 @@ SAMPLES = {
         table="    {g_out_0, 4u, UTVM_MLPERF_I8, 1, 0.00390625f, -128},  /* int8[4] */",
         gets="  if (st == UTVM_OK) st = net_get_output(&g_model, 0, g_out_0, sizeof(g_out_0));",
         shift="  for (size_t i = 0; i < n; ++i) g_input[i] ^= 0x80u; /* uint8 pixels <-> int8 */\n"),
+    "mlperf_aot_main.c": dict(
+        name="net", NAME="NET", device_name="utvm-host", model_name="ic01",
+        bufs="static int8_t g_out_0[4] __attribute__((aligned(64)));\n"
+             "static uint8_t g_pixels[NET_INPUT_0_BYTES] __attribute__((aligned(64)));",
+        table="    {g_out_0, 4u, UTVM_MLPERF_I8, 1, 0.00390625f, -128},  /* int8[4] */",
+        shift="  for (size_t i = 0; i < sizeof(g_pixels); ++i) g_pixels[i] = g_input[i] ^ 0x80u;\n",
+        input="g_pixels", outs="g_out_0"),
     "aot_package.h": dict(
         name="net", NAME="NET", num_inputs=1, num_outputs=1, align=64, arena_bytes=128, scratch=32,
         sizes=SIZES),
@@ -88,7 +95,8 @@ def test_every_template_has_a_sample() -> None:
 def test_template_compiles(name: str, cc: str, tmp_path: Path) -> None:
     if shutil.which(cc) is None:
         pytest.skip(f"{cc} is not installed")
-    (tmp_path / "net.h").write_text(template.fill("package.h", **HEADER))
+    header = "aot_package.h" if "aot" in name else "package.h"  # what the main is compiled against
+    (tmp_path / "net.h").write_text(template.fill(header, **SAMPLES[header]))
     filled = template.fill(name, **SAMPLES[name])
     if name.endswith(".h"):
         (tmp_path / "net.h").write_text(filled)

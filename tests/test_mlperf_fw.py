@@ -85,18 +85,20 @@ BOARD = "qemu-mps2-an385"
 KWS01 = Path("/work/shared/models/mlperf-tiny/kws01.tflite")
 PROFILE = "ULPMark for tinyML Firmware V0.0.1"
 ROOT = REPO_ROOT / "build" / "test-mlperf"
-_BUILT: dict[tuple[str, str], MlperfFirmware] = {}
+_BUILT: dict[tuple[str, str, str], MlperfFirmware] = {}
 
 
-def firmware(model: Path, target: str, mlperf_name: str | None = None) -> MlperfFirmware:
+def firmware(model: Path, target: str, mlperf_name: str | None = None,
+             executor: str = "graph") -> MlperfFirmware:
     """Built once per run (and shared between xdist workers through a file lock)."""
-    key = (str(model), target)
+    key = (str(model), target, executor)
     if key not in _BUILT:
         require_tvm()
-        out = ROOT / f"{model.stem}-{target}"
+        out = ROOT / (f"{model.stem}-{target}" + ("" if executor == "graph" else f"-{executor}"))
         ROOT.mkdir(parents=True, exist_ok=True)
         with FileLock(str(out) + ".lock"):
-            _BUILT[key] = build_mlperf_firmware(model, target, out, model_name=mlperf_name, name=model.stem)
+            _BUILT[key] = build_mlperf_firmware(model, target, out, model_name=mlperf_name, name=model.stem,
+                                                executor=executor)
     return _BUILT[key]
 
 
@@ -241,14 +243,16 @@ def _compile_reads_tflite() -> bool:
     return False
 
 
-@pytest.mark.parametrize("target", ["host", BOARD, "qemu-mps3-an547"])
-def test_kws01_firmware_matches_tflite_micro(target: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("target, executor", [("host", "graph"), (BOARD, "graph"),
+                                              ("qemu-mps3-an547", "graph"),
+                                              ("host", "aot"), (BOARD, "aot")])
+def test_kws01_firmware_matches_tflite_micro(target: str, executor: str, tmp_path: Path) -> None:
     require_tvm()
     if not KWS01.is_file() or not _compile_reads_tflite():
         pytest.skip("harness.models.compile.model does not take .tflite models in this tree")
     from tflite_micro import runtime
 
-    fw = firmware(KWS01, target)
+    fw = firmware(KWS01, target, executor=executor)
     assert fw.model_name == "kws01" and fw.input_bytes == 490 and not fw.pixel_offset
     assert [(o.count, o.dtype, o.scale, o.zero_point) for o in fw.outputs] == [(12, "int8", 0.00390625, -128)]
     x = np.random.default_rng(0).integers(-128, 127, size=(1, 49, 10, 1), endpoint=True).astype("int8")
@@ -259,12 +263,53 @@ def test_kws01_firmware_matches_tflite_micro(target: str, tmp_path: Path) -> Non
     if target == "host":
         with MlperfClient.process([str(fw.elf)]) as dut:
             check_boot(dut.boot())
-            check_session(dut, fw, x, want)
+            got = check_session(dut, fw, x, want)
     else:
         with virtual_board(tmp_path, board=target) as port, MlperfClient.serial(str(port), timeout=60) as dut:
             control(port, f"flash {fw.elf}")
             check_boot(dut.boot())
-            check_session(dut, fw, x, want)
+            got = check_session(dut, fw, x, want)
+    np.testing.assert_allclose(got, want, rtol=0, atol=0.00390625 / 2)  # 0 LSB from TFLite Micro
+
+
+def _flash_and_symbols(elf: Path) -> tuple[int, set[str]]:
+    """Bytes the image puts in flash (allocated sections with contents) and its symbols."""
+    with open(elf, "rb") as f:
+        e = ELFFile(f)
+        flash = sum(s["sh_size"] for s in e.iter_sections()
+                    if s["sh_flags"] & 2 and s["sh_type"] != "SHT_NOBITS")  # SHF_ALLOC, with contents
+        return flash, {s.name for s in e.get_section_by_name(".symtab").iter_symbols()}
+
+
+def test_aot_firmware_has_no_graph_executor(mlp_model: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """`package --mlperf-tiny --executor aot`: the firmware calls <name>_run; the graph executor, the graph
+    table and the registry lookup are not in the image, which is smaller than the graph firmware; a pixel
+    model gets its input less 128 while the loaded bytes stay as they came."""
+    graph_flash, _ = _flash_and_symbols(firmware(mlp_model, BOARD).elf)
+    fw = firmware(mlp_model, BOARD, executor="aot")
+    flash, symbols = _flash_and_symbols(fw.elf)
+    assert "mlp_run" in symbols and "utvm_aot_run" in symbols
+    assert not symbols & {"utvm_graph_init", "utvm_graph_run", "utvm_model_graph", "utvm_registry_find",
+                          "mlp_init", "mlp_set_input", "malloc"}
+    assert flash < graph_flash, (flash, graph_flash)
+    model = onnx_models.int8_input(tmp_path / "ic01.onnx")
+    out = tmp_path / "fw"
+    assert cli.main(["package", str(model), "--mlperf-tiny", "--executor", "aot", "--target", "host", "--out",
+                     str(out)]) == 0
+    assert "(aot executor) for host" in capsys.readouterr().out
+    main = (out / "mlperf" / "mlperf_main.c").read_text()  # crt/templates/mlperf_aot_main.c, filled
+    assert "model_run(k_inputs, k_outputs, g_workspace)" in main and "model_init" not in main
+    pixels = np.array([0, 1, 127, 128, 129, 200, 254, 255], dtype=np.uint8)
+    want = onnxruntime_outputs(model, (pixels.astype(np.int16) - 128).astype(np.int8)[None])
+    with MlperfClient.process([str(out / "firmware" / "mlperf.elf")]) as dut:
+        check_boot(dut.boot())
+        assert dut.profile() == (PROFILE, "ic01")
+        dut.load(pixels.tobytes())
+        got = dut.infer(1, 0).results
+        assert dut.checked("db print") == ["m-buffer-00-01-7f-80-81-c8-fe-ff"]
+        assert dut.infer(3, 1).results == got
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 
 
 def test_quantized_outputs_are_dequantized(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ recorded while the run goes on, and a tune killed with SIGKILL resumed without l
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 from harness.models.compile import records as tuning_records
 from harness.models.deploy.package import package
 from harness.models.deploy.run import run_model
-from tests.conftest import mlperf_tiny_model, require_tvm
+from tests.conftest import REPO_ROOT, mlperf_tiny_model, require_tvm
 from tests.tflite_ops import OpModel
 
 if TYPE_CHECKING:
@@ -186,7 +187,6 @@ def test_kws01_tuned_matches_tflite_micro(target: str, tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "[tune]" in proc.stderr and "ETA" in proc.stderr  # progress for a person
-    import json
 
     report = json.loads(proc.stdout)
     whole = report["model"]
@@ -315,6 +315,22 @@ def test_shipped_records_tune_kws01_on_an386_with_tuning_auto(tmp_path: Path) ->
     assert "Traceback" not in none.stderr
 
 
+def test_shipped_records_for_the_m55_use_helium_and_stay_exact(tmp_path: Path) -> None:
+    """tuning/qemu-mps3-an547/best.json (utvm tune --trials 64 per MLPerf Tiny model): the search chose
+    the Helium depthwise tile for kws01's depthwise layers, and kws01 runs in under a third of its
+    untuned 15.59 M instructions (4.53 M when shipped), bit-exact with TFLite Micro."""
+    require_tvm()
+    model = mlperf_tiny_model("kws01")
+    run = run_model(model, "qemu-mps3-an547", tmp_path / "auto", repeat=1, tuning="auto")
+    kernels = run.report["tuning"]["kernels"]
+    assert kernels, run.report["tuning"]
+    shipped = json.loads((REPO_ROOT / "tuning" / "qemu-mps3-an547" / "best.json").read_text())
+    assert any("utvm_mve_dw_s8" in json.dumps(r["trace"]) for r in shipped["records"].values())
+    assert run.report["instructions"]["median"] <= 15.59e6 / 3, run.report["instructions"]
+    out = run.report["outputs"][0]
+    assert out["max_diff_lsb"] == 0 and out["top1_agrees"]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--time", "5x"], "expected a duration like 90s, 20m or 1h"),
     (["--tracker", "127.0.0.1:1"], "--tracker and --key go together"),
@@ -329,3 +345,30 @@ def test_bad_tune_flags_are_one_line_errors(argv: list[str], message: str, tmp_p
     proc = subprocess.run([sys.executable, "-m", "harness.cli", "tune", str(model), "--db",
                            str(tmp_path / "db"), *argv], capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_tune_with_the_aot_executor_checks_the_whole_model_through_aot(tmp_path: Path) -> None:
+    """`utvm tune --executor aot`: the kernels measured are the same; the whole model before and after runs
+    through the AOT image (no graph executor in it), with the very kernels the graph image gets."""
+    require_tvm()
+    import json
+
+    from elftools.elf.elffile import ELFFile
+
+    model, db, target = conv_model(tmp_path), tmp_path / "db", "qemu-mps2-an386"
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "tune", str(model), "--target", target,
+                           "--trials", "4", "--db", str(db), "--devices", "1", "--executor", "aot", "--json"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    whole = json.loads(proc.stdout)["model"]
+    assert whole["executor"] == "aot" and whole["unit"] == "instructions", whole
+    assert whole["after"] <= whole["before"] and whole["max_diff_lsb"] == 0 and whole["top1_agrees"], whole
+    assert "whole model (aot executor)" in (db / "report.txt").read_text()
+    after = db / "runs" / "after"
+    assert (after / "model_aot.c").exists() and not (after / "model_graph.c").exists()
+    with open(next((after / "image").glob("*.elf")), "rb") as f:
+        names = {s.name for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols()}
+    assert "utvm_aot_run" in names and "utvm_graph_run" not in names
+    graph = run_model(model, target, tmp_path / "graph", repeat=1, tuning=db)
+    assert (tmp_path / "graph" / "kernels.c").read_text() == (after / "kernels.c").read_text()
+    assert graph.report["instructions"]["median"] >= whole["after"]

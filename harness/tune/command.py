@@ -56,6 +56,8 @@ def add_tune(sub: argparse._SubParsersAction, default_target: str) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-model-check", action="store_true", help="skip running the whole model before and "
                    "after (and comparing it with the model's own runtime)")
+    p.add_argument("--executor", choices=("graph", "aot"), default="graph", help="the executor the whole "
+                   "model runs through before and after (the kernels tuned are the same either way)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_cmd_tune)
     e = sub.add_parser("tune-export", help="merge a tuning database's best records into a small records "
@@ -135,7 +137,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     finally:
         for slot in slots:
             slot.close()
-    whole = None if args.no_model_check else model_check(model, args.target, db)
+    whole = None if args.no_model_check else model_check(model, args.target, db, args.executor)
     d = report.as_dict(result, whole)
     (db / "report.json").write_text(json.dumps(d, indent=2) + "\n")
     (db / "report.txt").write_text("\n".join(report.text(d)) + "\n")
@@ -164,13 +166,15 @@ def _device_slots(args: argparse.Namespace) -> list[Any]:
     return []
 
 
-def model_check(model: Path, target: str, db: Path) -> dict[str, Any]:
-    """The whole model before and after, on the target, with outputs against the model's own runtime."""
+def model_check(model: Path, target: str, db: Path, executor: str = "graph") -> dict[str, Any]:
+    """The whole model before and after, on the target, through `executor` (the tuned kernels are the
+    same functions either way), with outputs against the model's own runtime."""
     from harness.models.deploy.run import run_model
 
     runs = {}
     for label, tuning in (("before", None), ("after", db)):
-        runs[label] = run_model(model, target, db / "runs" / label, repeat=3, tuning=tuning).report
+        runs[label] = run_model(model, target, db / "runs" / label, repeat=3, tuning=tuning,
+                                executor=executor).report
     key = next((k for k in ("instructions", "cycles") if k in runs["after"]), None)
 
     def figure(r: dict[str, Any]) -> float:
@@ -178,7 +182,7 @@ def model_check(model: Path, target: str, db: Path) -> dict[str, Any]:
 
     before, after = figure(runs["before"]), figure(runs["after"])
     outs = runs["after"]["outputs"]
-    return {"unit": key or "us", "before": before, "after": after,
+    return {"executor": executor, "unit": key or "us", "before": before, "after": after,
             "speedup": before / after if after else 0.0,
             "reference": f"{runs['after']['reference']['runtime']} {runs['after']['reference']['version']}",
             "max_diff_lsb": max((o["max_diff_lsb"] or 0) for o in outs),

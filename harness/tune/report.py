@@ -57,7 +57,9 @@ def text(d: dict[str, Any]) -> list[str]:
                      f"{k['rejected']:>9}")
     m = d.get("model")
     if m:
-        lines.append(f"  whole model: {_fmt(m['before'], m['unit'])} -> {_fmt(m['after'], m['unit'])} "
+        executor = m.get("executor", "graph")
+        lines.append(f"  whole model ({executor} executor): {_fmt(m['before'], m['unit'])} -> "
+                     f"{_fmt(m['after'], m['unit'])} "
                      f"{m['unit']} per inference ({m['speedup']:.2f}x); outputs against "
                      f"{m['reference']}: max {m['max_diff_lsb']} LSB, top-1 "
                      f"{'agrees' if m['top1_agrees'] else 'DIFFERS'}")

@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.models.compile import records
 from harness.models.compile.dsp import DSP_OPS, dsp_schedule
+from harness.models.compile.mve import DW_OP, mve_dw_schedule
 from harness.models.compile.schedule import DEFAULT_SCHEDULES
 from harness.models.int8.attrs import OP_ATTR
 from harness.tune.tasks import Task
@@ -57,18 +58,25 @@ def default(sch: Any) -> Any:
     return sch
 
 
+SIMD_OPS = (*DSP_OPS, DW_OP)
+
+
 def seeds(task: Task) -> list[Any]:
     """Schedules measured before the search and put in the database: the default, and the SIMD one
     where it applies. The search starts from them; the best never falls below the default."""
-    return [default, _dsp_or_default] if task.op in DSP_OPS else [default]
+    return [default, _simd_or_default] if task.op in SIMD_OPS else [default]
 
 
-def _dsp_or_default(sch: Any) -> Any:
-    """A design space of one point: the int8 dot products on the dual-MAC micro-kernels (conv2d and
-    fully connected kernels where they fit), else the kernel's default schedule. The rule-based
-    space searches around the default; this one gives the search SIMD to pick or not."""
+def _simd_or_default(sch: Any) -> Any:
+    """A design space of one point: the kernel on its micro-kernels where they fit, else its default
+    schedule. Convolutions and fully connected layers take the int8 dot products (SMLAD on DSP
+    cores, Helium on the M55), depthwise convolutions the depthwise tile (Helium on the M55). The
+    same C runs portable loops elsewhere, so the search measures on the device which pays, board
+    by board; the rule-based space searches around the default."""
     op = str(sch.mod["main"].attrs[OP_ATTR])
     if op in DSP_OPS and dsp_schedule(sch, 4):
+        return sch
+    if op == DW_OP and mve_dw_schedule(sch):
         return sch
     DEFAULT_SCHEDULES[op](sch)
     return sch
@@ -94,7 +102,7 @@ def context(task: Task, target: str, seed: int = 0) -> Any:
 
     space = ms.space_generator.SpaceGeneratorUnion(
         [ms.space_generator.PostOrderApply(sch_rules=rules(), postprocs=[], mutator_probs={}),
-         ms.space_generator.ScheduleFn(_dsp_or_default, sch_rules=[], postprocs=[], mutator_probs={})],
+         ms.space_generator.ScheduleFn(_simd_or_default, sch_rules=[], postprocs=[], mutator_probs={})],
         sch_rules=[], postprocs=postprocs(), mutator_probs=mutators())
     # A smaller population than MetaSchedule's default (512): a kernel's space here is a few tile sizes
     # and compute locations, and on 2 cores the default spent more time evolving than the devices

@@ -86,8 +86,10 @@ void* utvm_aot_io(const utvm_aot_model_t* m, uint8_t* workspace, uint32_t i, siz
  * caller's storage for the allocator and must outlive the runs. */
 utvm_status_t utvm_aot_init(utvm_std_allocator_t* alloc, void* kernel_workspace, size_t size);
 
-/* The model as an RPC module: the globals an AOT image adds (utvm.aot.create). */
-extern const utvm_func_registry_t utvm_aot_globals;
+/* The model over RPC, as a function of the system library (a kernel's signature): args are the
+ * inputs, the outputs, the workspace and, for a profile, a float64 tensor of num_calls that gets
+ * each call's seconds. The generated image source defines __tvm_ffi_utvm_aot_image_run over it. */
+int32_t utvm_aot_rpc_run(const utvm_aot_model_t* m, void* args, int32_t n, void* result);
 
 #ifdef __cplusplus
 }

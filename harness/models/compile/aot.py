@@ -22,10 +22,13 @@ from harness.models.compile.graph import DEFAULT_PARAM_SECTION, PARAM_ALIGN, Gra
 MAX_ARGS = 16  # UTVM_AOT_MAX_ARGS
 MAX_IO = 16  # UTVM_AOT_MAX_IO
 _WORKSPACE, _PARAM, _IO = 0, 1, 2  # UTVM_AOT_WORKSPACE, UTVM_AOT_PARAM, UTVM_AOT_IO
-# The model an image's RPC module runs (crt/src/aot/aot_rpc.c, utvm.aot.create).
+# The model of an image over RPC: one function of its system library (crt/src/aot/aot_rpc.c).
 IMAGE_MODEL = "utvm_aot_image"
-IMAGE_GLOBALS = ("/* The image's extra globals: utvm.aot.create over this model. */\n"
-                 "const utvm_func_registry_t* const utvm_image_globals = &utvm_aot_globals;\n")
+IMAGE_FUNCTION = f"{IMAGE_MODEL}_run"
+_SIGNATURE = f"int32_t {KERNEL_PREFIX}{IMAGE_FUNCTION}(void* self, void* args, int32_t n, void* result)"
+IMAGE_ENTRY = (f"/* The model as a system library function: (inputs, outputs, workspace[, times]). */\n"
+               f"{_SIGNATURE};\n{_SIGNATURE} {{\n  (void)self;\n"
+               f"  return utvm_aot_rpc_run(&{IMAGE_MODEL}_model, args, n, result);\n}}\n")
 
 
 def check(graph: Graph) -> None:
@@ -94,11 +97,11 @@ def _call_lines(graph: Graph) -> list[str]:
 
 def to_c(graph: Graph, name: str = IMAGE_MODEL, section: str = DEFAULT_PARAM_SECTION,
          rpc: bool = True) -> str:
-    """The AOT C source of a planned graph. `rpc`: also make it the image's model for utvm.aot.create
-    (an image over RPC); a library leaves it out."""
+    """The AOT C source of a planned graph. `rpc`: also make it the image's function
+    `utvm_aot_image_run` (an image over RPC); a library leaves it out."""
     check(graph)
     source = template.fill(
         "aot_model.c", name=name, num_calls=len(graph.nodes), num_inputs=len(graph.inputs),
         num_outputs=len(graph.outputs), arena_bytes=graph.arena_bytes, inputs=_ids(graph.inputs),
         outputs=_ids(graph.outputs), tables="\n".join([*_tensor_lines(graph, section), *_call_lines(graph)]))
-    return source + IMAGE_GLOBALS if rpc else source
+    return source + IMAGE_ENTRY if rpc else source

@@ -86,7 +86,7 @@ class Database:
         for name in (WORKLOADS, RECORDS):
             _drop_torn_line(path / name)
         if (path / RECORDS).exists():  # records replay on load and in the search: their intrinsics first
-            from harness.models.compile.intrin import register_named
+            from harness.models.compile.intrin_names import register_named
 
             register_named((path / RECORDS).read_text())
         db = JSONDatabase(str(path / WORKLOADS), str(path / RECORDS), allow_missing=True)
@@ -96,7 +96,7 @@ class Database:
         """The kernel scheduled by its best valid record, or None when there is none."""
         import tvm
 
-        from harness.models.compile.intrin import register_named
+        from harness.models.compile.intrin_names import register_named
 
         mod = workload(func)
         if not self.db.has_workload(mod):
@@ -180,7 +180,7 @@ class BestRecords:
         import tvm
         from tvm.s_tir.schedule import Trace
 
-        from harness.models.compile.intrin import register_named
+        from harness.models.compile.intrin_names import register_named
 
         entry = self.records.get(task_key(func))
         if entry is None:

@@ -31,7 +31,7 @@ EXECUTORS = {
     "graph": Executor("graph", "model_graph.c", lambda g: g.to_c(), GraphModule,
                       ("graph executor", "graph table"), "code and RPC module + graph table"),
     "aot": Executor("aot", "model_aot.c", aot.to_c, AotModule, ("aot executor",),
-                    "loop, RPC module and call table"),
+                    "loop, RPC function and call table"),
 }
 
 

@@ -2,7 +2,8 @@
 (mlcommons/tiny, benchmark/api) over the board's UART, so the benchmark's own runner can
 drive a utvm-compiled model.
 
-The image is the packaged model (harness.models.deploy.package), the protocol parser of
+The image is the packaged model (harness.models.deploy.package, or with the AOT executor
+harness.models.deploy.aot_package: <name>_run, no graph executor), the protocol parser of
 crt/mlperf/mlperf.c, the target port's platform functions (harness.models.deploy.standalone's
 build_firmware) and a generated main that carries what the parser needs to know about the
 model: its input size, its outputs (count, dtype, scale and zero point) and its name.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from harness import resources
 from harness.build import template
 from harness.errors import BuildError, UtvmError
 from harness.models.compile.graph import DEFAULT_PARAM_SECTION, Graph
+from harness.models.deploy.aot_package import package_aot
 from harness.models.deploy.package import Package, package
 from harness.models.deploy.standalone import build_firmware
 from harness.models.frontends import formats
@@ -124,18 +127,27 @@ def describe_outputs(graph: Graph, quant: list[tuple[float, int] | None]) -> lis
     return outs
 
 
+_C_TYPES = {"float32": "float", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t",
+            "uint16": "uint16_t", "int32": "int32_t"}
+
+
+def _outputs_c(outputs: list[Output], attribute: str = "") -> tuple[str, str]:
+    """The output buffers g_out_<i> and their table for m-results."""
+    bufs = "\n".join(f"static {_C_TYPES[o.dtype]} g_out_{i}[{o.count}]{attribute};"
+                     for i, o in enumerate(outputs))
+    table = "\n".join(
+        f"    {{g_out_{i}, {o.count}u, UTVM_MLPERF_{_DTYPES[o.dtype]}, {int(o.scale is not None)}, "
+        f"{float(np.float32(o.scale or 0.0))!r}f, {o.zero_point}}},  /* {o.dtype}[{o.count}] */"
+        for i, o in enumerate(outputs))
+    return bufs, table
+
+
 def main_source(pkg: Package, model_name: str, device_name: str, outputs: list[Output],
                 pixel_offset: bool) -> str:
     """crt/templates/mlperf_main.c for this model: its output buffers, their table for m-results,
     the output fetches and (for pixel models) the uint8 <-> int8 shift around set_input."""
     n = pkg.name
-    c_types = {"float32": "float", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t",
-               "uint16": "uint16_t", "int32": "int32_t"}
-    bufs = "\n".join(f"static {c_types[o.dtype]} g_out_{i}[{o.count}];" for i, o in enumerate(outputs))
-    table = "\n".join(
-        f"    {{g_out_{i}, {o.count}u, UTVM_MLPERF_{_DTYPES[o.dtype]}, {int(o.scale is not None)}, "
-        f"{float(np.float32(o.scale or 0.0))!r}f, {o.zero_point}}},  /* {o.dtype}[{o.count}] */"
-        for i, o in enumerate(outputs))
+    bufs, table = _outputs_c(outputs)
     gets = "\n".join(f"  if (st == UTVM_OK) st = {n}_get_output(&g_model, {i}, g_out_{i}, sizeof(g_out_{i}));"
                      for i in range(len(outputs)))
     shift = ("  for (size_t i = 0; i < n; ++i) g_input[i] ^= 0x80u; /* uint8 pixels <-> int8: less 128 */\n"
@@ -144,10 +156,38 @@ def main_source(pkg: Package, model_name: str, device_name: str, outputs: list[O
                          shift=shift, device_name=device_name, model_name=model_name)
 
 
+def aot_main_source(pkg: Package, model_name: str, device_name: str, outputs: list[Output],
+                    pixel_offset: bool) -> str:
+    """crt/templates/mlperf_aot_main.c: <name>_run on the loaded input (a pixel model's on its int8
+    copy, less 128), writing the output buffers of m-results in place."""
+    n, up = pkg.name, pkg.name.upper()
+    bufs, table = _outputs_c(outputs, " __attribute__((aligned(64)))")
+    if pixel_offset:
+        bufs += f"\nstatic uint8_t g_pixels[{up}_INPUT_0_BYTES] __attribute__((aligned(64)));"
+    shift = ("  for (size_t i = 0; i < sizeof(g_pixels); ++i) g_pixels[i] = g_input[i] ^ 0x80u; "
+             "/* uint8 pixels -> int8: less 128 */\n" if pixel_offset else "")
+    return template.fill("mlperf_aot_main.c", name=n, NAME=up, bufs=bufs, table=table, shift=shift,
+                         input="g_pixels" if pixel_offset else "g_input",
+                         outs=", ".join(f"g_out_{i}" for i in range(len(outputs))),
+                         device_name=device_name, model_name=model_name)
+
+
+# What the firmware is built from, by executor (--executor): the package and the main over its API.
+FIRMWARE_PARTS: dict[str, tuple[Callable[..., Package], Callable[..., str]]] = {
+    "graph": (package, main_source),
+    "aot": (package_aot, aot_main_source),
+}
+
+
 def build_mlperf_firmware(model: Path | Any, target_name: str, out: Path, model_name: str | None = None,
                           name: str = "model", param_section: str = DEFAULT_PARAM_SECTION,
-                          device_name: str | None = None, tuning: str | Path | None = None) -> MlperfFirmware:
-    """Package the model in `out` and build the protocol firmware for the target in out/firmware."""
+                          device_name: str | None = None, tuning: str | Path | None = None,
+                          executor: str = "graph") -> MlperfFirmware:
+    """Package the model in `out` and build the protocol firmware for the target in out/firmware.
+    `executor`: "graph" (the package's graph executor API) or "aot" (<name>_run, no graph executor)."""
+    if executor not in FIRMWARE_PARTS:
+        raise UtvmError(f"unknown executor {executor!r}; expected one of {', '.join(FIRMWARE_PARTS)}")
+    make_package, make_main = FIRMWARE_PARTS[executor]
     if model_name is None:
         if not isinstance(model, str | Path):
             raise UtvmError("name the model for MLPerf Tiny (--mlperf-name kws01, vww01, ic01 or ad01)")
@@ -155,7 +195,7 @@ def build_mlperf_firmware(model: Path | Any, target_name: str, out: Path, model_
     model_name = _check_label(model_name, "MLPerf model name")
     target = get_target(target_name)  # an unknown target fails before the model compiles
     device_name = _check_label(device_name or f"utvm-{target.name}", "device name")
-    pkg = package(model, out, name=name, param_section=param_section, tuning=tuning, target=target.name)
+    pkg = make_package(model, out, name=name, param_section=param_section, tuning=tuning, target=target.name)
     graph = pkg.graph
     if len(graph.inputs) != 1:
         raise UtvmError(f"the model has {len(graph.inputs)} inputs; MLPerf Tiny's db command loads one")
@@ -169,7 +209,7 @@ def build_mlperf_firmware(model: Path | Any, target_name: str, out: Path, model_
         shutil.copyfile(f, src / f.name)
         parser += [src / f.name] if f.suffix == ".c" else []
     main = src / "mlperf_main.c"
-    main.write_text(main_source(pkg, model_name, device_name, outputs, pixel_offset))
+    main.write_text(make_main(pkg, model_name, device_name, outputs, pixel_offset))
     elf = build_firmware(pkg, target_name, [*parser, main], out / "firmware", "mlperf",
                          cflags=STRICT)
     return MlperfFirmware(pkg, target_name, model_name, device_name, elf, _flash_images(target.cc, elf),
