@@ -48,12 +48,14 @@ def _sections(elf: str) -> dict[str, tuple[int, int]]:
 
 
 def test_vww01_parameters_go_to_sram_and_its_budget_is_the_sram() -> None:
-    """vww01 (~240 KB of parameters, ~120 KB of code) with its code in ITCM, its parameters in SRAM."""
+    """vww01 (~56 KB of parameters once its dead channels are folded away, ~120 KB of code) with its
+    code in ITCM, its parameters (every byte of them) in SRAM."""
     target = get_target("qemu-mps3-an547")
     assert fit.check(compiled("vww01").graph, target)["flash_free_bytes"] == 2 * 1024 * 1024
     sections = _sections(image("vww01", target.name).artifact)
     addr, size = sections[".utvm_params"]
-    assert addr >= 0x1100_0000 and addr + size <= 0x1120_0000 and size >= 200_000
+    params = compiled("vww01").graph.plan_stats["params_bytes"]
+    assert addr >= 0x1100_0000 and addr + size <= 0x1120_0000 and size >= params >= 50_000
     text, text_size = sections[".text"]
     assert text >= 0x1000_0000 and text + text_size <= 0x1008_0000
 

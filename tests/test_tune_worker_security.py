@@ -18,9 +18,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from harness.tune.payload import MAX_PAYLOAD_BYTES, PayloadRefused, unpack
+from harness.tune.payload import MAX_PAYLOAD_BYTES, PayloadRefused, check_artifacts, unpack
 from harness.tune.remote import FUNCTION, measure_payload
 from tests.conftest import require_tvm
 
@@ -91,6 +92,20 @@ HOSTILE = {
 
 def test_a_kernel_as_tvm_writes_it_is_accepted() -> None:
     assert list(unpack(tar(("cand0_abc.c", KERNEL))).files) == ["cand0_abc.c"]
+
+
+def test_a_task_key_may_start_with_a_digit_but_names_stay_symbols() -> None:
+    """Task keys are hex hashes of workloads ("067814a3d808"): accepted; kernel and reference names are
+    C symbols, and a task key with anything but letters and digits is refused."""
+    npz = io.BytesIO()
+    np.savez(npz, np.zeros(2, np.int8))
+    payload = unpack(tar(("cand0_067814a3d808.c", KERNEL), ("args_067814a3d808.npz", npz.getvalue())))
+    art = {"manifest": "m", "kernel": "cand0_067814a3d808", "ref": "ref_067814a3d808",
+           "args": "args_067814a3d808.npz", "task": "067814a3d808"}
+    assert check_artifacts(json.dumps([art]), payload) == [art]
+    for bad in ({"task": "../x"}, {"task": ""}, {"kernel": "0cand"}, {"ref": "ref-x"}):
+        with pytest.raises(PayloadRefused, match="does not name its kernel, reference and task"):
+            check_artifacts(json.dumps([{**art, **bad}]), payload)
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))

@@ -11,7 +11,8 @@
 #define BARRIER() __asm volatile("" ::: "memory")
 
 static int8_t in[32 * 32 * 32], w[64 * 256], out[32 * 32 * 32];
-static int32_t bias[256], mult[256], shift[256];
+static int32_t bias[256], mult[256];
+static int8_t shift[256];
 static int16_t scratch[2 * 256];
 static int8_t zp_row[256];
 
@@ -74,7 +75,7 @@ static void bench_kws01_calls(void) {
 int main(void) {
   for (uint32_t i = 0; i < sizeof in; ++i) in[i] = (int8_t)(i * 29 + 3);
   for (uint32_t i = 0; i < sizeof w; ++i) w[i] = (int8_t)(i * 13 + 1);
-  for (int i = 0; i < 256; ++i) bias[i] = i * 1003 - 30000, mult[i] = 1300000000 + i, shift[i] = -7 - i % 4;
+  for (int i = 0; i < 256; ++i) bias[i] = i * 1003 - 30000, mult[i] = 1300000000 + i, shift[i] = (int8_t)(-7 - i % 4);
   const uint32_t n = 200000;
   uint32_t t0 = bm_ticks();
   bm_spin(n);

@@ -59,7 +59,8 @@ static int32_t wrap(int64_t v) { return utvm_blk_s32((uint32_t)(uint64_t)v); }
 
 #define MAXB 6000
 static int8_t in[MAXB], w[MAXB], out[MAXB], twin[MAXB];
-static int32_t bias[256], mult[256], shift[256];
+static int32_t bias[256], mult[256];
+static int8_t shift[256];
 static int16_t scratch[2 * 520];
 static int8_t zp_row[64];
 
@@ -73,7 +74,7 @@ static utvm_blk_rq_t make_rq(int32_t channels, int pattern) {
   for (int32_t c = 0; c < channels; ++c) {
     bias[c] = pattern == 3 ? (c % 2 ? INT32_MAX - rnd_in(0, 1000) : INT32_MIN + rnd_in(0, 1000)) : rnd_in(-40000, 40000);
     mult[c] = (int32_t)(0x40000000u | (rnd() & 0x3FFFFFFFu));
-    shift[c] = rnd_in(-12, 1);
+    shift[c] = (int8_t)rnd_in(-12, 1);
   }
   utvm_blk_rq_t rq = {mult, shift, (int32_t)(rnd() % 4 != 0), rnd_in(-128, 127), -128, 127};
   if (rnd() % 3 == 0) rq.act_min = rnd_in(-128, 0), rq.act_max = rnd_in(0, 127);

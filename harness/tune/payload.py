@@ -27,6 +27,7 @@ MAX_FILE_BYTES = 16 << 20
 MAX_FILES = 1024
 NAME = re.compile(r"(cand\d+|ref)_[A-Za-z0-9]+\.c|args_[A-Za-z0-9]+\.npz")
 SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+TASK = re.compile(r"[A-Za-z0-9]{1,64}")  # a task key: the hex hash of its workload, may start with a digit
 # The standard headers TVM's C kernels (and the micro-kernels' header) include.
 STANDARD_HEADERS = frozenset({"stdint.h", "stddef.h", "stdbool.h", "string.h", "math.h", "float.h",
                               "limits.h", "inttypes.h", "stdarg.h"})
@@ -207,8 +208,9 @@ def check_artifacts(arts_json: str, payload: Payload) -> list[dict[str, str]]:
     if not ok:
         raise PayloadRefused("candidate list is not a JSON list of objects")
     for a in arts:
-        fields = [a.get(k) for k in ("kernel", "ref", "task")]
-        if not all(isinstance(v, str) and SYMBOL.fullmatch(v) for v in fields):
+        symbols, task = [a.get(k) for k in ("kernel", "ref")], a.get("task")
+        if not (all(isinstance(v, str) and SYMBOL.fullmatch(v) for v in symbols)
+                and isinstance(task, str) and TASK.fullmatch(task)):
             raise PayloadRefused(f"candidate {str(a)[:80]!r} does not name its kernel, reference and task")
         if Path(str(a.get("args", ""))).name not in payload.files:
             raise PayloadRefused(f"candidate {a['kernel']}: its arguments are not in the payload")

@@ -189,10 +189,10 @@ static inline int32_t utvm_blk_mac_1x1(const int16_t* a, const int8_t* w, int32_
 }
 
 /* The requantization of a layer: output zero point, activation range, one multiplier and shift per
- * channel (per_channel = 1) or mult[0], shift[0] for all (0). */
+ * channel (per_channel = 1) or mult[0], shift[0] for all (0). Shifts (-31..31) are stored in a byte. */
 typedef struct {
   const int32_t* mult;
-  const int32_t* shift;
+  const int8_t* shift;
   int32_t per_channel, out_zp, act_min, act_max;
 } utvm_blk_rq_t;
 

@@ -85,7 +85,7 @@ static inline void utvm_blk_conv_s8(const int8_t* in, const int8_t* w, const int
 /* A 1x1 convolution or fully-connected layer (utvm_blk_matmul_s8); per_channel 0: mult[0], shift[0]
  * for every channel. scratch: 2 * k int16. */
 static inline int32_t utvm_blk_matmul_call(const int8_t* in, const int8_t* w, const int32_t* bias,
-                                           const int32_t* mult, const int32_t* shift, int16_t* scratch,
+                                           const int32_t* mult, const int8_t* shift, int16_t* scratch,
                                            int8_t* out, int32_t pixels, int32_t k, int32_t channels,
                                            int32_t per_channel, int32_t out_zp, int32_t act_min, int32_t act_max) {
   const utvm_blk_rq_t rq = {mult, shift, per_channel, out_zp, act_min, act_max};
@@ -95,7 +95,7 @@ static inline int32_t utvm_blk_matmul_call(const int8_t* in, const int8_t* w, co
 
 /* A convolution (utvm_blk_conv_s8), per-channel requantization. */
 static inline int32_t utvm_blk_conv_call(const int8_t* in, const int8_t* w, const int32_t* bias,
-                                         const int32_t* mult, const int32_t* shift, int8_t* patch,
+                                         const int32_t* mult, const int8_t* shift, int8_t* patch,
                                          int16_t* scratch, int8_t* out, int32_t in_h, int32_t in_w, int32_t in_c,
                                          int32_t channels, int32_t k_h, int32_t k_w, int32_t stride_h,
                                          int32_t stride_w, int32_t dil_h, int32_t dil_w, int32_t pad_top,
@@ -111,7 +111,7 @@ static inline int32_t utvm_blk_conv_call(const int8_t* in, const int8_t* w, cons
 /* A depthwise layer (depth multiplier 1; the 3x3 special case where it applies); zp_row: channels
  * bytes of scratch. */
 static inline int32_t utvm_blk_dw_call(const int8_t* in, const int8_t* w, const int32_t* bias,
-                                       const int32_t* mult, const int32_t* shift, int8_t* zp_row, int8_t* out,
+                                       const int32_t* mult, const int8_t* shift, int8_t* zp_row, int8_t* out,
                                        int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h,
                                        int32_t k_w, int32_t stride_h, int32_t stride_w, int32_t dil_h,
                                        int32_t dil_w, int32_t pad_top, int32_t pad_left, int32_t out_h,

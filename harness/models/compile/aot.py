@@ -16,7 +16,8 @@ from __future__ import annotations
 from harness.build import template
 from harness.build.image import KERNEL_PREFIX
 from harness.errors import ModelError
-from harness.models.compile.graph import ALIGN, DEFAULT_PARAM_SECTION, Graph, _bytes_c, _dtype_c
+from harness.models.compile.graph import ALIGN as ALIGN  # the arena alignment (aot_package.h)
+from harness.models.compile.graph import DEFAULT_PARAM_SECTION, PARAM_ALIGN, Graph, _bytes_c, _dtype_c
 
 MAX_ARGS = 16  # UTVM_AOT_MAX_ARGS
 MAX_IO = 16  # UTVM_AOT_MAX_IO
@@ -71,7 +72,7 @@ def _tensor_lines(graph: Graph, section: str) -> list[str]:
         if t.kind == "param":
             assert t.data is not None
             out.append(f'static const uint8_t k_param_{t.id}[] __attribute__((section("{section}"), '
-                       f"aligned({ALIGN}))) = {{\n  {_bytes_c(t.data)}\n}};")
+                       f"aligned({PARAM_ALIGN}))) = {{\n  {_bytes_c(t.data)}\n}};")
     shape_lines, shape_of = _shapes(graph)
     where = _where(graph)
     out += [*shape_lines, "static const utvm_aot_tensor_t k_tensors[] = {"]

@@ -179,9 +179,10 @@ def _source(func: Any, entry: str, scalars: list[int]) -> str:
     body: list[str] = []
     if entry == MATMUL:
         *shape, m, s = scalars
-        if len(params) == 4:  # per-tensor: the multiplier and shift in a two-element buffer
-            body += ['    ms = T.alloc_buffer((2,), "int32")', f"    ms[0] = {m}", f"    ms[1] = {s}"]
-            data = [*data[:3], "ms.data", "T.address_of(ms[1])", data[3]]
+        if len(params) == 4:  # per-tensor: the multiplier and the (int8) shift in one-element buffers
+            body += ['    ms = T.alloc_buffer((1,), "int32")', f"    ms[0] = {m}",
+                     '    sh = T.alloc_buffer((1,), "int8")', f"    sh[0] = T.int8({s})"]
+            data = [*data[:3], "ms.data", "sh.data", data[3]]
         body.append(f'    scratch = T.alloc_buffer(({2 * shape[1]},), "int16")')
         args = [*data[:5], "scratch.data", data[5], *map(str, shape)]
     elif entry == CONV:

@@ -16,7 +16,10 @@ import numpy as np
 from harness.build import template
 from harness.errors import UtvmError
 
-ALIGN = 64  # bytes; TVM's kernels assume this alignment of tensor data
+ALIGN = 64  # bytes; TVM's kernels assume this alignment of tensor data in the arena
+# Parameters in flash: 8 bytes is all any kernel's loads need (word and doubleword loads, int64 and
+# double elements); 64 cost each small per-channel table up to 63 bytes of padding.
+PARAM_ALIGN = 8
 DEFAULT_PARAM_SECTION = ".rodata.utvm_params"
 _DL_CODES = {"i": 0, "u": 1, "f": 2, "b": 1}  # kDLInt, kDLUInt, kDLFloat; bool is uint8 as in TVM
 _KINDS = {"input": 0, "param": 1, "activation": 2, "output": 3}
@@ -153,7 +156,7 @@ def _emit_c(g: Graph, section: str) -> str:
         if t.kind == "param":
             assert t.data is not None
             out.append(f'static const uint8_t k_param_{t.id}[] __attribute__((section("{section}"), '
-                       f"aligned({ALIGN}))) = {{\n  {_bytes_c(t.data)}\n}};")
+                       f"aligned({PARAM_ALIGN}))) = {{\n  {_bytes_c(t.data)}\n}};")
     out.append("static const utvm_graph_tensor_t k_tensors[] = {")
     for t in g.tensors:
         data = f"k_param_{t.id}" if t.kind == "param" else "0"

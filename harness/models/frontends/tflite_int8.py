@@ -10,6 +10,7 @@ from typing import Any
 
 from harness.errors import ModelError
 from harness.models.frontends import tflite_reader as reader
+from harness.models.int8.dead_channels import eliminate_dead_channels
 from harness.models.int8.emit import Context, named_errors, tensor_type
 from harness.models.int8.operators import CONVERTERS
 from harness.models.int8.tflite_model import Operator, TFLiteModel
@@ -18,10 +19,12 @@ from harness.models.int8.tflite_model import Operator, TFLiteModel
 def import_tflite(source: TFLiteModel | bytes) -> tuple[Any, None]:
     """A parsed model (or a flatbuffer's bytes) as (IRModule, None): the model's `main` takes and
     returns int8 tensors (float32 where the model quantizes its input or dequantizes its output);
-    its constants are inside the module, so there are no separate parameters."""
+    its constants are inside the module, so there are no separate parameters. Output channels
+    whose weights are all zero are folded into their consumers first, where that is exact
+    (harness.models.int8.dead_channels)."""
     model = source if isinstance(source, TFLiteModel) else reader.parse(bytes(source))
     reader.check_int8(model, CONVERTERS)
-    return _build(model, CONVERTERS), None
+    return _build(eliminate_dead_channels(model), CONVERTERS), None
 
 
 def _build(model: TFLiteModel, converters: dict[str, Callable[[Context, Operator], Any]]) -> Any:

@@ -167,7 +167,9 @@ def requantize(
 ) -> Any:
     """The int8 epilogue of conv/fc: rescale the int32 accumulator, add the output zero point,
     clamp to the fused activation's range, narrow to int8. `single` rounds once, halves to even
-    (multiply_by_quantized_multiplier_single) instead of TFLite Micro's double rounding."""
+    (multiply_by_quantized_multiplier_single) instead of TFLite Micro's double rounding. A shift
+    loaded from a narrower table (int8 per-channel shifts) is widened to int32 first."""
+    shift = shift if isinstance(shift, int) or dtype_of(shift) == "int32" else shift.astype("int32")
     if single:
         scaled = multiply_by_quantized_multiplier_single(acc, multiplier, shift) + i32(out_zero_point)
         return tirx.min(tirx.max(scaled, i32(act_min)), i32(act_max)).astype("int8")

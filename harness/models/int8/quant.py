@@ -64,8 +64,9 @@ def per_channel_multipliers(
     input_scale: float, filter_scales: np.ndarray, output_scale: float, channels: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """PopulateConvolutionQuantizationParams: per output channel, the double
-    input_scale * filter_scale / output_scale as (multiplier, shift) int32 arrays. One filter
-    scale is broadcast along the channels."""
+    input_scale * filter_scale / output_scale as (multiplier, shift) arrays: the multipliers int32
+    (Q31), the shifts int8 (they lie in -31..31: stored in one byte, not four; the kernels widen
+    them). One filter scale is broadcast along the channels."""
     scales = np.asarray(filter_scales, dtype=np.float32)
     mults, shifts = [], []
     for c in range(channels):
@@ -73,7 +74,9 @@ def per_channel_multipliers(
         q, s = quantize_multiplier(float(np.float32(input_scale)) * fs / float(np.float32(output_scale)))
         mults.append(q)
         shifts.append(s)
-    return np.array(mults, dtype=np.int32), np.array(shifts, dtype=np.int32)
+    if any(not -31 <= s <= 31 for s in shifts):
+        raise ModelError(f"a per-channel quantization shift {max(shifts, key=abs)} is out of range")
+    return np.array(mults, dtype=np.int32), np.array(shifts, dtype=np.int8)
 
 
 def fold_bias(bias: np.ndarray, weight_sums: np.ndarray, in_zero_point: int) -> np.ndarray:
