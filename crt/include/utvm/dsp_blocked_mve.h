@@ -49,7 +49,7 @@ static inline void utvm_blk_mve_store4(const utvm_blk_rq_t* rq, int32x4_t acc, i
 static inline void utvm_blk_mve_params(const utvm_blk_rq_t* rq, int32_t c, mve_pred16_t p, int32x4_t* mult,
                                        int32x4_t* shift) {
   if (rq->per_channel) {
-    *mult = vldrwq_z_s32(rq->mult + c, p), *shift = vldrwq_z_s32(rq->shift + c, p);
+    *mult = vldrwq_z_s32(rq->mult + c, p), *shift = vldrbq_z_s32(rq->shift + c, p); /* shifts: bytes */
   } else {
     *mult = vdupq_n_s32(rq->mult[0]), *shift = vdupq_n_s32(rq->shift[0]);
   }
@@ -117,7 +117,7 @@ static inline void utvm_blk_mve_rows(const int8_t* a0, const int8_t* a1, const i
     utvm_blk_mve_2x2(a0, a1, wc, wc + k, k, lo);
     utvm_blk_mve_2x2(a0, a1, wc + 2 * k, wc + 3 * k, k, hi);
     if (rq->per_channel) {
-      mult = vldrwq_s32(rq->mult + c), shift = vldrwq_s32(rq->shift + c);
+      mult = vldrwq_s32(rq->mult + c), shift = vldrbq_s32(rq->shift + c); /* shifts: bytes */
     } else {
       mult = vdupq_n_s32(rq->mult[0]), shift = vdupq_n_s32(rq->shift[0]);
     }
