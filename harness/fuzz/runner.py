@@ -2,7 +2,8 @@
 utvm into one image for the target, run through the graph executor over RPC, and each case's
 outputs compared with the reference's. A case the reference refuses is skipped; one we refuse
 must be refused in one line (a ModelError); anything else is a disagreement. A batch we refuse is
-split in halves until the refused cases stand alone."""
+split in halves until the refused cases stand alone. Kernels scheduled otherwise than by default
+(tuned, micro-kernels) are also compared with the same cases' default-scheduled image, bit for bit."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from harness.device import Device
 from harness.errors import ModelError
 from harness.fuzz.cases import KINDS, Case
 from harness.fuzz.reference import Refused
-from harness.models.compile.model import Scheduler, compile_model
+from harness.models.compile.model import Compiled, Scheduler, compile_model
 from harness.models.deploy.graph_client import GraphModule
 from harness.models.deploy.run import build_model_image
 from harness.targets import Target
@@ -42,6 +43,8 @@ class Report:
     images: int = 0
     seconds: float = 0.0
     disagreements: list[Disagreement] = field(default_factory=list)
+    families: dict[str, int] = field(default_factory=dict)  # compared cases per operator family
+    untuned_compared: int = 0  # cases also compared with their default-scheduled image
 
     @property
     def compared(self) -> int:
@@ -92,15 +95,59 @@ def compare(case: Case, got: list[np.ndarray]) -> str | None:
     return None
 
 
+def versus_untuned(got: list[np.ndarray], untuned: list[np.ndarray]) -> str | None:
+    """One line on how a scheduled kernel's outputs differ from the default schedule's (bit for bit)."""
+    for g, u in zip(got, untuned, strict=True):
+        if g.shape != u.shape or g.dtype != u.dtype or not np.array_equal(g, u):
+            diff = (int(np.max(np.abs(g.astype(np.float64) - u))) if g.shape == u.shape and g.size else -1)
+            return f"differs from the default schedule's output (max |diff| {diff})"
+    return None
+
+
+def _count(case: Case, report: Report) -> None:
+    for family in {KINDS[case.kind].family(op) for op in case.ops.split(">")}:
+        report.families[family] = report.families.get(family, 0) + 1
+
+
+def _outputs(compiled: Compiled, cases: list[Case], target: Target, workdir: Path) -> list[list[np.ndarray]]:
+    """Each case's outputs from one image of the compiled cases, run once on the target."""
+    manifest = build_model_image(compiled, target, workdir / "build")
+    with Device(manifest, workdir=workdir) as client:
+        module = GraphModule(client, compiled.graph)
+        inputs = [x for c in cases for x in c.inputs]
+        for i, x in enumerate(inputs):
+            module.set_input(i, x)
+        module.run()
+        position, out = 0, []
+        for case in cases:
+            out.append([module.get_output(position + j) for j in range(len(case.expected))])
+            position += len(case.expected)
+    return out
+
+
+def _untuned(source: bytes | Path, cases: list[Case], target: Target, workdir: Path,
+             report: Report) -> list[list[np.ndarray]] | None:
+    """The cases' outputs with every kernel on its default schedule (None if that does not compile:
+    the default fuzz run's business)."""
+    try:
+        compiled = compile_model(source)
+    except ModelError:
+        return None
+    report.images += 1
+    return _outputs(compiled, cases, target, workdir)
+
+
 def run_batch(cases: list[Case], target: Target, workdir: Path, report: Report,
               scheduler: Scheduler | None = None) -> None:
     """Compile the cases as one model (kernels scheduled by `scheduler`, default each op's default
-    schedule), run it once on the target, compare each case."""
+    schedule), run it once on the target, compare each case (with the reference, and with the
+    default-scheduled image when `scheduler` is given)."""
     if not cases:
         return
     kind = KINDS[cases[0].kind]
     try:
-        compiled = compile_model(kind.merged([c.model for c in cases], workdir), scheduler=scheduler)
+        source = kind.merged([c.model for c in cases], workdir)
+        compiled = compile_model(source, scheduler=scheduler)
     except Exception as exc:
         if len(cases) == 1:
             _refused(cases[0], exc, report)
@@ -114,23 +161,19 @@ def run_batch(cases: list[Case], target: Target, workdir: Path, report: Report,
         run_batch(cases[:half], target, workdir, report, scheduler)
         run_batch(cases[half:], target, workdir, report, scheduler)
         return
-    manifest = build_model_image(compiled, target, workdir / "build")
     report.images += 1
-    with Device(manifest, workdir=workdir) as client:
-        module = GraphModule(client, compiled.graph)
-        inputs = [x for c in cases for x in c.inputs]
-        for i, x in enumerate(inputs):
-            module.set_input(i, x)
-        module.run()
-        position = 0
-        for case in cases:
-            got = [module.get_output(position + j) for j in range(len(case.expected))]
-            position += len(case.expected)
-            problem = compare(case, got)
-            if problem is None:
-                report.matched += 1
-            else:
-                report.disagreements.append(Disagreement(case, problem))
+    outputs = _outputs(compiled, cases, target, workdir)
+    untuned = _untuned(source, cases, target, workdir, report) if scheduler is not None else None
+    for i, (case, got) in enumerate(zip(cases, outputs, strict=True)):
+        problem = compare(case, got)
+        if problem is None and untuned is not None:
+            report.untuned_compared += 1
+            problem = versus_untuned(got, untuned[i])
+        _count(case, report)
+        if problem is None:
+            report.matched += 1
+        else:
+            report.disagreements.append(Disagreement(case, problem))
 
 
 def _bytes(case: Case) -> int:
