@@ -7,13 +7,15 @@ split in halves until the refused cases stand alone. Kernels scheduled otherwise
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from harness.build import Manifest
 from harness.device import Device
 from harness.errors import ModelError
 from harness.fuzz.cases import KINDS, Case
@@ -109,10 +111,25 @@ def _count(case: Case, report: Report) -> None:
         report.families[family] = report.families.get(family, 0) + 1
 
 
-def _outputs(compiled: Compiled, cases: list[Case], target: Target, workdir: Path) -> list[list[np.ndarray]]:
-    """Each case's outputs from one image of the compiled cases, run once on the target."""
-    manifest = build_model_image(compiled, target, workdir / "build")
+# How an image is run: a context manager giving the RPC client of a device running the manifest.
+# Default: a Device started here (the host process, QEMU); a test suite passes its own (a lab board).
+Launcher = Callable[[Manifest, Path], contextlib.AbstractContextManager]
+
+
+@contextlib.contextmanager
+def device(manifest: Manifest, workdir: Path) -> Iterator[object]:
     with Device(manifest, workdir=workdir) as client:
+        yield client
+
+
+def _outputs(compiled: Compiled, cases: list[Case], target: Target, workdir: Path,
+             launcher: Launcher = device) -> list[list[np.ndarray]]:
+    """Each case's outputs from one image of the compiled cases, run once on the target. With a
+    launcher of the caller's, each image builds in a directory of its own (a launcher that keeps
+    devices by image path sees each image as new)."""
+    build = workdir / ("build" if launcher is device else f"image-{time.monotonic_ns()}")
+    manifest = build_model_image(compiled, target, build)
+    with launcher(manifest, workdir) as client:
         module = GraphModule(client, compiled.graph)
         inputs = [x for c in cases for x in c.inputs]
         for i, x in enumerate(inputs):
@@ -126,7 +143,7 @@ def _outputs(compiled: Compiled, cases: list[Case], target: Target, workdir: Pat
 
 
 def _untuned(source: bytes | Path, cases: list[Case], target: Target, workdir: Path,
-             report: Report) -> list[list[np.ndarray]] | None:
+             report: Report, launcher: Launcher) -> list[list[np.ndarray]] | None:
     """The cases' outputs with every kernel on its default schedule (None if that does not compile:
     the default fuzz run's business)."""
     try:
@@ -134,11 +151,11 @@ def _untuned(source: bytes | Path, cases: list[Case], target: Target, workdir: P
     except ModelError:
         return None
     report.images += 1
-    return _outputs(compiled, cases, target, workdir)
+    return _outputs(compiled, cases, target, workdir, launcher)
 
 
 def run_batch(cases: list[Case], target: Target, workdir: Path, report: Report,
-              scheduler: Scheduler | None = None) -> None:
+              scheduler: Scheduler | None = None, launcher: Launcher = device) -> None:
     """Compile the cases as one model (kernels scheduled by `scheduler`, default each op's default
     schedule), run it once on the target, compare each case (with the reference, and with the
     default-scheduled image when `scheduler` is given)."""
@@ -154,16 +171,16 @@ def run_batch(cases: list[Case], target: Target, workdir: Path, report: Report,
             return
         culprit = kind.culprit([c.model for c in cases], str(exc)) if isinstance(exc, ModelError) else None
         if culprit is not None:  # the error names the operator, so the case: it alone, then the others
-            run_batch([cases[culprit]], target, workdir, report, scheduler)
-            run_batch(cases[:culprit] + cases[culprit + 1:], target, workdir, report, scheduler)
+            run_batch([cases[culprit]], target, workdir, report, scheduler, launcher)
+            run_batch(cases[:culprit] + cases[culprit + 1:], target, workdir, report, scheduler, launcher)
             return
         half = len(cases) // 2
-        run_batch(cases[:half], target, workdir, report, scheduler)
-        run_batch(cases[half:], target, workdir, report, scheduler)
+        run_batch(cases[:half], target, workdir, report, scheduler, launcher)
+        run_batch(cases[half:], target, workdir, report, scheduler, launcher)
         return
     report.images += 1
-    outputs = _outputs(compiled, cases, target, workdir)
-    untuned = _untuned(source, cases, target, workdir, report) if scheduler is not None else None
+    outputs = _outputs(compiled, cases, target, workdir, launcher)
+    untuned = _untuned(source, cases, target, workdir, report, launcher) if scheduler is not None else None
     for i, (case, got) in enumerate(zip(cases, outputs, strict=True)):
         problem = compare(case, got)
         if problem is None and untuned is not None:
@@ -182,7 +199,7 @@ def _bytes(case: Case) -> int:
 
 def fuzz(cases: list[Case], target: Target, workdir: Path, batch_bytes: int = 24_000,
          batch_cases: int = 40, scheduler: Scheduler | None = None,
-         progress: Callable[[Report, int], None] | None = None) -> Report:
+         progress: Callable[[Report, int], None] | None = None, launcher: Launcher = device) -> Report:
     """Every case triaged, then the runnable ones in images of at most `batch_cases` cases and
     about `batch_bytes` bytes of inputs and outputs."""
     report = Report(target.name)
@@ -192,11 +209,11 @@ def fuzz(cases: list[Case], target: Target, workdir: Path, batch_bytes: int = 24
         if not triage(case, report):
             continue
         if batch and (len(batch) >= batch_cases or sum(map(_bytes, batch)) + _bytes(case) > batch_bytes):
-            run_batch(batch, target, workdir, report, scheduler)
+            run_batch(batch, target, workdir, report, scheduler, launcher)
             batch = []
             if progress is not None:
                 progress(report, done)
         batch.append(case)
-    run_batch(batch, target, workdir, report, scheduler)
+    run_batch(batch, target, workdir, report, scheduler, launcher)
     report.seconds = time.monotonic() - start
     return report
