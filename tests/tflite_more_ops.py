@@ -199,6 +199,10 @@ EVERY_INPUT: dict[str, Callable[[], OpModel]] = {
     "tanh-scale0.05-zp-7": lambda: tanh(256, 0.05, -7),
     "tanh-scale0.01": lambda: tanh(256, 0.01, 0),
     "tanh-scale0.3-zp100": lambda: tanh(256, 0.3, 100),
+    # input scales so large that TFLite Micro's input radius is 0: every input saturates (fuzz-found)
+    "logistic-scale170-radius0": lambda: logistic(256, 170.35, 3),
+    "tanh-scale1000-zp-20-radius0": lambda: tanh(256, 1000.0, -20),
+    "tanh-scale20-radius0": lambda: tanh(256, 20.0, 0),
     "requantize-down": lambda: quantize((256,), (0.1, 3), (0.07, -9)),
     "requantize-up-left-shift": lambda: quantize((256,), (0.5, -1), (0.1, 20)),
     # LEAKY_RELU: alpha below and above one, outputs scaled down, up and alike
