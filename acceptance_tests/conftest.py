@@ -26,3 +26,18 @@ def _sources(cache_dir: Path) -> list[Path]:
 
 def pytest_utvm_image_sources(config: pytest.Config) -> list[Path]:
     return _sources(Path(config.getoption("utvm_cache") or resources.cache_dir()))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("utvm-fuzz", "the fuzz tier (acceptance_tests/test_fuzz_tier.py)")
+    g.addoption("--utvm-fuzz-cases", type=int, default=0, metavar="N",
+                help="run the fuzz tier: N int8 TFLite cases and N/5 QDQ cases per target (default: "
+                "not collected)")
+    g.addoption("--utvm-fuzz-seed", type=int, default=0, metavar="S", help="the fuzz tier's seed")
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Without --utvm-fuzz-cases the fuzz tier is not part of the run (no skips, no deselected tests)."""
+    if collection_path.name == "test_fuzz_tier.py" and not config.getoption("utvm_fuzz_cases"):
+        return True
+    return None

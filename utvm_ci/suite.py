@@ -14,6 +14,7 @@ from harness.errors import UtvmError
 SUITE = Path(acceptance_tests.__file__).resolve().parent
 ROOT = SUITE.parent  # the jobs run pytest here, so node ids read acceptance_tests/test_*.py::...
 MODEL_TESTS = "test_models"  # the model tier's tests (-k)
+FUZZ_TESTS = "test_fuzz_tier"  # the fuzz tier's (-k), run like the model tier's: on every board
 MLPERF_TINY = ("kws01", "vww01", "ic01", "ad01")  # the default model set: MLPerf Tiny's int8 models
 MODEL_SUFFIXES = (".tflite", ".onnx")
 

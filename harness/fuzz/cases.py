@@ -48,6 +48,7 @@ class Kind(Protocol):
     def describe(self, model: Any) -> str: ...
     def culprit(self, models: list[Any], message: str) -> int | None: ...
     def operators(self) -> tuple[str, ...]: ...
+    def family(self, op: str) -> str: ...
 
 
 class TfliteKind:
@@ -92,6 +93,13 @@ class TfliteKind:
 
     def operators(self) -> tuple[str, ...]:
         return tuple(tflite_gen.OPS)
+
+    def family(self, op: str) -> str:
+        """The int8 operator family that converts the TFLite operator (its harness.models.int8 module)."""
+        from harness.models.int8.operators import CONVERTERS
+
+        converter = CONVERTERS.get(op)
+        return converter.__module__.rsplit(".", 1)[-1] if converter is not None else op
 
 
 KINDS: dict[str, Kind] = {"tflite": TfliteKind(), "qdq": QdqKind()}

@@ -15,8 +15,8 @@ from harness.errors import UtvmError
 from harness.fuzz.cases import KINDS, make_case
 from harness.fuzz.regress import save
 from harness.fuzz.runner import Report, fuzz
+from harness.fuzz.schedules import SCHEDULES, scheduler
 from harness.fuzz.shrink import disagrees, shrink
-from harness.models.compile.model import Scheduler
 from harness.targets import Target, get_target
 
 
@@ -35,8 +35,12 @@ def add_fuzz(sub: argparse._SubParsersAction, default_target: str) -> None:
     p.add_argument("--qdq", action="store_true", help="quantized ONNX (QDQ) against onnxruntime")
     p.add_argument("--size", type=int, default=8, help="size cap: largest spatial size and channels")
     p.add_argument("--batch", type=int, default=40, help="cases per image (default 40)")
-    p.add_argument("--dsp", action="store_true", help="schedule CONV_2D and FULLY_CONNECTED around the DSP "
-                   "micro-kernels (harness.models.compile.dsp.apply_dsp)")
+    p.add_argument("--schedules", choices=sorted(SCHEDULES), default="default",
+                   help="the kernels' schedules: each op's default; random legal points of the tuner's "
+                   "design space (seeded by --seed); the DSP, register-blocked or Helium micro-kernels. "
+                   "All but the default are also compared with the default-scheduled image, bit for bit")
+    p.add_argument("--dsp", action="store_true", help="same as --schedules dsp (CONV_2D and FULLY_CONNECTED "
+                   "around the DSP micro-kernels)")
     p.add_argument("--no-shrink", action="store_true", help="report disagreements as found")
     p.add_argument("--save", metavar="DIR", help="save each shrunk disagreement there as a regression case")
     p.add_argument("--workdir", metavar="DIR", help="build directory (default: a temporary one)")
@@ -59,16 +63,11 @@ def _options(args: argparse.Namespace) -> tuple[str, tuple[str, ...], Target]:
 
 def summary(report: Report) -> dict:
     return {"target": report.target, "matched": report.matched, "disagreements": len(report.disagreements),
+            "families": dict(sorted(report.families.items())), "untuned_compared": report.untuned_compared,
             "refused_by_reference": report.refused_reference, "refused_by_utvm": report.refused_ours,
             "refusals": report.refusals, "images": report.images, "seconds": round(report.seconds, 1),
             "cases_per_minute": round(report.per_minute, 1),
             "lines": [d.line() for d in report.disagreements]}
-
-
-def _dsp() -> Scheduler:
-    from harness.models.compile.dsp import apply_dsp
-
-    return apply_dsp
 
 
 def _cmd_fuzz(args: argparse.Namespace) -> int:
@@ -81,17 +80,18 @@ def _cmd_fuzz(args: argparse.Namespace) -> int:
         workdir = Path(args.workdir or tmp)
         indices = range(args.start, args.start + args.cases)
         cases = [make_case(kind, args.seed, i, args.size, ops) for i in indices]
-        scheduler = _dsp() if args.dsp else None
-        report = fuzz(cases, target, workdir, batch_cases=args.batch, scheduler=scheduler,
+        schedules = "dsp" if args.dsp else args.schedules
+        chosen = scheduler(schedules, args.seed, target.name)
+        report = fuzz(cases, target, workdir, batch_cases=args.batch, scheduler=chosen,
                       progress=lambda r, done: print(f"{done}/{len(cases)} cases: {r.matched} agree, "
                                                      f"{len(r.disagreements)} disagree", file=sys.stderr))
         if not args.no_shrink:
-            check = partial(disagrees, scheduler=scheduler)
+            check = partial(disagrees, scheduler=chosen)
             shrunk = [shrink(d, target, workdir / "shrink", check=check) for d in report.disagreements]
             report.disagreements = list({d.case.name + d.case.ops: d for d in shrunk}.values())
         for found in report.disagreements if args.save else []:
-            save(found, Path(args.save), args.target)
-    result = summary(report)
+            save(found, Path(args.save), args.target, schedules)
+    result = {**summary(report), "seed": args.seed, "schedules": schedules}
     if args.json:
         print(json.dumps(result, indent=1))
     else:

@@ -100,3 +100,7 @@ class QdqKind:
 
     def operators(self) -> tuple[str, ...]:
         return tuple(qdq_gen.OPS)
+
+    def family(self, op: str) -> str:
+        """An ONNX operator is its own family here (the QDQ importer maps each onto several kernels)."""
+        return f"onnx.{op}"

@@ -5,6 +5,7 @@ options to a night started from a checkout."""
 from __future__ import annotations
 
 import argparse
+import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,12 @@ class NightOptions:
         "help": "comma-separated model names in --models-dir (default: kws01,vww01,ic01,ad01)",
         "metavar": "NAMES"})
     no_models: bool = field(default=False, metadata={"help": "a night without the model tier"})
+    fuzz_cases: int = field(default=0, metadata={
+        "help": "the fuzz tier: N int8 TFLite cases and N/5 QDQ cases on every healthy board and reference "
+                "(default 0: none); a disagreement fails the night", "metavar": "N"})
+    fuzz_seed: int | None = field(default=None, metadata={
+        "help": "the fuzz tier's seed (default: the night's date, YYYYMMDD: new cases each night)",
+        "metavar": "S"})
     cache: Path = field(default_factory=resources.cache_dir)
     lease_wait: float | None = None  # default: a lease's lifetime, so a killed runner's leases lapse
     run_id: str | None = None
@@ -59,6 +66,13 @@ class NightOptions:
     @property
     def history_path(self) -> Path:
         return self.state / "history.sqlite"
+
+    def fuzz_args(self) -> list[str]:
+        """The suite's options that run the fuzz tier (acceptance_tests/test_fuzz_tier.py), or none."""
+        if not self.fuzz_cases:
+            return []
+        seed = self.fuzz_seed if self.fuzz_seed is not None else int(time.strftime("%Y%m%d"))
+        return [f"--utvm-fuzz-cases={self.fuzz_cases}", f"--utvm-fuzz-seed={seed}"]
 
     def model_files(self) -> list[Path]:
         """The model tier's models (UtvmError if one is missing); none with no_models, or from an
@@ -102,7 +116,7 @@ class NightOptions:
         return out
 
 
-_TYPES = {"Path": str, "Path | None": str, "int": int, "float": float, "str | None": str}
+_TYPES = {"Path": str, "Path | None": str, "int": int, "int | None": int, "float": float, "str | None": str}
 _PATHS = ("inventory", "report_dir", "state", "models_dir")
 
 

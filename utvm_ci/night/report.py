@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.testing.report import OUTCOMES, Outcome, RunResults, TestResult
-from utvm_ci.results import models_page, page
+from utvm_ci.results import fuzz_page, models_page, page
 from utvm_ci.results.flaky import Discrepancy, QuarantineChanges, flip_count, pass_rate
 from utvm_ci.results.history import History, Result
 
@@ -24,10 +24,14 @@ def write(out: Path, night: Night, history: History, quarantined: set[tuple[str,
     results = [replace(r, figures=figures.get((r.board, r.test), {})) for r in history.results(night.run_id)]
     _junit(out, night, results, quarantined)
     models = models_page.rows(history, night.run_id)
-    summary = _summary(night, results, quarantined, changes, discrepancies, verdict) | {"models": models}
+    fuzz_history = history.fuzz_figures()
+    fuzz = fuzz_page.rows(fuzz_history, night.run_id)
+    summary = _summary(night, results, quarantined, changes, discrepancies, verdict) | {"models": models,
+                                                                                         "fuzz": fuzz}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     html = page.page(summary, results, _trends(history), _flaky(history), history.firmware_sizes(),
-                     _health_history(history), models_page.section(models, history.model_figures()))
+                     _health_history(history), models_page.section(models, history.model_figures())
+                     + fuzz_page.section(fuzz, fuzz_history))
     (out / "index.html").write_text(html)
     (out / "night.log").write_text("\n".join(night.log_lines) + "\n")
     return out

@@ -44,7 +44,7 @@ from utvm_ci.night import report, shard
 from utvm_ci.night.options import NightOptions
 from utvm_ci.results.flaky import compare_backends, update_quarantine
 from utvm_ci.results.history import History, Result
-from utvm_ci.suite import MODEL_TESTS
+from utvm_ci.suite import FUZZ_TESTS, MODEL_TESTS
 
 HEALTH_TIMEOUT = 2.0  # s, times the target's and board's multipliers: a known-good image answers at once
 
@@ -85,6 +85,8 @@ class Outcome:
 
 class Night:
     def __init__(self, options: NightOptions) -> None:
+        if options.fuzz_cases and options.fuzz_seed is None:  # one seed for the whole night
+            options = replace(options, fuzz_seed=int(time.strftime("%Y%m%d")))
         self.o = options
         self.run_id = options.run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         self.inventory: Inventory | None = None
@@ -137,7 +139,8 @@ class Night:
         history = History(self.o.history_path)
         history.start_run(self.run_id, self.o.revision or revision(), inventory.lab)
         self.log(f"night {self.run_id}: lab {inventory.lab}, {len(inventory.boards)} boards; model tier: "
-                 + (", ".join(m.stem for m in self.models) or "none"))
+                 + (", ".join(m.stem for m in self.models) or "none") + "; fuzz tier: "
+                 + (" ".join(self.o.fuzz_args()) or "none"))
         self.slots = [Slot(b, access_for(b)) for b in inventory.boards]
         try:
             with self._boards_held(), ThreadPoolExecutor(max(2, len(self.slots))) as pool:
@@ -263,15 +266,16 @@ class Night:
             if nodeid not in self.outcomes:
                 self.outcomes[nodeid] = Outcome(first.board.name, target, TestResult.infrastructure_error(
                     nodeid, target, f"not run: no board of {target} in rotation"))
-        if self.models:
+        if self.models or self.o.fuzz_cases:
             self._run_model_tier(target, slots, where)
 
     def _run_model_tier(self, target: str, slots: list[Slot], where: shard.Where) -> None:
-        """Every model on every healthy board (each board is measured, so nothing is shared); a test
-        that ended in an infrastructure error runs again on the same board after a health check."""
-        select = MODEL_TESTS + (f" and ({self.o.select})" if self.o.select else "")
+        """Every model (and the fuzz tier) on every healthy board (each board is measured, so nothing is
+        shared); a test that ended in an infrastructure error runs again on the same board after a
+        health check."""
+        select = f"({MODEL_TESTS} or {FUZZ_TESTS})" + (f" and ({self.o.select})" if self.o.select else "")
         try:
-            nodeids = shard.collect(where, self.o.cache, select, self.models)
+            nodeids = shard.collect(where, self.o.cache, select, self.models, self.o.fuzz_args())
         except InfrastructureError as exc:
             self.target_errors[target] = str(exc)
             self.log(f"{target}: cannot collect the model tier: {exc}")
@@ -300,7 +304,8 @@ class Night:
         self.log(f"{slot.board.name}: running {len(nodeids)} {tier + ' ' if tier else ''}tests "
                  f"(attempt {attempt + 1})")
         out = self.o.report_dir / "runs" / f"{slot.board.name}{'-' + tier if tier else ''}-{attempt + 1}"
-        result = shard.run(slot.where(), nodeids, out, self.o.cache, models=self.models)
+        tiers = self.o.fuzz_args() if tier else []
+        result = shard.run(slot.where(), nodeids, out, self.o.cache, models=self.models, tiers=tiers)
         slot.facts.update(result.facts)
         return result
 
@@ -334,9 +339,10 @@ class Night:
                 break
             where = shard.Where(target)
             try:
-                ids = shard.collect(where, self.o.cache, self.o.select, self.models)
+                ids = shard.collect(where, self.o.cache, self.o.select, self.models, self.o.fuzz_args())
                 out_dir = self.o.report_dir / "runs" / f"reference-{target}"
-                result = shard.run(where, ids, out_dir, self.o.cache, models=self.models)
+                result = shard.run(where, ids, out_dir, self.o.cache, models=self.models,
+                                   tiers=self.o.fuzz_args())
             except InfrastructureError as exc:
                 self.log(f"reference {target}: {exc}")
                 continue

@@ -86,9 +86,11 @@ def _pytest(where: Where, cache: Path, extra: list[str], nodeids: list[str] | No
                              *where.argv(), *extra, tests=nodeids)
 
 
-def collect(where: Where, cache: Path, select: str | None = None, models: Sequence[Path] = ()) -> list[str]:
-    """The suite's node ids for the target, in order (with the model tier's tests for these models)."""
-    extra = ["--collect-only", *suite.model_args(models)] + (["-k", select] if select else [])
+def collect(where: Where, cache: Path, select: str | None = None, models: Sequence[Path] = (),
+            tiers: Sequence[str] = ()) -> list[str]:
+    """The suite's node ids for the target, in order (with the model tier's tests for these models,
+    and the tiers the options `tiers` turn on: the fuzz tier's)."""
+    extra = ["--collect-only", *suite.model_args(models), *tiers] + (["-k", select] if select else [])
     proc = subprocess.run(_pytest(where, cache, extra), cwd=suite.ROOT, capture_output=True, text=True,
                           timeout=300, check=False)
     ids = [line.strip() for line in proc.stdout.splitlines() if "::" in line and not line.startswith(" ")]
@@ -99,13 +101,15 @@ def collect(where: Where, cache: Path, select: str | None = None, models: Sequen
 
 
 def run(where: Where, nodeids: list[str], out: Path, cache: Path, infra_retries: int = 1,
-        timeout: float = 3600, workers: int = 0, models: Sequence[Path] = ()) -> ShardResult:
+        timeout: float = 3600, workers: int = 0, models: Sequence[Path] = (),
+        tiers: Sequence[str] = ()) -> ShardResult:
     """Run the tests (model-tier tests need the models they were collected with); every one of them
     gets a result."""
     out.mkdir(parents=True, exist_ok=True)
     summary, log = out / "summary.json", out / "pytest.log"
     summary.unlink(missing_ok=True)
-    extra = [f"--utvm-report-dir={out}", f"--infra-retries={infra_retries}", "-rN", *suite.model_args(models)]
+    extra = [f"--utvm-report-dir={out}", f"--infra-retries={infra_retries}", "-rN", *suite.model_args(models),
+             *tiers]
     extra += ["-n", str(workers)] if workers else []
     with log.open("w") as sink:
         proc = subprocess.Popen(_pytest(where, cache, extra, nodeids), cwd=suite.ROOT, stdout=sink,

@@ -7,6 +7,8 @@
     model_figures  per night, board and model of the model tier: cycles (and instructions where
                 the target counts them) per inference, seconds, flash and RAM bytes, the largest
                 difference from the model's own runtime (LSB) and the digest of the outputs
+    fuzz_figures  per night, board and kind (tflite, qdq) of the fuzz tier: seed, cases, agreements,
+                disagreements, refusals, seconds and the cases per operator family (JSON)
 
 Results of reference backends (the host target, QEMU) are stored like boards,
 with `kind = 'reference'`, so a test can be compared across backends.
@@ -44,10 +46,17 @@ CREATE TABLE IF NOT EXISTS model_figures (
     cycles INTEGER, instructions INTEGER, seconds REAL, flash_bytes INTEGER, ram_bytes INTEGER,
     max_diff_lsb REAL, outputs_sha256 TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (run_id, board, model));
+CREATE TABLE IF NOT EXISTS fuzz_figures (
+    run_id TEXT NOT NULL, board TEXT NOT NULL, target TEXT NOT NULL, kind TEXT NOT NULL,
+    seed INTEGER, cases INTEGER, matched INTEGER, disagreements INTEGER, refused INTEGER, seconds REAL,
+    families TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (run_id, board, kind));
 """
 # model_figures' columns after the key, as the model tier names its figures (harness.models.deploy.tier)
 MODEL_COLUMNS = ("cycles", "instructions", "seconds", "flash_bytes", "ram_bytes", "max_diff_lsb",
                  "outputs_sha256")
+# fuzz_figures' columns after the key, as the fuzz tier names its figures ("fuzz_" + column)
+FUZZ_COLUMNS = ("seed", "cases", "matched", "disagreements", "refused", "seconds", "families")
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,25 @@ class ModelFigures:
 
 
 @dataclass(frozen=True)
+class FuzzFigures:
+    """The fuzz tier of one kind on one board (or reference backend) one night."""
+
+    run_id: str
+    started: float
+    board: str
+    target: str
+    board_kind: str  # board, reference
+    kind: str  # tflite, qdq
+    seed: int | None
+    cases: int | None
+    matched: int | None
+    disagreements: int | None
+    refused: int | None
+    seconds: float | None
+    families: str  # JSON: cases per operator family
+
+
+@dataclass(frozen=True)
 class Run:
     run_id: str
     started: float
@@ -104,6 +132,12 @@ def _model_row(run_id: str, r: Result) -> tuple[Any, ...]:
     figures = [r.figures.get(c) for c in MODEL_COLUMNS[:-1]]
     return (run_id, r.board, r.target, str(r.figures["model"]), *figures,
             str(r.figures.get("outputs_sha256", "")))
+
+
+def _fuzz_row(run_id: str, r: Result) -> tuple[Any, ...]:
+    figures = [r.figures.get(f"fuzz_{c}") for c in FUZZ_COLUMNS[:-1]]
+    return (run_id, r.board, r.target, str(r.figures["fuzz_kind"]), *figures,
+            str(r.figures.get("fuzz_families", "{}")))
 
 
 class History:
@@ -145,6 +179,8 @@ class History:
                              r.error_class, r.message[:2000]) for r in results])
             db.executemany(f"INSERT OR REPLACE INTO model_figures VALUES ({', '.join('?' * 11)})",
                            [_model_row(run_id, r) for r in results if "model" in r.figures])
+            db.executemany(f"INSERT OR REPLACE INTO fuzz_figures VALUES ({', '.join('?' * 11)})",
+                           [_fuzz_row(run_id, r) for r in results if "fuzz_kind" in r.figures])
 
     def quarantine(self, test: str, target: str, since: float, expires: float, reason: str) -> None:
         with self._tx() as db:
@@ -220,3 +256,15 @@ class History:
                     "AND firmware_bytes IS NOT NULL GROUP BY target", (run.run_id,)):
                 out.setdefault(target, []).append((run.run_id, int(size)))
         return out
+
+    def fuzz_figures(self, limit: int = 30) -> list[FuzzFigures]:
+        """The fuzz tier's figures over the last `limit` runs, oldest first."""
+        runs = [r.run_id for r in self.runs(limit)]
+        if not runs:
+            return []
+        rows = self.db.execute(
+            f"SELECT f.run_id, runs.started, f.board, f.target, b.kind, f.kind, "
+            f"{', '.join('f.' + c for c in FUZZ_COLUMNS)} FROM fuzz_figures f JOIN runs USING (run_id) "
+            f"JOIN boards b ON b.run_id = f.run_id AND b.board = f.board "
+            f"WHERE f.run_id IN ({', '.join('?' * len(runs))}) ORDER BY runs.started, f.board, f.kind", runs)
+        return [FuzzFigures(*row) for row in rows]

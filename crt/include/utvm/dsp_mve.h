@@ -127,24 +127,26 @@ static inline void utvm_mve_dw16(const int8_t* in, int32_t in_col, int32_t in_ro
   vstrwq_scatter_shifted_offset_s32(acc + 3, lanes, s3);
 }
 
-/* utvm_mve_dw16 for the first `count` (1..15) of the 16 channels: lanes and bytes past count are
- * predicated off, so nothing past them is read or written. */
+/* utvm_mve_dw16 for the first `count` (1..15) of the 16 channels: input and weight bytes past count
+ * are predicated off (not read); the accumulators go through a local tile of 16, so no lane past
+ * count is read or written. (Predicated gathers and scatters straight on acc gave a wrong channel 4
+ * of 6 under QEMU's Cortex-M55, found by `utvm fuzz --schedules mve`: tests/fuzz_regressions.) */
 static inline void utvm_mve_dw16_tail(const int8_t* in, int32_t in_col, int32_t in_row, const int8_t* w,
                                       int32_t w_col, int32_t w_row, int32_t kh, int32_t kw,
                                       int32_t* acc, int32_t count) {
+  int32_t tile[16] = {0};
+  for (int32_t c = 0; c < count; ++c) tile[c] = acc[c];
   uint32x4_t lanes = vidupq_n_u32(0, 4);
-  mve_pred16_t p = vctp8q((uint32_t)count), p0 = vctp32q((uint32_t)(count + 3) / 4u);
-  mve_pred16_t p1 = vctp32q((uint32_t)(count + 2) / 4u), p2 = vctp32q((uint32_t)(count + 1) / 4u);
-  mve_pred16_t p3 = vctp32q((uint32_t)count / 4u);
-  int32x4_t s0 = vldrwq_gather_shifted_offset_z_s32(acc, lanes, p0);
-  int32x4_t s1 = vldrwq_gather_shifted_offset_z_s32(acc + 1, lanes, p1);
-  int32x4_t s2 = vldrwq_gather_shifted_offset_z_s32(acc + 2, lanes, p2);
-  int32x4_t s3 = vldrwq_gather_shifted_offset_z_s32(acc + 3, lanes, p3);
-  utvm_mve_dw_taps(in, in_col, in_row, w, w_col, w_row, kh, kw, &s0, &s1, &s2, &s3, p, 1);
-  vstrwq_scatter_shifted_offset_p_s32(acc, lanes, s0, p0);
-  vstrwq_scatter_shifted_offset_p_s32(acc + 1, lanes, s1, p1);
-  vstrwq_scatter_shifted_offset_p_s32(acc + 2, lanes, s2, p2);
-  vstrwq_scatter_shifted_offset_p_s32(acc + 3, lanes, s3, p3);
+  int32x4_t s0 = vldrwq_gather_shifted_offset_s32(tile, lanes);
+  int32x4_t s1 = vldrwq_gather_shifted_offset_s32(tile + 1, lanes);
+  int32x4_t s2 = vldrwq_gather_shifted_offset_s32(tile + 2, lanes);
+  int32x4_t s3 = vldrwq_gather_shifted_offset_s32(tile + 3, lanes);
+  utvm_mve_dw_taps(in, in_col, in_row, w, w_col, w_row, kh, kw, &s0, &s1, &s2, &s3, vctp8q((uint32_t)count), 1);
+  vstrwq_scatter_shifted_offset_s32(tile, lanes, s0);
+  vstrwq_scatter_shifted_offset_s32(tile + 1, lanes, s1);
+  vstrwq_scatter_shifted_offset_s32(tile + 2, lanes, s2);
+  vstrwq_scatter_shifted_offset_s32(tile + 3, lanes, s3);
+  for (int32_t c = 0; c < count; ++c) acc[c] = tile[c];
 }
 
 static inline void utvm_dw_mac_s8(const int8_t* in, int32_t in_col, int32_t in_row, const int8_t* w,

@@ -90,9 +90,13 @@ def activation_input_scaling(
     real = float(np.float32(input_scale)) * float(1 << (31 - integer_bits))
     q, left_shift = math.frexp(real)
     multiplier = int(tflite_round(q * (1 << 31)))
-    if not 0 <= left_shift <= 30 or multiplier > INT32_MAX:
+    if left_shift < 0 or multiplier > INT32_MAX:
         raise ModelError(f"{op_label}: input scale {input_scale} is outside what the int8 kernel handles")
-    return multiplier, left_shift, input_radius(integer_bits, left_shift)
+    radius = input_radius(integer_bits, left_shift)
+    if left_shift > 30:  # an input scale of 8 or more (Q4.27): radius 0, every input saturates
+        assert radius == 0  # (-128 at or below the zero point, 127 above), the rescaling is never used
+        left_shift = 30
+    return multiplier, left_shift, radius
 
 
 def _activation(ctx: Context, op: Operator, scale: float, zero_point: int) -> tuple[Tensor, ActivationParams]:

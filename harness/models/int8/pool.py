@@ -28,8 +28,6 @@ from harness.models.int8.schedules import accumulate_then_requantize
 from harness.models.int8.tensors import Window, pad_nhwc, widen, window_taps
 from harness.models.int8.tflite_model import Operator, Tensor
 
-MAX_REDUCED_AXES = 2  # TFLite Micro's MEAN resolves at most two distinct axes (kMaxNumberOfReducedAxis)
-
 
 def average_pool(
     x: te.Tensor, *, win: Window, act_min: int, act_max: int, out_shape: Sequence[int]
@@ -171,7 +169,9 @@ def convert_max_pool(ctx: Context, op: Operator) -> Any:
 
 
 def _reduced_axes(op: Operator, axis: Tensor | None, rank: int) -> tuple[int, ...]:
-    """The axis operand resolved as TFLite's ResolveAxis does: negatives from the end, duplicates dropped."""
+    """The axis operand resolved as TFLite's ResolveAxis does: negatives from the end, duplicates dropped.
+    Any number of them: TFLite Micro's MEAN sums over 3, 4 or 5 axes as over 1 or 2 (QuantizedMeanOrSum),
+    and so does `mean`."""
     if axis is None or axis.data is None or axis.type != "INT32" or axis.data.ndim > 1:
         raise ModelError(f"{op.label}: the axes must be a constant INT32 scalar or vector")
     axes: list[int] = []
@@ -180,10 +180,8 @@ def _reduced_axes(op: Operator, axis: Tensor | None, rank: int) -> tuple[int, ..
             raise ModelError(f"{op.label}: axis {a} is out of range for a rank-{rank} input")
         if a % rank not in axes:
             axes.append(a % rank)
-    if not axes or len(axes) > MAX_REDUCED_AXES:
-        raise ModelError(
-            f"{op.label}: reduces over {len(axes)} axes; TFLite Micro reduces over 1 to {MAX_REDUCED_AXES}"
-        )
+    if not axes:
+        raise ModelError(f"{op.label}: reduces over no axis")
     return tuple(axes)
 
 
