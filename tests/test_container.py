@@ -55,7 +55,10 @@ def test_device_runs_in_a_labelled_container_removed_at_the_end(
         (ctr,) = _session_containers(name)
         assert ctr["State"] == "running" and ctr["Labels"][LABEL] in target
         assert client.get_function("add_int")(40, 2) == 42
-        assert client.stats()["sessions_started"] == 1
+        assert dev.session is not None
+        # every StartInit that reached the device started a session (a slow container start makes the
+        # host send another), and no other: the link is this device's alone
+        assert 1 <= client.stats()["sessions_started"] <= dev.session.stats.start_inits
     finally:
         dev.stop()
     assert _session_containers(name) == []
