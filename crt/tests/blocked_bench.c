@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "bm.h"
+#include "say.h"
 #include "utvm/dsp_blocked_layers.h"
 
 #define BARRIER() __asm volatile("" ::: "memory")
@@ -16,15 +17,6 @@ static int8_t shift[256];
 static int16_t scratch[2 * 256];
 static int8_t zp_row[256];
 
-static void say_milli(uint64_t milli) {
-  char buf[32], *p = buf + sizeof buf - 1;
-  *p = '\0';
-  for (int digits = 0; digits < 4 || milli; ++digits, milli /= 10u) {
-    if (digits == 3) *--p = '.';
-    *--p = (char)('0' + milli % 10u);
-  }
-  bm_puts(p);
-}
 
 static uint32_t elapsed(uint32_t start) { return (start - bm_ticks()) & 0xFFFFFFu; }
 static uint64_t per_unit; /* ticks per 1000 instructions */

@@ -10,25 +10,7 @@
 #include "blocked_twin.h"
 #include "utvm/dsp_blocked_layers.h"
 
-#ifdef UTVM_BAREMETAL
-#include "bm.h"
-#define say bm_puts
-#else
-#include <stdio.h>
-static void say(const char* s) { fputs(s, stdout); }
-#endif
-
-static void say_int(int64_t v) {
-  char buf[24], *p = buf + sizeof buf - 1;
-  uint64_t u = v < 0 ? 0u - (uint64_t)v : (uint64_t)v;
-  *p = '\0';
-  do {
-    *--p = (char)('0' + u % 10u);
-    u /= 10u;
-  } while (u);
-  if (v < 0) *--p = '-';
-  say(p);
-}
+#include "say.h"
 
 static uint32_t rng = 0x2545F491u;
 static uint32_t rnd(void) {

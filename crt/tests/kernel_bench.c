@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "bm.h"
+#include "say.h"
 #include "utvm/dsp.h"
 #include "utvm/requant.h"
 
@@ -17,15 +18,6 @@ static int32_t acc[64], mult[64], shift[64];
 static int8_t out[64];
 static volatile int32_t sink;
 
-static void say_milli(uint64_t milli) {
-  char buf[32], *p = buf + sizeof buf - 1;
-  *p = '\0';
-  for (int digits = 0; digits < 4 || milli; ++digits, milli /= 10u) {
-    if (digits == 3) *--p = '.';
-    *--p = (char)('0' + milli % 10u);
-  }
-  bm_puts(p);
-}
 
 static uint32_t elapsed(uint32_t start) { return (start - bm_ticks()) & 0xFFFFFFu; }
 
