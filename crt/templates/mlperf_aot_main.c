@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "${name}.h"
+#include "utvm/mlperf_serve.h"
 #include "utvm/mlperf.h"
 #include "utvm/platform.h"
 #include "utvm/runtime.h"
@@ -18,14 +19,6 @@ static const void* const k_inputs[] = {${input}};
 static void* const k_outputs[] = {${outs}};
 static utvm_std_allocator_t g_kernels;
 static utvm_status_t g_init_status = UTVM_ERR_STATE;
-
-/* ---- the board's timer: the only code here that reads it ----
- * The port's free-running counter (utvm_platform_timer_ticks), in microseconds. */
-static uint64_t clock_us(void* ctx) {
-  const uint64_t hz = utvm_platform_timer_hz(), ticks = utvm_platform_timer_ticks();
-  (void)ctx;
-  return hz == 0u ? 0u : ticks / hz * 1000000u + ticks % hz * 1000000u / hz;
-}
 
 /* ---- the model ---- */
 static const utvm_mlperf_output_t k_outputs_table[] = {
@@ -49,37 +42,15 @@ static utvm_status_t fetch(void* ctx) {
   return g_init_status; /* the outputs are in their buffers already */
 }
 
-static const char* describe(void* ctx, utvm_status_t st) {
-  (void)ctx;
-  return utvm_error_get()[0] ? utvm_error_get() : utvm_status_str(st);
-}
-
-static void write_text(void* ctx, const char* text, size_t n) {
-  (void)ctx;
-  (void)utvm_platform_write((const uint8_t*)text, n);
-}
-
 static const utvm_mlperf_config_t k_config = {
     "${device_name}", "${model_name}", g_input, sizeof(g_input), k_outputs_table,
-    sizeof(k_outputs_table) / sizeof(k_outputs_table[0]), NULL, write_text, clock_us, load, infer, fetch,
-    describe,
+    sizeof(k_outputs_table) / sizeof(k_outputs_table[0]), NULL, utvm_mlperf_write_text, utvm_mlperf_clock_us,
+    load, infer, fetch, utvm_mlperf_describe,
 };
 
 int main(void) {
-  static utvm_mlperf_t parser;
-  static uint8_t rx[64];
   utvm_status_t st = utvm_platform_init();
   if (st == UTVM_OK) st = utvm_aot_init(&g_kernels, g_scratch, sizeof(g_scratch));
   g_init_status = st;
-  if (st != UTVM_OK) {
-    static const char kFailed[] = "e-[The model did not initialise; inferences will fail]\r\n";
-    write_text(NULL, kFailed, sizeof(kFailed) - 1);
-  }
-  utvm_mlperf_init(&parser, &k_config);
-  for (;;) {
-    int32_t got = utvm_platform_read(rx, sizeof(rx));
-    if (got <= 0) break; /* end of input (a host process) or a broken link */
-    utvm_mlperf_feed(&parser, rx, (size_t)got);
-  }
-  return 0;
+  return utvm_mlperf_serve(&k_config, st);
 }

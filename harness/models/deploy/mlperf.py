@@ -204,9 +204,11 @@ def build_mlperf_firmware(model: Path | Any, target_name: str, out: Path, model_
     pixel_offset = model_name in PIXEL_MODELS and graph.tensors[graph.inputs[0]].dtype == "int8"
     src = out / "mlperf"
     src.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(resources.crt() / "include" / "utvm" / "mlperf.h", pkg.include / "utvm" / "mlperf.h")
+    for header in ("mlperf.h", "mlperf_serve.h"):
+        shutil.copyfile(resources.crt() / "include" / "utvm" / header, pkg.include / "utvm" / header)
     parser = []
-    for f in sorted((resources.crt() / "mlperf").iterdir()):
+    mlperf = resources.crt() / "mlperf"  # the protocol, and (serve/) what both mains share
+    for f in [*sorted(p for p in mlperf.iterdir() if p.is_file()), *sorted((mlperf / "serve").iterdir())]:
         shutil.copyfile(f, src / f.name)
         parser += [src / f.name] if f.suffix == ".c" else []
     main = src / "mlperf_main.c"
