@@ -36,6 +36,7 @@ from harness.device import Device
 from harness.models.compile.blocked import apply_blocked
 from harness.models.compile.dsp import apply_dsp
 from harness.models.compile.mve import apply_mve
+from harness.models.compile.records import same_core
 from harness.models.deploy import reference as references
 from harness.models.deploy.check import seeded_agreement
 from harness.models.deploy.graph_client import GraphModule
@@ -88,15 +89,12 @@ def measure(model: Path, target: str, inputs: int, out: Path, dsp: bool = False,
     }
 
 
-def board_of(target: str) -> str:
-    return target.removesuffix("-semihosting")
-
 
 def table(target: str, rows: list[dict]) -> list[str]:
     head = (f"{'model':<7}{'M instr':>9}" + "".join(f"{k:>16}" for k in ANCHORS) + f"{'runtime':>9}"
             f"{'graph':>7}{'kernels':>9}{'params':>8}{'act+ws':>9}{'TFLM':>8}{'LSB':>5}{'top1':>7}"
             f"{'/TFLM here':>11}")
-    same = SAME_BOARD.get(board_of(target), {})
+    same = SAME_BOARD.get(same_core(target), {})
     lines = [f"{target} (instructions per inference; anchors: Cortex-M4 cycles, M)", head, "-" * len(head)]
     for r in rows:
         m, f, ram, a = r["model"], r["flash"], r["ram"], r["agreement"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_c_units import compile_c
-from tests.test_mve_kernels import BOARDS, HARD, INCLUDE, TESTS, WARNINGS, disassembly, qemu
+from tests.test_mve_kernels import BOARDS, INCLUDE, TESTS, WARNINGS, clang_m55, disassembly, qemu
 
 CHECK = re.compile(r"blocked: (\d+) checks, 0 mismatches \((\w+) path\)")
 
@@ -85,17 +85,7 @@ def test_blocked_checks_built_by_clang_under_qemu(tmp_path: Path) -> None:
     """The Helium path as LLVM compiles it (clang-14 objects, linked by arm-none-eabi-gcc)."""
     if shutil.which("clang-14") is None:
         pytest.skip("clang-14 is not installed")
-    cpu = ["-mcpu=cortex-m55", *HARD, "-mthumb"]
-    objs = []
-    for name in ("blocked_check", "blocked_twin", "bm_startup"):
-        objs.append(str(tmp_path / f"{name}.o"))
-        subprocess.run(["clang-14", "--target=arm-none-eabi", *cpu, *WARNINGS, "-O3", "-DUTVM_BAREMETAL",
-                        "-isystem", "/usr/lib/arm-none-eabi/include", f"-I{INCLUDE}", f"-I{TESTS}", "-c",
-                        str(TESTS / f"{name}.c"), "-o", objs[-1]], check=True, capture_output=True, text=True)
-    elf = tmp_path / "check.elf"
-    subprocess.run(["arm-none-eabi-gcc", *cpu, *objs, "-T", str(TESTS / "bm.ld"), "-nostartfiles",
-                    "--specs=nano.specs", "-o", str(elf)], check=True, capture_output=True, text=True)
-    status, output = qemu("mps3-an547", elf)
+    status, output = qemu("mps3-an547", clang_m55(tmp_path, ["blocked_check", "blocked_twin", "bm_startup"]))
     match = CHECK.search(output)
     assert status == 0 and match and int(match[1]) > 100000 and match[2] == "Helium", output
 

@@ -52,6 +52,22 @@ def qemu(machine: str, elf: Path, *extra: str, timeout: float = 300) -> tuple[in
     return proc.returncode, proc.stdout + proc.stderr
 
 
+def clang_m55(tmp_path: Path, programs: list[str]) -> Path:
+    """crt/tests programs (names without .c) compiled by clang-14 for the Cortex-M55, -O3, bare-metal,
+    and linked by arm-none-eabi-gcc with bm.ld: the Helium paths as LLVM compiles them."""
+    cpu = ["-mcpu=cortex-m55", *HARD, "-mthumb"]
+    objs = []
+    for name in programs:
+        objs.append(str(tmp_path / f"{name}.o"))
+        subprocess.run(["clang-14", "--target=arm-none-eabi", *cpu, *WARNINGS, "-O3", "-DUTVM_BAREMETAL",
+                        "-isystem", "/usr/lib/arm-none-eabi/include", f"-I{INCLUDE}", f"-I{TESTS}", "-c",
+                        str(TESTS / f"{name}.c"), "-o", objs[-1]], check=True, capture_output=True, text=True)
+    elf = tmp_path / "check.elf"
+    subprocess.run(["arm-none-eabi-gcc", *cpu, *objs, "-T", str(TESTS / "bm.ld"), "-nostartfiles",
+                    "--specs=nano.specs", "-o", str(elf)], check=True, capture_output=True, text=True)
+    return elf
+
+
 def disassembly(elf: Path) -> str:
     return subprocess.run(["arm-none-eabi-objdump", "-d", "-marmv8.1-m.main", str(elf)], check=True,
                           capture_output=True, text=True).stdout
@@ -81,17 +97,7 @@ def test_kernel_checks_built_by_clang_under_qemu(tmp_path: Path) -> None:
     """The Helium kernels as LLVM compiles them (clang-14 objects, linked by arm-none-eabi-gcc)."""
     if shutil.which("clang-14") is None:
         pytest.skip("clang-14 is not installed")
-    cpu = ["-mcpu=cortex-m55", *HARD, "-mthumb"]
-    objs = []
-    for name in ("kernel_check", "bm_startup"):
-        objs.append(str(tmp_path / f"{name}.o"))
-        subprocess.run(["clang-14", "--target=arm-none-eabi", *cpu, *WARNINGS, "-O3", "-DUTVM_BAREMETAL",
-                        "-isystem", "/usr/lib/arm-none-eabi/include", f"-I{INCLUDE}", f"-I{TESTS}", "-c",
-                        str(TESTS / f"{name}.c"), "-o", objs[-1]], check=True, capture_output=True, text=True)
-    elf = tmp_path / "check.elf"
-    subprocess.run(["arm-none-eabi-gcc", *cpu, *objs, "-T", str(TESTS / "bm.ld"), "-nostartfiles",
-                    "--specs=nano.specs", "-o", str(elf)], check=True, capture_output=True, text=True)
-    status, output = qemu("mps3-an547", elf)
+    status, output = qemu("mps3-an547", clang_m55(tmp_path, ["kernel_check", "bm_startup"]))
     assert status == 0 and re.search(r"kernels: \d{6,} checks, 0 mismatches \(Helium path\)", output), output
 
 
