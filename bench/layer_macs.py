@@ -20,7 +20,7 @@ from harness.device import Device
 from harness.models.compile.blocked import apply_blocked
 from harness.models.compile.dsp import apply_dsp
 from harness.models.deploy.graph_client import GraphModule
-from harness.models.deploy.layers import by_layer_type
+from harness.models.deploy.layers import LayerType, by_layer_type
 from harness.models.deploy.run import build_model_image, compile_for
 from harness.targets import get_target
 
@@ -28,14 +28,14 @@ SCHEDULERS = {"default": None, "dsp": apply_dsp, "blocked": apply_blocked}
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf-tiny"
 
 
-def profile(model: Path, target: str, name: str, work: Path) -> dict[str, list[float]]:
+def profile(model: Path, target: str, name: str, work: Path) -> dict[str, LayerType]:
     tgt = get_target(target)
     compiled, _ = compile_for(model, tgt, scheduler=SCHEDULERS[name])
     with Device(build_model_image(compiled, tgt, work / name), workdir=work) as client:
         module = GraphModule(client, compiled.graph)
         module.time_run(repeat=1)
         profile = [(f, float(tgt.instructions(s) or 0)) for f, s in module.profile()]
-    return {op: [row.count, float(row.macs)] for op, row in by_layer_type(compiled, profile).items()}
+    return by_layer_type(compiled, profile)
 
 
 def main() -> int:
@@ -48,9 +48,9 @@ def main() -> int:
     print(f"{args.model} on {args.target}: M instructions (instructions per MAC)")
     for name in SCHEDULERS:
         rows = profile(args.models_dir / f"{args.model}.tflite", args.target, name, work)
-        cells = [f"{op} {i / 1e6:.3f} M" + (f" ({i / m:.2f}/MAC)" if m else "")
-                 for op, (i, m) in sorted(rows.items())]
-        total = sum(i for i, _ in rows.values())
+        cells = [f"{op} {r.count / 1e6:.3f} M" + (f" ({r.per_mac:.2f}/MAC)" if r.per_mac is not None else "")
+                 for op, r in sorted(rows.items())]
+        total = sum(r.count for r in rows.values())
         print(f"  {name:<8} total {total / 1e6:.2f} M: " + ", ".join(cells), flush=True)
     return 0
 
