@@ -11,8 +11,8 @@ TFLite Micro rounds twice (off from onnxruntime by one LSB about once in 500).
   change between ONNX's NCHW and the device's NHWC on the way.
 - relayout: Reshape/Flatten (and NCHW <-> NHWC) as an int8 copy.
 - average_pool: AveragePool/GlobalAveragePool in int8 with the fixed-point requantization of
-  fixedpoint.py, rounded once (`single`), the zero point added before rounding as onnxruntime's
-  QLinearAveragePool does; TFLite's AVERAGE_POOL_2D divides with its own rounding instead.
+  fixedpoint.py, rounded once (`single`), the zero point added after rounding as the unfused graph's
+  QuantizeLinear does; TFLite's AVERAGE_POOL_2D divides with its own rounding instead.
 - lookup: Sigmoid and Tanh (any elementwise function of one int8 input) through a 256-entry int8
   table built at import time (activation.py): onnxruntime computes them in float between
   DequantizeLinear and QuantizeLinear, which a table over the 256 inputs reproduces exactly; no
@@ -102,11 +102,12 @@ def lookup(x: te.Tensor, table: te.Tensor) -> te.Tensor:
 
 
 def _divide_half_even(total: Any, count: Any, zero_point: int) -> Any:
-    """total / count + zero_point rounded to nearest, halves to even, exactly in integers (count > 0).
-    The zero point is added before rounding, as onnxruntime's QLinearAveragePool does
-    (nearbyintf(y / y_scale + y_zero_point)): it decides which way an exact half goes."""
+    """total / count rounded to nearest, halves to even, exactly in integers (count > 0), plus the
+    zero point: the unfused graph's QuantizeLinear (nearbyintf(y / y_scale) + y_zero_point) rounds
+    before it adds the zero point, so an odd zero point does not decide which way a half goes (the
+    fused QLinearAveragePool, which adds it first, is not the reference)."""
     q, r = tirx.floordiv(total, count), tirx.floormod(total, count)
-    odd = tirx.floormod(q + fp.i32(zero_point), 2) == 1
+    odd = tirx.floormod(q, 2) == 1
     up = fp.select(r * 2 > count, 1, fp.select(tirx.all(r * 2 == count, odd), 1, 0))
     return q + up + fp.i32(zero_point)
 
