@@ -88,7 +88,8 @@ def make_callback(progress: Progress) -> Any:
                 seconds.append(min(secs) if secs and not err else None)
             progress.record(task_id, errors, seconds)
             if progress.out_of_time():
-                for i in range(len(progress.tasks)):
-                    task_scheduler.terminate_task(i)
+                for i, record in enumerate(task_scheduler.tasks_):
+                    if not record.is_terminated:  # terminating a finished task is an error in TVM
+                        task_scheduler.terminate_task(i)
 
     return _Progress()
