@@ -38,6 +38,7 @@ def test_tune_records_the_blocked_kernel_where_it_wins_and_run_model_uses_it(tmp
     assert entry["op"] == "conv2d", chosen
     # the blocked call measured on the device, faster than the default schedule: the kernel's best
     assert entry["seconds"] == k["blocked"] == k["after"] < k["before"], (entry, k)
+    assert k["chosen"] == "blocked" and (db / "report.txt").read_text().splitlines()[2].endswith("  blocked")
     whole = report["model"]  # the whole model through the database: faster, and exact
     assert whole["after"] < whole["before"] and whole["max_diff_lsb"] == 0 and whole["top1_agrees"], whole
     assert whole["tuned_kernels"] == ["conv2d_0"]

@@ -26,13 +26,22 @@ def _speedup(before: float | None, after: float | None) -> float | None:
     return round(before / after, 3) if before and after else None
 
 
+def _chosen(k: KernelFigures) -> str:
+    """What production runs for the task: its blocked micro-kernel, its best tuned schedule or the
+    default schedule (harness.tune.session._final settles it)."""
+    if k.blocked is not None and k.after == k.blocked:
+        return "blocked"
+    return "default" if k.after is None or k.after == k.before else "tuned"
+
+
 def as_dict(r: TuneResult, model: dict[str, Any] | None = None) -> dict[str, Any]:
     kernels, tgt = [], get_target(r.target)
     for k in r.kernels:
         b, unit = _count(tgt, k.before)
         a, _ = _count(tgt, k.after)
         kernels.append({**asdict(k), "unit": unit, "before_count": b, "after_count": a,
-                        "speedup": _speedup(k.before, k.after if k.after is not None else k.before)})
+                        "speedup": _speedup(k.before, k.after if k.after is not None else k.before),
+                        "chosen": _chosen(k)})
     return {"target": r.target, "database": str(r.db), "trials_run": r.trials_run,
             "trials_total": r.trials_total, "seconds": round(r.seconds, 1), "kernels": kernels,
             "model": model}
@@ -49,12 +58,12 @@ def text(d: dict[str, Any]) -> list[str]:
              f"database ({d['database']}), {d['seconds']:.0f} s"]
     unit = next((k["unit"] for k in d["kernels"] if k["unit"]), "")
     lines.append(f"  {'kernel':<24}{'calls':>6}{'before':>14}{'after':>14}{'speed-up':>10}{'trials':>8}"
-                 f"{'failed':>8}{'rejected':>9}   ({unit} per call)")
+                 f"{'failed':>8}{'rejected':>9}  {'runs':<8} ({unit} per call)")
     for k in d["kernels"]:
         sp = f"{k['speedup']:.2f}x" if k["speedup"] else "-"
         lines.append(f"  {k['task']:<24}{k['calls']:>6}{_fmt(k['before_count'], k['unit']):>14}"
                      f"{_fmt(k['after_count'], k['unit']):>14}{sp:>10}{k['trials']:>8}{k['failed']:>8}"
-                     f"{k['rejected']:>9}")
+                     f"{k['rejected']:>9}  {k['chosen']}")
     m = d.get("model")
     if m:
         executor = m.get("executor", "graph")
@@ -95,13 +104,14 @@ def html_page(d: dict[str, Any]) -> str:
         f"<tr><td>{html.escape(k['task'])}</td><td>{k['calls']}</td>"
         f"<td>{_fmt(k['before_count'], k['unit'])}</td><td>{_fmt(k['after_count'], k['unit'])}</td>"
         f"<td>{(k['speedup'] or 0):.2f}x</td><td>{k['trials']}</td>"
-        f"<td>{k['failed']}</td><td>{k['rejected']}</td><td>{_svg(k)}</td></tr>" for k in d["kernels"])
+        f"<td>{k['failed']}</td><td>{k['rejected']}</td><td>{k['chosen']}</td><td>{_svg(k)}</td></tr>"
+        for k in d["kernels"])
     summary = "".join(f"<p>{html.escape(line.strip())}</p>" for line in text(d)[:1] + text(d)[-1:])
     return ("<!doctype html><html><head><meta charset='utf-8'><title>utvm tune</title><style>"
             "body{font-family:sans-serif}td,th{padding:4px 8px;border-bottom:1px solid #ddd}</style></head>"
             f"<body><h1>utvm tune on {html.escape(d['target'])}</h1>{summary}<table><tr><th>kernel</th>"
             "<th>calls</th><th>before</th><th>after</th><th>speed-up</th><th>trials</th><th>failed</th>"
-            f"<th>rejected</th><th>best against trials</th></tr>{rows}</table></body></html>\n")
+            f"<th>rejected</th><th>runs</th><th>best against trials</th></tr>{rows}</table></body></html>\n")
 
 
 __all__ = ["KernelFigures", "as_dict", "html_page", "text"]
