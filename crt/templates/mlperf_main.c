@@ -14,9 +14,6 @@ ${bufs}
 static ${name}_model_t g_model;
 static utvm_status_t g_init_status = UTVM_ERR_STATE;
 
-static void clock_after_run(void* ctx) { (void)ctx; }
-static void clock_start(void) {}
-
 /* ---- the model ---- */
 static const utvm_mlperf_output_t k_outputs[] = {
 ${table}
@@ -31,9 +28,8 @@ ${shift}  return st;
 }
 
 static utvm_status_t infer(void* ctx) {
-  utvm_status_t st = g_init_status == UTVM_OK ? ${name}_run(&g_model) : g_init_status;
-  clock_after_run(ctx);
-  return st;
+  (void)ctx;
+  return g_init_status == UTVM_OK ? ${name}_run(&g_model) : g_init_status;
 }
 
 static utvm_status_t fetch(void* ctx) {
@@ -53,6 +49,5 @@ int main(void) {
   utvm_status_t st = utvm_platform_init();
   if (st == UTVM_OK) st = ${name}_init(&g_model, g_memory, sizeof(g_memory));
   g_init_status = st;
-  clock_start();
   return utvm_mlperf_serve(&k_config, st);
 }
