@@ -63,15 +63,34 @@ def symbols(elf: str) -> set[str]:
         return {s.name for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols()}
 
 
-def test_emitted_source_is_data_with_direct_calls_and_no_names() -> None:
+def test_emitted_source_is_direct_calls_with_plain_pointers_and_no_names() -> None:
     c, _ = compiled("cnn")
-    source = aot.to_c(c.graph)
-    for n in c.graph.nodes:
-        assert f"__tvm_ffi_{n.func}, " in source  # in the call table, resolved by the linker
-        assert f'"{n.func}"' not in source  # no kernel names, so no lookup by name
+    source = aot.to_c(c.graph, c.unpacked().params)
+    for i, n in enumerate(c.graph.nodes):
+        assert f"UTVM_AOT_CALL(clock, {i}, utvm_k_{n.func}(" in source  # a direct call, in order
+        assert f'"{n.func}"' not in source and f"__tvm_ffi_{n.func}" not in source  # no names, no packed ABI
+    assert "DLTensor" not in source and "utvm_aot_tensor_t" not in source
     assert "utvm_aot_run(&utvm_aot_image_model, inputs, outputs, workspace, NULL)" in source
     assert "__tvm_ffi_utvm_aot_image_run(" in source  # the image's one function over RPC
-    assert "utvm_aot_image_run" not in aot.to_c(c.graph, name="net", rpc=False)
+    assert "utvm_aot_image_run" not in aot.to_c(c.graph, c.unpacked().params, name="net", rpc=False)
+
+
+def test_unpacked_kernels_are_the_packed_kernels_bodies() -> None:
+    """Each kernel's plain C entry runs the very loops of its packed one (the one tuning measured): the
+    packed function's code after its argument checks, up to the names of TVM's temporaries."""
+    c, _ = compiled("kws01")
+    unpacked = c.unpacked()
+
+    def bodies(source: str, prefix: str) -> dict[str, list[str]]:
+        found = re.finditer(rf"TVM_DLL int32_t {prefix}(\w+)\([^)]*\) {{\n(.*?)\n}}\n", source, re.S)
+        return {m.group(1): re.sub(r"(condval)_\d+", r"\1", m.group(2)).split("\n") for m in found}
+
+    packed, plain = bodies(c.kernels_c, "__tvm_ffi_"), bodies(unpacked.source, "utvm_k_")
+    assert sorted(plain) == sorted({n.func for n in c.graph.nodes})
+    assert "TVMFFIErrorSetRaised" not in unpacked.source
+    for name, lines in plain.items():
+        assert len(lines) > 1 and packed[name][-len(lines):] == lines, name
+        assert len(unpacked.params[name]) == len(next(n for n in c.graph.nodes if n.func == name).args)
 
 
 def test_graphs_the_executor_cannot_run_are_errors() -> None:
