@@ -149,43 +149,47 @@ def test_aot_module_by_name_and_its_errors(tmp_path: Path) -> None:
                 module.function(*module.io, module.workspace, wrong)
 
 
-def _measure(module: GraphModule | AotModule, client: object, xs: list[np.ndarray]) -> dict[str, float]:
+def _measure(module: GraphModule | AotModule, xs: list[np.ndarray]) -> dict[str, float]:
     for i, x in enumerate(xs):
         module.set_input(i, x)
     run = statistics.median(module.time_run(repeat=3))
-    profile = sum(t for _, t in module.profile())
-    kernels = overhead.kernel_seconds(client, module.graph, xs)  # type: ignore[arg-type]
-    return {"run": run, "profile": profile, "kernels": sum(kernels)}
+    return {"run": run, "profile": sum(t for _, t in module.profile())}
 
 
-def test_kws01_aot_on_a_board_beside_the_graph_executor(tmp_path: Path) -> None:
-    """Bit-exact with TFLite Micro; no graph executor and no graph table in the image, less flash than
-    the graph image; fewer instructions per inference and less executor overhead (-icount: exact)."""
+@pytest.mark.parametrize("board", [BOARD, "qemu-mps2-an386-semihosting"])
+def test_kws01_aot_on_a_board_beside_the_graph_executor(board: str, tmp_path: Path) -> None:
+    """Issue 21's criterion: bit-exact with TFLite Micro; no graph executor, no graph table and no packed
+    kernel in the image; its flash less than the graph image's by at least the graph executor and its
+    table; no more instructions per inference (-icount: exact), and less than the graph executor's run
+    less its kernels (timed directly, through their packed entries, on the graph image)."""
     c, _ = compiled("kws01")
     ref = references.tflite_micro(mlperf_tiny_model("kws01"))
-    target = get_target(BOARD)
+    target = get_target(board)
     xs = load_inputs(c.graph, None)
     figures = {}
     for executor, cls in (("graph", GraphModule), ("aot", AotModule)):
-        manifest = image("kws01", BOARD, executor)
+        manifest = image("kws01", board, executor)
         (tmp_path / executor).mkdir()
         with Device(manifest, workdir=tmp_path / executor) as client:
             module = cls(client, c.graph)
             if executor == "aot":
                 agreement = seeded_agreement(module, ref, 5)  # type: ignore[arg-type]
                 assert agreement.max_diff_lsb == 0 and agreement.top1_agree == 5, agreement
-            figures[executor] = {**_measure(module, client, xs), "flash": manifest.footprint["flash"],
-                                 "text": manifest.size["text"], "elf": manifest.artifact}
+            figures[executor] = {**_measure(module, xs), "flash": manifest.footprint["flash"],
+                                 "bytes": manifest.size["text"] + manifest.size["data"],
+                                 "elf": manifest.artifact}
+            if executor == "graph":
+                kernels = sum(overhead.kernel_seconds(client, module.graph, xs))
     g, a = figures["graph"], figures["aot"]
     assert "graph executor" not in a["flash"] and "graph table" not in a["flash"], a["flash"]
-    assert not {"utvm_graph_init", "utvm_graph_run", "utvm_model_graph"} & symbols(a["elf"])
-    assert a["flash"]["aot executor"] < g["flash"]["graph executor"] + g["flash"]["graph table"]
-    assert a["text"] < g["text"]
+    names = symbols(a["elf"])
+    assert not {"utvm_graph_init", "utvm_graph_run", "utvm_model_graph"} & names
+    assert not {s for s in names if s.startswith("__tvm_ffi_") and s != "__tvm_ffi_utvm_aot_image_run"}, names
+    assert g["bytes"] - a["bytes"] >= g["flash"]["graph executor"] + g["flash"]["graph table"], (g, a)
+    assert a["flash"]["kernels"] < g["flash"]["kernels"]  # the same loops, without the argument decoding
     count = target.instructions
-    # the very same kernels on the same data (only a copy's alignment-dependent path may differ)
-    assert abs(count(a["kernels"]) - count(g["kernels"])) <= 64, (count(a["kernels"]), count(g["kernels"]))
     assert count(a["run"]) <= count(g["run"]), (count(a["run"]), count(g["run"]))
-    assert count(a["run"]) - count(a["kernels"]) < count(g["run"]) - count(g["kernels"])
+    assert count(a["run"]) - count(kernels) < count(g["run"]) - count(kernels)
     assert a["run"] <= a["profile"] <= a["run"] * 1.001  # the run, plus a counter read after each call
 
 

@@ -26,6 +26,7 @@ class Executor:
     module: Callable[[RPCClient, Graph], GraphModule]
     footprint: tuple[str, ...]  # its footprint components: code and tables
     parts: str  # what they are, for a report
+    packed_kernels: bool = True  # its image registers each kernel (TVM's packed entry) for direct calls
 
 
 EXECUTORS = {
@@ -33,7 +34,8 @@ EXECUTORS = {
                       GraphModule, ("graph executor", "graph table"), "code and RPC module + graph table"),
     "aot": Executor("aot", lambda c: {"kernels.c": c.unpacked().source,
                                       "model_aot.c": aot.to_c(c.graph, c.unpacked().params)},
-                    AotModule, ("aot executor",), "set-up, RPC function and the generated calls"),
+                    AotModule, ("aot executor",), "set-up, RPC function and the generated calls",
+                    packed_kernels=False),
 }
 
 
