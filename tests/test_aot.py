@@ -31,7 +31,7 @@ from harness.models.deploy.graph_client import GraphModule
 from harness.models.deploy.run import build_model_image, compile_for, load_inputs
 from harness.targets import get_target
 from tests import onnx_models
-from tests.conftest import REPO_ROOT, mlperf_tiny_model, require_tvm
+from tests.conftest import REPO_ROOT, kernel_bodies, mlperf_tiny_model, require_tvm, unpacked_kernels_differ
 from tests.models import MODELS
 
 ROOT = REPO_ROOT / "build" / "test-aot"
@@ -80,17 +80,11 @@ def test_unpacked_kernels_are_the_packed_kernels_bodies() -> None:
     packed function's code after its argument checks, up to the names of TVM's temporaries."""
     c, _ = compiled("kws01")
     unpacked = c.unpacked()
-
-    def bodies(source: str, prefix: str) -> dict[str, list[str]]:
-        found = re.finditer(rf"TVM_DLL int32_t {prefix}(\w+)\([^)]*\) {{\n(.*?)\n}}\n", source, re.S)
-        return {m.group(1): re.sub(r"(condval)_\d+", r"\1", m.group(2)).split("\n") for m in found}
-
-    packed, plain = bodies(c.kernels_c, "__tvm_ffi_"), bodies(unpacked.source, "utvm_k_")
-    assert sorted(plain) == sorted({n.func for n in c.graph.nodes})
+    assert sorted(kernel_bodies(unpacked.source, "utvm_k_")) == sorted({n.func for n in c.graph.nodes})
     assert "TVMFFIErrorSetRaised" not in unpacked.source
-    for name, lines in plain.items():
-        assert len(lines) > 1 and packed[name][-len(lines):] == lines, name
-        assert len(unpacked.params[name]) == len(next(n for n in c.graph.nodes if n.func == name).args)
+    assert unpacked_kernels_differ(c.kernels_c, unpacked.source) == []
+    for n in c.graph.nodes:
+        assert len(unpacked.params[n.func]) == len(n.args)
 
 
 def test_graphs_the_executor_cannot_run_are_errors() -> None:
