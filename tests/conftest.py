@@ -40,10 +40,10 @@ MLPERF_TINY_DIR = REPO_ROOT.parent / "shared" / "models" / "mlperf-tiny"
 def kernel_bodies(source: str, prefix: str) -> dict[str, list[str]]:
     """Each kernel's C body in TVM's generated source (functions named prefix + kernel), by kernel, with
     the numbers of TVM's condval temporaries dropped (they count from the function's first) and without
-    a plain entry's one check (harness.models.compile.unpacked)."""
+    a plain entry's check and reads of its arguments (harness.models.compile.unpacked)."""
     found = re.finditer(rf"TVM_DLL int32_t {prefix}(\w+)\([^)]*\) {{\n(.*?)\n}}\n", source, re.S)
     return {m.group(1): [line for line in re.sub(r"(condval)_\d+", r"\1", m.group(2)).split("\n")
-                         if not line.startswith("  if (__builtin_expect_with_probability(")]
+                         if "utvm_aot_arg(" not in line and "__builtin_expect_with_probability(" not in line]
             for m in found}
 
 

@@ -65,14 +65,14 @@ def symbols(elf: str) -> set[str]:
 
 def test_emitted_source_is_direct_calls_with_plain_pointers_and_no_names() -> None:
     c, _ = compiled("cnn")
-    source = aot.to_c(c.graph, c.unpacked().params)
+    source = aot.to_c(c.graph, c.unpacked().arity)
     for i, n in enumerate(c.graph.nodes):
         assert f"UTVM_AOT_CALL(clock, {i}, utvm_k_{n.func}(" in source  # a direct call, in order
         assert f'"{n.func}"' not in source and f"__tvm_ffi_{n.func}" not in source  # no names, no packed ABI
     assert "DLTensor" not in source and "utvm_aot_tensor_t" not in source
     assert "utvm_aot_run(&utvm_aot_image_model, inputs, outputs, workspace, NULL)" in source
     assert "__tvm_ffi_utvm_aot_image_run(" in source  # the image's one function over RPC
-    assert "utvm_aot_image_run" not in aot.to_c(c.graph, c.unpacked().params, name="net", rpc=False)
+    assert "utvm_aot_image_run" not in aot.to_c(c.graph, c.unpacked().arity, name="net", rpc=False)
 
 
 def test_unpacked_kernels_are_the_packed_kernels_bodies() -> None:
@@ -84,7 +84,7 @@ def test_unpacked_kernels_are_the_packed_kernels_bodies() -> None:
     assert "TVMFFIErrorSetRaised" not in unpacked.source
     assert unpacked_kernels_differ(c.kernels_c, unpacked.source) == []
     for n in c.graph.nodes:
-        assert len(unpacked.params[n.func]) == len(n.args)
+        assert unpacked.arity[n.func] == len(n.args)
 
 
 def test_graphs_the_executor_cannot_run_are_errors() -> None:

@@ -50,10 +50,10 @@ SAMPLES = {
         name="net", num_calls=1, num_inputs=1, num_outputs=1, arena_bytes=128,
         tables="""static const int64_t k_shape_0[] = {1, 8};
 static const int64_t k_shape_1[] = {1, 8};
-int32_t utvm_k_relu(int8_t*, int8_t*);""",
+int32_t utvm_k_relu(void* args);""",
         io="""  {k_shape_0, 0u, 8u, 0, 8, 2},
   {k_shape_1, 64u, 8u, 0, 8, 2},""",
-        calls="  UTVM_AOT_CALL(clock, 0, utvm_k_relu((int8_t*)io[0], (int8_t*)io[1]));"),
+        calls="  UTVM_AOT_CALL(clock, 0, utvm_k_relu((void*[]){io[0], io[1]}));"),
     "graph_model.c": dict(
         num_tensors=2, num_nodes=1, num_inputs=1, num_outputs=1, arena_bytes=128,
         tables="""static const int64_t k_shape_0[] = {1, 8};

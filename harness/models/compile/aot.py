@@ -1,7 +1,7 @@
 """A planned Graph compiled ahead of time: C that calls the kernels in order (crt/include/utvm/aot.h).
 
-The kernels are their plain C entries (harness.models.compile.unpacked: `utvm_k_<kernel>(int8_t* in0, ...)`),
-called with data pointers: a parameter's const array in the params flash section, the workspace plus
+The kernels are their plain C entries (harness.models.compile.unpacked: `utvm_k_<kernel>(args)`), called
+with an array of data pointers: a parameter's const array in the params flash section, the workspace plus
 the tensor's offset in the static memory plan, or the caller's input or output buffer. Emitted:
 
     utvm_status_t <name>_run(const void* const* inputs, void* const* outputs, uint8_t* workspace);
@@ -49,18 +49,14 @@ def check(graph: Graph) -> None:
         raise ModelError(f"the AOT executor needs every output written by a kernel; {unwritten[0]} is not")
 
 
-def _c_type(types: list[str], i: int) -> str:
-    return types[i] if i < len(types) else "void*"
-
-
-def _pointer(graph: Graph, tid: int, ctype: str, io: dict[int, int]) -> str:
-    """The C expression of tensor tid's data as the kernel's argument type."""
+def _pointer(graph: Graph, tid: int, io: dict[int, int]) -> str:
+    """The C expression of tensor tid's data."""
     t = graph.tensors[tid]
     if t.kind == "param":
-        return f"({ctype})(uintptr_t)k_param_{tid}"
+        return f"(void*)(uintptr_t)k_param_{tid}"
     if tid in io:
-        return f"({ctype})io[{io[tid]}]"
-    return f"({ctype})(ws + {t.offset}u)" if t.offset else f"({ctype})ws"
+        return f"io[{io[tid]}]"
+    return f"ws + {t.offset}u" if t.offset else "ws"
 
 
 def _param_lines(graph: Graph, section: str) -> list[str]:
@@ -84,31 +80,30 @@ def _io_lines(graph: Graph) -> tuple[list[str], list[str]]:
     return shapes, rows
 
 
-def _call_lines(graph: Graph, params: dict[str, list[str]]) -> tuple[list[str], list[str]]:
-    """The kernels' prototypes, and one UTVM_AOT_CALL per node."""
+def _call_lines(graph: Graph, arity: dict[str, int]) -> tuple[list[str], list[str]]:
+    """The kernels' prototypes, and one UTVM_AOT_CALL per node (its arguments' data in an array)."""
     io: dict[int, int] = {}
     for i, tid in enumerate([*graph.inputs, *graph.outputs]):
         io.setdefault(tid, i)
-    protos = [f"int32_t {unpacked.PREFIX}{k}({', '.join(params.get(k, [])) or 'void'});"
-              for k in sorted({n.func for n in graph.nodes})]
+    protos = [f"int32_t {unpacked.PREFIX}{k}(void* args);" for k in sorted({n.func for n in graph.nodes})]
     calls = []
     for i, n in enumerate(graph.nodes):
-        types = params.get(n.func, [])
-        if len(types) != len(n.args):
-            raise ModelError(f"kernel {n.func} takes {len(types)} arguments; the graph passes {len(n.args)}")
-        args = ", ".join(_pointer(graph, a, _c_type(types, j), io) for j, a in enumerate(n.args))
-        calls.append(f"  UTVM_AOT_CALL(clock, {i}, {unpacked.PREFIX}{n.func}({args}));")
+        if arity.get(n.func) != len(n.args):
+            raise ModelError(f"kernel {n.func} takes {arity.get(n.func, 0)} arguments; the graph passes "
+                             f"{len(n.args)}")
+        args = ", ".join(_pointer(graph, a, io) for a in n.args)
+        calls.append(f"  UTVM_AOT_CALL(clock, {i}, {unpacked.PREFIX}{n.func}((void*[]){{{args}}}));")
     return protos, calls
 
 
-def to_c(graph: Graph, params: dict[str, list[str]] | None = None, name: str = IMAGE_MODEL,
+def to_c(graph: Graph, arity: dict[str, int] | None = None, name: str = IMAGE_MODEL,
          section: str = DEFAULT_PARAM_SECTION, rpc: bool = True) -> str:
-    """The AOT C source of a planned graph whose kernels take `params` (kernel -> C types of its
-    arguments: harness.models.compile.unpacked). `rpc`: also make it the image's function
-    `utvm_aot_image_run` (an image over RPC); a library leaves it out."""
+    """The AOT C source of a planned graph whose kernels take `arity` tensors each (kernel -> count:
+    harness.models.compile.unpacked). `rpc`: also make it the image's function `utvm_aot_image_run`
+    (an image over RPC); a library leaves it out."""
     check(graph)
     shapes, io = _io_lines(graph)
-    protos, calls = _call_lines(graph, params or {})
+    protos, calls = _call_lines(graph, arity or {})
     source = template.fill(
         "aot_model.c", name=name, num_calls=len(graph.nodes), num_inputs=len(graph.inputs),
         num_outputs=len(graph.outputs), arena_bytes=graph.arena_bytes, io="\n".join(io),

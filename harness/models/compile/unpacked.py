@@ -1,14 +1,16 @@
-"""The kernels with plain C signatures, for the AOT executor: `int32_t utvm_k_<name>(int8_t* in0, ...)`,
-one data pointer per tensor argument in the kernel's argument order, 0 on success.
+"""The kernels with a plain C entry, for the AOT executor: `int32_t utvm_k_<name>(void* const* args)`,
+args[i] the data of the kernel's tensor argument i (in its argument order), 0 on success.
 
 TVM 0.27's C backend only emits the packed calling convention for an exported PrimFunc: MakePackedAPI
 puts the argument decoding (type indices, DLTensor fields, shape, dtype and stride checks with their
 messages) in front of the kernel's body, which it marks with a `compute_scope` attribute. This module
 adds a step after TVM's own lowering pipeline (a named TIR pipeline, `tvm.build(..., pipeline=...)`):
-each packed function is replaced by one with the same body and the same buffer declarations, bound to
-pointer parameters instead of the DLTensors' data fields, and without the checks. The loops, their
-schedules and the intrinsics they call are the very ones the packed kernel (the one tuning measured)
-runs; only the argument decoding is gone.
+each packed function is replaced by one with the same body and the same buffer declarations, whose
+data is read from the array of pointers instead of the DLTensors, and without the checks. The loops,
+their schedules and the intrinsics they call are the very ones the packed kernel (the one tuning
+measured) runs; only the argument decoding is gone. Reading each pointer from memory, as the packed
+entry does, rather than taking it as a parameter (the 5th and later on the stack on Arm) keeps GCC's
+register allocation of the loops as it is in the packed kernel.
 """
 
 from __future__ import annotations
@@ -20,16 +22,18 @@ from typing import Any
 from harness.errors import ModelError, last_line
 
 PREFIX = "utvm_k_"
+ARGS = "utvm_args"  # the entry's one parameter
+GETTER = "utvm_aot_arg"  # args[i] (crt/include/utvm/aot_kernel.h)
 _PIPELINE = "utvm_unpacked"
-_C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "uint16": "uint16_t",
-            "int32": "int32_t", "uint32": "uint32_t", "int64": "int64_t", "uint64": "uint64_t",
-            "float32": "float", "float64": "double", "bool": "bool"}
-# The entry's one check, weighted as the packed entry's checks are (see _weighted): GCC 12 estimates each
-# loop's count from the function's entry count, and at a plain entry the kernels' deep nests of
-# constant-count loops go past its estimate, so that the register allocator spills in the innermost
-# loop (a blocked conv: 47% more instructions); behind the packed entry's checks they do not.
-_CHECK = "  if (__builtin_expect_with_probability({arg} == NULL, 1, 0.985)) return -1;\n"
-_ENTRY = re.compile(rf"(TVM_DLL int32_t {PREFIX}\w+\(\w+\* (\w+)[^)]*\) {{\n)")
+# A blocked kernel's entry gets one check (no argument array), weighted as the packed entry's checks
+# are: GCC 12 estimates each loop's count from the function's entry count; at a plain entry the deep
+# nests of constant-count loops of the register-blocked layers (utvm/dsp_blocked_layers.h, inlined)
+# go past its estimate and the register allocator spills in the innermost loop (a tuned blocked conv:
+# 47% more instructions); behind the packed entry's checks they do not. TVM's own loops compile as
+# in the packed kernel without it (and a few worse with it).
+_CHECK = f"  if (__builtin_expect_with_probability({ARGS} == NULL, 1, 0.985)) return -1;\n"
+_BLOCKED = "utvm_blk_"
+_FUNCTION = re.compile(rf"(TVM_DLL int32_t {PREFIX}\w+\(void\* {ARGS}\) {{\n)(.*?\n}}\n)", re.S)
 _DATA = 1  # kArrData: tvm_struct_get(handle, 0, 1) is a DLTensor's data
 _ARG_VALUE = 15  # kTVMFFIAnyUnionValue: tvm_struct_get(args, i, 15) is argument i's pointer
 
@@ -37,7 +41,7 @@ _ARG_VALUE = 15  # kTVMFFIAnyUnionValue: tvm_struct_get(args, i, 15) is argument
 @dataclass
 class Unpacked:
     source: str  # C source of every kernel as utvm_k_<name>
-    params: dict[str, list[str]]  # kernel name -> the C type of each argument (a pointer)
+    arity: dict[str, int]  # kernel name -> its number of tensor arguments
 
 
 def _call_name(expr: Any) -> str:
@@ -60,10 +64,12 @@ class _Unpacker:
     declarations, dropping the checks."""
 
     def __init__(self, name: str, num_args: int) -> None:
+        from tvm import tirx
+
         self.name = name
         self.handles: dict[Any, int] = {}  # a DLTensor handle variable -> its argument's index
-        self.params: list[Any] = [None] * num_args
-        self.types: list[str] = ["void*"] * num_args
+        self.data = tirx.Var(ARGS, "handle")
+        self.found = [False] * num_args
 
     def stmt(self, s: Any) -> Any:
         from tvm import tirx
@@ -95,35 +101,32 @@ class _Unpacker:
             self.handles[s.var] = int(got.args[1])
 
     def decl(self, s: Any) -> Any:
+        """An argument's buffer declaration: its data, args[i] instead of the DLTensor's."""
         from tvm import tirx
 
         got = _struct_get(s.data, _DATA)
         if got is None or got.args[0] not in self.handles:
             return s  # a view inside the body's declarations
         i = self.handles[got.args[0]]
-        dtype = str(s.buffer.dtype)
-        if dtype not in _C_TYPES:
-            raise ModelError(f"kernel {self.name}: no C type for a {dtype} argument")
-        self.params[i] = tirx.Var(str(s.buffer.name), s.data.ty)
-        self.types[i] = _C_TYPES[dtype] + "*"
-        return tirx.DeclBuffer(s.buffer, data=self.params[i])
+        self.found[i] = True
+        arg = tirx.call_pure_extern("handle", GETTER, self.data, tirx.IntImm("int32", i))
+        return tirx.DeclBuffer(s.buffer, data=tirx.reinterpret(s.data.ty, arg))
 
 
-def _unpack(packed: Any, name: str, num_args: int) -> tuple[Any, list[str]]:
+def _unpack(packed: Any, name: str, num_args: int) -> Any:
     from tvm import tirx
 
     u = _Unpacker(name, num_args)
     body = u.stmt(packed.body)
-    for i, p in enumerate(u.params):
-        if p is None:  # an argument the body never reads
-            u.params[i] = tirx.Var(f"unused{i}", "handle")
-    func = tirx.PrimFunc(u.params, body, ret_type=packed.ret_type)
+    if not all(u.found):
+        raise ModelError(f"kernel {name}: argument {u.found.index(False)} is not a tensor its body declares")
+    func = tirx.PrimFunc([u.data], body, ret_type=packed.ret_type)
     attrs = {"global_symbol": PREFIX + name, "target": packed.attrs["target"], "tirx.noalias": True}
     func = func.with_attrs(attrs) if hasattr(func, "with_attrs") else _with(func, attrs)
     left = tirx.analysis.undefined_vars(func.body, list(func.params))
     if left:
         raise ModelError(f"kernel {name}: its body needs {[str(v) for v in left]} beyond its arguments")
-    return func, u.types
+    return func
 
 
 def _with(func: Any, attrs: dict[str, Any]) -> Any:
@@ -132,7 +135,7 @@ def _with(func: Any, attrs: dict[str, Any]) -> Any:
     return func
 
 
-def _register(arity: dict[str, int], types: dict[str, list[str]]) -> None:
+def _register(arity: dict[str, int]) -> None:
     import tvm
     from tvm.tirx import compilation_pipeline as pipelines
 
@@ -146,7 +149,7 @@ def _register(arity: dict[str, int], types: dict[str, list[str]]) -> None:
                 name = gv.name_hint
                 if name not in arity:
                     raise ModelError(f"kernel {name}: not among the kernels to unpack")
-                funcs[name], types[name] = _unpack(f, name, arity[name])
+                funcs[name] = _unpack(f, name, arity[name])
             return tvm.IRModule({tvm.ir.GlobalVar(n): f for n, f in funcs.items()})
 
         return unpack, host, device
@@ -163,18 +166,24 @@ def unpacked_c(kernels: Any) -> Unpacked:
     from harness.models.compile.intrin import with_header
 
     arity = {gv.name_hint: len(f.params) for gv, f in kernels.functions.items()}
-    types: dict[str, list[str]] = {}
-    _register(arity, types)
+    _register(arity)
     try:
         source = tvm.build(kernels, target="c", pipeline=_PIPELINE).inspect_source()
     except ModelError:
         raise
     except Exception as exc:
         raise ModelError(f"TVM could not emit the unpacked kernels: {last_line(exc)}") from None
-    return Unpacked(with_blocked_header(with_header(_weighted(source))), types)
+    return Unpacked(with_blocked_header(with_header(_with_getter(_weighted(source)))), arity)
 
 
 def _weighted(source: str) -> str:
-    """Each plain entry with one check in front of its body (a NULL first pointer: -1), which GCC
-    weighs as it does the packed entry's, so that it compiles the body's loops as it does there."""
-    return _ENTRY.sub(lambda m: m.group(1) + _CHECK.format(arg=m.group(2)), source)
+    """Each blocked kernel's entry with its one check (_CHECK)."""
+    return _FUNCTION.sub(lambda m: m.group(1) + (_CHECK if _BLOCKED in m.group(2) else "") + m.group(2),
+                         source)
+
+
+def _with_getter(source: str) -> str:
+    """The source with crt/include/utvm/aot_kernel.h included for GETTER, instead of the prototype TVM's C
+    codegen writes for an extern it calls (it would conflict with the header's static inline one)."""
+    prototype = rf'(#ifdef __cplusplus\nextern "C"\n#endif\n)?TVM_DLL void\* {GETTER}\([^;{{}}]*\);\n'
+    return '#include "utvm/aot_kernel.h"\n' + re.sub(prototype, "", source)

@@ -33,7 +33,7 @@ EXECUTORS = {
     "graph": Executor("graph", lambda c: {"kernels.c": c.kernels_c, "model_graph.c": c.graph.to_c()},
                       GraphModule, ("graph executor", "graph table"), "code and RPC module + graph table"),
     "aot": Executor("aot", lambda c: {"kernels.c": c.unpacked().source,
-                                      "model_aot.c": aot.to_c(c.graph, c.unpacked().params)},
+                                      "model_aot.c": aot.to_c(c.graph, c.unpacked().arity)},
                     AotModule, ("aot executor",), "set-up, RPC function and the generated calls",
                     packed_kernels=False),
 }
