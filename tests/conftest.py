@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,24 @@ def build_image(target: str, sources: list[Path], testing: bool = True) -> Manif
 
 QEMU_TARGETS = [n for n, t in all_targets().items() if t.emulated]
 MLPERF_TINY_DIR = REPO_ROOT.parent / "shared" / "models" / "mlperf-tiny"
+
+
+def kernel_bodies(source: str, prefix: str) -> dict[str, list[str]]:
+    """Each kernel's C body in TVM's generated source (functions named prefix + kernel), by kernel, with
+    the numbers of TVM's condval temporaries dropped (they count from the function's first) and without
+    a plain entry's check and reads of its arguments (harness.models.compile.unpacked)."""
+    found = re.finditer(rf"TVM_DLL int32_t {prefix}(\w+)\([^)]*\) {{\n(.*?)\n}}\n", source, re.S)
+    return {m.group(1): [line for line in re.sub(r"(condval)_\d+", r"\1", m.group(2)).split("\n")
+                         if "utvm_aot_arg(" not in line and "__builtin_expect_with_probability(" not in line]
+            for m in found}
+
+
+def unpacked_kernels_differ(packed_c: str, unpacked_c: str) -> list[str]:
+    """The kernels whose plain C entry (utvm_k_<kernel>) is not its packed entry's (__tvm_ffi_<kernel>)
+    code after the argument checks; [] when every one is the very same, and there is at least one."""
+    packed, plain = kernel_bodies(packed_c, "__tvm_ffi_"), kernel_bodies(unpacked_c, "utvm_k_")
+    differ = [k for k, lines in plain.items() if len(lines) < 2 or packed.get(k, [])[-len(lines):] != lines]
+    return differ if plain else ["(no kernel)"]
 
 
 def mlperf_tiny_model(name: str) -> Path:

@@ -47,17 +47,13 @@ SAMPLES = {
         name="net", NAME="NET", num_inputs=1, num_outputs=1, align=64, arena_bytes=128, scratch=32,
         sizes=SIZES),
     "aot_model.c": dict(
-        name="net", num_calls=1, num_inputs=1, num_outputs=1, arena_bytes=128, inputs="0", outputs="1",
+        name="net", num_calls=1, num_inputs=1, num_outputs=1, arena_bytes=128,
         tables="""static const int64_t k_shape_0[] = {1, 8};
-static const utvm_aot_tensor_t k_tensors[] = {
-  {k_shape_0, {.offset = 0u}, 0, 8, 2, 2},
-  {k_shape_0, {.offset = 64u}, 0, 8, 2, 3},
-};
-int32_t __tvm_ffi_relu(void*, void*, int32_t, void*);
-static const uint16_t k_args[] = {0, 1};
-static const utvm_aot_call_t k_calls[] = {
-  {__tvm_ffi_relu, 0u, 2u},
-};"""),
+static const int64_t k_shape_1[] = {1, 8};
+int32_t utvm_k_relu(void* args);""",
+        io="""  {k_shape_0, 0u, 8u, 0, 8, 2},
+  {k_shape_1, 64u, 8u, 0, 8, 2},""",
+        calls="  UTVM_AOT_CALL(clock, 0, utvm_k_relu((void*[]){io[0], io[1]}));"),
     "graph_model.c": dict(
         num_tensors=2, num_nodes=1, num_inputs=1, num_outputs=1, arena_bytes=128,
         tables="""static const int64_t k_shape_0[] = {1, 8};

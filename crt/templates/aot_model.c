@@ -2,11 +2,20 @@
 #include "utvm/aot.h"
 
 ${tables}
-static const uint16_t k_inputs[] = {${inputs}};
-static const uint16_t k_outputs[] = {${outputs}};
+static const utvm_aot_io_t k_io[] = {
+${io}
+};
+
+/* The kernels in order, on the plan's data: io[i] is input i, then the outputs. */
+static utvm_status_t calls(uint8_t* const* io, uint8_t* ws, utvm_aot_clock_t* clock) {
+  (void)io;
+  (void)ws;
+${calls}
+  return UTVM_OK;
+}
+
 const utvm_aot_model_t ${name}_model = {
-  k_tensors, k_calls, k_args, k_inputs, k_outputs, ${num_calls}u,
-  ${num_inputs}u, ${num_outputs}u, ${arena_bytes}u,
+  calls, k_io, ${num_calls}u, ${num_inputs}u, ${num_outputs}u, ${arena_bytes}u,
 };
 utvm_status_t ${name}_run(const void* const* inputs, void* const* outputs, uint8_t* workspace) {
   return utvm_aot_run(&${name}_model, inputs, outputs, workspace, NULL);

@@ -1,47 +1,42 @@
-/* The AOT executor on a hand-written call table: x -> add(x, p) -> t -> add(t, p) -> y, p a
- * parameter; then a table whose second call fails. */
+/* The AOT executor on hand-written calls, as harness/models/compile/aot.py generates them:
+ * x -> add(x, p) -> t -> add(t, p) -> y, p a parameter; then calls whose second kernel fails. */
 #include <string.h>
 
 #include "check.h"
 #include "fake_platform.h"
 #include "utvm/aot.h"
 
-static int32_t add(void* self, void* args, int32_t n, void* result) {
-  (void)self;
-  (void)result;
-  TVMFFIAny* a = (TVMFFIAny*)args;
-  if (n != 3 || a[0].type_index != kTVMFFIDLTensorPtr) return -1;
-  const DLTensor* x = (const DLTensor*)a[0].v_ptr;
-  const DLTensor* p = (const DLTensor*)a[1].v_ptr;
-  DLTensor* out = (DLTensor*)a[2].v_ptr;
-  if (x->ndim != 1 || x->shape[0] != 4 || x->strides != NULL || x->device.device_type != kDLCPU) return -1;
-  for (int64_t i = 0; i < 4; ++i) ((float*)out->data)[i] = ((const float*)x->data)[i] + ((const float*)p->data)[i];
+static int32_t add(const float* x, const float* p, float* out) {
+  for (int i = 0; i < 4; ++i) out[i] = x[i] + p[i];
   utvm_fake_timer_advance(1000); /* each kernel takes 1 ms */
   return 0;
 }
 
-static int32_t broken(void* self, void* args, int32_t n, void* result) {
-  (void)self;
-  (void)args;
-  (void)n;
-  (void)result;
+static int32_t broken(const float* x, const float* p, float* out) {
+  (void)x;
+  (void)p;
+  (void)out;
   return -1; /* without a message */
 }
 
 static const int64_t k_shape[] = {4};
 static const float k_p[4] = {10, 20, 30, 40};
-static const utvm_aot_tensor_t k_tensors[] = {
-    {k_shape, {.offset = 0}, kDLFloat, 32, 1, UTVM_AOT_IO + 0},
-    {k_shape, {.param = k_p}, kDLFloat, 32, 1, UTVM_AOT_PARAM},
-    {k_shape, {.offset = 64}, kDLFloat, 32, 1, UTVM_AOT_WORKSPACE},
-    {k_shape, {.offset = 128}, kDLFloat, 32, 1, UTVM_AOT_IO + 1},
-};
-static const uint16_t k_args[] = {0, 1, 2, 2, 1, 3};
-static const utvm_aot_call_t k_calls[] = {{add, 0, 3}, {add, 3, 3}};
-static const utvm_aot_call_t k_bad_calls[] = {{add, 0, 3}, {broken, 3, 3}};
-static const uint16_t k_in[] = {0}, k_out[] = {3};
-static const utvm_aot_model_t k_model = {k_tensors, k_calls, k_args, k_in, k_out, 2, 1, 1, 192};
-static const utvm_aot_model_t k_bad = {k_tensors, k_bad_calls, k_args, k_in, k_out, 2, 1, 1, 192};
+static const utvm_aot_io_t k_io[] = {{k_shape, 0, 16, kDLFloat, 32, 1}, {k_shape, 128, 16, kDLFloat, 32, 1}};
+
+static utvm_status_t calls(uint8_t* const* io, uint8_t* ws, utvm_aot_clock_t* clock) {
+  UTVM_AOT_CALL(clock, 0, add((float*)(void*)io[0], k_p, (float*)(void*)(ws + 64)));
+  UTVM_AOT_CALL(clock, 1, add((float*)(void*)(ws + 64), k_p, (float*)(void*)io[1]));
+  return UTVM_OK;
+}
+
+static utvm_status_t bad_calls(uint8_t* const* io, uint8_t* ws, utvm_aot_clock_t* clock) {
+  UTVM_AOT_CALL(clock, 0, add((float*)(void*)io[0], k_p, (float*)(void*)(ws + 64)));
+  UTVM_AOT_CALL(clock, 1, broken((float*)(void*)(ws + 64), k_p, (float*)(void*)io[1]));
+  return UTVM_OK;
+}
+
+static const utvm_aot_model_t k_model = {calls, k_io, 2, 1, 1, 192};
+static const utvm_aot_model_t k_bad = {bad_calls, k_io, 2, 1, 1, 192};
 
 static uint8_t g_ws[192] __attribute__((aligned(64)));
 

@@ -43,8 +43,7 @@ int32_t utvm_aot_rpc_run(const utvm_aot_model_t* m, void* args, int32_t n, void*
     return fail("TypeError", "aot: expected the inputs, the outputs, the workspace [and the times]");
   }
   for (uint32_t i = 0; i < nio; ++i) {
-    const uint16_t id = i < m->num_inputs ? m->inputs[i] : m->outputs[i - m->num_inputs];
-    const utvm_aot_tensor_t* t = &m->tensors[id];
+    const utvm_aot_io_t* t = &m->io[i];
     uint8_t* p = data_of(&a[i], t->code, t->bits, t->ndim, t->shape, 0);
     if (p == NULL) return fail("ValueError", "aot: a tensor's shape, size or dtype does not match the model's");
     if (i < m->num_inputs) {

@@ -1,14 +1,14 @@
-"""A planned Graph compiled ahead of time: the C data the AOT executor (crt/src/aot/) walks.
+"""A planned Graph compiled ahead of time: C that calls the kernels in order (crt/include/utvm/aot.h).
 
-What is emitted is data, not code: shape arrays, a table of tensors (shape, dtype, and where the
-data is: an offset of the static memory plan in the caller's workspace, or a parameter's const
-array in the params flash section), a table of calls (the kernel's `__tvm_ffi_<name>` function,
-resolved by the linker, and its argument tensor ids) and `<name>_model`, plus one function
+The kernels are their plain C entries (harness.models.compile.unpacked: `utvm_k_<kernel>(args)`), called
+with an array of data pointers: a parameter's const array in the params flash section, the workspace plus
+the tensor's offset in the static memory plan, or the caller's input or output buffer. Emitted:
 
     utvm_status_t <name>_run(const void* const* inputs, void* const* outputs, uint8_t* workspace);
 
-that runs it (utvm_aot_run; see crt/include/utvm/aot.h). No kernel names, no tensor names, no
-registry lookup: the image carries neither the graph table nor the graph executor.
+and `<name>_model` (utvm_aot_run's). No DLTensors, no shapes but the inputs' and outputs', no kernel
+names, no registry lookup: the image carries neither the graph table nor the graph executor, nor the
+kernels' packed argument decoding.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from __future__ import annotations
 from harness.build import template
 from harness.build.image import KERNEL_PREFIX
 from harness.errors import ModelError
+from harness.models.compile import unpacked
 from harness.models.compile.graph import ALIGN as ALIGN  # the arena alignment (aot_package.h)
 from harness.models.compile.graph import DEFAULT_PARAM_SECTION, PARAM_ALIGN, Graph, _bytes_c, _dtype_c
 
 MAX_ARGS = 16  # UTVM_AOT_MAX_ARGS
 MAX_IO = 16  # UTVM_AOT_MAX_IO
-_WORKSPACE, _PARAM, _IO = 0, 1, 2  # UTVM_AOT_WORKSPACE, UTVM_AOT_PARAM, UTVM_AOT_IO
 # The model of an image over RPC: one function of its system library (crt/src/aot/aot_rpc.c).
 IMAGE_MODEL = "utvm_aot_image"
 IMAGE_FUNCTION = f"{IMAGE_MODEL}_run"
@@ -41,67 +41,71 @@ def check(graph: Graph) -> None:
     if len(graph.inputs) + len(graph.outputs) > MAX_IO:
         raise ModelError(f"the AOT executor takes at most {MAX_IO} inputs and outputs; the model has "
                         f"{len(graph.inputs) + len(graph.outputs)}")
-    if len(graph.nodes) >= 1 << 16 or len(graph.tensors) >= 1 << 16:
-        raise ModelError("the AOT executor takes at most 65535 calls and tensors")
+    if len(graph.nodes) >= 1 << 16:
+        raise ModelError("the AOT executor takes at most 65535 calls")
+    written = {n.args[-1] for n in graph.nodes}
+    unwritten = [graph.tensors[t].name for t in graph.outputs if t not in written]
+    if unwritten:
+        raise ModelError(f"the AOT executor needs every output written by a kernel; {unwritten[0]} is not")
 
 
-def _where(graph: Graph) -> dict[int, tuple[int, str]]:
-    """Tensor id -> (place, initializer of `at`): a parameter's array, else its workspace offset."""
-    io = {tid: _IO + i for i, tid in enumerate([*graph.inputs, *graph.outputs])}
-    return {t.id: (_PARAM, f"{{.param = k_param_{t.id}}}") if t.kind == "param"
-            else (io.get(t.id, _WORKSPACE), f"{{.offset = {t.offset}u}}") for t in graph.tensors}
+def _pointer(graph: Graph, tid: int, io: dict[int, int]) -> str:
+    """The C expression of tensor tid's data."""
+    t = graph.tensors[tid]
+    if t.kind == "param":
+        return f"(void*)(uintptr_t)k_param_{tid}"
+    if tid in io:
+        return f"io[{io[tid]}]"
+    return f"ws + {t.offset}u" if t.offset else "ws"
 
 
-def _shapes(graph: Graph) -> tuple[list[str], dict[int, str]]:
-    """One const array per distinct shape (many tensors share one), and each tensor's array."""
-    arrays: dict[tuple[int, ...], str] = {}
-    for t in graph.tensors:
-        arrays.setdefault(t.shape, f"k_shape_{len(arrays)}")
-    lines = [f"static const int64_t {n}[] = {{{', '.join(map(str, shape)) or '0'}}};"
-             for shape, n in arrays.items()]
-    return lines, {t.id: arrays[t.shape] for t in graph.tensors}
-
-
-def _ids(values: list[int]) -> str:
-    return ", ".join(map(str, values)) or "0"
-
-
-def _tensor_lines(graph: Graph, section: str) -> list[str]:
+def _param_lines(graph: Graph, section: str) -> list[str]:
     out = []
     for t in graph.tensors:
         if t.kind == "param":
             assert t.data is not None
             out.append(f'static const uint8_t k_param_{t.id}[] __attribute__((section("{section}"), '
                        f"aligned({PARAM_ALIGN}))) = {{\n  {_bytes_c(t.data)}\n}};")
-    shape_lines, shape_of = _shapes(graph)
-    where = _where(graph)
-    out += [*shape_lines, "static const utvm_aot_tensor_t k_tensors[] = {"]
-    for t in graph.tensors:
-        place, at = where[t.id]
+    return out
+
+
+def _io_lines(graph: Graph) -> tuple[list[str], list[str]]:
+    """The inputs' and outputs' shapes (arrays) and their utvm_aot_io_t rows."""
+    shapes, rows = [], []
+    for i, tid in enumerate([*graph.inputs, *graph.outputs]):
+        t = graph.tensors[tid]
         code, bits, _ = _dtype_c(t.dtype).strip("{}").split(", ")  # one lane
-        out.append(f"  {{{shape_of[t.id]}, {at}, {code}, {bits}, {len(t.shape)}, {place}}},")
-    return [*out, "};"]
+        shapes.append(f"static const int64_t k_shape_{i}[] = {{{', '.join(map(str, t.shape)) or '0'}}};")
+        rows.append(f"  {{k_shape_{i}, {t.offset}u, {t.nbytes}u, {code}, {bits}, {len(t.shape)}}},")
+    return shapes, rows
 
 
-def _call_lines(graph: Graph) -> list[str]:
-    kernels = sorted({n.func for n in graph.nodes})
-    out = [f"int32_t {KERNEL_PREFIX}{k}(void*, void*, int32_t, void*);" for k in kernels]
-    out.append(f"static const uint16_t k_args[] = {{{_ids([a for n in graph.nodes for a in n.args])}}};")
-    out.append("static const utvm_aot_call_t k_calls[] = {")
-    at = 0
-    for n in graph.nodes:
-        out.append(f"  {{{KERNEL_PREFIX}{n.func}, {at}u, {len(n.args)}u}},")
-        at += len(n.args)
-    return [*out, "};"]
+def _call_lines(graph: Graph, arity: dict[str, int]) -> tuple[list[str], list[str]]:
+    """The kernels' prototypes, and one UTVM_AOT_CALL per node (its arguments' data in an array)."""
+    io: dict[int, int] = {}
+    for i, tid in enumerate([*graph.inputs, *graph.outputs]):
+        io.setdefault(tid, i)
+    protos = [f"int32_t {unpacked.PREFIX}{k}(void* args);" for k in sorted({n.func for n in graph.nodes})]
+    calls = []
+    for i, n in enumerate(graph.nodes):
+        if arity.get(n.func) != len(n.args):
+            raise ModelError(f"kernel {n.func} takes {arity.get(n.func, 0)} arguments; the graph passes "
+                             f"{len(n.args)}")
+        args = ", ".join(_pointer(graph, a, io) for a in n.args)
+        calls.append(f"  UTVM_AOT_CALL(clock, {i}, {unpacked.PREFIX}{n.func}((void*[]){{{args}}}));")
+    return protos, calls
 
 
-def to_c(graph: Graph, name: str = IMAGE_MODEL, section: str = DEFAULT_PARAM_SECTION,
-         rpc: bool = True) -> str:
-    """The AOT C source of a planned graph. `rpc`: also make it the image's function
-    `utvm_aot_image_run` (an image over RPC); a library leaves it out."""
+def to_c(graph: Graph, arity: dict[str, int] | None = None, name: str = IMAGE_MODEL,
+         section: str = DEFAULT_PARAM_SECTION, rpc: bool = True) -> str:
+    """The AOT C source of a planned graph whose kernels take `arity` tensors each (kernel -> count:
+    harness.models.compile.unpacked). `rpc`: also make it the image's function `utvm_aot_image_run`
+    (an image over RPC); a library leaves it out."""
     check(graph)
+    shapes, io = _io_lines(graph)
+    protos, calls = _call_lines(graph, arity or {})
     source = template.fill(
         "aot_model.c", name=name, num_calls=len(graph.nodes), num_inputs=len(graph.inputs),
-        num_outputs=len(graph.outputs), arena_bytes=graph.arena_bytes, inputs=_ids(graph.inputs),
-        outputs=_ids(graph.outputs), tables="\n".join([*_tensor_lines(graph, section), *_call_lines(graph)]))
+        num_outputs=len(graph.outputs), arena_bytes=graph.arena_bytes, io="\n".join(io),
+        tables="\n".join([*_param_lines(graph, section), *shapes, *protos]), calls="\n".join(calls))
     return source + IMAGE_ENTRY if rpc else source

@@ -33,6 +33,19 @@ class Compiled:
     relax_mod: Any  # the lowered module, for a reference run on the host CPU
     entry: str  # its entry function
     tuned: list[str] = field(default_factory=list)  # kernels scheduled by a tuning database's records
+    kernels: Any = None  # the scheduled kernels (an IRModule of PrimFuncs), as kernels_c was built
+    _unpacked: Any = field(default=None, repr=False)
+
+    def unpacked(self) -> Any:
+        """The same kernels with plain C signatures (harness.models.compile.unpacked), for the AOT
+        executor; built once, on first use."""
+        from harness.models.compile.unpacked import unpacked_c
+
+        if self._unpacked is None:
+            if self.kernels is None:
+                raise ModelError("this compiled model has no kernels module to unpack")
+            self._unpacked = unpacked_c(self.kernels)
+        return self._unpacked
 
 
 def load(source: str | Path | bytes | Any, entry: str | None = None) -> tuple[Any, str]:
@@ -110,7 +123,7 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
         source_c = tvm.build(kernels, target="c").inspect_source()
     except Exception as exc:
         raise ModelError(f"TVM could not emit C for the kernels: {last_line(exc)}") from None
-    return Compiled(graph, with_blocked_header(with_header(source_c)), lowered, entry, tuned)
+    return Compiled(graph, with_blocked_header(with_header(source_c)), lowered, entry, tuned, kernels)
 
 
 def _output_scales(mod: Any, graph: Graph) -> None:

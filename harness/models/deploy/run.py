@@ -20,6 +20,7 @@ from harness.errors import ModelError, UtvmError
 from harness.models.compile import records
 from harness.models.compile.graph import Graph
 from harness.models.compile.model import Compiled, Scheduler, compile_model
+from harness.models.compile.unpacked import PREFIX as UNPACKED_PREFIX
 from harness.models.deploy import fit
 from harness.models.deploy import overhead as overheads
 from harness.models.deploy import reference as references
@@ -70,11 +71,12 @@ def build_model_image(compiled: Compiled, target: Target, out: Path,
                       executor: str = DEFAULT_EXECUTOR) -> Manifest:
     """The target's image with the model's kernels and graph, as the executor runs it (a graph table
     or AOT calls; sources in `out`, image in out/image)."""
-    ex = get_executor(executor)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "kernels.c").write_text(compiled.kernels_c)
-    (out / ex.source).write_text(ex.emit(compiled.graph))
-    return build(target, out / "image", [out / "kernels.c", out / ex.source])
+    sources = []
+    for name, text in get_executor(executor).sources(compiled).items():
+        (out / name).write_text(text)
+        sources.append(out / name)
+    return build(target, out / "image", sources)
 
 
 def compile_for(model: Path, target: Target, tuning: str | Path | None = None,
@@ -113,7 +115,9 @@ def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, r
         times = module.time_run(repeat=repeat)
         nodes = module.profile()
         stats = client.stats()
-        kernels = overheads.kernel_seconds(client, graph, xs) if overhead else None
+        kernels = overheads.kernel_seconds(client, graph, xs) if overhead and ex.packed_kernels else None
+    if overhead and kernels is None:  # an image without packed kernels: time them on the graph image's
+        kernels = _kernel_seconds(compiled, tgt, out / "kernels", xs)
     expected = ref.run(xs)
     report = {
         "model": str(model), "format": loaded.format, "target": target, "executor": executor,
@@ -123,7 +127,8 @@ def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, r
         **({"executor_overhead": overheads.overhead(statistics.median(times), kernels, _counter(tgt))}
            if kernels is not None else {}),
         "nodes": [{"kernel": k, "time_ms": round(t * 1e3, 6)} for k, t in nodes],
-        "code_size": {**code_size(manifest), "executor": _executor_bytes(manifest, executor)},
+        "code_size": {**code_size(manifest, sorted({n.func for n in graph.nodes})),
+                      "executor": _executor_bytes(manifest, executor)},
         "ram": {**_ram(graph, manifest, stats), "reference_arena_bytes": ref.arena_bytes},
         "reference": ref.describe(),
         "tuning": {"database": str(tuning), "kernels": compiled.tuned} if tuning is not None else None,
@@ -131,6 +136,13 @@ def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, r
                     zip(outputs, expected or [None] * len(outputs), graph.outputs, strict=True)],
     }
     return ModelRun(report, outputs)
+
+
+def _kernel_seconds(compiled: Compiled, target: Target, out: Path, xs: list[np.ndarray]) -> list[float]:
+    """Each kernel called directly through its packed entry, on the graph executor's image of the model
+    (the same kernels' code, with TVM's argument checks in front)."""
+    with Device(build_model_image(compiled, target, out, "graph"), workdir=out) as client:
+        return overheads.kernel_seconds(client, compiled.graph, xs)
 
 
 def _counts(target: Target, seconds: list[float]) -> dict[str, dict[str, int]]:
@@ -158,16 +170,18 @@ def _times(seconds: list[float]) -> dict[str, float]:
 
 
 def kernel_sizes(elf: str, names: list[str]) -> dict[str, int]:
-    """Bytes of code of each kernel (its __tvm_ffi_<name> function), from the ELF's symbols."""
+    """Bytes of code of each kernel (its __tvm_ffi_<name> function, or the AOT image's utvm_k_<name>),
+    from the ELF's symbols."""
     from elftools.elf.elffile import ELFFile
 
-    wanted = {f"__tvm_ffi_{n}": n for n in names}
+    wanted = {f"{prefix}{n}": n for n in names for prefix in ("__tvm_ffi_", UNPACKED_PREFIX)}
     with open(elf, "rb") as f:
         symtab = ELFFile(f).get_section_by_name(".symtab")
         return {wanted[s.name]: int(s["st_size"]) for s in symtab.iter_symbols() if s.name in wanted}
 
 
-def code_size(m: Manifest) -> dict[str, Any]:
+def code_size(m: Manifest, kernels: list[str] | None = None) -> dict[str, Any]:
+    """Flash split by component; `kernels`: the names to size (default: the image's functions)."""
     flash = m.footprint.get("flash", {})
     split = {"runtime": sum(flash.get(k, 0) for k in RUNTIME_COMPONENTS),
              "graph_executor": flash.get("graph executor", 0), "graph_table": flash.get("graph table", 0),
@@ -175,7 +189,7 @@ def code_size(m: Manifest) -> dict[str, Any]:
              "params": flash.get("params", 0)}
     return {"text": m.size["text"], "data": m.size["data"], "bss": m.size["bss"], **split,
             "other": max(sum(flash.values()) - sum(split.values()), 0),
-            "per_kernel": kernel_sizes(m.artifact, m.functions)}
+            "per_kernel": kernel_sizes(m.artifact, kernels if kernels is not None else m.functions)}
 
 
 def _ram(graph: Graph, m: Manifest, stats: dict[str, Any]) -> dict[str, Any]:
@@ -246,8 +260,9 @@ def _overhead_text(r: dict[str, Any]) -> list[str]:
         return []
     unit = next((k for k in ("instructions", "cycles") if k in r), "")
     count = f" ({o['overhead_count']} {unit})" if "overhead_count" in o else ""
+    where = "" if get_executor(r["executor"]).packed_kernels else " through their packed entries"
     return [f"  executor overhead per inference: {o['overhead_ms']:.4f} ms{count} (the run less its kernels "
-            f"called directly, {o['kernels_ms']:.4f} ms)"]
+            f"called directly{where}, {o['kernels_ms']:.4f} ms)"]
 
 
 def _count_text(r: dict[str, Any]) -> str:
