@@ -60,6 +60,13 @@ static inline uint32_t utvm_blk_ld32(const void* p) {
   return v;
 }
 
+/* The widened rows' buffer at a word boundary: scratch (two int16 more than the rows need) or one
+ * int16 past it, so the tiles' word loads of it are aligned (GCC may merge them into LDRD / LDM,
+ * which fault on unaligned addresses). */
+static inline int16_t* utvm_blk_aligned(int16_t* scratch) {
+  return scratch + (((uintptr_t)scratch & 2u) ? 1 : 0);
+}
+
 #if UTVM_BLK_SIMD
 static inline int32_t utvm_blk_even(uint32_t v) { return __sxtb16(utvm_blk_s32(v)); }
 static inline int32_t utvm_blk_odd(uint32_t v) { return __sxtb16(utvm_blk_s32((v >> 8) | (v << 24))); }
@@ -218,10 +225,30 @@ static inline int8_t utvm_blk_requant(const utvm_blk_rq_t* rq, int32_t acc, int3
   return (int8_t)(v > rq->act_max ? rq->act_max : v);
 }
 
+/* A layer's requantization as the SMLAD tiles' epilogue reads it (utvm/dsp_blocked_rq.h): the
+ * channel stride of mult and shift (1 per channel, 0 per tensor), the activation range in four bytes,
+ * and whether every channel takes the short path. */
+typedef struct {
+  const int32_t* mult;
+  const int8_t* shift;
+  int32_t step, out_zp, fast;
+  uint32_t lo4, hi4;
+} utvm_blk_frq_t;
+
+static inline utvm_blk_frq_t utvm_blk_frq(const utvm_blk_rq_t* rq, int32_t channels) {
+  utvm_blk_frq_t f = {rq->mult, rq->shift, rq->per_channel ? 1 : 0, rq->out_zp, 1,
+                      (uint32_t)(uint8_t)rq->act_min * 0x01010101u, (uint32_t)(uint8_t)rq->act_max * 0x01010101u};
+  for (int32_t c = 0; c < (f.step ? channels : 1); ++c) {
+    f.fast &= (uint32_t)(-(int32_t)rq->shift[c] - 1) < 23u && rq->mult[c] != INT32_MIN;
+  }
+  return f;
+}
+
 #ifdef __cplusplus
 }
 #endif
 #include "utvm/dsp_blocked_mve.h"
+#include "utvm/dsp_blocked_rq.h" /* the SMLAD path's epilogue */
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -229,7 +256,9 @@ extern "C" {
 /* Two pixel rows (a: utvm_blk_widen_pair_s8's pair) against every output channel (2 x 2 tiles),
  * requantized; an odd last channel through the portable pair loop. */
 static inline void utvm_blk_matmul_rows(const int16_t* a, const int8_t* w, int32_t k, const int32_t* bias,
-                                        int32_t channels, const utvm_blk_rq_t* rq, int8_t* out0, int8_t* out1) {
+                                        int32_t channels, const utvm_blk_rq_t* rq, const utvm_blk_frq_t* f,
+                                        int8_t* out0, int8_t* out1) {
+  (void)f; /* (the portable path's epilogue is utvm_blk_requant) */
   /* (Called out of line, e.g. through a volatile pointer, the tile's inner loop keeps its sums in
    * registers: 2.3 instead of 3.1 instructions per MAC in blocked_bench.c; but in the models, where the
    * shapes are constants GCC propagates into the inlined tile, inlining wins: kws01 7.59 M against 8.20 M.) */
@@ -237,8 +266,12 @@ static inline void utvm_blk_matmul_rows(const int16_t* a, const int8_t* w, int32
   for (; c + 2 <= channels; c += 2) {
     int32_t acc[4] = {bias[c], bias[c + 1], bias[c], bias[c + 1]};
     utvm_blk_mac_2x2(a, w + c * k, w + (c + 1) * k, k, acc);
+#if UTVM_BLK_SIMD
+    utvm_blk_rq_2x2(rq, f, c, acc, out0, out1);
+#else
     out0[c] = utvm_blk_requant(rq, acc[0], c), out0[c + 1] = utvm_blk_requant(rq, acc[1], c + 1);
     out1[c] = utvm_blk_requant(rq, acc[2], c), out1[c + 1] = utvm_blk_requant(rq, acc[3], c + 1);
+#endif
   }
   if (c < channels) {
     int32_t acc[4] = {bias[c], bias[c], bias[c], bias[c]};
@@ -249,19 +282,25 @@ static inline void utvm_blk_matmul_rows(const int16_t* a, const int8_t* w, int32
 
 /* One widened pixel row against every output channel (1 x 4 tiles), requantized. */
 static inline void utvm_blk_matmul_row(const int16_t* a, const int8_t* w, int32_t k, const int32_t* bias,
-                                       int32_t channels, const utvm_blk_rq_t* rq, int8_t* out) {
+                                       int32_t channels, const utvm_blk_rq_t* rq, const utvm_blk_frq_t* f,
+                                       int8_t* out) {
+  (void)f;
   int32_t c = 0;
   for (; c + 4 <= channels; c += 4) {
     int32_t acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
     utvm_blk_mac_1x4(a, w + c * k, k, acc);
+#if UTVM_BLK_SIMD
+    utvm_blk_rq_1x4(rq, f, c, acc, out);
+#else
     for (int32_t j = 0; j < 4; ++j) out[c + j] = utvm_blk_requant(rq, acc[j], c + j);
+#endif
   }
   for (; c < channels; ++c) out[c] = utvm_blk_requant(rq, utvm_blk_mac_1x1(a, w + c * k, k, bias[c]), c);
 }
 
 /* A 1x1 convolution (stride 1, no padding) or fully-connected layer: in [pixels, k] int8, w
  * [channels, k] int8, bias [channels] int32 (input offset folded in), out [pixels, channels] int8.
- * scratch: 2 * k int16 (the two widened pixel rows). */
+ * scratch: 2 * k + 2 int16 (the two widened pixel rows, at a word boundary). */
 static inline void utvm_blk_matmul_s8(const int8_t* in, int32_t pixels, int32_t k, const int8_t* w,
                                       int32_t channels, const int32_t* bias, const utvm_blk_rq_t* rq,
                                       int16_t* scratch, int8_t* out) {
@@ -274,13 +313,15 @@ static inline void utvm_blk_matmul_s8(const int8_t* in, int32_t pixels, int32_t 
   }
   if (p < pixels) utvm_blk_mve_row(in + p * k, w, k, bias, channels, rq, out + p * channels);
 #else
+  const utvm_blk_frq_t f = utvm_blk_frq(rq, channels);
+  scratch = utvm_blk_aligned(scratch);
   for (; p + 2 <= pixels; p += 2) {
     utvm_blk_widen_pair_s8(in + p * k, in + (p + 1) * k, k, scratch);
-    utvm_blk_matmul_rows(scratch, w, k, bias, channels, rq, out + p * channels, out + (p + 1) * channels);
+    utvm_blk_matmul_rows(scratch, w, k, bias, channels, rq, &f, out + p * channels, out + (p + 1) * channels);
   }
   if (p < pixels) {
     utvm_blk_widen_s8(in + p * k, k, scratch);
-    utvm_blk_matmul_row(scratch, w, k, bias, channels, rq, out + p * channels);
+    utvm_blk_matmul_row(scratch, w, k, bias, channels, rq, &f, out + p * channels);
   }
 #endif
 }

@@ -50,7 +50,7 @@ static inline void utvm_blk_gather(const int8_t* in, const utvm_blk_conv_shape_t
 }
 
 /* A convolution: in [in_h, in_w, in_c], w [channels, k_h, k_w, in_c], out [out_h, out_w, channels];
- * patch: 2 * K int8 and scratch: 2 * K int16 (K = k_h * k_w * in_c). */
+ * patch: 2 * K int8 and scratch: 2 * K + 2 int16 (K = k_h * k_w * in_c). */
 static inline void utvm_blk_conv_s8(const int8_t* in, const int8_t* w, const int32_t* bias,
                                     const utvm_blk_conv_shape_t* s, int32_t channels, const utvm_blk_rq_t* rq,
                                     int8_t* patch, int16_t* scratch, int8_t* out) {
@@ -68,22 +68,24 @@ static inline void utvm_blk_conv_s8(const int8_t* in, const int8_t* w, const int
     utvm_blk_mve_row(patch, w, k, bias, channels, rq, out + p * channels);
   }
 #else
+  const utvm_blk_frq_t f = utvm_blk_frq(rq, channels);
+  scratch = utvm_blk_aligned(scratch);
   for (; p + 2 <= pixels; p += 2) {
     utvm_blk_gather(in, s, p, patch);
     utvm_blk_gather(in, s, p + 1, patch + k);
     utvm_blk_widen_pair_s8(patch, patch + k, k, scratch);
-    utvm_blk_matmul_rows(scratch, w, k, bias, channels, rq, out + p * channels, out + (p + 1) * channels);
+    utvm_blk_matmul_rows(scratch, w, k, bias, channels, rq, &f, out + p * channels, out + (p + 1) * channels);
   }
   if (p < pixels) {
     utvm_blk_gather(in, s, p, patch);
     utvm_blk_widen_s8(patch, k, scratch);
-    utvm_blk_matmul_row(scratch, w, k, bias, channels, rq, out + p * channels);
+    utvm_blk_matmul_row(scratch, w, k, bias, channels, rq, &f, out + p * channels);
   }
 #endif
 }
 
 /* A 1x1 convolution or fully-connected layer (utvm_blk_matmul_s8); per_channel 0: mult[0], shift[0]
- * for every channel. scratch: 2 * k int16. */
+ * for every channel. scratch: 2 * k + 2 int16. */
 static inline int32_t utvm_blk_matmul_call(const int8_t* in, const int8_t* w, const int32_t* bias,
                                            const int32_t* mult, const int8_t* shift, int16_t* scratch,
                                            int8_t* out, int32_t pixels, int32_t k, int32_t channels,
