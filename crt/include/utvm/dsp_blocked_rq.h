@@ -1,20 +1,21 @@
 /*
  * The fused requantization of utvm/dsp_blocked.h's tiles on cores with the DSP extension (header-only;
- * included by utvm/dsp_blocked.h when UTVM_BLK_SIMD): four accumulators of two channels (2 x 2 tile)
- * or four channels (1 x 4 tile) to int8, same bits as utvm_blk_requant, in about half its
- * instructions.
+ * included by utvm/dsp_blocked.h): four accumulators of two channels (2 x 2 tile) or four channels
+ * (1 x 4 tile) to int8, same bits as utvm_blk_requant, in about a third of its instructions.
  *
- * A layer whose channels all have a right shift e of 1..23 (shift -1..-23: every TFLite scale below
- * 1/2 down to 2^-23) and multipliers other than INT32_MIN (utvm_blk_frq_t.fast, checked once per
- * layer) takes the short path:
- *   x = (acc * m + 2^30) >> 31                  SaturatingRoundingDoublingHighMul (no saturation
- *                                               without INT32_MIN: one SMLAL, a shift, an OR);
- *   q = QADD(x, 2^(e-1) - [x < 0]) >> e         RoundingDivideByPOT (halves away from zero). The sum
- *                                               saturates only for x > INT32_MAX - 2^(e-1), where the
- *                                               exact quotient and this one are both at least
- *                                               2^(31-e) - 1 >= 255 and clamp alike;
- *   SSAT(q + out_zp, 8), then act_min / act_max on the four packed bytes at once (SSUB8 and SEL).
- * Other layers (left shifts, shift 0, very small scales) go through utvm_blk_requant.
+ * A layer whose multipliers m all lie in [2^30, 2^31) (TFLite's Q31 multipliers) or are 0 (a dead
+ * channel), with right shifts e of 2..31 (shift -2..-31), takes the short path (utvm_blk_frq_t.fast,
+ * checked once per layer). TFLite's double rounding is
+ *   x = floor((acc * m + 2^30) / 2^31)                 SaturatingRoundingDoublingHighMul (no
+ *                                                      saturation without m = INT32_MIN),
+ *   q = floor((x + 2^(e-1) - [x < 0]) / 2^e)           RoundingDivideByPOT (halves away from zero),
+ * and floors of floors by powers of two nest, so q = floor(T / 2^(31+e)) with the 64-bit
+ *   T = acc * m + 2^30 + 2^(30+e) - 2^31 [x < 0],
+ * and x < 0 exactly when acc < 0 for such m (acc = -1 with m = 2^30 gives x = 0, and q = 0 either
+ * way; m = 0 gives q = 0 with any e >= 2, taken as 2). The constant's high word is 2^(e-2) - [acc < 0]
+ * and its low word 2^30 XOR 2^31 [acc < 0], so per output: ASR (the sign), ADD, EOR, one SMLAL,
+ * ASR by e - 1 of the high word; then SSAT(q + out_zp, 8), and act_min / act_max on the four packed
+ * bytes at once (SSUB8 and SEL). Other layers go through utvm_blk_requant.
  */
 #include "utvm/dsp_blocked.h" /* first: it includes this header where its types are defined */
 #ifndef UTVM_DSP_BLOCKED_RQ_H_
@@ -28,10 +29,22 @@
 extern "C" {
 #endif
 
-/* The short path up to the output offset: SSAT(q + out_zp, 8) as a byte (right: 1..23). */
-static inline uint32_t utvm_blk_rq_fast(int32_t acc, int32_t mult, int32_t right, int32_t out_zp) {
-  const int32_t x = (int32_t)(((int64_t)acc * mult + ((int64_t)1 << 30)) >> 31);
-  const int32_t q = __qadd(x, (1 << (right - 1)) + (x >> 31)) >> right;
+/* One channel's short-path constants: multiplier, 2^(e-2) and e - 1. */
+typedef struct {
+  int32_t mult, high, right;
+} utvm_blk_ch_t;
+
+static inline utvm_blk_ch_t utvm_blk_channel(const utvm_blk_frq_t* f, int32_t c) {
+  const int32_t i = c * f->step, m = f->mult[i], e = m == 0 ? 2 : -(int32_t)f->shift[i];
+  const utvm_blk_ch_t ch = {m, (int32_t)(1u << (e - 2)), e - 1};
+  return ch;
+}
+
+/* The short path up to the output offset: SSAT(q + out_zp, 8) as a byte. */
+static inline uint32_t utvm_blk_rq_fast(int32_t acc, const utvm_blk_ch_t* ch, int32_t out_zp) {
+  const int32_t sign = acc >> 31; /* arithmetic (GCC, Clang): 0 or -1 */
+  const uint64_t c = (uint64_t)(uint32_t)(ch->high + sign) << 32 | (0x40000000u ^ ((uint32_t)sign << 31));
+  const int32_t q = (int32_t)(((int64_t)acc * ch->mult + (int64_t)c) >> 32) >> ch->right;
   return (uint32_t)__ssat(q + out_zp, 8) & 0xFFu;
 }
 
@@ -49,10 +62,10 @@ static inline uint32_t utvm_blk_clamp4(uint32_t v, const utvm_blk_frq_t* f) {
 static inline void utvm_blk_rq_2x2(const utvm_blk_rq_t* rq, const utvm_blk_frq_t* f, int32_t c, const int32_t* acc,
                                    int8_t* o0, int8_t* o1) {
   if (f->fast) {
-    const int32_t i = c * f->step, j = (c + 1) * f->step, zp = f->out_zp;
-    const int32_t ma = f->mult[i], mb = f->mult[j], ea = -(int32_t)f->shift[i], eb = -(int32_t)f->shift[j];
-    uint32_t v = utvm_blk_rq_fast(acc[0], ma, ea, zp) | utvm_blk_rq_fast(acc[1], mb, eb, zp) << 8 |
-                 utvm_blk_rq_fast(acc[2], ma, ea, zp) << 16 | utvm_blk_rq_fast(acc[3], mb, eb, zp) << 24;
+    const utvm_blk_ch_t a = utvm_blk_channel(f, c), b = utvm_blk_channel(f, c + 1);
+    const int32_t zp = f->out_zp;
+    uint32_t v = utvm_blk_rq_fast(acc[0], &a, zp) | utvm_blk_rq_fast(acc[1], &b, zp) << 8 |
+                 utvm_blk_rq_fast(acc[2], &a, zp) << 16 | utvm_blk_rq_fast(acc[3], &b, zp) << 24;
     v = utvm_blk_clamp4(v, f);
     const uint16_t v0 = (uint16_t)v, v1 = (uint16_t)(v >> 16);
     memcpy(o0 + c, &v0, 2), memcpy(o1 + c, &v1, 2);
@@ -68,8 +81,8 @@ static inline void utvm_blk_rq_1x4(const utvm_blk_rq_t* rq, const utvm_blk_frq_t
   if (f->fast) {
     uint32_t v = 0;
     for (int32_t j = 0; j < 4; ++j) {
-      const int32_t i = (c + j) * f->step;
-      v |= utvm_blk_rq_fast(acc[j], f->mult[i], -(int32_t)f->shift[i], f->out_zp) << (8 * j);
+      const utvm_blk_ch_t ch = utvm_blk_channel(f, c + j);
+      v |= utvm_blk_rq_fast(acc[j], &ch, f->out_zp) << (8 * j);
     }
     v = utvm_blk_clamp4(v, f);
     memcpy(o + c, &v, 4);

@@ -183,12 +183,12 @@ def _source(func: Any, entry: str, scalars: list[int]) -> str:
             body += ['    ms = T.alloc_buffer((1,), "int32")', f"    ms[0] = {m}",
                      '    sh = T.alloc_buffer((1,), "int8")', f"    sh[0] = T.int8({s})"]
             data = [*data[:3], "ms.data", "sh.data", data[3]]
-        body.append(f'    scratch = T.alloc_buffer(({2 * shape[1] + 2},), "int16")')  # + 2: word-aligned rows
+        body.append(f'    scratch = T.alloc_buffer(({2 * shape[1]},), "int16")')
         args = [*data[:5], "scratch.data", data[5], *map(str, shape)]
     elif entry == CONV:
         k = scalars[2] * scalars[4] * scalars[5]
         body += [f'    patch = T.alloc_buffer(({2 * k},), "int8")',
-                 f'    scratch = T.alloc_buffer(({2 * k + 2},), "int16")']
+                 f'    scratch = T.alloc_buffer(({2 * k},), "int16")']
         args = [*data[:5], "patch.data", "scratch.data", data[5], *map(str, scalars)]
     else:  # the zero-point row: one byte per channel
         body.append(f'    zp_row = T.alloc_buffer(({scalars[2]},), "int8")')
