@@ -215,13 +215,14 @@ static inline int8_t utvm_blk_requant(const utvm_blk_rq_t* rq, int32_t acc, int3
 typedef struct {
   const int32_t* mult;
   const int8_t* shift;
-  int32_t step, out_zp, fast;
+  int32_t step, out_zp, fast, full; /* full: the activation range is all of int8 (no clamp after SSAT) */
   uint32_t lo4, hi4;
 } utvm_blk_frq_t;
 
 static inline utvm_blk_frq_t utvm_blk_frq(const utvm_blk_rq_t* rq, int32_t channels) {
   utvm_blk_frq_t f = {rq->mult, rq->shift, rq->per_channel ? 1 : 0, rq->out_zp, 1,
-                      (uint32_t)(uint8_t)rq->act_min * 0x01010101u, (uint32_t)(uint8_t)rq->act_max * 0x01010101u};
+                      rq->act_min == -128 && rq->act_max == 127, (uint32_t)(uint8_t)rq->act_min * 0x01010101u,
+                      (uint32_t)(uint8_t)rq->act_max * 0x01010101u};
   for (int32_t c = 0; c < (f.step ? channels : 1); ++c) { /* utvm/dsp_blocked_rq.h's short path */
     f.fast &= rq->mult[c] == 0 || (rq->mult[c] >= (1 << 30) && rq->shift[c] <= -2);
   }
