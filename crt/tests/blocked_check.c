@@ -57,6 +57,8 @@ static utvm_blk_rq_t make_rq(int32_t channels, int pattern) {
     bias[c] = pattern == 3 ? (c % 2 ? INT32_MAX - rnd_in(0, 1000) : INT32_MIN + rnd_in(0, 1000)) : rnd_in(-40000, 40000);
     mult[c] = (int32_t)(0x40000000u | (rnd() & 0x3FFFFFFFu));
     shift[c] = (int8_t)rnd_in(-12, 1);
+    if (pattern == 2) shift[c] = (int8_t)rnd_in(-31, -2); /* small scales, down to 2^-31 */
+    if (pattern == 2 && rnd() % 6 == 0) mult[c] = 0;     /* dead channels */
   }
   utvm_blk_rq_t rq = {mult, shift, (int32_t)(rnd() % 4 != 0), rnd_in(-128, 127), -128, 127};
   if (rnd() % 3 == 0) rq.act_min = rnd_in(-128, 0), rq.act_max = rnd_in(0, 127);
@@ -68,11 +70,9 @@ static int8_t ref_out(const utvm_blk_rq_t* rq, int64_t sum, int32_t c) {
   return utvm_requant_s8(wrap(sum), rq->mult[i], rq->shift[i], rq->out_zp, rq->act_min, rq->act_max);
 }
 
-static void check_matmul(int pattern) {
-  int32_t pixels = rnd_in(1, 9), k = rnd_in(1, 80), channels = rnd_in(1, 40);
-  if (rnd() % 8 == 0) k = rnd_in(200, 512), pixels = rnd_in(1, 3);
+static void check_matmul_shape(int32_t pixels, int32_t k, int32_t channels, int in_fill, int w_fill, int pattern) {
   if (pixels * k > MAXB || channels * k > MAXB || pixels * channels > MAXB) return;
-  fill(in, pixels * k, pattern % 3), fill(w, channels * k, (pattern + 1) % 3);
+  fill(in, pixels * k, in_fill), fill(w, channels * k, w_fill);
   utvm_blk_rq_t rq = make_rq(channels, pattern);
   utvm_blk_matmul_s8(in, pixels, k, w, channels, bias, &rq, scratch, out);
   blocked_twin_matmul(in, pixels, k, w, channels, bias, &rq, scratch, twin);
@@ -84,6 +84,18 @@ static void check_matmul(int pattern) {
       expect(twin[p * channels + c], out[p * channels + c], "matmul twin", k, p * 1000 + c);
     }
   }
+}
+
+static void check_matmul(int pattern) {
+  int32_t pixels = rnd_in(1, 9), k = rnd_in(1, 80), channels = rnd_in(1, 40);
+  if (rnd() % 8 == 0) k = rnd_in(200, 512), pixels = rnd_in(1, 3);
+  check_matmul_shape(pixels, k, channels, pattern % 3, (pattern + 1) % 3, pattern);
+}
+
+/* The largest sums (every input and weight -128) around 512, where the SMLAD 2x2 tile's sums scaled
+ * by 256 (utvm/dsp_blocked_smlad.h) give way to unscaled ones. */
+static void check_matmul_extremes(void) {
+  for (int32_t k = 504; k <= 519; ++k) check_matmul_shape(2, k, 3, 1, 1, (int)k % 4);
 }
 
 static void check_dw(int pattern, int three) {
@@ -178,6 +190,7 @@ static void check_requant(void) {
 
 int main(void) {
   check_requant();
+  check_matmul_extremes();
   for (int round = 0; round < 400; ++round) {
     check_matmul(round % 4);
     check_dw(round % 4, 0);

@@ -6,10 +6,12 @@
  * Matrix product (utvm_blk_matmul_s8): out[p, c] = requant(bias[c] + sum_k in[p, k] * w[c, k]) for
  * pixels p (rows of `in`, K int8 each) and output channels c (rows of `w`, OHWI with 1x1 taps or a
  * fully-connected [units, K]). Two pixel rows are widened to int16 once (utvm_blk_widen_s8: each
- * group of four bytes b0 b1 b2 b3 stored as b0 b2 b1 b3, the order SXTB16 and SXTB16 ROR #8 give),
- * then tiles of 2 output channels x 2 pixels run four accumulators started from the bias: per four
- * k, four word loads of the widened inputs, two of weights, four SXTB16, eight SMLAD (16 MACs). The
- * weights stay in their file order: the widened inputs are what is reordered, so no PKHBT.
+ * group of four bytes b0 b1 b2 b3 stored as b0 b2 b1 b3, the order SXTB16 and SXTB16 ROR #8 give;
+ * on the SMLAD path 256 b0, 256 b2, b1, b3: utvm/dsp_blocked_smlad.h), then tiles of 2 output
+ * channels x 2 pixels run four accumulators started from the bias: per four k, four word loads of
+ * the widened inputs, two of weights, two SXTB16 and two AND, eight SMLAD (16 MACs). The weights
+ * stay in their file order: the widened inputs are what is reordered, so no PKHBT. One pixel (fully
+ * connected layers) runs tiles of 1 x 4. Requantization on the SMLAD path: utvm/dsp_blocked_rq.h.
  *
  * Depthwise (utvm_blk_dw_s8, utvm_blk_dw3x3_s8; utvm/dsp_blocked_dw.h): NHWC, depth multiplier 1,
  * any stride, dilation and padding; four channels per pass (SXTB16, SMLABB/SMLATT), taps outside
@@ -64,17 +66,21 @@ static inline uint32_t utvm_blk_ld32(const void* p) {
 static inline int32_t utvm_blk_even(uint32_t v) { return __sxtb16(utvm_blk_s32(v)); }
 static inline int32_t utvm_blk_odd(uint32_t v) { return __sxtb16(utvm_blk_s32((v >> 8) | (v << 24))); }
 #endif
+#ifdef __cplusplus
+}
+#endif
+#include "utvm/dsp_blocked_smlad.h" /* the SMLAD inner loops */
+#ifdef __cplusplus
+extern "C" {
+#endif
 
-/* src[0..n) widened to int16 in dst, each full group of four in SXTB16 order (b0 b2 b1 b3), the
- * last n % 4 in order. */
+/* src[0..n) widened to int16 in dst, each full group of four in SXTB16 order (b0 b2 b1 b3; on the
+ * SMLAD path scaled: utvm_blk_widen4), the last n % 4 in order. */
 static inline void utvm_blk_widen_s8(const int8_t* src, int32_t n, int16_t* dst) {
   int32_t i = 0;
   for (; i + 4 <= n; i += 4) {
 #if UTVM_BLK_SIMD
-    uint32_t v = utvm_blk_ld32(src + i);
-    int32_t e = utvm_blk_even(v), o = utvm_blk_odd(v);
-    memcpy(dst + i, &e, sizeof e);
-    memcpy(dst + i + 2, &o, sizeof o);
+    utvm_blk_widen4(src + i, dst + i);
 #else
     dst[i] = src[i], dst[i + 1] = src[i + 2], dst[i + 2] = src[i + 1], dst[i + 3] = src[i + 3];
 #endif
@@ -91,16 +97,25 @@ static inline uint32_t utvm_blk_dot4(const int16_t* a, const int8_t* w) {
          utvm_blk_mul(a[3], w[3]);
 }
 
-/* Two rows src0, src1 widened and interleaved in dst (2 * n int16), one pointer for the 2x2 tile: per
- * full group of four, row 0's four then row 1's four, each in SXTB16 order; then the last n % 4
- * pairs (row 0, row 1) in order. */
-static inline void utvm_blk_widen_pair_s8(const int8_t* src0, const int8_t* src1, int32_t n, int16_t* dst) {
+/* n (a multiple of 4 when n < k) bytes of two rows of length k widened and interleaved in dst as
+ * utvm_blk_widen_pair_s8 lays out the whole rows (the scaling is the rows' length's). */
+static inline void utvm_blk_widen_pair_part(const int8_t* src0, const int8_t* src1, int32_t n, int16_t* dst) {
   int32_t i = 0;
   for (; i + 4 <= n; i += 4, dst += 8) {
-    utvm_blk_widen_s8(src0 + i, 4, dst);
-    utvm_blk_widen_s8(src1 + i, 4, dst + 4);
+#if UTVM_BLK_SIMD
+    utvm_blk_widen4(src0 + i, dst), utvm_blk_widen4(src1 + i, dst + 4);
+#else
+    utvm_blk_widen_s8(src0 + i, 4, dst), utvm_blk_widen_s8(src1 + i, 4, dst + 4);
+#endif
   }
   for (; i < n; ++i, dst += 2) dst[0] = src0[i], dst[1] = src1[i];
+}
+
+/* Two rows src0, src1 widened and interleaved in dst (2 * n int16), one pointer for the 2x2 tile: per
+ * full group of four, row 0's four then row 1's four, each as utvm_blk_widen_s8 has it; then the
+ * last n % 4 pairs (row 0, row 1) in order. */
+static inline void utvm_blk_widen_pair_s8(const int8_t* src0, const int8_t* src1, int32_t n, int16_t* dst) {
+  utvm_blk_widen_pair_part(src0, src1, n, dst);
 }
 
 /* The 2x2 tile: acc[2 * p + c] += sum_k a_p[k] * w_c[k], a the pair of widened pixel rows of
@@ -110,20 +125,9 @@ static inline void utvm_blk_mac_2x2(const int16_t* a, const int8_t* w0, const in
                                     int32_t* acc) {
   int32_t i = 0;
 #if UTVM_BLK_SIMD
-  int32_t s00 = acc[0], s01 = acc[1], s10 = acc[2], s11 = acc[3];
-  for (; i + 4 <= k; i += 4, a += 8) {
-    int32_t ae = utvm_blk_s32(utvm_blk_ld32(a)), ao = utvm_blk_s32(utvm_blk_ld32(a + 2));
-    int32_t be = utvm_blk_s32(utvm_blk_ld32(a + 4)), bo = utvm_blk_s32(utvm_blk_ld32(a + 6));
-    uint32_t v = utvm_blk_ld32(w0 + i);
-    int32_t we = utvm_blk_even(v), wo = utvm_blk_odd(v);
-    s00 = __smlad(ao, wo, __smlad(ae, we, s00));
-    s10 = __smlad(bo, wo, __smlad(be, we, s10));
-    v = utvm_blk_ld32(w1 + i);
-    we = utvm_blk_even(v), wo = utvm_blk_odd(v);
-    s01 = __smlad(ao, wo, __smlad(ae, we, s01));
-    s11 = __smlad(bo, wo, __smlad(be, we, s11));
-  }
-  uint32_t u00 = (uint32_t)s00, u01 = (uint32_t)s01, u10 = (uint32_t)s10, u11 = (uint32_t)s11;
+  utvm_blk_smlad_2x2(a, w0, w1, k, acc); /* utvm/dsp_blocked_smlad.h */
+  i = k & ~3, a += 2 * i;
+  uint32_t u00 = (uint32_t)acc[0], u01 = (uint32_t)acc[1], u10 = (uint32_t)acc[2], u11 = (uint32_t)acc[3];
 #else
   uint32_t u00 = (uint32_t)acc[0], u01 = (uint32_t)acc[1], u10 = (uint32_t)acc[2], u11 = (uint32_t)acc[3];
   for (; i + 4 <= k; i += 4, a += 8) {
@@ -143,19 +147,9 @@ static inline void utvm_blk_mac_1x4(const int16_t* a, const int8_t* w, int32_t k
   const int8_t *w0 = w, *w1 = w + k, *w2 = w1 + k, *w3 = w2 + k;
   int32_t i = 0;
 #if UTVM_BLK_SIMD
-  int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
-  for (; i + 4 <= k; i += 4) {
-    int32_t xe = utvm_blk_s32(utvm_blk_ld32(a + i)), xo = utvm_blk_s32(utvm_blk_ld32(a + i + 2));
-    uint32_t v = utvm_blk_ld32(w0 + i);
-    s0 = __smlad(xo, utvm_blk_odd(v), __smlad(xe, utvm_blk_even(v), s0));
-    v = utvm_blk_ld32(w1 + i);
-    s1 = __smlad(xo, utvm_blk_odd(v), __smlad(xe, utvm_blk_even(v), s1));
-    v = utvm_blk_ld32(w2 + i);
-    s2 = __smlad(xo, utvm_blk_odd(v), __smlad(xe, utvm_blk_even(v), s2));
-    v = utvm_blk_ld32(w3 + i);
-    s3 = __smlad(xo, utvm_blk_odd(v), __smlad(xe, utvm_blk_even(v), s3));
-  }
-  uint32_t u0 = (uint32_t)s0, u1 = (uint32_t)s1, u2 = (uint32_t)s2, u3 = (uint32_t)s3;
+  utvm_blk_smlad_1x4(a, w, k, acc); /* utvm/dsp_blocked_smlad.h */
+  i = k & ~3;
+  uint32_t u0 = (uint32_t)acc[0], u1 = (uint32_t)acc[1], u2 = (uint32_t)acc[2], u3 = (uint32_t)acc[3];
 #else
   uint32_t u0 = (uint32_t)acc[0], u1 = (uint32_t)acc[1], u2 = (uint32_t)acc[2], u3 = (uint32_t)acc[3];
   for (; i + 4 <= k; i += 4) {
@@ -174,11 +168,8 @@ static inline void utvm_blk_mac_1x4(const int16_t* a, const int8_t* w, int32_t k
 static inline int32_t utvm_blk_mac_1x1(const int16_t* a, const int8_t* w, int32_t k, int32_t acc) {
   int32_t i = 0;
 #if UTVM_BLK_SIMD
-  for (; i + 4 <= k; i += 4) {
-    uint32_t v = utvm_blk_ld32(w + i);
-    acc = __smlad(utvm_blk_s32(utvm_blk_ld32(a + i)), utvm_blk_even(v), acc);
-    acc = __smlad(utvm_blk_s32(utvm_blk_ld32(a + i + 2)), utvm_blk_odd(v), acc);
-  }
+  acc = utvm_blk_smlad_1x1(a, w, k, acc);
+  i = k & ~3;
   uint32_t u = (uint32_t)acc;
 #else
   uint32_t u = (uint32_t)acc;
@@ -218,10 +209,31 @@ static inline int8_t utvm_blk_requant(const utvm_blk_rq_t* rq, int32_t acc, int3
   return (int8_t)(v > rq->act_max ? rq->act_max : v);
 }
 
+/* A layer's requantization as the SMLAD tiles' epilogue reads it (utvm/dsp_blocked_rq.h): the
+ * channel stride of mult and shift (1 per channel, 0 per tensor), the activation range in four bytes,
+ * and whether every channel takes the short path. */
+typedef struct {
+  const int32_t* mult;
+  const int8_t* shift;
+  int32_t step, out_zp, fast, full; /* full: the activation range is all of int8 (no clamp after SSAT) */
+  uint32_t lo4, hi4;
+} utvm_blk_frq_t;
+
+static inline utvm_blk_frq_t utvm_blk_frq(const utvm_blk_rq_t* rq, int32_t channels) {
+  utvm_blk_frq_t f = {rq->mult, rq->shift, rq->per_channel ? 1 : 0, rq->out_zp, 1,
+                      rq->act_min == -128 && rq->act_max == 127, (uint32_t)(uint8_t)rq->act_min * 0x01010101u,
+                      (uint32_t)(uint8_t)rq->act_max * 0x01010101u};
+  for (int32_t c = 0; c < (f.step ? channels : 1); ++c) { /* utvm/dsp_blocked_rq.h's short path */
+    f.fast &= rq->mult[c] == 0 || (rq->mult[c] >= (1 << 30) && rq->shift[c] <= -2);
+  }
+  return f;
+}
+
 #ifdef __cplusplus
 }
 #endif
 #include "utvm/dsp_blocked_mve.h"
+#include "utvm/dsp_blocked_rq.h" /* the SMLAD path's epilogue */
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -229,7 +241,9 @@ extern "C" {
 /* Two pixel rows (a: utvm_blk_widen_pair_s8's pair) against every output channel (2 x 2 tiles),
  * requantized; an odd last channel through the portable pair loop. */
 static inline void utvm_blk_matmul_rows(const int16_t* a, const int8_t* w, int32_t k, const int32_t* bias,
-                                        int32_t channels, const utvm_blk_rq_t* rq, int8_t* out0, int8_t* out1) {
+                                        int32_t channels, const utvm_blk_rq_t* rq, const utvm_blk_frq_t* f,
+                                        int8_t* out0, int8_t* out1) {
+  (void)f; /* (the portable path's epilogue is utvm_blk_requant) */
   /* (Called out of line, e.g. through a volatile pointer, the tile's inner loop keeps its sums in
    * registers: 2.3 instead of 3.1 instructions per MAC in blocked_bench.c; but in the models, where the
    * shapes are constants GCC propagates into the inlined tile, inlining wins: kws01 7.59 M against 8.20 M.) */
@@ -237,8 +251,12 @@ static inline void utvm_blk_matmul_rows(const int16_t* a, const int8_t* w, int32
   for (; c + 2 <= channels; c += 2) {
     int32_t acc[4] = {bias[c], bias[c + 1], bias[c], bias[c + 1]};
     utvm_blk_mac_2x2(a, w + c * k, w + (c + 1) * k, k, acc);
+#if UTVM_BLK_SIMD
+    utvm_blk_rq_2x2(rq, f, c, acc, out0, out1);
+#else
     out0[c] = utvm_blk_requant(rq, acc[0], c), out0[c + 1] = utvm_blk_requant(rq, acc[1], c + 1);
     out1[c] = utvm_blk_requant(rq, acc[2], c), out1[c + 1] = utvm_blk_requant(rq, acc[3], c + 1);
+#endif
   }
   if (c < channels) {
     int32_t acc[4] = {bias[c], bias[c], bias[c], bias[c]};
@@ -249,12 +267,18 @@ static inline void utvm_blk_matmul_rows(const int16_t* a, const int8_t* w, int32
 
 /* One widened pixel row against every output channel (1 x 4 tiles), requantized. */
 static inline void utvm_blk_matmul_row(const int16_t* a, const int8_t* w, int32_t k, const int32_t* bias,
-                                       int32_t channels, const utvm_blk_rq_t* rq, int8_t* out) {
+                                       int32_t channels, const utvm_blk_rq_t* rq, const utvm_blk_frq_t* f,
+                                       int8_t* out) {
+  (void)f;
   int32_t c = 0;
   for (; c + 4 <= channels; c += 4) {
     int32_t acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
     utvm_blk_mac_1x4(a, w + c * k, k, acc);
+#if UTVM_BLK_SIMD
+    utvm_blk_rq_1x4(rq, f, c, acc, out);
+#else
     for (int32_t j = 0; j < 4; ++j) out[c + j] = utvm_blk_requant(rq, acc[j], c + j);
+#endif
   }
   for (; c < channels; ++c) out[c] = utvm_blk_requant(rq, utvm_blk_mac_1x1(a, w + c * k, k, bias[c]), c);
 }
@@ -274,13 +298,14 @@ static inline void utvm_blk_matmul_s8(const int8_t* in, int32_t pixels, int32_t 
   }
   if (p < pixels) utvm_blk_mve_row(in + p * k, w, k, bias, channels, rq, out + p * channels);
 #else
+  const utvm_blk_frq_t f = utvm_blk_frq(rq, channels);
   for (; p + 2 <= pixels; p += 2) {
     utvm_blk_widen_pair_s8(in + p * k, in + (p + 1) * k, k, scratch);
-    utvm_blk_matmul_rows(scratch, w, k, bias, channels, rq, out + p * channels, out + (p + 1) * channels);
+    utvm_blk_matmul_rows(scratch, w, k, bias, channels, rq, &f, out + p * channels, out + (p + 1) * channels);
   }
   if (p < pixels) {
     utvm_blk_widen_s8(in + p * k, k, scratch);
-    utvm_blk_matmul_row(scratch, w, k, bias, channels, rq, out + p * channels);
+    utvm_blk_matmul_row(scratch, w, k, bias, channels, rq, &f, out + p * channels);
   }
 #endif
 }

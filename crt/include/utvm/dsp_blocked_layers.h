@@ -6,7 +6,8 @@
  * General CONV_2D without im2col of the whole input: two output pixels' windows are gathered (int8,
  * the input zero point where the window leaves the input; OHWI order, the weights' row order) and
  * widened to int16 once, then the 2 channels x 2 pixels tiles of utvm_blk_matmul_rows run over them,
- * as CMSIS-NN's convolution does.
+ * as CMSIS-NN's convolution does. With input channels a multiple of 4, each tap's channels are
+ * widened straight from the input (no gathered copy; ic01's 3x3 layers).
  */
 #ifndef UTVM_DSP_BLOCKED_LAYERS_H_
 #define UTVM_DSP_BLOCKED_LAYERS_H_
@@ -49,6 +50,44 @@ static inline void utvm_blk_gather(const int8_t* in, const utvm_blk_conv_shape_t
   }
 }
 
+/* Output pixel p's window row ty: the input row's start (NULL where the row leaves the input) and its
+ * first column. */
+static inline const int8_t* utvm_blk_window_row(const int8_t* in, const utvm_blk_conv_shape_t* s, int32_t p,
+                                               int32_t ty, int32_t* ix0) {
+  const int32_t iy = (p / s->out_w) * s->stride_h - s->pad_top + ty * s->dil_h;
+  *ix0 = (p % s->out_w) * s->stride_w - s->pad_left;
+  return iy < 0 || iy >= s->in_h ? NULL : in + iy * s->in_w * s->in_c;
+}
+
+/* Tap tx of a window row (utvm_blk_window_row): in_c input bytes, or zp's in_c bytes of the input
+ * zero point where it leaves the input. */
+static inline const int8_t* utvm_blk_tap(const int8_t* row, const utvm_blk_conv_shape_t* s, int32_t ix0,
+                                        int32_t tx, const int8_t* zp) {
+  const int32_t ix = ix0 + tx * s->dil_w;
+  return row == NULL || ix < 0 || ix >= s->in_w ? zp : row + ix * s->in_c;
+}
+
+/* Output pixels p and p + 1's windows widened straight from the input into dst (utvm_blk_widen_pair_s8's
+ * layout of their gathered windows), in_c a multiple of 4, so no gathered copy: a window row inside
+ * the input at once, others tap by tap. zp: in_c bytes of the input zero point. */
+static inline void utvm_blk_gather_widen_pair(const int8_t* in, const utvm_blk_conv_shape_t* s, int32_t p,
+                                              const int8_t* zp, int16_t* dst) {
+  const int32_t C = s->in_c, row = s->k_w * C;
+  for (int32_t ty = 0; ty < s->k_h; ++ty, dst += 2 * row) {
+    int32_t x0, x1;
+    const int8_t *r0 = utvm_blk_window_row(in, s, p, ty, &x0), *r1 = utvm_blk_window_row(in, s, p + 1, ty, &x1);
+    if (r0 != NULL && r1 != NULL && s->dil_w == 1 && x0 >= 0 && x1 >= 0 && x0 + s->k_w <= s->in_w &&
+        x1 + s->k_w <= s->in_w) {
+      utvm_blk_widen_pair_part(r0 + x0 * C, r1 + x1 * C, row, dst);
+    } else {
+      for (int32_t tx = 0; tx < s->k_w; ++tx) {
+        utvm_blk_widen_pair_part(utvm_blk_tap(r0, s, x0, tx, zp), utvm_blk_tap(r1, s, x1, tx, zp), C,
+                                 dst + 2 * tx * C);
+      }
+    }
+  }
+}
+
 /* A convolution: in [in_h, in_w, in_c], w [channels, k_h, k_w, in_c], out [out_h, out_w, channels];
  * patch: 2 * K int8 and scratch: 2 * K int16 (K = k_h * k_w * in_c). */
 static inline void utvm_blk_conv_s8(const int8_t* in, const int8_t* w, const int32_t* bias,
@@ -68,16 +107,22 @@ static inline void utvm_blk_conv_s8(const int8_t* in, const int8_t* w, const int
     utvm_blk_mve_row(patch, w, k, bias, channels, rq, out + p * channels);
   }
 #else
+  const utvm_blk_frq_t f = utvm_blk_frq(rq, channels);
+  if (s->in_c % 4 == 0) memset(patch, s->in_zp, (size_t)s->in_c); /* the padding's bytes */
   for (; p + 2 <= pixels; p += 2) {
-    utvm_blk_gather(in, s, p, patch);
-    utvm_blk_gather(in, s, p + 1, patch + k);
-    utvm_blk_widen_pair_s8(patch, patch + k, k, scratch);
-    utvm_blk_matmul_rows(scratch, w, k, bias, channels, rq, out + p * channels, out + (p + 1) * channels);
+    if (s->in_c % 4 == 0) {
+      utvm_blk_gather_widen_pair(in, s, p, patch, scratch);
+    } else {
+      utvm_blk_gather(in, s, p, patch);
+      utvm_blk_gather(in, s, p + 1, patch + k);
+      utvm_blk_widen_pair_s8(patch, patch + k, k, scratch);
+    }
+    utvm_blk_matmul_rows(scratch, w, k, bias, channels, rq, &f, out + p * channels, out + (p + 1) * channels);
   }
   if (p < pixels) {
     utvm_blk_gather(in, s, p, patch);
     utvm_blk_widen_s8(patch, k, scratch);
-    utvm_blk_matmul_row(scratch, w, k, bias, channels, rq, out + p * channels);
+    utvm_blk_matmul_row(scratch, w, k, bias, channels, rq, &f, out + p * channels);
   }
 #endif
 }
