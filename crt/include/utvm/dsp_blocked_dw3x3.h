@@ -145,29 +145,40 @@ static inline void utvm_blk_dw3_fill(const int8_t* in, const utvm_blk_dw_shape_t
 
 #define UTVM_BLK_DW3_CHUNK 64 /* sums kept (on the stack) before they are requantized */
 
-/* n sums requantized into o[0], o[C], ... (outputs of one channel are C bytes apart). */
+/* One sum requantized in the fast form (see above). */
+static inline int8_t utvm_blk_dw3_rq1(int32_t a, int64_t round, int32_t mult, int32_t rsh, int32_t lo, int32_t hi) {
+  const int64_t r = round - (int64_t)((uint32_t)a & 0x80000000u) + (int64_t)a * mult;
+  int32_t v = (int32_t)(r >> 32) >> rsh; /* arithmetic shifts (GCC, Clang) */
+#if UTVM_BLK_SIMD
+  v = __ssat(v, 8);
+  if (lo > -128) v = v < lo ? lo : v;
+  if (hi < 127) v = v > hi ? hi : v;
+#else
+  v = v < lo ? lo : v;
+  v = v > hi ? hi : v;
+#endif
+  return (int8_t)v;
+}
+
+/* n sums requantized into o[0], o[C], ... (outputs of one channel are C bytes apart), two per pass;
+ * out of line, so that its constants get registers of their own. */
+__attribute__((noinline)) static void utvm_blk_dw3_fast(const int32_t* acc, int32_t n, int64_t round, int32_t mult,
+                                                        int32_t rsh, int32_t lo, int32_t hi, int8_t* o, int32_t C) {
+  const int32_t* end = acc + (n & ~1);
+  for (; acc != end; acc += 2, o += 2 * C) {
+    const int32_t a0 = acc[0], a1 = acc[1];
+    o[0] = utvm_blk_dw3_rq1(a0, round, mult, rsh, lo, hi), o[C] = utvm_blk_dw3_rq1(a1, round, mult, rsh, lo, hi);
+  }
+  if (n & 1) o[0] = utvm_blk_dw3_rq1(acc[0], round, mult, rsh, lo, hi);
+}
+
 static inline void utvm_blk_dw3_store(const int32_t* acc, int32_t n, const utvm_blk_dw_rq_t* q, int8_t* o,
                                       int32_t C) {
-  if (q->rsh < 0) {
-    for (int32_t i = 0; i < n; ++i, o += C) *o = utvm_blk_requant(q->rq, acc[i], q->c);
+  if (q->rsh >= 0) {
+    utvm_blk_dw3_fast(acc, n, q->round, q->mult, q->rsh, q->act_min, q->act_max, o, C);
     return;
   }
-  const int64_t round = q->round;
-  const int32_t mult = q->mult, rsh = q->rsh, lo = q->act_min, hi = q->act_max;
-  for (int32_t i = 0; i < n; ++i, o += C) {
-    const int32_t a = acc[i];
-    const int64_t r = round - (int64_t)((uint32_t)a & 0x80000000u) + (int64_t)a * mult;
-    int32_t v = (int32_t)(r >> 32) >> rsh; /* arithmetic shifts (GCC, Clang) */
-#if UTVM_BLK_SIMD
-    v = __ssat(v, 8);
-    if (lo > -128) v = v < lo ? lo : v;
-    if (hi < 127) v = v > hi ? hi : v;
-#else
-    v = v < lo ? lo : v;
-    v = v > hi ? hi : v;
-#endif
-    *o = (int8_t)v;
-  }
+  for (int32_t i = 0; i < n; ++i, o += C) *o = utvm_blk_requant(q->rq, acc[i], q->c);
 }
 
 /* n outputs of one row (the first reads row[0..]) into acc. */
