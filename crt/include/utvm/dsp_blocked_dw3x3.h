@@ -78,33 +78,26 @@ static inline utvm_blk_dw3_w_t utvm_blk_dw3_weights(const int8_t* w, int32_t C) 
 }
 
 #if UTVM_BLK_SIMD
-/* SXTB16 ROR #8 in one instruction (GCC writes a separate ROR for utvm_blk_odd). */
-static inline int32_t utvm_blk_dw_odd(uint32_t v) {
-  int32_t r;
-  __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-  return r;
-}
-
 /* Two neighbouring outputs at stride 1 (*a0, *a1 += their taps); p: the first tap of the top row. */
 static inline void utvm_blk_dw3_pair(const int8_t* p, int32_t PW, const utvm_blk_dw3_w_t* k, int32_t* a0,
                                      int32_t* a1) {
   uint32_t v = utvm_blk_ld32(p);
-  int32_t e = utvm_blk_even(v), o = utvm_blk_dw_odd(v);
+  int32_t e = utvm_blk_even(v), o = utvm_blk_odd(v);
   int32_t s0 = __smlabb(o, k->w1a, __smlad(e, k->wp[0], *a0)), s1 = __smlatb(e, k->w1a, __smlad(o, k->wp[0], *a1));
-  v = utvm_blk_ld32(p + PW), e = utvm_blk_even(v), o = utvm_blk_dw_odd(v);
+  v = utvm_blk_ld32(p + PW), e = utvm_blk_even(v), o = utvm_blk_odd(v);
   s0 = __smlabt(o, k->w1a, __smlad(e, k->wp[1], s0)), s1 = __smlatt(e, k->w1a, __smlad(o, k->wp[1], s1));
-  v = utvm_blk_ld32(p + 2 * PW), e = utvm_blk_even(v), o = utvm_blk_dw_odd(v);
+  v = utvm_blk_ld32(p + 2 * PW), e = utvm_blk_even(v), o = utvm_blk_odd(v);
   *a0 = __smlabb(o, k->w1b, __smlad(e, k->wp[2], s0)), *a1 = __smlatb(e, k->w1b, __smlad(o, k->wp[2], s1));
 }
 
 /* One output (any stride). */
 static inline int32_t utvm_blk_dw3_one(const int8_t* p, int32_t PW, const utvm_blk_dw3_w_t* k, int32_t acc) {
   uint32_t v = utvm_blk_ld32(p);
-  acc = __smlabb(utvm_blk_dw_odd(v), k->w1a, __smlad(utvm_blk_even(v), k->wp[0], acc));
+  acc = __smlabb(utvm_blk_odd(v), k->w1a, __smlad(utvm_blk_even(v), k->wp[0], acc));
   v = utvm_blk_ld32(p + PW);
-  acc = __smlabt(utvm_blk_dw_odd(v), k->w1a, __smlad(utvm_blk_even(v), k->wp[1], acc));
+  acc = __smlabt(utvm_blk_odd(v), k->w1a, __smlad(utvm_blk_even(v), k->wp[1], acc));
   v = utvm_blk_ld32(p + 2 * PW);
-  return __smlabb(utvm_blk_dw_odd(v), k->w1b, __smlad(utvm_blk_even(v), k->wp[2], acc));
+  return __smlabb(utvm_blk_odd(v), k->w1b, __smlad(utvm_blk_even(v), k->wp[2], acc));
 }
 #else
 /* Row r's three taps at p (wrapping products). */
@@ -161,8 +154,8 @@ static inline int8_t utvm_blk_dw3_rq1(int32_t a, int64_t round, int32_t mult, in
 }
 
 /* n sums requantized into o[0], o[C], ... (outputs of one channel are C bytes apart), two per pass;
- * out of line, so that its constants get registers of their own. */
-__attribute__((noinline)) static void utvm_blk_dw3_fast(const int32_t* acc, int32_t n, int64_t round, int32_t mult,
+ * called out of line (through utvm_blk_dw3_fast_call), so that its constants get registers of their own. */
+static void utvm_blk_dw3_fast(const int32_t* acc, int32_t n, int64_t round, int32_t mult,
                                                         int32_t rsh, int32_t lo, int32_t hi, int8_t* o, int32_t C) {
   const int32_t* end = acc + (n & ~1);
   for (; acc != end; acc += 2, o += 2 * C) {
@@ -172,10 +165,14 @@ __attribute__((noinline)) static void utvm_blk_dw3_fast(const int32_t* acc, int3
   if (n & 1) o[0] = utvm_blk_dw3_rq1(acc[0], round, mult, rsh, lo, hi);
 }
 
+/* A volatile pointer: ISO C has no way to say "not inlined". */
+static void (*const volatile utvm_blk_dw3_fast_call)(const int32_t*, int32_t, int64_t, int32_t, int32_t, int32_t,
+                                                     int32_t, int8_t*, int32_t) = utvm_blk_dw3_fast;
+
 static inline void utvm_blk_dw3_store(const int32_t* acc, int32_t n, const utvm_blk_dw_rq_t* q, int8_t* o,
                                       int32_t C) {
   if (q->rsh >= 0) {
-    utvm_blk_dw3_fast(acc, n, q->round, q->mult, q->rsh, q->act_min, q->act_max, o, C);
+    utvm_blk_dw3_fast_call(acc, n, q->round, q->mult, q->rsh, q->act_min, q->act_max, o, C);
     return;
   }
   for (int32_t i = 0; i < n; ++i, o += C) *o = utvm_blk_requant(q->rq, acc[i], q->c);
