@@ -2,8 +2,9 @@
  * The 3x3 depthwise layer (dilation 1, any stride and padding) of utvm/dsp_blocked_dw.h, one channel
  * at a time on a padded plane (included from there; the SMLAD and portable paths, Helium has its own).
  *
- * Per channel, its input is copied once into a plane of int8 (row stride PW = (out_w - 1) * stride_w
- * + 3, the padding already there: the border, the input zero point, is written once per layer), its
+ * Per channel, its input is copied into a plane of int8 (row stride PW = (out_w - 1) * stride_w + 3,
+ * the padding already there: the border columns, the input zero point, are written once per layer;
+ * the whole padded input, or bands of rows where it would take more than UTVM_BLK_DW3_BUDGET), its
  * nine weights packed into five registers and its requantization constants computed; then every
  * output reads its three rows from the plane with no bounds check. One word load per row gives four
  * neighbours v0..v3; SXTB16 makes (v0, v2) and SXTB16 ROR #8 (v1, v3), so with the weights packed as
@@ -31,9 +32,17 @@
 extern "C" {
 #endif
 
+/* The plane holds the whole padded input (PH rows of PW bytes, + 4 for the last word load) where that
+ * takes at most UTVM_BLK_DW3_BUDGET bytes, else a band of as many rows as fit (at least 3), refilled
+ * per band of output rows (harness.models.compile.blocked.dw_scratch computes the same). */
+#define UTVM_BLK_DW3_BUDGET 1000
+#define UTVM_BLK_DW3_ROWS(PH, PW)                                                                   \
+  ((PH) * (PW) + 4 <= UTVM_BLK_DW3_BUDGET ? (PH)                                                    \
+   : (UTVM_BLK_DW3_BUDGET - 4) / (PW) > 3 ? (UTVM_BLK_DW3_BUDGET - 4) / (PW) : 3)
 /* Bytes of scratch the plane kernel needs for out_h x out_w outputs at these strides. */
-#define UTVM_BLK_DW3X3_PLANE(out_h, out_w, stride_h, stride_w) \
-  (((out_h) - 1) * (stride_h) + 3) * (((out_w) - 1) * (stride_w) + 3) + 4
+#define UTVM_BLK_DW3X3_PLANE(out_h, out_w, stride_h, stride_w)                                      \
+  (UTVM_BLK_DW3_ROWS(((out_h) - 1) * (stride_h) + 3, ((out_w) - 1) * (stride_w) + 3) *                \
+       (((out_w) - 1) * (stride_w) + 3) + 4)
 
 /* A channel's requantization: the fast form (rsh >= 0) or utvm_blk_requant (rsh < 0). */
 typedef struct {
@@ -118,14 +127,22 @@ static inline void utvm_blk_dw3_pair(const int8_t* p, int32_t PW, const utvm_blk
 }
 #endif
 
-/* Channel c's input into the plane's interior (rows r0..r1, columns q0..q1 of the plane), four
+/* Channel c's input into the band of the plane that starts at plane row p0 (input row p0 - pad_top):
+ * its rows n, columns q0..q1 (the others keep the zero point written once per layer); rows outside
+ * the input all zero point (unless whole: the band is the plane, where they never change). Four
  * bytes per word store. */
 static inline void utvm_blk_dw3_fill(const int8_t* in, const utvm_blk_dw_shape_t* s, int32_t c, int32_t PW,
-                                     int32_t r0, int32_t r1, int32_t q0, int32_t q1, int8_t* plane) {
+                                     int32_t p0, int32_t rows, int32_t q0, int32_t q1, int32_t whole,
+                                     int8_t* band) {
   const int32_t C = s->channels, n = q1 - q0;
-  for (int32_t r = r0; r < r1; ++r) {
-    const int8_t* src = in + ((r - s->pad_top) * s->in_w + (q0 - s->pad_left)) * C + c;
-    int8_t* dst = plane + r * PW + q0;
+  for (int32_t r = 0; r < rows; ++r) {
+    const int32_t iy = p0 + r - s->pad_top;
+    int8_t* dst = band + r * PW + q0;
+    if (iy < 0 || iy >= s->in_h) {
+      if (!whole) memset(band + r * PW, s->in_zp, (size_t)PW);
+      continue;
+    }
+    const int8_t* src = in + (iy * s->in_w + (q0 - s->pad_left)) * C + c;
     int32_t q = 0;
     for (; q + 4 <= n; q += 4, src += 4 * C) {
       const uint32_t v = (uint32_t)(uint8_t)src[0] | (uint32_t)(uint8_t)src[C] << 8 |
@@ -193,31 +210,36 @@ static inline void utvm_blk_dw3_run(const int8_t* row, int32_t PW, int32_t sw, i
 }
 
 /* The layer (s->k_h == s->k_w == 3, dil_h == dil_w == 1); plane: UTVM_BLK_DW3X3_PLANE bytes. Per
- * channel, the sums of up to UTVM_BLK_DW3_CHUNK outputs (whole rows where they fit, else pieces of
- * one), then their requantization (two loops, each with its constants in registers). */
+ * channel and band of output rows, the band filled, then the sums of up to UTVM_BLK_DW3_CHUNK outputs
+ * (whole rows where they fit, else pieces of one), then their requantization (two loops, each with
+ * its constants in registers). */
 static inline int32_t utvm_blk_dw3x3_plane_s8(const int8_t* in, const int8_t* w, const int32_t* bias,
                                               const utvm_blk_dw_shape_t* s, const utvm_blk_rq_t* rq,
                                               int8_t* plane, int8_t* out) {
   const int32_t C = s->channels, sh = s->stride_h, sw = s->stride_w, oh = s->out_h, ow = s->out_w;
-  const int32_t PW = (ow - 1) * sw + 3, PH = (oh - 1) * sh + 3;
-  const int32_t r0 = s->pad_top < PH ? s->pad_top : PH, q0 = s->pad_left < PW ? s->pad_left : PW;
-  const int32_t r1 = s->pad_top + s->in_h < PH ? s->pad_top + s->in_h : PH;
+  const int32_t PW = (ow - 1) * sw + 3, PH = (oh - 1) * sh + 3, band = (UTVM_BLK_DW3_ROWS(PH, PW) - 3) / sh + 1;
+  const int32_t q0 = s->pad_left < PW ? s->pad_left : PW;
   const int32_t q1 = s->pad_left + s->in_w < PW ? s->pad_left + s->in_w : PW;
   const int32_t rows = ow <= UTVM_BLK_DW3_CHUNK ? UTVM_BLK_DW3_CHUNK / ow : 1;
   const int32_t piece = ow < UTVM_BLK_DW3_CHUNK ? ow : UTVM_BLK_DW3_CHUNK;
   int32_t acc[UTVM_BLK_DW3_CHUNK];
-  memset(plane, s->in_zp, (size_t)(PH * PW + 4));
+  memset(plane, s->in_zp, (size_t)(UTVM_BLK_DW3_ROWS(PH, PW) * PW + 4));
   for (int32_t c = 0; c < C; ++c) {
-    utvm_blk_dw3_fill(in, s, c, PW, r0, r1, q0, q1, plane);
     const utvm_blk_dw3_w_t k = utvm_blk_dw3_weights(w + c, C);
     const utvm_blk_dw_rq_t q = utvm_blk_dw_rq_make(rq, c);
     const int32_t b = bias[c];
-    for (int32_t y0 = 0; y0 < oh; y0 += rows) {
-      const int32_t ny = oh - y0 < rows ? oh - y0 : rows;
-      for (int32_t x0 = 0; x0 < ow; x0 += piece) {
-        const int32_t n = ow - x0 < piece ? ow - x0 : piece;
-        for (int32_t j = 0; j < ny; ++j) utvm_blk_dw3_run(plane + (y0 + j) * sh * PW + x0 * sw, PW, sw, n, &k, b, acc + j * n);
-        utvm_blk_dw3_store(acc, ny * n, &q, out + (y0 * ow + x0) * C + c, C);
+    for (int32_t yb = 0; yb < oh; yb += band) {
+      const int32_t nb = oh - yb < band ? oh - yb : band;
+      utvm_blk_dw3_fill(in, s, c, PW, yb * sh, (nb - 1) * sh + 3, q0, q1, band >= oh, plane);
+      for (int32_t y0 = 0; y0 < nb; y0 += rows) {
+        const int32_t ny = nb - y0 < rows ? nb - y0 : rows;
+        for (int32_t x0 = 0; x0 < ow; x0 += piece) {
+          const int32_t n = ow - x0 < piece ? ow - x0 : piece;
+          for (int32_t j = 0; j < ny; ++j) {
+            utvm_blk_dw3_run(plane + (y0 + j) * sh * PW + x0 * sw, PW, sw, n, &k, b, acc + j * n);
+          }
+          utvm_blk_dw3_store(acc, ny * n, &q, out + ((yb + y0) * ow + x0) * C + c, C);
+        }
       }
     }
   }

@@ -35,6 +35,7 @@ DOUBLE_ROUNDING = {"out_ab", "out_nudged", "out_x", "out_e", "out_mask"}  # the 
 PER_TENSOR = {"out_ab", "out_nudged", "out_x"}  # the same with the multiplier and shift constants
 MAX_SCRATCH = 1024  # widened K elements per pixel row (two rows on the stack)
 MAX_TAPS = 64  # UTVM_BLK_DW_MAX_TAPS
+DW3_BUDGET = 1000  # UTVM_BLK_DW3_BUDGET: bytes of plane the 3x3 depthwise kernel keeps at most
 
 
 def _shape(buf: Any) -> tuple[int, ...]:
@@ -175,8 +176,10 @@ def dw_scratch(scalars: list[int]) -> int:
     """Bytes of a depthwise call's scratch: its channels, or the 3x3 kernel's padded plane
     (UTVM_BLK_DW_SCRATCH of utvm/dsp_blocked_dw.h) where that is larger."""
     _, _, channels, k_h, k_w, stride_h, stride_w, *_, out_h, out_w = scalars[:13]
-    plane = ((out_h - 1) * stride_h + 3) * ((out_w - 1) * stride_w + 3) + 4
-    return max(channels, plane) if (k_h, k_w) == (3, 3) else channels
+    rows, width = (out_h - 1) * stride_h + 3, (out_w - 1) * stride_w + 3
+    if rows * width + 4 > DW3_BUDGET:  # a band of rows (UTVM_BLK_DW3_ROWS)
+        rows = max(3, (DW3_BUDGET - 4) // width)
+    return max(channels, rows * width + 4) if (k_h, k_w) == (3, 3) else channels
 
 
 def _source(func: Any, entry: str, scalars: list[int]) -> str:
