@@ -99,6 +99,22 @@ static inline void utvm_blk_dw3_pair(const int8_t* p, int32_t PW, const utvm_blk
   *a0 = __smlabb(o, k->w1b, __smlad(e, k->wp[2], s0)), *a1 = __smlatb(e, k->w1b, __smlad(o, k->wp[2], s1));
 }
 
+/* Two neighbouring outputs at stride 2: words at p and p + 2 give (v0, v2), (v1, v3), (v2, v4); the
+ * middle taps v1 and v3 come from the one (v1, v3). */
+static inline void utvm_blk_dw3_pair2(const int8_t* p, int32_t PW, const utvm_blk_dw3_w_t* k, int32_t* a0,
+                                      int32_t* a1) {
+  uint32_t v = utvm_blk_ld32(p), u = utvm_blk_ld32(p + 2);
+  int32_t o = utvm_blk_odd(v);
+  int32_t s0 = __smlabb(o, k->w1a, __smlad(utvm_blk_even(v), k->wp[0], *a0));
+  int32_t s1 = __smlatb(o, k->w1a, __smlad(utvm_blk_even(u), k->wp[0], *a1));
+  v = utvm_blk_ld32(p + PW), u = utvm_blk_ld32(p + PW + 2), o = utvm_blk_odd(v);
+  s0 = __smlabt(o, k->w1a, __smlad(utvm_blk_even(v), k->wp[1], s0));
+  s1 = __smlatt(o, k->w1a, __smlad(utvm_blk_even(u), k->wp[1], s1));
+  v = utvm_blk_ld32(p + 2 * PW), u = utvm_blk_ld32(p + 2 * PW + 2), o = utvm_blk_odd(v);
+  *a0 = __smlabb(o, k->w1b, __smlad(utvm_blk_even(v), k->wp[2], s0));
+  *a1 = __smlatb(o, k->w1b, __smlad(utvm_blk_even(u), k->wp[2], s1));
+}
+
 /* One output (any stride). */
 static inline int32_t utvm_blk_dw3_one(const int8_t* p, int32_t PW, const utvm_blk_dw3_w_t* k, int32_t acc) {
   uint32_t v = utvm_blk_ld32(p);
@@ -124,6 +140,11 @@ static inline int32_t utvm_blk_dw3_one(const int8_t* p, int32_t PW, const utvm_b
 static inline void utvm_blk_dw3_pair(const int8_t* p, int32_t PW, const utvm_blk_dw3_w_t* k, int32_t* a0,
                                      int32_t* a1) {
   *a0 = utvm_blk_dw3_one(p, PW, k, *a0), *a1 = utvm_blk_dw3_one(p + 1, PW, k, *a1);
+}
+
+static inline void utvm_blk_dw3_pair2(const int8_t* p, int32_t PW, const utvm_blk_dw3_w_t* k, int32_t* a0,
+                                      int32_t* a1) {
+  *a0 = utvm_blk_dw3_one(p, PW, k, *a0), *a1 = utvm_blk_dw3_one(p + 2, PW, k, *a1);
 }
 #endif
 
@@ -203,6 +224,12 @@ static inline void utvm_blk_dw3_run(const int8_t* row, int32_t PW, int32_t sw, i
     for (; i + 2 <= n; i += 2) {
       int32_t a0 = b, a1 = b;
       utvm_blk_dw3_pair(row + i, PW, k, &a0, &a1);
+      acc[i] = a0, acc[i + 1] = a1;
+    }
+  } else if (sw == 2) {
+    for (; i + 2 <= n; i += 2) {
+      int32_t a0 = b, a1 = b;
+      utvm_blk_dw3_pair2(row + 2 * i, PW, k, &a0, &a1);
       acc[i] = a0, acc[i + 1] = a1;
     }
   }
