@@ -7,7 +7,9 @@
  * outside the input: the folded bias needs padded taps to read zp), then four channels per pass:
  * per tap two word loads, four SXTB16, four SMLABB/SMLATT (4 MACs). (Pairing two taps per SMLAD
  * needs PKHBT/PKHTB on both operands: more instructions than it saves.) Portable C elsewhere; on
- * Helium, utvm/dsp_blocked_mve_dw.h (16 channels per pass).
+ * Helium, utvm/dsp_blocked_mve_dw.h (16 channels per pass). 3x3 windows at dilation 1 take the plane
+ * kernel of utvm/dsp_blocked_dw3x3.h instead (one channel at a time, taps paired for SMLAD; its
+ * scratch is UTVM_BLK_DW_SCRATCH bytes).
  */
 #ifndef UTVM_DSP_BLOCKED_DW_H_
 #define UTVM_DSP_BLOCKED_DW_H_
