@@ -193,8 +193,9 @@ static inline int8_t utvm_blk_dw3_rq1(int32_t a, int64_t round, int32_t mult, in
 
 /* n sums requantized into o[0], o[C], ... (outputs of one channel are C bytes apart), two per pass;
  * called out of line (through utvm_blk_dw3_fast_call), so that its constants get registers of their own. */
-static void utvm_blk_dw3_fast(const int32_t* acc, int32_t n, int64_t round, int32_t mult,
-                                                        int32_t rsh, int32_t lo, int32_t hi, int8_t* o, int32_t C) {
+static void utvm_blk_dw3_fast(const int32_t* acc, int32_t n, const utvm_blk_dw_rq_t* q, int8_t* o, int32_t C) {
+  const int64_t round = q->round;
+  const int32_t mult = q->mult, rsh = q->rsh, lo = q->act_min, hi = q->act_max;
   const int32_t* end = acc + (n & ~1);
   for (; acc != end; acc += 2, o += 2 * C) {
     const int32_t a0 = acc[0], a1 = acc[1];
@@ -204,13 +205,13 @@ static void utvm_blk_dw3_fast(const int32_t* acc, int32_t n, int64_t round, int3
 }
 
 /* A volatile pointer: ISO C has no way to say "not inlined". */
-static void (*const volatile utvm_blk_dw3_fast_call)(const int32_t*, int32_t, int64_t, int32_t, int32_t, int32_t,
-                                                     int32_t, int8_t*, int32_t) = utvm_blk_dw3_fast;
+static void (*const volatile utvm_blk_dw3_fast_call)(const int32_t*, int32_t, const utvm_blk_dw_rq_t*, int8_t*,
+                                                     int32_t) = utvm_blk_dw3_fast;
 
 static inline void utvm_blk_dw3_store(const int32_t* acc, int32_t n, const utvm_blk_dw_rq_t* q, int8_t* o,
                                       int32_t C) {
   if (q->rsh >= 0) {
-    utvm_blk_dw3_fast_call(acc, n, q->round, q->mult, q->rsh, q->act_min, q->act_max, o, C);
+    utvm_blk_dw3_fast_call(acc, n, q, o, C);
     return;
   }
   for (int32_t i = 0; i < n; ++i, o += C) *o = utvm_blk_requant(q->rq, acc[i], q->c);
