@@ -15,7 +15,7 @@ static int8_t in[32 * 32 * 32], w[64 * 256], out[32 * 32 * 32];
 static int32_t bias[256], mult[256];
 static int8_t shift[256];
 static int16_t scratch[2 * 256];
-static int8_t zp_row[256];
+static int8_t zp_row[1024]; /* UTVM_BLK_DW_SCRATCH of the largest layer here */
 
 
 static uint32_t elapsed(uint32_t start) { return (start - bm_ticks()) & 0xFFFFFFu; }

@@ -44,7 +44,7 @@ static int8_t in[MAXB], w[MAXB], out[MAXB], twin[MAXB];
 static int32_t bias[256], mult[256];
 static int8_t shift[256];
 static int16_t scratch[2 * 520];
-static int8_t zp_row[64];
+static int8_t zp_row[1024]; /* UTVM_BLK_DW_SCRATCH of the largest shape here (UTVM_BLK_DW3_BUDGET) */
 
 static void fill(int8_t* p, int32_t n, int pattern) {
   for (int32_t i = 0; i < n; ++i) {
@@ -103,11 +103,15 @@ static void check_dw(int pattern, int three) {
   s.channels = rnd_in(1, 24), s.k_h = three ? 3 : rnd_in(1, 5), s.k_w = three ? 3 : rnd_in(1, 5);
   s.stride_h = rnd_in(1, 2), s.stride_w = rnd_in(1, 2), s.dil_h = rnd() % 5 ? 1 : 2, s.dil_w = rnd() % 5 ? 1 : 2;
   s.in_h = rnd_in(1, 10), s.in_w = rnd_in(1, 10), s.in_zp = rnd_in(-128, 127);
+  if (three && rnd() % 4 == 0) { /* planes larger than UTVM_BLK_DW3_BUDGET: bands of rows */
+    s.channels = rnd_in(1, 3), s.in_h = rnd_in(20, 44), s.in_w = rnd_in(20, 44);
+  }
   s.pad_top = rnd_in(0, s.k_h / 2 * s.dil_h), s.pad_left = rnd_in(0, s.k_w / 2 * s.dil_w);
   int32_t eh = s.in_h + 2 * s.pad_top - (s.k_h - 1) * s.dil_h, ew = s.in_w + 2 * s.pad_left - (s.k_w - 1) * s.dil_w;
   if (eh < 1 || ew < 1) return;
   s.out_h = (eh - 1) / s.stride_h + 1, s.out_w = (ew - 1) / s.stride_w + 1;
   int32_t C = s.channels;
+  if (UTVM_BLK_DW_SCRATCH(C, s.out_h, s.out_w, s.stride_h, s.stride_w) > (int32_t)sizeof zp_row) return;
   if (s.in_h * s.in_w * C > MAXB || s.out_h * s.out_w * C > MAXB) return;
   fill(in, s.in_h * s.in_w * C, pattern % 3), fill(w, s.k_h * s.k_w * C, (pattern + 2) % 3);
   utvm_blk_rq_t rq = make_rq(C, pattern);
@@ -116,7 +120,11 @@ static void check_dw(int pattern, int three) {
   } else {
     utvm_blk_dw_s8(in, w, bias, &s, &rq, zp_row, out);
   }
-  blocked_twin_dw(in, w, bias, &s, &rq, zp_row, twin);
+  if (three) {
+    blocked_twin_dw3x3(in, w, bias, &s, &rq, zp_row, twin);
+  } else {
+    blocked_twin_dw(in, w, bias, &s, &rq, zp_row, twin);
+  }
   for (int32_t y = 0; y < s.out_h; ++y) {
     for (int32_t x = 0; x < s.out_w; ++x) {
       for (int32_t c = 0; c < C; ++c) {
@@ -185,6 +193,13 @@ static void check_requant(void) {
     expect(utvm_blk_requant_s32(acc, m, s), utvm_requant_s32(acc, m, s), "requant", m, s);
     int32_t x = utvm_blk_s32(rnd()), y = j % 3 ? utvm_blk_s32(rnd()) : INT32_MIN;
     expect(utvm_blk_srdhm(x, y), utvm_srdhm(x, y), "srdhm", x, y);
+    /* the depthwise kernels' per-channel form (utvm/dsp_blocked_dw3x3.h), right shifts (a left shift
+     * of an extreme accumulator overflows the reference's offset addition) */
+    int32_t zp = rnd_in(-128, 127), lo = rnd_in(-128, 0), hi = rnd_in(0, 127);
+    int8_t sh = (int8_t)s;
+    const utvm_blk_rq_t rq = {&m, &sh, 0, zp, lo, hi};
+    const utvm_blk_dw_rq_t q = utvm_blk_dw_rq_make(&rq, j);
+    if (s < 0) expect(utvm_blk_dw_rq(&q, acc), utvm_requant_s8(acc, m, s, zp, lo, hi), "dw requant", m, s);
   }
 }
 

@@ -15,6 +15,11 @@ void blocked_twin_dw(const int8_t* in, const int8_t* w, const int32_t* bias, con
   utvm_blk_dw_s8(in, w, bias, s, rq, zp_row, out);
 }
 
+void blocked_twin_dw3x3(const int8_t* in, const int8_t* w, const int32_t* bias, const utvm_blk_dw_shape_t* s,
+                        const utvm_blk_rq_t* rq, int8_t* zp_row, int8_t* out) {
+  utvm_blk_dw3x3_s8(in, w, bias, s, rq, zp_row, out);
+}
+
 void blocked_twin_conv(const int8_t* in, const int8_t* w, const int32_t* bias, const utvm_blk_conv_shape_t* s,
                        int32_t channels, const utvm_blk_rq_t* rq, int8_t* patch, int16_t* scratch, int8_t* out) {
   utvm_blk_conv_s8(in, w, bias, s, channels, rq, patch, scratch, out);

@@ -7,7 +7,9 @@
  * outside the input: the folded bias needs padded taps to read zp), then four channels per pass:
  * per tap two word loads, four SXTB16, four SMLABB/SMLATT (4 MACs). (Pairing two taps per SMLAD
  * needs PKHBT/PKHTB on both operands: more instructions than it saves.) Portable C elsewhere; on
- * Helium, utvm/dsp_blocked_mve_dw.h (16 channels per pass).
+ * Helium, utvm/dsp_blocked_mve_dw.h (16 channels per pass). 3x3 windows at dilation 1 take the plane
+ * kernel of utvm/dsp_blocked_dw3x3.h instead (one channel at a time, taps paired for SMLAD; its
+ * scratch is UTVM_BLK_DW_SCRATCH bytes).
  */
 #ifndef UTVM_DSP_BLOCKED_DW_H_
 #define UTVM_DSP_BLOCKED_DW_H_
@@ -22,6 +24,10 @@ extern "C" {
 #endif
 
 #define UTVM_BLK_DW_MAX_TAPS 64 /* larger windows take the scalar path everywhere */
+/* Bytes of zp_row scratch a layer needs: its channels, or the 3x3 plane where that is larger. */
+#define UTVM_BLK_DW_SCRATCH(channels, out_h, out_w, stride_h, stride_w)                              \
+  ((channels) > UTVM_BLK_DW3X3_PLANE(out_h, out_w, stride_h, stride_w) ? (channels)                 \
+                                                                       : UTVM_BLK_DW3X3_PLANE(out_h, out_w, stride_h, stride_w))
 
 typedef struct {
   int32_t in_h, in_w, channels, k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
@@ -32,6 +38,7 @@ typedef struct {
 }
 #endif
 #include "utvm/dsp_blocked_mve_dw.h" /* the Helium path */
+#include "utvm/dsp_blocked_dw3x3.h"  /* the 3x3 plane kernel (SMLAD and portable paths) */
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -101,13 +108,16 @@ static inline int32_t utvm_blk_dw_s8(const int8_t* in, const int8_t* w, const in
 #endif
 }
 
-/* The 3x3 special case (s->k_h == s->k_w == 3): the tap count a constant the compiler unrolls. */
+/* The 3x3 special case (s->k_h == s->k_w == 3): at dilation 1 the plane kernel of
+ * utvm/dsp_blocked_dw3x3.h (zp_row then UTVM_BLK_DW_SCRATCH bytes), else the tap count a constant the
+ * compiler unrolls. */
 static inline int32_t utvm_blk_dw3x3_s8(const int8_t* in, const int8_t* w, const int32_t* bias,
                                         const utvm_blk_dw_shape_t* s, const utvm_blk_rq_t* rq, int8_t* zp_row,
                                         int8_t* out) {
 #if UTVM_BLK_MVE
   return utvm_blk_mve_dw_s8(in, w, bias, s, rq, zp_row, out, 3, 3);
 #else
+  if (s->dil_h == 1 && s->dil_w == 1) return utvm_blk_dw3x3_plane_s8(in, w, bias, s, rq, zp_row, out);
   const int32_t C = s->channels;
   const int8_t* tap[9];
   memset(zp_row, s->in_zp, (size_t)C);

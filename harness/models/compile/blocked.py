@@ -35,6 +35,7 @@ DOUBLE_ROUNDING = {"out_ab", "out_nudged", "out_x", "out_e", "out_mask"}  # the 
 PER_TENSOR = {"out_ab", "out_nudged", "out_x"}  # the same with the multiplier and shift constants
 MAX_SCRATCH = 1024  # widened K elements per pixel row (two rows on the stack)
 MAX_TAPS = 64  # UTVM_BLK_DW_MAX_TAPS
+DW3_BUDGET = 1000  # UTVM_BLK_DW3_BUDGET: bytes of plane the 3x3 depthwise kernel keeps at most
 
 
 def _shape(buf: Any) -> tuple[int, ...]:
@@ -171,6 +172,16 @@ def _call(func: Any, op: str) -> tuple[str, list[int]]:
     return PARSERS[op](func, tvm.s_tir.Schedule(func))
 
 
+def dw_scratch(scalars: list[int]) -> int:
+    """Bytes of a depthwise call's scratch: its channels, or the 3x3 kernel's padded plane
+    (UTVM_BLK_DW_SCRATCH of utvm/dsp_blocked_dw.h) where that is larger."""
+    _, _, channels, k_h, k_w, stride_h, stride_w, *_, out_h, out_w = scalars[:13]
+    rows, width = (out_h - 1) * stride_h + 3, (out_w - 1) * stride_w + 3
+    if rows * width + 4 > DW3_BUDGET:  # a band of rows (UTVM_BLK_DW3_ROWS)
+        rows = max(3, (DW3_BUDGET - 4) // width)
+    return max(channels, rows * width + 4) if (k_h, k_w) == (3, 3) else channels
+
+
 def _source(func: Any, entry: str, scalars: list[int]) -> str:
     """TVMScript of the kernel: its parameters, scratch buffers, one call_extern."""
     params = list(func.params)
@@ -190,8 +201,8 @@ def _source(func: Any, entry: str, scalars: list[int]) -> str:
         body += [f'    patch = T.alloc_buffer(({2 * k},), "int8")',
                  f'    scratch = T.alloc_buffer(({2 * k},), "int16")']
         args = [*data[:5], "patch.data", "scratch.data", data[5], *map(str, scalars)]
-    else:  # the zero-point row: one byte per channel
-        body.append(f'    zp_row = T.alloc_buffer(({scalars[2]},), "int8")')
+    else:  # the zero-point row, or the 3x3 kernel's padded plane (UTVM_BLK_DW_SCRATCH)
+        body.append(f'    zp_row = T.alloc_buffer(({dw_scratch(scalars)},), "int8")')
         args = [*data[:5], "zp_row.data", data[5], *map(str, scalars)]
     body.append(f'    T.call_extern("int32", "{entry}", {", ".join(args)})')
     head = ["@T.prim_func(private=True)", f"def main({sig}):", '    T.func_attr({"tirx.noalias": True})']

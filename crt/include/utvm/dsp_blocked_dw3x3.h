@@ -1,0 +1,280 @@
+/*
+ * The 3x3 depthwise layer (dilation 1, any stride and padding) of utvm/dsp_blocked_dw.h, one channel
+ * at a time on a padded plane (included from there; the SMLAD and portable paths, Helium has its own).
+ *
+ * Per channel, its input is copied into a plane of int8 (row stride PW = (out_w - 1) * stride_w + 3,
+ * the padding already there: the border columns, the input zero point, are written once per layer;
+ * the whole padded input, or bands of rows where it would take more than UTVM_BLK_DW3_BUDGET), its
+ * nine weights packed into five registers and its requantization constants computed; then every
+ * output reads its three rows from the plane with no bounds check. One word load per row gives four
+ * neighbours v0..v3; SXTB16 makes (v0, v2) and SXTB16 ROR #8 (v1, v3), so with the weights packed as
+ * (w0, w2) and w1 an output costs per row one SMLAD and one SMLAxy; at stride 1 two outputs share the
+ * load and the two SXTB16 (7 instructions per 6 MACs). The weights and the requantization constants
+ * stay in registers over the channel's outputs.
+ *
+ * Requantization (utvm_blk_dw_rq): TFLite's double rounding MultiplyByQuantizedMultiplier for a
+ * channel with a positive multiplier and a right shift e >= 1 (every TFLite per-channel depthwise
+ * layer's case) is one 64-bit multiply-accumulate and a shift: with P = acc * m + 2^30 and
+ * x = P >> 31 (SaturatingRoundingDoublingHighMul; its saturation needs m = INT32_MIN), RoundingDivideByPOT
+ * is (x + 2^(e-1) - [x < 0]) >> e, and nested floors by powers of two combine, so the result is
+ * (acc * m + 2^30 + 2^(e+30) - [x < 0] * 2^31) >> (31 + e). [x < 0] may be replaced by [acc < 0]:
+ * they differ only for -2^30 <= acc * m < 0, where both give 0. Other channels take utvm_blk_requant.
+ * blocked_check.c compares both with utvm_requant_s8.
+ */
+#include "utvm/dsp_blocked_dw.h" /* first: it includes this header where its types are defined */
+#ifndef UTVM_DSP_BLOCKED_DW3X3_H_
+#define UTVM_DSP_BLOCKED_DW3X3_H_
+
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The plane holds the whole padded input (PH rows of PW bytes, + 4 for the last word load) where that
+ * takes at most UTVM_BLK_DW3_BUDGET bytes, else a band of as many rows as fit (at least 3), refilled
+ * per band of output rows (harness.models.compile.blocked.dw_scratch computes the same). */
+#define UTVM_BLK_DW3_BUDGET 1000
+#define UTVM_BLK_DW3_ROWS(PH, PW)                                                                   \
+  ((PH) * (PW) + 4 <= UTVM_BLK_DW3_BUDGET ? (PH)                                                    \
+   : (UTVM_BLK_DW3_BUDGET - 4) / (PW) > 3 ? (UTVM_BLK_DW3_BUDGET - 4) / (PW) : 3)
+/* Bytes of scratch the plane kernel needs for out_h x out_w outputs at these strides. */
+#define UTVM_BLK_DW3X3_PLANE(out_h, out_w, stride_h, stride_w)                                      \
+  (UTVM_BLK_DW3_ROWS(((out_h) - 1) * (stride_h) + 3, ((out_w) - 1) * (stride_w) + 3) *                \
+       (((out_w) - 1) * (stride_w) + 3) + 4)
+
+/* A channel's requantization: the fast form (rsh >= 0) or utvm_blk_requant (rsh < 0). */
+typedef struct {
+  int64_t round; /* 2^30 + 2^(e+30) + out_zp * 2^(e+31) */
+  int32_t mult, rsh; /* rsh = e - 1 */
+  int32_t out_zp, act_min, act_max, c;
+  const utvm_blk_rq_t* rq;
+} utvm_blk_dw_rq_t;
+
+static inline utvm_blk_dw_rq_t utvm_blk_dw_rq_make(const utvm_blk_rq_t* rq, int32_t c) {
+  const int32_t i = rq->per_channel ? c : 0, m = rq->mult[i], shift = rq->shift[i];
+  utvm_blk_dw_rq_t q = {0, m, -1, rq->out_zp, rq->act_min, rq->act_max, c, rq};
+  if (m > 0 && shift <= -1 && shift >= -23) { /* the output zero point folded in: zp * 2^(32 + rsh) */
+    q.rsh = -shift - 1;
+    q.round = ((int64_t)1 << 30) + ((int64_t)1 << (30 - shift)) + (int64_t)((uint64_t)(int64_t)rq->out_zp << (32 + q.rsh));
+  }
+  return q;
+}
+
+static inline int8_t utvm_blk_dw_rq(const utvm_blk_dw_rq_t* q, int32_t acc) {
+  if (q->rsh < 0) return utvm_blk_requant(q->rq, acc, q->c);
+  const int64_t r = q->round - (int64_t)((uint32_t)acc & 0x80000000u) + (int64_t)acc * q->mult;
+  int32_t v = (int32_t)(r >> 32) >> q->rsh; /* arithmetic shifts (GCC, Clang) */
+  v = v < q->act_min ? q->act_min : v;
+  return (int8_t)(v > q->act_max ? q->act_max : v);
+}
+
+/* One channel's weights: wp[r] = (w[r][0], w[r][2]) as two int16, w1a = (w[0][1], w[1][1]), w1b = w[2][1]. */
+typedef struct {
+  int32_t wp[3], w1a, w1b;
+} utvm_blk_dw3_w_t;
+
+static inline int32_t utvm_blk_dw_pack(int32_t lo, int32_t hi) {
+  return utvm_blk_s32((uint32_t)(uint16_t)lo | ((uint32_t)(uint16_t)hi << 16));
+}
+
+static inline utvm_blk_dw3_w_t utvm_blk_dw3_weights(const int8_t* w, int32_t C) {
+  utvm_blk_dw3_w_t k;
+  for (int32_t r = 0; r < 3; ++r) k.wp[r] = utvm_blk_dw_pack(w[(3 * r) * C], w[(3 * r + 2) * C]);
+  k.w1a = utvm_blk_dw_pack(w[C], w[4 * C]), k.w1b = w[7 * C];
+  return k;
+}
+
+#if UTVM_BLK_SIMD
+/* Two neighbouring outputs at stride 1 (*a0, *a1 += their taps); p: the first tap of the top row. */
+static inline void utvm_blk_dw3_pair(const int8_t* p, int32_t PW, const utvm_blk_dw3_w_t* k, int32_t* a0,
+                                     int32_t* a1) {
+  uint32_t v = utvm_blk_ld32(p);
+  int32_t e = utvm_blk_even(v), o = utvm_blk_odd(v);
+  int32_t s0 = __smlabb(o, k->w1a, __smlad(e, k->wp[0], *a0)), s1 = __smlatb(e, k->w1a, __smlad(o, k->wp[0], *a1));
+  v = utvm_blk_ld32(p + PW), e = utvm_blk_even(v), o = utvm_blk_odd(v);
+  s0 = __smlabt(o, k->w1a, __smlad(e, k->wp[1], s0)), s1 = __smlatt(e, k->w1a, __smlad(o, k->wp[1], s1));
+  v = utvm_blk_ld32(p + 2 * PW), e = utvm_blk_even(v), o = utvm_blk_odd(v);
+  *a0 = __smlabb(o, k->w1b, __smlad(e, k->wp[2], s0)), *a1 = __smlatb(e, k->w1b, __smlad(o, k->wp[2], s1));
+}
+
+/* Two neighbouring outputs at stride 2: words at p and p + 2 give (v0, v2), (v1, v3), (v2, v4); the
+ * middle taps v1 and v3 come from the one (v1, v3). */
+static inline void utvm_blk_dw3_pair2(const int8_t* p, int32_t PW, const utvm_blk_dw3_w_t* k, int32_t* a0,
+                                      int32_t* a1) {
+  uint32_t v = utvm_blk_ld32(p), u = utvm_blk_ld32(p + 2);
+  int32_t o = utvm_blk_odd(v);
+  int32_t s0 = __smlabb(o, k->w1a, __smlad(utvm_blk_even(v), k->wp[0], *a0));
+  int32_t s1 = __smlatb(o, k->w1a, __smlad(utvm_blk_even(u), k->wp[0], *a1));
+  v = utvm_blk_ld32(p + PW), u = utvm_blk_ld32(p + PW + 2), o = utvm_blk_odd(v);
+  s0 = __smlabt(o, k->w1a, __smlad(utvm_blk_even(v), k->wp[1], s0));
+  s1 = __smlatt(o, k->w1a, __smlad(utvm_blk_even(u), k->wp[1], s1));
+  v = utvm_blk_ld32(p + 2 * PW), u = utvm_blk_ld32(p + 2 * PW + 2), o = utvm_blk_odd(v);
+  *a0 = __smlabb(o, k->w1b, __smlad(utvm_blk_even(v), k->wp[2], s0));
+  *a1 = __smlatb(o, k->w1b, __smlad(utvm_blk_even(u), k->wp[2], s1));
+}
+
+/* One output (any stride). */
+static inline int32_t utvm_blk_dw3_one(const int8_t* p, int32_t PW, const utvm_blk_dw3_w_t* k, int32_t acc) {
+  uint32_t v = utvm_blk_ld32(p);
+  acc = __smlabb(utvm_blk_odd(v), k->w1a, __smlad(utvm_blk_even(v), k->wp[0], acc));
+  v = utvm_blk_ld32(p + PW);
+  acc = __smlabt(utvm_blk_odd(v), k->w1a, __smlad(utvm_blk_even(v), k->wp[1], acc));
+  v = utvm_blk_ld32(p + 2 * PW);
+  return __smlabb(utvm_blk_odd(v), k->w1b, __smlad(utvm_blk_even(v), k->wp[2], acc));
+}
+#else
+/* Row r's three taps at p (wrapping products). */
+static inline uint32_t utvm_blk_dw3_row(const int8_t* p, const utvm_blk_dw3_w_t* k, int32_t r) {
+  const int32_t w0 = (int16_t)(uint16_t)(uint32_t)k->wp[r], w2 = (int32_t)k->wp[r] >> 16;
+  const int32_t w1 = r == 0 ? (int16_t)(uint16_t)(uint32_t)k->w1a : r == 1 ? (int32_t)k->w1a >> 16 : k->w1b;
+  return utvm_blk_mul(p[0], w0) + utvm_blk_mul(p[1], w1) + utvm_blk_mul(p[2], w2);
+}
+
+static inline int32_t utvm_blk_dw3_one(const int8_t* p, int32_t PW, const utvm_blk_dw3_w_t* k, int32_t acc) {
+  return utvm_blk_s32((uint32_t)acc + utvm_blk_dw3_row(p, k, 0) + utvm_blk_dw3_row(p + PW, k, 1) +
+                      utvm_blk_dw3_row(p + 2 * PW, k, 2));
+}
+
+static inline void utvm_blk_dw3_pair(const int8_t* p, int32_t PW, const utvm_blk_dw3_w_t* k, int32_t* a0,
+                                     int32_t* a1) {
+  *a0 = utvm_blk_dw3_one(p, PW, k, *a0), *a1 = utvm_blk_dw3_one(p + 1, PW, k, *a1);
+}
+
+static inline void utvm_blk_dw3_pair2(const int8_t* p, int32_t PW, const utvm_blk_dw3_w_t* k, int32_t* a0,
+                                      int32_t* a1) {
+  *a0 = utvm_blk_dw3_one(p, PW, k, *a0), *a1 = utvm_blk_dw3_one(p + 2, PW, k, *a1);
+}
+#endif
+
+/* Channel c's input into the band of the plane that starts at plane row p0 (input row p0 - pad_top):
+ * its rows n, columns q0..q1 (the others keep the zero point written once per layer); rows outside
+ * the input all zero point (unless whole: the band is the plane, where they never change). Four
+ * bytes per word store. */
+static inline void utvm_blk_dw3_fill(const int8_t* in, const utvm_blk_dw_shape_t* s, int32_t c, int32_t PW,
+                                     int32_t p0, int32_t rows, int32_t q0, int32_t q1, int32_t whole,
+                                     int8_t* band) {
+  const int32_t C = s->channels, n = q1 - q0;
+  for (int32_t r = 0; r < rows; ++r) {
+    const int32_t iy = p0 + r - s->pad_top;
+    int8_t* dst = band + r * PW + q0;
+    if (iy < 0 || iy >= s->in_h) {
+      if (!whole) memset(band + r * PW, s->in_zp, (size_t)PW);
+      continue;
+    }
+    const int8_t* src = in + (iy * s->in_w + (q0 - s->pad_left)) * C + c;
+    int32_t q = 0;
+    for (; q + 4 <= n; q += 4, src += 4 * C) {
+      const uint32_t v = (uint32_t)(uint8_t)src[0] | (uint32_t)(uint8_t)src[C] << 8 |
+                         (uint32_t)(uint8_t)src[2 * C] << 16 | (uint32_t)(uint8_t)src[3 * C] << 24;
+      memcpy(dst + q, &v, sizeof v);
+    }
+    for (; q < n; ++q, src += C) dst[q] = *src;
+  }
+}
+
+#define UTVM_BLK_DW3_CHUNK 64 /* sums kept (on the stack) before they are requantized */
+
+/* One sum requantized in the fast form (see above). */
+static inline int8_t utvm_blk_dw3_rq1(int32_t a, int64_t round, int32_t mult, int32_t rsh, int32_t lo, int32_t hi) {
+  const int64_t r = round - (int64_t)((uint32_t)a & 0x80000000u) + (int64_t)a * mult;
+  int32_t v = (int32_t)(r >> 32) >> rsh; /* arithmetic shifts (GCC, Clang) */
+#if UTVM_BLK_SIMD
+  v = __ssat(v, 8);
+  if (lo > -128) v = v < lo ? lo : v;
+  if (hi < 127) v = v > hi ? hi : v;
+#else
+  v = v < lo ? lo : v;
+  v = v > hi ? hi : v;
+#endif
+  return (int8_t)v;
+}
+
+/* n sums requantized into o[0], o[C], ... (outputs of one channel are C bytes apart), two per pass;
+ * called out of line (through utvm_blk_dw3_fast_call), so that its constants get registers of their own. */
+static void utvm_blk_dw3_fast(const int32_t* acc, int32_t n, const utvm_blk_dw_rq_t* q, int8_t* o, int32_t C) {
+  const int64_t round = q->round;
+  const int32_t mult = q->mult, rsh = q->rsh, lo = q->act_min, hi = q->act_max;
+  const int32_t* end = acc + (n & ~1);
+  for (; acc != end; acc += 2, o += 2 * C) {
+    const int32_t a0 = acc[0], a1 = acc[1];
+    o[0] = utvm_blk_dw3_rq1(a0, round, mult, rsh, lo, hi), o[C] = utvm_blk_dw3_rq1(a1, round, mult, rsh, lo, hi);
+  }
+  if (n & 1) o[0] = utvm_blk_dw3_rq1(acc[0], round, mult, rsh, lo, hi);
+}
+
+/* A volatile pointer: ISO C has no way to say "not inlined". */
+static void (*const volatile utvm_blk_dw3_fast_call)(const int32_t*, int32_t, const utvm_blk_dw_rq_t*, int8_t*,
+                                                     int32_t) = utvm_blk_dw3_fast;
+
+static inline void utvm_blk_dw3_store(const int32_t* acc, int32_t n, const utvm_blk_dw_rq_t* q, int8_t* o,
+                                      int32_t C) {
+  if (q->rsh >= 0) {
+    utvm_blk_dw3_fast_call(acc, n, q, o, C);
+    return;
+  }
+  for (int32_t i = 0; i < n; ++i, o += C) *o = utvm_blk_requant(q->rq, acc[i], q->c);
+}
+
+/* n outputs of one row (the first reads row[0..]) into acc. */
+static inline void utvm_blk_dw3_run(const int8_t* row, int32_t PW, int32_t sw, int32_t n, const utvm_blk_dw3_w_t* k,
+                                    int32_t b, int32_t* acc) {
+  int32_t i = 0;
+  if (sw == 1) {
+    for (; i + 2 <= n; i += 2) {
+      int32_t a0 = b, a1 = b;
+      utvm_blk_dw3_pair(row + i, PW, k, &a0, &a1);
+      acc[i] = a0, acc[i + 1] = a1;
+    }
+  } else if (sw == 2) {
+    for (; i + 2 <= n; i += 2) {
+      int32_t a0 = b, a1 = b;
+      utvm_blk_dw3_pair2(row + 2 * i, PW, k, &a0, &a1);
+      acc[i] = a0, acc[i + 1] = a1;
+    }
+  }
+  for (; i < n; ++i) acc[i] = utvm_blk_dw3_one(row + i * sw, PW, k, b);
+}
+
+/* The layer (s->k_h == s->k_w == 3, dil_h == dil_w == 1); plane: UTVM_BLK_DW3X3_PLANE bytes. Per
+ * channel and band of output rows, the band filled, then the sums of up to UTVM_BLK_DW3_CHUNK outputs
+ * (whole rows where they fit, else pieces of one), then their requantization (two loops, each with
+ * its constants in registers). */
+static inline int32_t utvm_blk_dw3x3_plane_s8(const int8_t* in, const int8_t* w, const int32_t* bias,
+                                              const utvm_blk_dw_shape_t* s, const utvm_blk_rq_t* rq,
+                                              int8_t* plane, int8_t* out) {
+  const int32_t C = s->channels, sh = s->stride_h, sw = s->stride_w, oh = s->out_h, ow = s->out_w;
+  const int32_t PW = (ow - 1) * sw + 3, PH = (oh - 1) * sh + 3, band = (UTVM_BLK_DW3_ROWS(PH, PW) - 3) / sh + 1;
+  const int32_t q0 = s->pad_left < PW ? s->pad_left : PW;
+  const int32_t q1 = s->pad_left + s->in_w < PW ? s->pad_left + s->in_w : PW;
+  const int32_t rows = ow <= UTVM_BLK_DW3_CHUNK ? UTVM_BLK_DW3_CHUNK / ow : 1;
+  const int32_t piece = ow < UTVM_BLK_DW3_CHUNK ? ow : UTVM_BLK_DW3_CHUNK;
+  int32_t acc[UTVM_BLK_DW3_CHUNK];
+  memset(plane, s->in_zp, (size_t)(UTVM_BLK_DW3_ROWS(PH, PW) * PW + 4));
+  for (int32_t c = 0; c < C; ++c) {
+    const utvm_blk_dw3_w_t k = utvm_blk_dw3_weights(w + c, C);
+    const utvm_blk_dw_rq_t q = utvm_blk_dw_rq_make(rq, c);
+    const int32_t b = bias[c];
+    for (int32_t yb = 0; yb < oh; yb += band) {
+      const int32_t nb = oh - yb < band ? oh - yb : band;
+      utvm_blk_dw3_fill(in, s, c, PW, yb * sh, (nb - 1) * sh + 3, q0, q1, band >= oh, plane);
+      for (int32_t y0 = 0; y0 < nb; y0 += rows) {
+        const int32_t ny = nb - y0 < rows ? nb - y0 : rows;
+        for (int32_t x0 = 0; x0 < ow; x0 += piece) {
+          const int32_t n = ow - x0 < piece ? ow - x0 : piece;
+          for (int32_t j = 0; j < ny; ++j) {
+            utvm_blk_dw3_run(plane + (y0 + j) * sh * PW + x0 * sw, PW, sw, n, &k, b, acc + j * n);
+          }
+          utvm_blk_dw3_store(acc, ny * n, &q, out + ((yb + y0) * ow + x0) * C + c, C);
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UTVM_DSP_BLOCKED_DW3X3_H_ */
