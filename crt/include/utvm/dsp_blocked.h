@@ -15,7 +15,8 @@
  *
  * Depthwise (utvm_blk_dw_s8, utvm_blk_dw3x3_s8; utvm/dsp_blocked_dw.h): NHWC, depth multiplier 1,
  * any stride, dilation and padding; four channels per pass (SXTB16, SMLABB/SMLATT), taps outside
- * the input read a row of the input zero point (the bias has the input offset folded in).
+ * the input read a row of the input zero point (the bias has the input offset folded in). 3x3 at
+ * dilation 1 (utvm/dsp_blocked_dw3x3.h): one channel at a time on a zero-point-padded int8 plane.
  *
  * utvm/dsp_blocked_dw.h has the depthwise kernels, utvm/dsp_blocked_layers.h general convolutions and
  * the entry points generated kernels call.
