@@ -76,6 +76,14 @@ def test_plan_reuses_the_input_once_read_and_keeps_the_output_to_the_end() -> No
     assert offsets[2] == offsets[0]  # b takes the input's place once f0 has read it
 
 
+def test_a_float_input_lives_all_the_run() -> None:
+    """Software float takes a data-dependent time: runs repeated on one input must see that input."""
+    tensors = [TensorInfo(i, f"t{i}", (256,), "float32", kind)
+               for i, kind in enumerate(("input", "activation", "activation", "output"))]
+    g = Graph(tensors, [Node("f0", [0, 1]), Node("f1", [1, 2]), Node("f2", [2, 3])], [0], [3]).plan()
+    assert g.tensors[0].offset not in {t.offset for t in g.tensors[1:]} and g.arena_bytes == 3072
+
+
 def test_an_input_that_is_also_an_output_lives_all_the_run() -> None:
     tensors = [TensorInfo(i, n, (1024,), "int8", kind)
                for i, (n, kind) in enumerate((("x", "input"), ("a", "activation"), ("y", "output")))]

@@ -1,12 +1,12 @@
 """A fixed graph of kernels: its tensors, a static memory plan, and its C form.
 
 Every tensor but a parameter has a region of one activation pool, shared by tensors whose
-lifetimes do not overlap, as X-CUBE-AI plans its pool: an input lives from the start of a run to
-the last kernel that reads it (a run consumes its inputs: set them before each run), an output
-from the kernel that writes it to the end of the run (it outlives the run), an intermediate
-from its kernel to its last reader. The offsets are the smaller of two greedy placements
-(harness.models.compile.pool). Parameters are `const` arrays in a named flash section and never
-move.
+lifetimes do not overlap, as X-CUBE-AI plans its pool: a quantized (integer) input lives from the
+start of a run to the last kernel that reads it (a run consumes it: set it before each run; a float
+input lives all the run), an output from the kernel that writes it to the end of the run (it
+outlives the run), an intermediate from its kernel to its last reader. The offsets are the smaller
+of two greedy placements (harness.models.compile.pool). Parameters are `const` arrays in a named
+flash section and never move.
 """
 
 from __future__ import annotations
@@ -106,8 +106,8 @@ def _aligned(n: int) -> int:
 
 def _lifetimes(g: Graph) -> tuple[dict[int, int], dict[int, int]]:
     """The first and last node at which each tensor but a parameter must hold its data: an input from
-    node 0 to its last reader (all the run, if it is an output too), an output from its writer to
-    past the last node, an intermediate from its writer to its last reader."""
+    node 0 to its last reader (all the run, if it is an output too or a float), an output from its
+    writer to past the last node, an intermediate from its writer to its last reader."""
     end = len(g.nodes)
     first: dict[int, int] = {}
     last: dict[int, int] = {}
@@ -121,11 +121,18 @@ def _lifetimes(g: Graph) -> tuple[dict[int, int], dict[int, int]]:
     for t in g.tensors:
         if t.kind == "input":
             first[t.id] = 0
-            last[t.id] = end if t.id in g.outputs else last.get(t.id, 0)
+            last[t.id] = end if t.id in g.outputs or not _consumed(t) else last.get(t.id, 0)
         elif t.kind == "output":
             first.setdefault(t.id, 0)
             last[t.id] = end
     return first, last
+
+
+def _consumed(t: TensorInfo) -> bool:
+    """Whether a run may reuse an input's bytes once read: a quantized input (integer), as X-CUBE-AI's
+    pool does. A float input keeps them, so runs repeated on one input compute, and on a core without
+    an FPU take, the same (software float's time depends on the data)."""
+    return np.dtype(t.dtype).kind in "iu"
 
 
 def _c_string(s: str) -> str:
