@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/mlperf_tiny.py [--targets qemu-mps2-an386,qemu-mps2-an385] [--models kws01,ic01]
                                            [--inputs 5] [--models-dir ../shared/models/mlperf-tiny] [--json F]
-                                           [--dsp | --mve | --blocked] [--tuning auto|DIR]
+                                           [--dsp | --mve | --blocked] [--tuning auto|DIR] [--ram-budget B]
 
 --dsp schedules the convolutions and fully connected layers around the int8 dot-product
 intrinsics (harness.models.compile.dsp.apply_dsp: SMLAD on cores with the DSP extension); --mve also
@@ -10,7 +10,9 @@ the depthwise convolutions around the depthwise tile intrinsic (harness.models.c
 Helium); --blocked makes 1x1 convolutions, fully connected and depthwise layers one call into the
 register-blocked kernels of utvm/dsp_blocked.h (harness.models.compile.blocked.apply_blocked; their
 Helium path on MVE cores), the rest as --dsp. --tuning schedules the kernels by tuning records
-("auto": the ones shipped for the board), the others as above.
+("auto": the ones shipped for the board), the others as above, within the RAM budget (--ram-budget;
+default the untuned model's RAM: harness.models.compile.budget); the kernels that fell back to fit it
+are listed under the table.
 
 Per model: instructions per inference (exact under QEMU -icount), the anchors' Cortex-M4 cycles
 (published MLPerf Tiny results, v0.5 to v1.3) beside them (TFLite Micro + CMSIS-NN, microTVM
@@ -34,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.device import Device
 from harness.models.compile.blocked import apply_blocked
+from harness.models.compile.budget import with_budget
 from harness.models.compile.dsp import apply_dsp
 from harness.models.compile.mve import apply_mve
 from harness.models.compile.records import same_core
@@ -64,10 +67,10 @@ DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlper
 
 
 def measure(model: Path, target: str, inputs: int, out: Path, dsp: bool = False, mve: bool = False,
-            blocked: bool = False, tuning: str | None = None) -> dict:
+            blocked: bool = False, tuning: str | None = None, ram_budget: int | None = None) -> dict:
     tgt = get_target(target)
     scheduler = apply_blocked if blocked else apply_mve if mve else apply_dsp if dsp else None
-    compiled, loaded = compile_for(model, tgt, tuning=tuning, scheduler=scheduler)
+    compiled, loaded = compile_for(model, tgt, tuning=with_budget(tuning, ram_budget), scheduler=scheduler)
     ref = references.for_model(loaded, compiled)
     manifest = build_model_image(compiled, tgt, out)
     with Device(manifest, workdir=out) as client:
@@ -84,6 +87,7 @@ def measure(model: Path, target: str, inputs: int, out: Path, dsp: bool = False,
         "ram": {"activations": compiled.graph.arena_bytes, "workspace": workspace,
                 "tflm_arena": ref.arena_bytes},
         "agreement": agreement.as_dict(),
+        "budget": compiled.budget.describe() if compiled.budget is not None else None,
         "layers": {op: {"count": row.count, "macs": row.macs}
                    for op, row in sorted(by_layer_type(compiled, profile).items())},
     }
@@ -129,6 +133,8 @@ def main() -> int:
                     help="and depthwise convolutions (harness.models.compile.mve)")
     ap.add_argument("--blocked", action="store_true", help="blocked kernels (harness.models.compile.blocked)")
     ap.add_argument("--tuning", help="tuning records: 'auto' (shipped for the board) or a database")
+    ap.add_argument("--ram-budget", type=int, metavar="BYTES", help="with --tuning: the most activations + "
+                    "workspace a tuned model may use (default: the untuned model's)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="utvm-bench-mlperf-"))
     results = []
@@ -140,8 +146,10 @@ def main() -> int:
                 print(f"bench: no model {model}", file=sys.stderr)
                 return 2
             rows.append(measure(model, target, args.inputs, work / f"{name}-{target}", args.dsp,
-                                args.mve, args.blocked, args.tuning))
-        print("\n".join([*table(target, rows), "", *layer_table(target, rows)]) + "\n", flush=True)
+                                args.mve, args.blocked, args.tuning, args.ram_budget))
+        notes = [f"  {r['model']:<7}{r['budget']}" for r in rows if r["budget"]]
+        print("\n".join([*table(target, rows), *(["", "tuning's RAM budget:", *notes] if notes else []),
+                         "", *layer_table(target, rows)]) + "\n", flush=True)
         results += rows
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

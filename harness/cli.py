@@ -9,6 +9,7 @@ import sys
 import tempfile
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from harness.build import build
 from harness.device import bench
 from harness.errors import UtvmError
 from harness.fuzz.command import add_fuzz
+from harness.models.compile import budget
 from harness.sweep.command import add_sweep
 from harness.targets import all_targets, get_target, with_config
 from harness.targets.config import ConfigError, add_config_argument
@@ -123,13 +125,18 @@ def _model_file(name: str) -> Path:
     return model
 
 
+def _tuning(args: argparse.Namespace) -> Any:
+    """--tuning with its --ram-budget (harness.models.compile.budget)."""
+    return budget.with_budget(args.tuning, args.ram_budget)
+
+
 def _cmd_run_model(args: argparse.Namespace) -> int:
     from harness.models.deploy.run import run_model, text_report
 
     model = _model_file(args.model)
     out = Path(args.out) if args.out else Path("build") / "run-model" / f"{model.stem}-{args.target}"
     run = run_model(model, args.target, out, Path(args.inputs) if args.inputs else None, args.repeat,
-                    tuning=args.tuning, executor=args.executor, overhead=args.overhead)
+                    tuning=_tuning(args), executor=args.executor, overhead=args.overhead)
     if args.outputs:
         np.savez(args.outputs, **{f"output_{i}": o for i, o in enumerate(run.outputs)})
     if args.json:
@@ -159,6 +166,7 @@ def _add_run_model(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--json", action="store_true", help="print one JSON document")
     r.add_argument("--tuning", metavar="DIR|auto", help="schedule kernels by a `utvm tune` database, or "
                    "'auto' for the one shipped for the target")
+    budget.add_argument(r)
     r.add_argument("--executor", choices=("graph", "aot"), default="graph", help="run the model through "
                    "the graph executor (a graph table, default) or compiled ahead of time (aot)")
     r.add_argument("--overhead", action="store_true", help="also time each kernel called directly and report "
@@ -180,20 +188,26 @@ def _cmd_package(args: argparse.Namespace) -> int:
     if args.executor == "aot":
         return _package_aot(args, model)
     pkg = package(model, Path(args.out), name=args.name, param_section=args.param_section,
-                  tuning=args.tuning, target=args.target)
+                  tuning=_tuning(args), target=args.target)
     print(f"packaged {model} as {pkg.name} in {pkg.out}")
     print(f"  header: {pkg.include / (pkg.name + '.h')}; sources: {len(pkg.sources)} files "
           f"({pkg.out / (pkg.name + '.mk')} lists them)")
     print(f"  memory: {pkg.memory_bytes} B buffer ({pkg.graph.arena_bytes} activations, "
           f"{pkg.workspace_bytes} workspace); parameters in {args.param_section}")
+    _budget_note(pkg.budget_note)
     return 0
+
+
+def _budget_note(note: str) -> None:
+    if note:
+        print(f"  tuning: {note}")
 
 
 def _package_aot(args: argparse.Namespace, model: Path) -> int:
     from harness.models.deploy.aot_package import package_aot
 
     pkg = package_aot(model, Path(args.out), name=args.name, param_section=args.param_section,
-                      tuning=args.tuning, target=args.target)
+                      tuning=_tuning(args), target=args.target)
     up = pkg.name.upper()
     print(f"packaged {model} as {pkg.name} (compiled ahead of time) in {pkg.out}")
     print(f"  header: {pkg.include / (pkg.name + '.h')}; sources: {len(pkg.sources)} files "
@@ -201,6 +215,7 @@ def _package_aot(args: argparse.Namespace, model: Path) -> int:
     print(f"  memory: {up}_WORKSPACE_BYTES {pkg.memory_bytes} B (activations) for {pkg.name}_run, "
           f"{up}_KERNEL_WORKSPACE_BYTES {pkg.workspace_bytes} B for utvm_aot_init; parameters in "
           f"{args.param_section}")
+    _budget_note(pkg.budget_note)
     return 0
 
 
@@ -210,7 +225,7 @@ def _package_mlperf(args: argparse.Namespace, model: Path) -> int:
     if not args.target:
         raise UtvmError("--mlperf-tiny builds a firmware image: say which board (--target)")
     fw = build_mlperf_firmware(model, args.target, Path(args.out), model_name=args.mlperf_name,
-                               name=args.name, param_section=args.param_section, tuning=args.tuning,
+                               name=args.name, param_section=args.param_section, tuning=_tuning(args),
                                executor=args.executor)
     outputs = ", ".join(f"{o.dtype}[{o.count}]" + (f" scale {o.scale:g} zero point {o.zero_point}"
                                                    if o.scale is not None else "") for o in fw.outputs)
@@ -242,6 +257,7 @@ def _add_package(sub: argparse._SubParsersAction) -> None:
                    "(see `utvm targets`)")
     p.add_argument("--tuning", metavar="DIR|auto", help="schedule kernels by a `utvm tune` database "
                    "(the packaged library runs exactly the kernels that were measured)")
+    budget.add_argument(p)
     p.add_argument("--mlperf-name", help="the model's name in m-model-[...]: kws01, vww01, ic01 or ad01 "
                    "(default: the model file's stem)")
     add_config_argument(p)

@@ -28,8 +28,10 @@ ${shift}  return st;
 }
 
 static utvm_status_t infer(void* ctx) {
-  (void)ctx;
-  return g_init_status == UTVM_OK ? ${name}_run(&g_model) : g_init_status;
+  /* a run may consume the input (its bytes are the activation pool's): load it again each time */
+  utvm_status_t st = load(ctx, g_input, sizeof(g_input));
+  if (st == UTVM_OK) st = ${name}_run(&g_model);
+  return st;
 }
 
 static utvm_status_t fetch(void* ctx) {

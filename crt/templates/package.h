@@ -29,7 +29,8 @@ typedef struct {
 utvm_status_t ${name}_init(${name}_model_t* m, void* buffer, size_t size);
 /* Or with the caller's allocators: data for activations and tables, workspace for kernels. */
 utvm_status_t ${name}_init_with(${name}_model_t* m, utvm_allocator_t* data, utvm_allocator_t* workspace);
-/* Copy input i in; nbytes must be ${NAME}_INPUT_i_BYTES. */
+/* Copy input i in, before each run (a run may reuse an integer input's memory); nbytes must be
+   ${NAME}_INPUT_i_BYTES. */
 utvm_status_t ${name}_set_input(${name}_model_t* m, uint32_t i, const void* data, size_t nbytes);
 /* Run the model. On UTVM_ERR_KERNEL, utvm_error_get() says which kernel failed and why. */
 utvm_status_t ${name}_run(${name}_model_t* m);

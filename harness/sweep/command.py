@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.models.compile import budget
 from harness.sweep.plan import OPTS, TUNINGS, WEIGHTS, Axes, parse_axes
 
 EPILOG = """examples:
@@ -37,6 +38,7 @@ def add_sweep(sub: argparse._SubParsersAction) -> None:
                    "(default: the target's own)")
     p.add_argument("--tuning", metavar=",".join(TUNINGS), help="none: default schedules; auto: the tuned "
                    "records shipped for the target (default none)")
+    budget.add_argument(p)
     p.add_argument("--config", metavar="A,B", help="build configurations the boards declare (e.g. default, "
                    "speed, size, weights-ram; or opt=O3+weights=ram)")
     p.add_argument("--out", metavar="DIR", help="where sweep.json and report.html go (default "
@@ -59,6 +61,8 @@ def _checked(args: argparse.Namespace) -> tuple[Path, Axes]:
     if args.inputs < 1:
         raise UsageError(f"--inputs {args.inputs}: expected at least one input")
     axes = parse_axes(args.targets, args.executor, args.weights, args.opt, args.tuning, args.config)
+    if args.ram_budget is not None and (args.ram_budget <= 0 or axes.tunings == ("none",)):
+        raise UsageError(f"--ram-budget {args.ram_budget}: a positive number of bytes, with --tuning auto")
     check_configs(axes.targets, axes.configs)
     model = Path(args.model)
     if not model.is_file():
@@ -77,7 +81,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     jobs = args.jobs or os.cpu_count() or 1
     pool = (devices.lab_devices(Path(args.inventory), list(axes.targets)) if args.inventory
             else devices.Devices())
-    sweep = SweepModel(model)
+    sweep = SweepModel(model, args.ram_budget)
     try:
         with progress.Bar(len(axes.cells())) as bar:
             rows = run_sweep(sweep, axes, pool, SweepOptions(jobs=jobs, inputs=args.inputs),

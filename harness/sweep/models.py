@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import UtvmError
-from harness.models.compile import records
+from harness.models.compile import budget, records
 from harness.models.compile.model import Compiled, compile_model
 from harness.models.deploy import reference as references
 from harness.models.frontends.loaded import read_model
@@ -29,8 +29,9 @@ def records_for(tuning: str, target: str) -> Path | None:
 class SweepModel:
     """The model file, its compilations by records (or why one failed) and its reference."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, ram_budget: int | None = None) -> None:
         self.path = Path(path)
+        self.ram_budget = ram_budget  # of tuned cells (harness.models.compile.budget); None: untuned RAM
         self.sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
         self.format = read_model(self.path).format
         self._compiled: dict[Path | None, Compiled | UtvmError] = {}
@@ -41,7 +42,8 @@ class SweepModel:
         if tuning not in self._compiled:
             try:
                 loaded = read_model(self.path)
-                compiled = compile_model(loaded, tuning=records.resolve(tuning, None))
+                tuned = budget.with_budget(tuning, self.ram_budget) if tuning is not None else None
+                compiled = compile_model(loaded, tuning=records.resolve(tuned, None))
                 self._compiled[tuning] = compiled
                 if self._reference is None:
                     self._reference = shared(references.for_model(loaded, compiled))

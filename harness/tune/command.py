@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UtvmError
+from harness.models.compile import budget as ram
 from harness.targets.config import add_config_argument
 
 EPILOG = """examples:
@@ -55,6 +56,7 @@ def add_tune(sub: argparse._SubParsersAction, default_target: str) -> None:
     p.add_argument("--board", action="append", default=[], help="a board of the inventory (repeat; "
                    "default: every board of --target)")
     p.add_argument("--seed", type=int, default=0)
+    ram.add_argument(p)
     p.add_argument("--no-model-check", action="store_true", help="skip running the whole model before and "
                    "after (and comparing it with the model's own runtime)")
     p.add_argument("--executor", choices=("graph", "aot"), default="graph", help="the executor the whole "
@@ -132,6 +134,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     if args.tracker and args.inventory:
         raise UtvmError("--tracker and --inventory are two different farms: give one")
     formats.detect(model)  # neither TFLite nor ONNX: say so before anything starts
+    ram.with_budget(db, args.ram_budget)  # a budget that is not a positive number: before tuning
     slots = _device_slots(args)
     opts = TuneOptions(target=args.target, db=db, trials=10000 if limit else args.trials, time_limit=limit,
                        devices=args.devices, seed=args.seed, slots=slots)
@@ -140,7 +143,8 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     finally:
         for slot in slots:
             slot.close()
-    whole = None if args.no_model_check else model_check(model, args.target, db, args.executor)
+    whole = None if args.no_model_check else model_check(model, args.target, db, args.executor,
+                                                         args.ram_budget)
     d = report.as_dict(result, whole)
     (db / "report.json").write_text(json.dumps(d, indent=2) + "\n")
     (db / "report.txt").write_text("\n".join(report.text(d)) + "\n")
@@ -169,13 +173,15 @@ def _device_slots(args: argparse.Namespace) -> list[Any]:
     return []
 
 
-def model_check(model: Path, target: str, db: Path, executor: str = "graph") -> dict[str, Any]:
+def model_check(model: Path, target: str, db: Path, executor: str = "graph",
+                ram_budget: int | None = None) -> dict[str, Any]:
     """The whole model before and after, on the target, through `executor` (the tuned kernels are the
-    same functions either way), with outputs against the model's own runtime."""
+    same functions either way), with outputs against the model's own runtime; after, within the RAM
+    budget (harness.models.compile.budget; None: the untuned model's RAM)."""
     from harness.models.deploy.run import run_model
 
     runs = {}
-    for label, tuning in (("before", None), ("after", db)):
+    for label, tuning in (("before", None), ("after", ram.with_budget(db, ram_budget))):
         runs[label] = run_model(model, target, db / "runs" / label, repeat=3, tuning=tuning,
                                 executor=executor).report
     key = next((k for k in ("instructions", "cycles") if k in runs["after"]), None)
@@ -191,4 +197,5 @@ def model_check(model: Path, target: str, db: Path, executor: str = "graph") -> 
             "max_diff_lsb": max((o["max_diff_lsb"] or 0) for o in outs),
             "top1_agrees": all(o["top1_agrees"] for o in outs),
             "matches_reference": all(o["matches_reference"] for o in outs),
-            "tuned_kernels": runs["after"]["tuning"]["kernels"]}
+            "tuned_kernels": runs["after"]["tuning"]["kernels"],
+            "budget_note": runs["after"]["tuning"].get("budget_note", "")}

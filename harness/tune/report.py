@@ -72,6 +72,8 @@ def text(d: dict[str, Any]) -> list[str]:
                      f"{m['unit']} per inference ({m['speedup']:.2f}x); outputs against "
                      f"{m['reference']}: max {m['max_diff_lsb']} LSB, top-1 "
                      f"{'agrees' if m['top1_agrees'] else 'DIFFERS'}")
+        if m.get("budget_note"):
+            lines.append(f"  tuned model: {m['budget_note']}")
     return lines
 
 

@@ -13,6 +13,59 @@ extern const utvm_graph_t utvm_model_graph __attribute__((weak));
 static utvm_graph_executor_t g_ex;
 static TVMFFIByteArray g_times;
 static char g_json[160];
+/* A quantized model's inputs share the activation pool with later tensors: a run consumes them
+ * (harness/models/compile/graph.py). This module keeps a copy of each such input, as set_input
+ * gave it, and puts it back before every run, so that runs repeated on one input (the time
+ * evaluator's) all see that input, as the caller's own buffer would give it to a library. */
+static uint8_t** g_kept;
+
+static uint64_t nbytes_of(uint32_t id) {
+  uint64_t n = 0;
+  (void)utvm_tensor_nbytes(&g_ex.tensors[id], &n);
+  return n;
+}
+
+/* Whether another tensor of the pool takes some of input id's bytes. */
+static bool consumed(uint32_t id) {
+  const utvm_graph_t* g = g_ex.graph;
+  uint64_t lo = g->tensors[id].offset, hi = lo + nbytes_of(id);
+  for (uint32_t t = 0; t < g->num_tensors; ++t) {
+    uint64_t o = g->tensors[t].offset;
+    if (t != id && g->tensors[t].kind != UTVM_GRAPH_PARAM && o < hi && lo < o + nbytes_of(t)) return true;
+  }
+  return false;
+}
+
+static void drop_kept(void) {
+  if (g_kept == NULL) return;
+  for (uint32_t i = 0; i < g_ex.graph->num_inputs; ++i) {
+    if (g_kept[i] != NULL) (void)utvm_free(g_ex.alloc, g_kept[i]);
+  }
+  (void)utvm_free(g_ex.alloc, (void*)g_kept);
+  g_kept = NULL;
+}
+
+static bool keep_inputs(void) {
+  uint32_t n = g_ex.graph->num_inputs;
+  g_kept = (uint8_t**)utvm_alloc(g_ex.alloc, sizeof(uint8_t*) * (n ? n : 1), sizeof(void*));
+  if (g_kept == NULL) return false;
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t id = g_ex.graph->inputs[i];
+    g_kept[i] = NULL;
+    if (consumed(id) && (g_kept[i] = (uint8_t*)utvm_alloc(g_ex.alloc, (size_t)nbytes_of(id), 8)) == NULL) {
+      return false;
+    }
+  }
+  return true;
+}
+
+static void restore_inputs(void) {
+  for (uint32_t i = 0; g_kept != NULL && i < g_ex.graph->num_inputs; ++i) {
+    if (g_kept[i] != NULL) {
+      memcpy(utvm_graph_input(&g_ex, i)->data, g_kept[i], (size_t)nbytes_of(g_ex.graph->inputs[i]));
+    }
+  }
+}
 
 static int32_t fail(const char* kind, const char* msg) {
   utvm_error_set(kind, msg);
@@ -61,6 +114,7 @@ static int32_t m_set_input(void* self, void* args, int32_t n, void* result) {
       utvm_graph_set_input(&g_ex, i, (const uint8_t*)src->data + src->byte_offset, (size_t)nbytes) != UTVM_OK) {
     return fail("ValueError", "set_input: tensor size or dtype does not match");
   }
+  if (g_kept != NULL && g_kept[i] != NULL) memcpy(g_kept[i], utvm_graph_input(&g_ex, i)->data, (size_t)nbytes);
   return 0;
 }
 
@@ -80,6 +134,7 @@ static int32_t m_get_output(void* self, void* args, int32_t n, void* result) {
 }
 
 static int32_t run(void* result, int profile) {
+  restore_inputs();
   utvm_status_t st = utvm_graph_run(&g_ex, profile);
   if (st == UTVM_ERR_KERNEL) return -1; /* the kernel's own error is set */
   if (st != UTVM_OK) return fail("RuntimeError", utvm_status_str(st));
@@ -160,11 +215,14 @@ static int32_t g_create(void* self, void* args, int32_t n, void* result) {
   if (n != 0) return fail("TypeError", "utvm.graph.create() takes no arguments");
   if (&utvm_model_graph == NULL) return fail("RuntimeError", "this image has no model");
   if (utvm_runtime_module_registered(&k_module)) {
+    drop_kept();
     utvm_graph_release(&g_ex); /* same session: give the old arena back */
   } else {
     memset(&g_ex, 0, sizeof(g_ex)); /* a new session reset the allocators already */
+    g_kept = NULL;
   }
   if (utvm_graph_init(&g_ex, &utvm_model_graph, utvm_runtime_config()->data) != UTVM_OK) return -1;
+  if (!keep_inputs()) return fail("MemoryError", "graph: no memory to keep the inputs a run consumes");
   if (utvm_runtime_register_module(&k_module) != UTVM_OK) return fail("MemoryError", "module table full");
   RESULT->type_index = kTVMFFIModule;
   RESULT->v_ptr = (void*)(uintptr_t)&k_module;

@@ -1,8 +1,11 @@
 """A fixed graph of kernels: its tensors, a static memory plan, and its C form.
 
-Inputs and outputs get their own regions of the activation arena (an input must
-survive a run, an output must outlive it); intermediate tensors share regions
-when their lifetimes do not overlap. Parameters are `const` arrays in a named
+Every tensor but a parameter has a region of one activation pool, shared by tensors whose
+lifetimes do not overlap, as X-CUBE-AI plans its pool: a quantized (integer) input lives from the
+start of a run to the last kernel that reads it (a run consumes it: set it before each run; a float
+input lives all the run), an output from the kernel that writes it to the end of the run (it
+outlives the run), an intermediate from its kernel to its last reader. The offsets are the smaller
+of two greedy placements (harness.models.compile.pool). Parameters are `const` arrays in a named
 flash section and never move.
 """
 
@@ -15,6 +18,7 @@ import numpy as np
 
 from harness.build import template
 from harness.errors import UtvmError
+from harness.models.compile.pool import Interval, place
 
 ALIGN = 64  # bytes; TVM's kernels assume this alignment of tensor data in the arena
 # Parameters in flash: 8 bytes is all any kernel's loads need (word and doubleword loads, int64 and
@@ -45,6 +49,7 @@ class TensorInfo:
 class Node:
     func: str
     args: list[int]  # tensor ids; the last is the output
+    scratch: list[int] = field(default_factory=list)  # args that are the kernel's own scratch (scratch.py)
 
 
 @dataclass
@@ -59,6 +64,7 @@ class Graph:
     def validate(self) -> None:
         produced = {t.id for t in self.tensors if t.kind in ("input", "param")}
         for i, node in enumerate(self.nodes):
+            produced.update(node.scratch)
             missing = [a for a in node.args[:-1] if a not in produced]
             if missing:
                 raise UtvmError(f"graph node {i} ({node.func}) reads tensors {missing} before they exist")
@@ -67,24 +73,15 @@ class Graph:
             raise UtvmError("the graph has no outputs")
 
     def plan(self) -> Graph:
-        """Assign arena offsets; intermediate tensors with disjoint lifetimes share memory."""
+        """Assign pool offsets; tensors with disjoint lifetimes share memory."""
         first, last = _lifetimes(self)
-        placed: list[tuple[int, int, int, int]] = []  # (offset, size, first, last)
-        top = 0
-        for t in sorted(self.tensors, key=lambda t: (first.get(t.id, -1), -t.nbytes)):
-            if t.kind == "param":
-                continue
-            size = _aligned(max(t.nbytes, 1))
-            if t.kind == "activation":
-                live = [(o, s) for o, s, f, la in placed if not (la < first[t.id] or f > last[t.id])]
-                t.offset = _first_fit(live, size)
-            else:  # inputs and outputs keep their memory for the whole life of the executor
-                t.offset = _first_fit([(o, s) for o, s, _, _ in placed], size)
-            span = (0, len(self.nodes)) if t.kind != "activation" else (first[t.id], last[t.id])
-            placed.append((t.offset, size, *span))
-            top = max(top, t.offset + size)
+        held = [t for t in self.tensors if t.kind != "param"]
+        offsets, top = place([Interval(t.id, _aligned(max(t.nbytes, 1)), first[t.id], last[t.id])
+                              for t in held])
+        for t in held:
+            t.offset = offsets[t.id]
         self.arena_bytes = top
-        naive = sum(_aligned(max(t.nbytes, 1)) for t in self.tensors if t.kind != "param")
+        naive = sum(_aligned(max(t.nbytes, 1)) for t in held)
         self.plan_stats = {"arena_bytes": top, "without_reuse": naive,
                            "params_bytes": sum(t.nbytes for t in self.tensors if t.kind == "param")}
         return self
@@ -94,7 +91,8 @@ class Graph:
             "tensors": [{"id": t.id, "name": t.name, "shape": list(t.shape), "dtype": t.dtype, "kind": t.kind,
                          "offset": t.offset, **({"scale": t.scale} if t.scale else {})}
                         for t in self.tensors],
-            "nodes": [{"func": n.func, "args": n.args} for n in self.nodes],
+            "nodes": [{"func": n.func, "args": n.args, **({"scratch": n.scratch} if n.scratch else {})}
+                      for n in self.nodes],
             "inputs": self.inputs, "outputs": self.outputs, "arena_bytes": self.arena_bytes,
             "plan": self.plan_stats}, indent=1)
 
@@ -106,19 +104,16 @@ def _aligned(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def _first_fit(busy: list[tuple[int, int]], size: int) -> int:
-    offset = 0
-    for o, s in sorted(busy):
-        if offset + size <= o:
-            break
-        offset = max(offset, o + s)
-    return offset
-
-
 def _lifetimes(g: Graph) -> tuple[dict[int, int], dict[int, int]]:
+    """The first and last node at which each tensor but a parameter must hold its data: an input from
+    node 0 to its last reader (all the run, if it is an output too or a float), an output from its
+    writer to past the last node, an intermediate from its writer to its last reader."""
+    end = len(g.nodes)
     first: dict[int, int] = {}
     last: dict[int, int] = {}
     for i, node in enumerate(g.nodes):
+        for a in node.scratch:
+            first[a] = i
         for a in node.args[:-1]:
             last[a] = i
         first.setdefault(node.args[-1], i)
@@ -126,7 +121,18 @@ def _lifetimes(g: Graph) -> tuple[dict[int, int], dict[int, int]]:
     for t in g.tensors:
         if t.kind == "input":
             first[t.id] = 0
+            last[t.id] = end if t.id in g.outputs or not _consumed(t) else last.get(t.id, 0)
+        elif t.kind == "output":
+            first.setdefault(t.id, 0)
+            last[t.id] = end
     return first, last
+
+
+def _consumed(t: TensorInfo) -> bool:
+    """Whether a run may reuse an input's bytes once read: a quantized input (integer), as X-CUBE-AI's
+    pool does. A float input keeps them, so runs repeated on one input compute, and on a core without
+    an FPU take, the same (software float's time depends on the data)."""
+    return np.dtype(t.dtype).kind in "iu"
 
 
 def _c_string(s: str) -> str:

@@ -33,6 +33,7 @@ class Compiled:
     relax_mod: Any  # the lowered module, for a reference run on the host CPU
     entry: str  # its entry function
     tuned: list[str] = field(default_factory=list)  # kernels scheduled by a tuning database's records
+    budget: Any = None  # with tuning: its RAM budget and the kernels that fell back (budget.Fit)
     kernels: Any = None  # the scheduled kernels (an IRModule of PrimFuncs), as kernels_c was built
     _unpacked: Any = field(default=None, repr=False)
 
@@ -98,32 +99,56 @@ def schedule(mod: Any, scheduler: Scheduler | None = None) -> Any:
 def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None = None,
                   entry: str | None = None, scheduler: Scheduler | None = None,
                   tuning: Any = None) -> Compiled:
-    """`tuning`, a harness.models.compile.records.Database, schedules the kernels it has records for; the
-    others get `scheduler` (default: each op's default schedule)."""
+    """`tuning`, a harness.models.compile.records.Database or BestRecords, schedules the kernels it has
+    records for, within its RAM budget (harness.models.compile.budget); the others get `scheduler`
+    (default: each op's default schedule)."""
+    from harness.models.compile.blocked import with_blocked_header
+    from harness.models.compile.intrin import with_header
+
+    mod, entry = load(source, entry)
+    lowered, tuned, fit = lower(mod, entry, params), [], None
+    if tuning is None:
+        lowered = for_c = schedule(lowered, scheduler)
+        graph = extract_graph(lowered[entry]).plan()
+    else:
+        from harness.models.compile.scratch import add_scratch
+        from harness.models.compile.tuned import within_budget
+
+        within = within_budget(lowered, entry, tuning, scheduler)
+        lowered, for_c, tuned, fit = within.scheduled, within.for_c, within.tuned, within.fit
+        graph = add_scratch(extract_graph(lowered[entry]), within.scratch).plan()
+    _output_scales(mod, graph)
+    kernels = kernels_module(for_c, {n.func for n in graph.nodes})
+    source_c = kernels_c(kernels)
+    return Compiled(graph, with_blocked_header(with_header(source_c)), lowered, entry, tuned, budget=fit,
+                    kernels=kernels)
+
+
+def kernels_module(lowered: Any, used: set[str]) -> Any:
+    """The module's kernels named in `used`, as an IRModule of PrimFuncs named by their symbols."""
+    import tvm
+
+    prims = {gv: f for gv, f in lowered.functions.items()
+             if type(f).__name__ == "PrimFunc" and gv.name_hint in used}
+    return tvm.IRModule({gv: f.with_attr("global_symbol", gv.name_hint) for gv, f in prims.items()})
+
+
+def kernels_c(kernels: Any) -> str:
+    """The C source (TVM-FFI convention) of an IRModule of kernels."""
     import tvm
 
     from harness.models.compile import c_intrinsics
-    from harness.models.compile.blocked import with_blocked_header
-    from harness.models.compile.intrin import with_header
-    from harness.models.compile.records import apply_tuning
 
-    mod, entry = load(source, entry)
-    lowered, tuned = lower(mod, entry, params), []
-    if tuning is not None:
-        lowered, tuned = apply_tuning(lowered, tuning)
-    lowered = schedule(lowered, scheduler)
-    graph = extract_graph(lowered[entry]).plan()
-    _output_scales(mod, graph)
-    used = {n.func for n in graph.nodes}
-    prims = {gv: f for gv, f in lowered.functions.items()
-             if type(f).__name__ == "PrimFunc" and gv.name_hint in used}
     c_intrinsics.register()  # tirx.fabs and friends, which TVM's C backend leaves unresolved
-    kernels = tvm.IRModule({gv: f.with_attr("global_symbol", gv.name_hint) for gv, f in prims.items()})
     try:
-        source_c = tvm.build(kernels, target="c").inspect_source()
+        return str(tvm.build(kernels, target="c").inspect_source())
     except Exception as exc:
         raise ModelError(f"TVM could not emit C for the kernels: {last_line(exc)}") from None
-    return Compiled(graph, with_blocked_header(with_header(source_c)), lowered, entry, tuned, kernels)
+
+
+def emit_kernels(lowered: Any, used: set[str]) -> str:
+    """The C source (TVM-FFI convention) of the module's kernels named in `used`."""
+    return kernels_c(kernels_module(lowered, used))
 
 
 def _output_scales(mod: Any, graph: Graph) -> None:

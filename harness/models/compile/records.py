@@ -19,6 +19,7 @@ from typing import Any
 from harness import resources
 from harness.errors import UtvmError, last_line
 from harness.models.compile import blocked_choice
+from harness.models.compile.budget import Budgeted
 from harness.models.int8.attrs import OP_ATTR, SCHEDULED_ATTR
 from harness.targets.qemu import TRANSPORTS
 
@@ -66,6 +67,7 @@ class Database:
     path: Path
     target: str
     db: Any  # tvm.s_tir.meta_schedule.database.JSONDatabase
+    ram_budget: int | None = None  # bytes of activations + workspace (None: the untuned model's)
 
     @classmethod
     def open(cls, path: Path, target: str | None = None, create: bool = False) -> Database:
@@ -213,6 +215,7 @@ class BestRecords:
     path: Path
     target: str
     records: dict[str, Any]
+    ram_budget: int | None = None  # bytes of activations + workspace (None: the untuned model's)
 
     @classmethod
     def load(cls, path: Path) -> BestRecords:
@@ -281,11 +284,16 @@ def _plain(obj: Any) -> Any:
     return str(obj)
 
 
-def resolve(tuning: str | Path | None, target: str | None) -> Database | BestRecords | None:
+def resolve(tuning: str | Path | Budgeted | None, target: str | None) -> Database | BestRecords | None:
     """What `--tuning` names: a database directory, a best-records file, or "auto" (the records shipped
-    for the target)."""
+    for the target); with a RAM budget (harness.models.compile.budget.Budgeted), that budget."""
     if tuning is None:
         return None
+    if isinstance(tuning, Budgeted):
+        found = resolve(tuning.source, target)
+        assert found is not None
+        found.ram_budget = tuning.ram_budget
+        return found
     if str(tuning) == "auto":
         if target is None:
             raise TuningError("--tuning auto needs a target: the shipped records are per target")
@@ -297,6 +305,24 @@ def resolve(tuning: str | Path | None, target: str | None) -> Database | BestRec
                               + _config_note(records.target, target))
         return records
     return Database.open(Path(tuning), target)
+
+
+def alternatives(database: Database | BestRecords, func: Any) -> list[Any]:
+    """The kernel's schedules after its best, fastest first (a database's best trace where its blocked
+    call won; shipped records keep only the best)."""
+    if not isinstance(database, Database) or not blocked_choice.wins(
+            database.path, task_key(func), _best_seconds(database, func)):
+        return []
+    best = database.best(func, blocked=False)
+    return [best] if best is not None else []
+
+
+def _best_seconds(database: Database, func: Any) -> float | None:
+    mod = workload(func)
+    if not database.db.has_workload(mod):
+        return None
+    top = database.db.get_top_k(database.db.commit_workload(mod), 1)
+    return min(float(x) for x in top[0].run_secs) if top else None
 
 
 def apply_tuning(mod: Any, database: Database | BestRecords) -> tuple[Any, list[str]]:

@@ -68,7 +68,8 @@ def package_aot(model: Path | Any, out: Path, name: str = "model",
         aot.to_c(graph, kernels.arity, name, param_section, rpc=False))
     (out / "include" / f"{name}.h").write_text(_header(name, graph, scratch))
     (out / f"{name}.mk").write_text(_makefile(name).replace(f"src/{name}_graph.c", f"src/{name}_aot.c"))
-    return Package(name, out, graph, graph.arena_bytes, scratch)
+    return Package(name, out, graph, graph.arena_bytes, scratch,
+                   compiled.budget.describe() if compiled.budget is not None else "")
 
 
 def _copy_runtime(out: Path) -> None:

@@ -53,6 +53,7 @@ class Package:
     graph: Graph
     memory_bytes: int
     workspace_bytes: int
+    budget_note: str = ""  # with tuning: its RAM budget and the kernels that fell back to fit it
 
     @property
     def sources(self) -> list[Path]:
@@ -124,7 +125,8 @@ def package(model: Path | Any, out: Path, name: str = "model",
     (out / "include" / f"{name}.h").write_text(_header(name, graph, memory, workspace))
     (out / "src" / f"{name}.c").write_text(_api_source(name, kernels))
     (out / f"{name}.mk").write_text(_makefile(name))
-    return Package(name, out, graph, memory, workspace)
+    return Package(name, out, graph, memory, workspace,
+                   compiled.budget.describe() if compiled.budget is not None else "")
 
 
 def _header(name: str, g: Graph, memory: int, workspace: int) -> str:

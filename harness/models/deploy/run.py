@@ -131,7 +131,8 @@ def run_model(model: Path, target: str, out: Path, inputs: Path | None = None, r
                       "executor": _executor_bytes(manifest, executor)},
         "ram": {**_ram(graph, manifest, stats), "reference_arena_bytes": ref.arena_bytes},
         "reference": ref.describe(),
-        "tuning": {"database": str(tuning), "kernels": compiled.tuned} if tuning is not None else None,
+        "tuning": {"database": str(tuning), "kernels": compiled.tuned, **_budget(compiled)}
+        if tuning is not None else None,
         "outputs": [_describe(o, e, graph.tensors[t].scale) for o, e, t in
                     zip(outputs, expected or [None] * len(outputs), graph.outputs, strict=True)],
     }
@@ -210,6 +211,14 @@ def _describe(got: np.ndarray, expected: np.ndarray | None, scale: float | None 
             "values": got.flatten()[:8].tolist()}
 
 
+def _budget(compiled: Compiled) -> dict[str, Any]:
+    """The tuning's RAM budget and the kernels that fell back to fit it (harness.models.compile.budget)."""
+    fit = compiled.budget
+    if fit is None:
+        return {}
+    return {"ram_budget": fit.budget, "fell_back": dict(fit.fell_back), "budget_note": fit.describe()}
+
+
 def _stack(ram: dict[str, Any]) -> str:
     return f", stack {ram['stack_used']} of {ram['stack_size']} B" if ram["stack_used"] is not None else ""
 
@@ -225,6 +234,8 @@ def text_report(r: dict[str, Any]) -> list[str]:
              f"  RAM: activations {ram['arena_bytes']} B, workspace high water "
              f"{ram['workspace_high_water']} B, static {ram['static_bytes']} B" + _stack(ram) + _beside(r)]
     lines += _overhead_text(r)
+    if r.get("tuning") and "ram_budget" in r["tuning"]:
+        lines.append(f"  tuning: {r['tuning']['budget_note']}")
     sizes = c.get("per_kernel", {})
     for n in r["nodes"]:
         lines.append(f"    {n['kernel']:<40} {n['time_ms']:.4f} ms  {sizes.get(n['kernel'], 0):>6} B of code")
