@@ -17,6 +17,7 @@ from elftools.elf.elffile import ELFFile
 
 from harness.models.compile import records as tuning_records
 from harness.models.deploy.run import run_model
+from harness.targets import get_target
 from tests.conftest import REPO_ROOT, mlperf_tiny_model, require_tvm
 from tests.test_tune import conv_model
 
@@ -67,8 +68,11 @@ def test_weights_in_ram_give_the_same_outputs_and_cost_their_bytes_of_ram(tmp_pa
     assert no_padding[0] == no_padding[1]
     run_at, load_at, size = _load_and_run_addresses(tmp_path / "ram" / "image" / "utvm.elf", ".utvm_params")
     assert 0x2000_0000 <= run_at < 0x2040_0000 and load_at < 0x0040_0000 and size == params
-    # QEMU has no flash wait states: the same instructions either way (the copy is before main).
-    assert ram["instructions"]["median"] == flash["instructions"]["median"]
+    # QEMU has no flash wait states: the same instructions either way (the copy is before main), as
+    # read through the board's clock: a tick of it (25 MHz) is 1.25 instructions (32 ns each), and the
+    # copy before main moves where the run starts within a tick.
+    tick = get_target(AN386).instructions(1 / (get_target(AN386).cpu_hz or 1)) or 1
+    assert abs(ram["instructions"]["median"] - flash["instructions"]["median"]) <= tick + 1
 
 
 def test_a_model_whose_weights_do_not_fit_in_ram_is_a_plan_time_error(tmp_path: Path) -> None:
