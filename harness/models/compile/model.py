@@ -29,7 +29,7 @@ from harness.models.frontends.loaded import from_source, to_relax
 @dataclass
 class Compiled:
     graph: Graph  # planned: every tensor has its place in the arena
-    kernels_c: str  # C source of every kernel, TVM-FFI convention
+    kernels_c: str  # C source of every kernel: its plain function and its TVM-FFI entry, which calls it
     relax_mod: Any  # the lowered module, for a reference run on the host CPU
     entry: str  # its entry function
     tuned: list[str] = field(default_factory=list)  # kernels scheduled by a tuning database's records
@@ -103,9 +103,8 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
     import tvm
 
     from harness.models.compile import c_intrinsics
-    from harness.models.compile.blocked import with_blocked_header
-    from harness.models.compile.intrin import with_header
     from harness.models.compile.records import apply_tuning
+    from harness.models.compile.unpacked import kernels_c
 
     mod, entry = load(source, entry)
     lowered, tuned = lower(mod, entry, params), []
@@ -119,11 +118,7 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
              if type(f).__name__ == "PrimFunc" and gv.name_hint in used}
     c_intrinsics.register()  # tirx.fabs and friends, which TVM's C backend leaves unresolved
     kernels = tvm.IRModule({gv: f.with_attr("global_symbol", gv.name_hint) for gv, f in prims.items()})
-    try:
-        source_c = tvm.build(kernels, target="c").inspect_source()
-    except Exception as exc:
-        raise ModelError(f"TVM could not emit C for the kernels: {last_line(exc)}") from None
-    return Compiled(graph, with_blocked_header(with_header(source_c)), lowered, entry, tuned, kernels)
+    return Compiled(graph, kernels_c(kernels), lowered, entry, tuned, kernels)
 
 
 def _output_scales(mod: Any, graph: Graph) -> None:
