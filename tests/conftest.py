@@ -37,22 +37,27 @@ QEMU_TARGETS = [n for n, t in all_targets().items() if t.emulated]
 MLPERF_TINY_DIR = REPO_ROOT.parent / "shared" / "models" / "mlperf-tiny"
 
 
-def kernel_bodies(source: str, prefix: str) -> dict[str, list[str]]:
-    """Each kernel's C body in TVM's generated source (functions named prefix + kernel), by kernel, with
-    the numbers of TVM's condval temporaries dropped (they count from the function's first) and without
-    a plain entry's check and reads of its arguments (harness.models.compile.unpacked)."""
+def kernel_bodies(source: str, prefix: str) -> dict[str, str]:
+    """Each function named prefix + kernel in TVM's generated source, by kernel: its C body."""
     found = re.finditer(rf"TVM_DLL int32_t {prefix}(\w+)\([^)]*\) {{\n(.*?)\n}}\n", source, re.S)
-    return {m.group(1): [line for line in re.sub(r"(condval)_\d+", r"\1", m.group(2)).split("\n")
-                         if "utvm_aot_arg(" not in line and "__builtin_expect_with_probability(" not in line]
-            for m in found}
+    return {m.group(1): m.group(2) for m in found}
 
 
-def unpacked_kernels_differ(packed_c: str, unpacked_c: str) -> list[str]:
-    """The kernels whose plain C entry (utvm_k_<kernel>) is not its packed entry's (__tvm_ffi_<kernel>)
-    code after the argument checks; [] when every one is the very same, and there is at least one."""
-    packed, plain = kernel_bodies(packed_c, "__tvm_ffi_"), kernel_bodies(unpacked_c, "utvm_k_")
-    differ = [k for k, lines in plain.items() if len(lines) < 2 or packed.get(k, [])[-len(lines):] != lines]
-    return differ if plain else ["(no kernel)"]
+def shared_kernels_differ(graph_c: str, aot_c: str) -> list[str]:
+    """The kernels whose loops graph and AOT do not share (harness.models.compile.unpacked): the plain
+    function utvm_k_<kernel> not the very same C in the AOT source as in the graph source, or the packed
+    entry __tvm_ffi_<kernel> holding a loop or not returning its call, or the plain function doing
+    nothing but read its arguments; [] when every kernel's are shared, and there is at least one."""
+    packed, plain, aot = (kernel_bodies(graph_c, "__tvm_ffi_"), kernel_bodies(graph_c, "utvm_k_"),
+                          kernel_bodies(aot_c, "utvm_k_"))
+    packed = {k: b for k, b in packed.items() if not b.startswith("  return __tvm_ffi_")}  # TVM's main
+    call = r"\n  return utvm_k_{}\(\(\(void\*\)UTVM_KERNEL_ARGS\([^;]*\)\)\);\n"
+    differ = [k for k in sorted({*packed, *aot})
+              if k not in aot or plain.get(k) != aot[k] or k not in packed
+              or re.search(r"\b(for|while) \(", packed[k]) or not re.search(call.format(k), packed[k])]
+    setup = re.compile(r"  (\w+\* \w+ = .*utvm_aot_arg\(.*|return 0;|if \(__builtin_expect_with_\w+\(.*)")
+    empty = [k for k, body in aot.items() if all(setup.fullmatch(line) for line in body.split("\n"))]
+    return differ + empty if aot else ["(no kernel)"]
 
 
 def mlperf_tiny_model(name: str) -> Path:

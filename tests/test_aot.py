@@ -31,7 +31,7 @@ from harness.models.deploy.graph_client import GraphModule
 from harness.models.deploy.run import build_model_image, compile_for, load_inputs
 from harness.targets import get_target
 from tests import onnx_models
-from tests.conftest import REPO_ROOT, kernel_bodies, mlperf_tiny_model, require_tvm, unpacked_kernels_differ
+from tests.conftest import REPO_ROOT, kernel_bodies, mlperf_tiny_model, require_tvm, shared_kernels_differ
 from tests.models import MODELS
 
 ROOT = REPO_ROOT / "build" / "test-aot"
@@ -75,14 +75,17 @@ def test_emitted_source_is_direct_calls_with_plain_pointers_and_no_names() -> No
     assert "utvm_aot_image_run" not in aot.to_c(c.graph, c.unpacked().arity, name="net", rpc=False)
 
 
-def test_unpacked_kernels_are_the_packed_kernels_bodies() -> None:
-    """Each kernel's plain C entry runs the very loops of its packed one (the one tuning measured): the
-    packed function's code after its argument checks, up to the names of TVM's temporaries."""
+def test_graph_and_aot_share_each_kernels_loops() -> None:
+    """Each kernel's loops exist once, in its plain function: the graph source's packed entry (the one
+    tuning measures) only checks its arguments and calls it, and the AOT source is the same plain
+    functions, the very same C."""
     c, _ = compiled("kws01")
     unpacked = c.unpacked()
     assert sorted(kernel_bodies(unpacked.source, "utvm_k_")) == sorted({n.func for n in c.graph.nodes})
-    assert "TVMFFIErrorSetRaised" not in unpacked.source
-    assert unpacked_kernels_differ(c.kernels_c, unpacked.source) == []
+    assert "TVMFFIErrorSetRaised" not in unpacked.source and not kernel_bodies(unpacked.source, "__tvm_ffi_")
+    assert shared_kernels_differ(c.kernels_c, unpacked.source) == []
+    for name in kernel_bodies(unpacked.source, "utvm_k_"):  # GCC compiles each regardless of its callers
+        assert f"UTVM_KERNEL_ENTRY int32_t utvm_k_{name}(void* utvm_args);" in c.kernels_c
     for n in c.graph.nodes:
         assert unpacked.arity[n.func] == len(n.args)
 
@@ -143,6 +146,23 @@ def test_aot_module_by_name_and_its_errors(tmp_path: Path) -> None:
                 module.function(*module.io, module.workspace, wrong)
 
 
+def plain_code(manifest: Manifest) -> dict[str, tuple[bytes, list[tuple[int, int, str]]]]:
+    """Each plain kernel function's machine code in the image's kernels object (-ffunction-sections: a
+    section each), with its relocations (offset, type, symbol)."""
+    (obj,) = Path(manifest.artifact).parent.glob("*_kernels.o")
+    out = {}
+    with open(obj, "rb") as f:
+        elf = ELFFile(f)
+        table = elf.get_section_by_name(".symtab")
+        for sec in elf.iter_sections():
+            if sec.name.startswith(".text.utvm_k_"):
+                rel = elf.get_section_by_name(f".rel{sec.name}")  # Arm: REL
+                relocs = [(r["r_offset"], r["r_info_type"], table.get_symbol(r["r_info_sym"]).name)
+                          for r in (rel.iter_relocations() if rel else [])]
+                out[sec.name.removeprefix(".text.")] = (sec.data(), relocs)
+    return out
+
+
 def _measure(module: GraphModule | AotModule, xs: list[np.ndarray]) -> dict[str, float]:
     for i, x in enumerate(xs):
         module.set_input(i, x)
@@ -150,19 +170,21 @@ def _measure(module: GraphModule | AotModule, xs: list[np.ndarray]) -> dict[str,
     return {"run": run, "profile": sum(t for _, t in module.profile())}
 
 
-@pytest.mark.parametrize("board", [BOARD, "qemu-mps2-an386-semihosting"])
-def test_kws01_aot_on_a_board_beside_the_graph_executor(board: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("model, board", [("kws01", BOARD), ("kws01", "qemu-mps2-an386-semihosting"),
+                                          ("ad01", BOARD), ("ad01", "qemu-mps2-an386-semihosting")])
+def test_mlperf_tiny_aot_on_a_board_beside_the_graph_executor(model: str, board: str, tmp_path: Path) -> None:
     """Issue 21's criterion: bit-exact with TFLite Micro; no graph executor, no graph table and no packed
     kernel in the image; its flash less than the graph image's by at least the graph executor and its
-    table; no more instructions per inference (-icount: exact), and less than the graph executor's run
-    less its kernels (timed directly, through their packed entries, on the graph image)."""
-    c, _ = compiled("kws01")
-    ref = references.tflite_micro(mlperf_tiny_model("kws01"))
+    table; the kernels' very machine code of the graph image; no more instructions per inference
+    (-icount: exact), and less than the graph executor's run less its kernels (timed directly, through
+    their packed entries, on the graph image)."""
+    c, _ = compiled(model)
+    ref = references.tflite_micro(mlperf_tiny_model(model))
     target = get_target(board)
     xs = load_inputs(c.graph, None)
     figures = {}
     for executor, cls in (("graph", GraphModule), ("aot", AotModule)):
-        manifest = image("kws01", board, executor)
+        manifest = image(model, board, executor)
         (tmp_path / executor).mkdir()
         with Device(manifest, workdir=tmp_path / executor) as client:
             module = cls(client, c.graph)
@@ -171,7 +193,7 @@ def test_kws01_aot_on_a_board_beside_the_graph_executor(board: str, tmp_path: Pa
                 assert agreement.max_diff_lsb == 0 and agreement.top1_agree == 5, agreement
             figures[executor] = {**_measure(module, xs), "flash": manifest.footprint["flash"],
                                  "bytes": manifest.size["text"] + manifest.size["data"],
-                                 "elf": manifest.artifact}
+                                 "elf": manifest.artifact, "code": plain_code(manifest)}
             if executor == "graph":
                 kernels = sum(overhead.kernel_seconds(client, module.graph, xs))
     g, a = figures["graph"], figures["aot"]
@@ -181,6 +203,8 @@ def test_kws01_aot_on_a_board_beside_the_graph_executor(board: str, tmp_path: Pa
     assert not {s for s in names if s.startswith("__tvm_ffi_") and s != "__tvm_ffi_utvm_aot_image_run"}, names
     assert g["bytes"] - a["bytes"] >= g["flash"]["graph executor"] + g["flash"]["graph table"], (g, a)
     assert a["flash"]["kernels"] < g["flash"]["kernels"]  # the same loops, without the argument decoding
+    assert sorted(a["code"]) == sorted(f"utvm_k_{k}" for k in {n.func for n in c.graph.nodes})
+    assert a["code"] == g["code"]  # each kernel's loops: the same bytes and relocations in both images
     count = target.instructions
     assert count(a["run"]) <= count(g["run"]), (count(a["run"]), count(g["run"]))
     assert count(a["run"]) - count(kernels) < count(g["run"]) - count(kernels)

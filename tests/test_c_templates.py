@@ -54,6 +54,7 @@ int32_t utvm_k_relu(void* args);""",
         io="""  {k_shape_0, 0u, 8u, 0, 8, 2},
   {k_shape_1, 64u, 8u, 0, 8, 2},""",
         calls="  UTVM_AOT_CALL(clock, 0, utvm_k_relu((void*[]){io[0], io[1]}));"),
+    "kernel_entries.c": dict(entries="UTVM_KERNEL_ENTRY int32_t utvm_k_relu(void* utvm_args);"),
     "graph_model.c": dict(
         num_tensors=2, num_nodes=1, num_inputs=1, num_outputs=1, arena_bytes=128,
         tables="""static const int64_t k_shape_0[] = {1, 8};

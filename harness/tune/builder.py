@@ -23,8 +23,6 @@ import numpy as np
 from harness.build import build
 from harness.errors import UtvmError, last_line
 from harness.models.compile import records
-from harness.models.compile.blocked import with_blocked_header
-from harness.models.compile.intrin import with_header
 from harness.models.compile.schedule import apply_default_schedules
 from harness.targets import get_target
 from harness.tune.tasks import Task
@@ -52,11 +50,14 @@ class Artifact:
 
 
 def emit_c(funcs: dict[str, Any]) -> str:
-    """C source of PrimFuncs, each exported under its name (dsp_blocked.h included where called)."""
+    """C source of PrimFuncs, each exported under its name as the models' kernels are
+    (harness.models.compile.unpacked: a plain function with the loops, a packed entry calling it)."""
     import tvm
 
     mod = tvm.IRModule({name: f.with_attr("global_symbol", name) for name, f in funcs.items()})
-    return with_blocked_header(with_header(tvm.build(mod, target="c").inspect_source()))
+    from harness.models.compile.unpacked import kernels_c
+
+    return kernels_c(mod)
 
 
 def reference_kernel(task: Task) -> Any:

@@ -29,7 +29,7 @@ from harness.models.frontends.loaded import from_source, to_relax
 @dataclass
 class Compiled:
     graph: Graph  # planned: every tensor has its place in the arena
-    kernels_c: str  # C source of every kernel, TVM-FFI convention
+    kernels_c: str  # C source of every kernel: its plain function and its TVM-FFI entry, which calls it
     relax_mod: Any  # the lowered module, for a reference run on the host CPU
     entry: str  # its entry function
     tuned: list[str] = field(default_factory=list)  # kernels scheduled by a tuning database's records
@@ -101,10 +101,12 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
                   tuning: Any = None) -> Compiled:
     """`tuning`, a harness.models.compile.records.Database or BestRecords, schedules the kernels it has
     records for, within its RAM budget (harness.models.compile.budget); the others get `scheduler`
-    (default: each op's default schedule)."""
-    from harness.models.compile.blocked import with_blocked_header
-    from harness.models.compile.intrin import with_header
+    (default: each op's default schedule). Each kernel's loops are its plain function, which its
+    packed entry calls (harness.models.compile.unpacked)."""
+    from harness.models.compile import c_intrinsics
+    from harness.models.compile.unpacked import kernels_c as split_kernels_c
 
+    c_intrinsics.register()  # tirx.fabs and friends, which TVM's C backend leaves unresolved
     mod, entry = load(source, entry)
     lowered, tuned, fit = lower(mod, entry, params), [], None
     if tuning is None:
@@ -119,9 +121,7 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
         graph = add_scratch(extract_graph(lowered[entry]), within.scratch).plan()
     _output_scales(mod, graph)
     kernels = kernels_module(for_c, {n.func for n in graph.nodes})
-    source_c = kernels_c(kernels)
-    return Compiled(graph, with_blocked_header(with_header(source_c)), lowered, entry, tuned, budget=fit,
-                    kernels=kernels)
+    return Compiled(graph, split_kernels_c(kernels), lowered, entry, tuned, budget=fit, kernels=kernels)
 
 
 def kernels_module(lowered: Any, used: set[str]) -> Any:
@@ -134,7 +134,8 @@ def kernels_module(lowered: Any, used: set[str]) -> Any:
 
 
 def kernels_c(kernels: Any) -> str:
-    """The C source (TVM-FFI convention) of an IRModule of kernels."""
+    """TVM's own C source (TVM-FFI convention) of an IRModule of kernels, packed entries only: what
+    the RAM budget reads each kernel's workspace from."""
     import tvm
 
     from harness.models.compile import c_intrinsics

@@ -42,7 +42,7 @@ from harness.models.frontends.loaded import read_model
 
 RUNTIME_FILES = ("src/runtime/runtime.c", "src/runtime/backend.c", "src/runtime/timer.c",
                  "src/memory/std_allocator.c", "src/aot/aot.c", "lib/aot_library.c")
-AOT_HEADERS = (*(h for h in HEADERS if h != "utvm/graph.h"), "utvm/aot.h", "utvm/aot_kernel.h")
+AOT_HEADERS = (*(h for h in HEADERS if h != "utvm/graph.h"), "utvm/aot.h")
 
 
 def package_aot(model: Path | Any, out: Path, name: str = "model",

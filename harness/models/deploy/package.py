@@ -39,7 +39,8 @@ RUNTIME_FILES = ("src/runtime/runtime.c", "src/runtime/backend.c", "src/runtime/
                  "src/memory/std_allocator.c", "src/graph/graph_executor.c")
 HEADERS = ("dlpack/dlpack.h", "tvm/ffi/c_api.h", "tvm/ffi/extra/c_env_api.h", "tvm/runtime/c_backend_api.h",
            "tvm/runtime/base.h", "utvm/config.h", "utvm/dsp.h", "utvm/dsp_mve.h", "utvm/graph.h",
-           "utvm/memory.h", "utvm/platform.h", "utvm/runtime.h", "utvm/status.h", "utvm/timer.h")
+           "utvm/memory.h", "utvm/platform.h", "utvm/runtime.h", "utvm/status.h", "utvm/timer.h",
+           "utvm/aot_kernel.h")
 KERNEL_WARNINGS = ("-Wunused-parameter", "-Wunused-variable", "-Wunused-but-set-variable",
                    "-Wunused-function")
 TABLES_SLACK = 512  # allocator headers and the executor's tables, beyond arena and workspace
