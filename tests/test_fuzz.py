@@ -17,7 +17,7 @@ from harness.fuzz.runner import Disagreement, Report, fuzz
 from harness.fuzz.shrink import shrink
 from harness.fuzz.tflite_gen import OPS
 from harness.targets import Target, get_target
-from tests.conftest import require_tvm
+from tests.conftest import REPO_ROOT, require_tvm
 
 pytestmark = pytest.mark.tvm
 REGRESSIONS = Path(__file__).with_name("fuzz_regressions")
@@ -124,3 +124,31 @@ def test_fuzz_command_exits_0_when_every_case_agrees(tmp_path: Path,
     assert main(["fuzz", "--target", "host", "--cases", "12", "--seed", "8", "--ops", "ADD", "MUL",
                  "--workdir", str(tmp_path)]) == 0
     assert "cases agree, 0 disagree" in capsys.readouterr().out
+
+
+def test_a_campaign_of_json_reports_is_tallied_per_family(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """bench/fuzz_tally.py sums `utvm fuzz --json` reports per core family and kind; one with a
+    disagreement is listed and fails the tally."""
+    require_tvm()
+    import json
+    import subprocess
+    import sys
+
+    for i in (0, 1):
+        assert main(["fuzz", "--target", "host", "--cases", "6", "--seed", "9", "--start", str(6 * i),
+                     "--ops", "ADD", "--workdir", str(tmp_path / "w"), "--json"]) == 0
+        (tmp_path / "c" / "host-int8").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "c" / "host-int8" / f"{i}.json").write_text(capsys.readouterr().out)
+    tally = [sys.executable, str(REPO_ROOT / "bench" / "fuzz_tally.py"), str(tmp_path / "c")]
+    proc = subprocess.run(tally, capture_output=True, text=True, timeout=60)
+    compared = sum(json.loads(p.read_text())["matched"] for p in (tmp_path / "c").rglob("*.json"))
+    assert proc.returncode == 0 and compared >= 10, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[1].split()[:3] == ["host", "int8", str(compared)], proc.stdout
+    bad = json.loads((tmp_path / "c" / "host-int8" / "0.json").read_text())
+    bad.update(target="qemu-mps2-an385", disagreements=1, lines=["tflite-s9-i0 [ADD]: max |diff| 2 LSB"])
+    (tmp_path / "c" / "m3.json").write_text(json.dumps(bad))
+    proc = subprocess.run(tally, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "m3.json: tflite-s9-i0 [ADD]" in proc.stdout, proc.stdout
+    rows = [line.split() for line in proc.stdout.splitlines()]
+    assert any(row[:2] == ["M3", "int8"] and row[4] == "1" for row in rows), proc.stdout
