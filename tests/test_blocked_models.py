@@ -32,7 +32,7 @@ def compiled() -> Any:
 
 
 def test_every_convolution_and_dense_layer_of_kws01_is_one_blocked_call() -> None:
-    from harness.models.compile.blocked import BLOCKED_ATTR, CONV, DEPTHWISE, MATMUL
+    from harness.models.compile.blocked import BLOCKED_ATTR, CONV, DEPTHWISE, FC, MATMUL
     from harness.models.int8.attrs import OP_ATTR
 
     model = compiled()
@@ -40,7 +40,7 @@ def test_every_convolution_and_dense_layer_of_kws01_is_one_blocked_call() -> Non
                if getattr(f, "attrs", None) and OP_ATTR in f.attrs
                and str(f.attrs[OP_ATTR]) in ("conv2d", "depthwise_conv2d", "fully_connected")
                and BLOCKED_ATTR in f.attrs}
-    assert entries == {CONV, DEPTHWISE, MATMUL}
+    assert entries == {CONV, DEPTHWISE, MATMUL, FC}  # FC: the batch-1 dense layer, no scratch
     assert model.kernels_c.startswith('#include "utvm/dsp_blocked_layers.h"\n')
     assert "TVM_DLL int32_t utvm_blk_" not in model.kernels_c
 

@@ -92,6 +92,29 @@ static void check_matmul(int pattern) {
   check_matmul_shape(pixels, k, channels, pattern % 3, (pattern + 1) % 3, pattern);
 }
 
+/* One pixel without scratch (utvm_blk_fc_s8, the batch-1 fully-connected call): k up to 1100, over
+ * several of the SMLAD path's runs of UTVM_BLK_RUN k, against the reference and the portable twin. */
+static void check_fc_shape(int32_t k, int32_t channels, int in_fill, int w_fill, int pattern) {
+  if (k > MAXB || channels * k > MAXB) return;
+  fill(in, k, in_fill), fill(w, channels * k, w_fill);
+  utvm_blk_rq_t rq = make_rq(channels, pattern);
+  utvm_blk_fc_call(in, w, bias, rq.mult, rq.shift, out, k, channels, rq.per_channel, rq.out_zp, rq.act_min,
+                   rq.act_max);
+  blocked_twin_fc(in, k, w, channels, bias, &rq, twin);
+  for (int32_t c = 0; c < channels; ++c) {
+    int64_t sum = bias[c];
+    for (int32_t i = 0; i < k; ++i) sum += (int64_t)in[i] * w[c * k + i];
+    expect(out[c], ref_out(&rq, sum, c), "fc", k, c);
+    expect(twin[c], out[c], "fc twin", k, c);
+  }
+}
+
+static void check_fc(int pattern) {
+  int32_t k = rnd() % 4 == 0 ? rnd_in(400, 1100) : rnd_in(1, 200), channels = rnd_in(1, 13);
+  check_fc_shape(k, channels, pattern % 3, (pattern + 1) % 3, pattern);
+  for (int32_t j = 0; j < 8; ++j) check_fc_shape(500 + j, 5, 1, 1, j % 4); /* the largest sums around a run */
+}
+
 /* The largest sums (every input and weight -128) around 512, where the SMLAD 2x2 tile's sums scaled
  * by 256 (utvm/dsp_blocked_smlad.h) give way to unscaled ones. */
 static void check_matmul_extremes(void) {
@@ -208,6 +231,7 @@ int main(void) {
   check_matmul_extremes();
   for (int round = 0; round < 400; ++round) {
     check_matmul(round % 4);
+    check_fc(round % 4);
     check_dw(round % 4, 0);
     check_dw(round % 4, 1);
     check_conv(round % 4);

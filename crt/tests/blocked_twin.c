@@ -10,6 +10,11 @@ void blocked_twin_matmul(const int8_t* in, int32_t pixels, int32_t k, const int8
   utvm_blk_matmul_s8(in, pixels, k, w, channels, bias, rq, scratch, out);
 }
 
+void blocked_twin_fc(const int8_t* in, int32_t k, const int8_t* w, int32_t channels, const int32_t* bias,
+                     const utvm_blk_rq_t* rq, int8_t* out) {
+  utvm_blk_fc_s8(in, k, w, channels, bias, rq, out);
+}
+
 void blocked_twin_dw(const int8_t* in, const int8_t* w, const int32_t* bias, const utvm_blk_dw_shape_t* s,
                      const utvm_blk_rq_t* rq, int8_t* zp_row, int8_t* out) {
   utvm_blk_dw_s8(in, w, bias, s, rq, zp_row, out);

@@ -6,6 +6,8 @@
 
 void blocked_twin_matmul(const int8_t* in, int32_t pixels, int32_t k, const int8_t* w, int32_t channels,
                          const int32_t* bias, const utvm_blk_rq_t* rq, int16_t* scratch, int8_t* out);
+void blocked_twin_fc(const int8_t* in, int32_t k, const int8_t* w, int32_t channels, const int32_t* bias,
+                     const utvm_blk_rq_t* rq, int8_t* out);
 void blocked_twin_dw(const int8_t* in, const int8_t* w, const int32_t* bias, const utvm_blk_dw_shape_t* s,
                      const utvm_blk_rq_t* rq, int8_t* zp_row, int8_t* out);
 void blocked_twin_dw3x3(const int8_t* in, const int8_t* w, const int32_t* bias, const utvm_blk_dw_shape_t* s,

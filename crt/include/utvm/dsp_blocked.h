@@ -235,6 +235,7 @@ static inline utvm_blk_frq_t utvm_blk_frq(const utvm_blk_rq_t* rq, int32_t chann
 #endif
 #include "utvm/dsp_blocked_mve.h"
 #include "utvm/dsp_blocked_rq.h" /* the SMLAD path's epilogue */
+#include "utvm/dsp_blocked_fc.h" /* one pixel without scratch */
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -286,7 +287,7 @@ static inline void utvm_blk_matmul_row(const int16_t* a, const int8_t* w, int32_
 
 /* A 1x1 convolution (stride 1, no padding) or fully-connected layer: in [pixels, k] int8, w
  * [channels, k] int8, bias [channels] int32 (input offset folded in), out [pixels, channels] int8.
- * scratch: 2 * k int16 (the two widened pixel rows). */
+ * scratch: 2 * k int16 (the two widened pixel rows; unused for one pixel: utvm_blk_fc_s8). */
 static inline void utvm_blk_matmul_s8(const int8_t* in, int32_t pixels, int32_t k, const int8_t* w,
                                       int32_t channels, const int32_t* bias, const utvm_blk_rq_t* rq,
                                       int16_t* scratch, int8_t* out) {
@@ -304,10 +305,7 @@ static inline void utvm_blk_matmul_s8(const int8_t* in, int32_t pixels, int32_t 
     utvm_blk_widen_pair_s8(in + p * k, in + (p + 1) * k, k, scratch);
     utvm_blk_matmul_rows(scratch, w, k, bias, channels, rq, &f, out + p * channels, out + (p + 1) * channels);
   }
-  if (p < pixels) {
-    utvm_blk_widen_s8(in + p * k, k, scratch);
-    utvm_blk_matmul_row(scratch, w, k, bias, channels, rq, &f, out + p * channels);
-  }
+  if (p < pixels) utvm_blk_fc_s8(in + p * k, k, w, channels, bias, rq, out + p * channels);
 #endif
 }
 

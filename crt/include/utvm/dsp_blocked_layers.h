@@ -138,6 +138,15 @@ static inline int32_t utvm_blk_matmul_call(const int8_t* in, const int8_t* w, co
   return 0;
 }
 
+/* A fully-connected layer of one pixel (utvm_blk_fc_s8): no scratch, the int8 input row read as it is. */
+static inline int32_t utvm_blk_fc_call(const int8_t* in, const int8_t* w, const int32_t* bias, const int32_t* mult,
+                                       const int8_t* shift, int8_t* out, int32_t k, int32_t channels,
+                                       int32_t per_channel, int32_t out_zp, int32_t act_min, int32_t act_max) {
+  const utvm_blk_rq_t rq = {mult, shift, per_channel, out_zp, act_min, act_max};
+  utvm_blk_fc_s8(in, k, w, channels, bias, &rq, out);
+  return 0;
+}
+
 /* A convolution (utvm_blk_conv_s8), per-channel requantization. */
 static inline int32_t utvm_blk_conv_call(const int8_t* in, const int8_t* w, const int32_t* bias,
                                          const int32_t* mult, const int8_t* shift, int8_t* patch,

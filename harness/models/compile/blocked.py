@@ -1,6 +1,7 @@
 """Opt-in kernels on the register-blocked micro-kernels of crt/include/utvm/dsp_blocked.h: 1x1
 CONV_2D (stride 1, no padding) and per-channel FULLY_CONNECTED as one matrix-product call (2 output
-channels x 2 pixels per tile, inputs widened to int16 once per pixel row, requantization fused),
+channels x 2 pixels per tile, inputs widened to int16 once per pixel row, requantization fused; one
+pixel, as a batch-1 fully-connected layer, without scratch: 4 channels per pass on the int8 row),
 DEPTHWISE_CONV_2D (depth multiplier 1) as one depthwise call (3x3 special case, four channels per
 pass). On Helium cores the same calls take the header's MVE path (utvm/dsp_blocked_mve.h: VMLADAVA
 tiles on the int8 rows, 16 depthwise channels per pass, vector requantization; same bits). The rest
@@ -31,6 +32,7 @@ from harness.models.int8.attrs import OP_ATTR, SCHEDULED_ATTR
 HEADER = "utvm/dsp_blocked_layers.h"
 BLOCKED_ATTR = "utvm.blocked"  # on a kernel that is one call into dsp_blocked.h: its entry point
 MATMUL, CONV, DEPTHWISE = "utvm_blk_matmul_call", "utvm_blk_conv_call", "utvm_blk_dw_call"
+FC = "utvm_blk_fc_call"  # one pixel: the int8 row read as it is, no scratch (utvm/dsp_blocked_fc.h)
 DOUBLE_ROUNDING = {"out_ab", "out_nudged", "out_x", "out_e", "out_mask"}  # the epilogue's Let buffers
 PER_TENSOR = {"out_ab", "out_nudged", "out_x"}  # the same with the multiplier and shift constants
 MAX_SCRATCH = 1024  # widened K elements per pixel row (two rows on the stack)
@@ -132,9 +134,14 @@ def _fully_connected(func: Any, sch: Any) -> tuple[str, list[int]]:
         (m, s), per_channel = _per_tensor(sch), 0
     else:
         raise ValueError("unexpected parameters")
-    if w[1] > MAX_SCRATCH or int(np.prod(x)) != out[0] * w[1]:
+    if int(np.prod(x)) != out[0] * w[1] or (out[0] > 1 and w[1] > MAX_SCRATCH):
         raise ValueError("too long a row")
-    return MATMUL, [out[0], w[1], w[0], per_channel, *_requant(sch), m, s]
+    return _matmul(out[0], w[1], w[0], per_channel, *_requant(sch), m, s)
+
+
+def _matmul(pixels: int, k: int, channels: int, *rest: int) -> tuple[str, list[int]]:
+    """The matrix product's call: one pixel without scratch (FC), else two rows widened (MATMUL)."""
+    return (FC, [k, channels, *rest]) if pixels == 1 else (MATMUL, [pixels, k, channels, *rest])
 
 
 def _conv2d(func: Any, sch: Any) -> tuple[str, list[int]]:
@@ -143,8 +150,10 @@ def _conv2d(func: Any, sch: Any) -> tuple[str, list[int]]:
         raise ValueError("unexpected parameters")
     x, w, out = _shape(params[0]), _shape(params[1]), _shape(params[5])
     zp, lo, hi = _requant(sch)
-    if _block(sch, "pad") is None and w[1:3] == (1, 1) and x[:3] == out[:3] and x[3] <= MAX_SCRATCH:
-        return MATMUL, [x[0] * x[1] * x[2], x[3], w[0], 1, zp, lo, hi, 0, 0]
+    pixels = x[0] * x[1] * x[2]
+    pointwise = _block(sch, "pad") is None and w[1:3] == (1, 1) and x[:3] == out[:3]
+    if pointwise and (x[3] <= MAX_SCRATCH or pixels == 1):
+        return _matmul(pixels, x[3], w[0], 1, zp, lo, hi, 0, 0)
     if x[0] != 1 or w[1] * w[2] * w[3] > MAX_SCRATCH:
         raise ValueError("batch or window too large")
     *window, in_zp = _window(sch)
@@ -188,14 +197,17 @@ def _source(func: Any, entry: str, scalars: list[int]) -> str:
     sig = ", ".join(f'{p.name}: T.Buffer({_shape(p)}, "{p.dtype}")' for p in params)
     data = [f"{p.name}.data" for p in params]
     body: list[str] = []
-    if entry == MATMUL:
+    if entry in (MATMUL, FC):
         *shape, m, s = scalars
         if len(params) == 4:  # per-tensor: the multiplier and the (int8) shift in one-element buffers
             body += ['    ms = T.alloc_buffer((1,), "int32")', f"    ms[0] = {m}",
                      '    sh = T.alloc_buffer((1,), "int8")', f"    sh[0] = T.int8({s})"]
             data = [*data[:3], "ms.data", "sh.data", data[3]]
-        body.append(f'    scratch = T.alloc_buffer(({2 * shape[1]},), "int16")')
-        args = [*data[:5], "scratch.data", data[5], *map(str, shape)]
+        if entry == FC:
+            args = [*data[:6], *map(str, shape)]
+        else:
+            body.append(f'    scratch = T.alloc_buffer(({2 * shape[1]},), "int16")')
+            args = [*data[:5], "scratch.data", data[5], *map(str, shape)]
     elif entry == CONV:
         k = scalars[2] * scalars[4] * scalars[5]
         body += [f'    patch = T.alloc_buffer(({2 * k},), "int8")',
@@ -245,7 +257,7 @@ def apply_blocked(mod: Any) -> Any:
 
 def with_blocked_header(source: str) -> str:
     """Kernel C with dsp_blocked.h included where it calls it, without TVM's prototypes of the calls."""
-    names = f"{MATMUL}|{CONV}|{DEPTHWISE}"
+    names = f"{MATMUL}|{FC}|{CONV}|{DEPTHWISE}"
     if not re.search(rf"\b({names})\(", source):
         return source
     prototype = rf'(#ifdef __cplusplus\nextern "C"\n#endif\n)?TVM_DLL int32_t ({names})\([^;{{}}]*\);\n'
