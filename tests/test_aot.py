@@ -90,6 +90,21 @@ def test_graph_and_aot_share_each_kernels_loops() -> None:
         assert unpacked.arity[n.func] == len(n.args)
 
 
+def test_kernels_of_different_modules_emit_at_once_on_several_threads() -> None:
+    """The split emission registers its TIR pipelines for each module's kernels: the tuner's builder
+    threads emitting different modules at once each get their own kernels (they raced: "kernel
+    ref_...: not among the kernels to unpack")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from harness.models.compile.unpacked import kernels_c
+
+    modules = [compiled(name)[0].kernels for name in ("cnn", "mlp")]
+    with ThreadPoolExecutor(4) as pool:
+        sources = list(pool.map(kernels_c, modules * 4))
+    for module, source in zip(modules * 4, sources, strict=True):
+        assert sorted(kernel_bodies(source, "utvm_k_")) == sorted(gv.name_hint for gv in module.functions)
+
+
 def test_graphs_the_executor_cannot_run_are_errors() -> None:
     c, _ = compiled("mlp")
     wide = copy.deepcopy(c.graph)

@@ -18,6 +18,7 @@ source of the plain functions alone (the AOT image's and library's) gives them t
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,9 @@ ARRAY = "UTVM_KERNEL_ARGS"  # the packed entry's array of its arguments' data (a
 ENTRY = "UTVM_KERNEL_ENTRY"  # the plain functions' attributes (crt/templates/kernel_entries.c)
 _SPLIT = "utvm_split"  # the TIR pipelines: packed entries and plain functions, or the plain ones alone
 _PLAIN = "utvm_plain"
+# The pipelines are registered by name for each module's arities: one build at a time registers and
+# uses them (the tuner builds its images on several threads).
+_PIPELINES = threading.Lock()
 # A blocked kernel's plain function gets one check (no argument array), weighted as the packed entry's
 # checks are: GCC 12 estimates each loop's count from the function's entry count; at a plain entry the
 # deep nests of constant-count loops of the register-blocked layers (utvm/dsp_blocked_layers.h, inlined)
@@ -206,13 +210,14 @@ def _emit(kernels: Any, pipeline: str) -> tuple[str, dict[str, int]]:
     from harness.models.compile.intrin import with_header
 
     arity = {gv.name_hint: len(f.params) for gv, f in kernels.functions.items()}
-    _register(arity)
-    try:
-        source = tvm.build(kernels, target="c", pipeline=pipeline).inspect_source()
-    except ModelError:
-        raise
-    except Exception as exc:
-        raise ModelError(f"TVM could not emit the kernels' C: {last_line(exc)}") from None
+    with _PIPELINES:
+        _register(arity)
+        try:
+            source = tvm.build(kernels, target="c", pipeline=pipeline).inspect_source()
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise ModelError(f"TVM could not emit the kernels' C: {last_line(exc)}") from None
     return with_blocked_header(with_header(_with_getter(_weighted(source), sorted(arity)))), arity
 
 
