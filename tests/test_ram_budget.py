@@ -188,3 +188,30 @@ def test_run_model_says_which_kernels_fell_back(tmp_path: Path) -> None:
     assert report["tuning"]["ram_budget"] == 100000 and report["tuning"]["fell_back"] == {}
     assert report["ram"]["workspace_high_water"] == 0 and report["ram"]["arena_bytes"] == 768
     assert report["outputs"][0]["max_diff_lsb"] == 0
+
+
+def test_tuned_kernels_whose_workspace_does_not_fit_fall_back_and_the_device_agrees(tmp_path: Path) -> None:
+    """Records of ic01 on the M7 as tuned before the blocked calls (tests/data: MetaSchedule traces
+    whose convolutions allocate 1.6-1.9 KB of workspace each, which TVM's printer cannot move into
+    the pool): by default those kernels fall back to their default schedule within the untuned
+    model's RAM; with room they keep their traces and their workspace. The fallback runs exact."""
+    require_tvm()
+    board = "qemu-mps2-an500-semihosting"
+    records = Path(__file__).with_name("data") / "an500-trace-records.json"
+    model = mlperf_tiny_model("ic01")
+    untuned, _ = compile_for(model, get_target(board))
+    tuned, _ = compile_for(model, get_target(board), tuning=with_budget(records, None))
+    roomy, _ = compile_for(model, get_target(board), tuning=with_budget(records, 200_000))
+    assert tuned.budget.fell_back and set(tuned.budget.fell_back.values()) == {"default"}, tuned.budget
+    assert "fell back to a schedule that fits" in tuned.budget.describe()
+    assert tuned.graph.arena_bytes == untuned.graph.arena_bytes and kernel_workspace(tuned.kernels_c) == {}
+    assert roomy.budget.fell_back == {}
+    assert set(tuned.budget.fell_back) <= set(kernel_workspace(roomy.kernels_c)), roomy.budget
+    out = ROOT / "ic01-m7-fallback"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out) + ".lock"):
+        manifest = build_model_image(tuned, get_target(board), out)
+    with Device(manifest, workdir=tmp_path) as client:
+        agreement = seeded_agreement(GraphModule(client, tuned.graph), references.tflite_micro(model), 1)
+        assert client.stats()["workspace"]["high_water"] == 0
+    assert agreement.max_diff_lsb == 0 and agreement.top1_agree == 1, agreement

@@ -25,7 +25,8 @@ from pathlib import Path
 from harness.errors import UtvmError
 
 HEADER, UNIT = 16, 16  # crt's workspace allocator: per-block header, payload rounding
-_FUNC = re.compile(r"^TVM_DLL int32_t __tvm_ffi_(\w+)\([^;]*\{$", re.M)
+# A kernel's packed entry, or its plain function (harness.models.compile.unpacked), which has the loops.
+_FUNC = re.compile(r"^TVM_DLL int32_t (?:__tvm_ffi_|utvm_k_)(\w+)\([^;]*\{$", re.M)
 _ALLOC = re.compile(r"TVMBackendAllocWorkspace\(([^;]*?)\)\)*;")
 _SIZE = re.compile(r"^\s*[^,]+,\s*[^,]+,\s*\(uint64_t\)(\d+)(?:ULL)?\s*,")
 UNKNOWN = 1 << 62  # a workspace size the C does not state as a constant: never within a budget
