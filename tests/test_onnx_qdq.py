@@ -99,7 +99,7 @@ def floats_in(source: str) -> set[str]:
     """The kernels of TVM's C whose bodies mention float."""
     found, kernel = set(), None
     for line in source.splitlines():
-        start = re.match(r"(?:TVM_DLL )?int32_t __tvm_ffi_(\w+)\(.*\{$", line)
+        start = re.match(r"(?:TVM_DLL )?int32_t (?:__tvm_ffi_|utvm_k_)(\w+)\(.*\{$", line)
         if start:
             kernel = start.group(1)
         elif kernel and not line.startswith("TVM_DLL") and re.search(r"\bfloat\b", line):

@@ -25,7 +25,7 @@ class Tuned:
 def within_budget(lowered: Any, entry: str, tuning: Any, scheduler: Any = None) -> Tuned:
     """The module scheduled by `tuning` (kernels without a record by `scheduler`), its activations,
     scratch and workspace within the budget."""
-    from harness.models.compile.model import emit_kernels, extract_graph, schedule
+    from harness.models.compile.lowering import emit_kernels, extract_graph, schedule
 
     untuned = schedule(lowered, scheduler)
     graph = extract_graph(untuned[entry]).plan()
