@@ -25,7 +25,7 @@ from harness.models.deploy.graph_client import GraphModule
 from harness.models.deploy.run import build_model_image
 from harness.targets import get_target
 from tests import onnx_models, qdq_models, qdq_more_models
-from tests.conftest import REPO_ROOT, require_tvm
+from tests.conftest import REPO_ROOT, kernel_bodies, require_tvm
 
 pytestmark = pytest.mark.tvm
 ROOT = REPO_ROOT / "build" / "test-qdq"
@@ -96,15 +96,9 @@ def test_int8_kernels_and_float_only_at_the_edges() -> None:
 
 
 def floats_in(source: str) -> set[str]:
-    """The kernels of TVM's C whose bodies mention float."""
-    found, kernel = set(), None
-    for line in source.splitlines():
-        start = re.match(r"(?:TVM_DLL )?int32_t (?:__tvm_ffi_|utvm_k_)(\w+)\(.*\{$", line)
-        if start:
-            kernel = start.group(1)
-        elif kernel and not line.startswith("TVM_DLL") and re.search(r"\bfloat\b", line):
-            found.add(kernel)
-    return found
+    """The kernels of TVM's C whose bodies (packed entry or plain function) mention float."""
+    return {k for prefix in ("__tvm_ffi_", "utvm_k_") for k, body in kernel_bodies(source, prefix).items()
+            if re.search(r"\bfloat\b", body)}
 
 
 def test_zoo_kernels() -> None:
