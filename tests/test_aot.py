@@ -28,7 +28,7 @@ from harness.models.deploy import reference as references
 from harness.models.deploy.aot_client import AotModule
 from harness.models.deploy.check import seeded_agreement
 from harness.models.deploy.graph_client import GraphModule
-from harness.models.deploy.run import build_model_image, compile_for, load_inputs
+from harness.models.deploy.run import build_model_image, compile_for, kernel_sizes, load_inputs
 from harness.targets import get_target
 from tests import onnx_models
 from tests.conftest import REPO_ROOT, kernel_bodies, mlperf_tiny_model, require_tvm, shared_kernels_differ
@@ -220,6 +220,9 @@ def test_mlperf_tiny_aot_on_a_board_beside_the_graph_executor(model: str, board:
     assert a["flash"]["kernels"] < g["flash"]["kernels"]  # the same loops, without the argument decoding
     assert sorted(a["code"]) == sorted(f"utvm_k_{k}" for k in {n.func for n in c.graph.nodes})
     assert a["code"] == g["code"]  # each kernel's loops: the same bytes and relocations in both images
+    funcs = sorted({n.func for n in c.graph.nodes})  # a kernel's code: its loops (and the graph's entry)
+    sizes = {e: kernel_sizes(figures[e]["elf"], funcs) for e in ("graph", "aot")}
+    assert all(sizes["graph"][k] > sizes["aot"][k] > 0 for k in funcs), sizes
     count = target.instructions
     assert count(a["run"]) <= count(g["run"]), (count(a["run"]), count(g["run"]))
     assert count(a["run"]) - count(kernels) < count(g["run"]) - count(kernels)

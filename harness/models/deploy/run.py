@@ -171,14 +171,17 @@ def _times(seconds: list[float]) -> dict[str, float]:
 
 
 def kernel_sizes(elf: str, names: list[str]) -> dict[str, int]:
-    """Bytes of code of each kernel (its __tvm_ffi_<name> function, or the AOT image's utvm_k_<name>),
-    from the ELF's symbols."""
+    """Bytes of code of each kernel, from the ELF's symbols: its plain function utvm_k_<name> (its
+    loops) plus, in a graph image, its packed entry __tvm_ffi_<name> (the argument checks)."""
     from elftools.elf.elffile import ELFFile
 
     wanted = {f"{prefix}{n}": n for n in names for prefix in ("__tvm_ffi_", UNPACKED_PREFIX)}
+    sizes: dict[str, int] = {}
     with open(elf, "rb") as f:
-        symtab = ELFFile(f).get_section_by_name(".symtab")
-        return {wanted[s.name]: int(s["st_size"]) for s in symtab.iter_symbols() if s.name in wanted}
+        for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols():
+            if s.name in wanted:
+                sizes[wanted[s.name]] = sizes.get(wanted[s.name], 0) + int(s["st_size"])
+    return sizes
 
 
 def code_size(m: Manifest, kernels: list[str] | None = None) -> dict[str, Any]:
