@@ -17,8 +17,8 @@ source of the plain functions alone (the AOT image's and library's) gives them t
 
 from __future__ import annotations
 
+import functools
 import re
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,9 +32,6 @@ ARRAY = "UTVM_KERNEL_ARGS"  # the packed entry's array of its arguments' data (a
 ENTRY = "UTVM_KERNEL_ENTRY"  # the plain functions' attributes (crt/templates/kernel_entries.c)
 _SPLIT = "utvm_split"  # the TIR pipelines: packed entries and plain functions, or the plain ones alone
 _PLAIN = "utvm_plain"
-# The pipelines are registered by name for each module's arities: one build at a time registers and
-# uses them (the tuner builds its images on several threads).
-_PIPELINES = threading.Lock()
 # A blocked kernel's plain function gets one check (no argument array), weighted as the packed entry's
 # checks are: GCC 12 estimates each loop's count from the function's entry count; at a plain entry the
 # deep nests of constant-count loops of the register-blocked layers (utvm/dsp_blocked_layers.h, inlined)
@@ -173,9 +170,11 @@ def _with(func: Any, attrs: dict[str, Any]) -> Any:
     return func
 
 
-def _register(arity: dict[str, int]) -> None:
+@functools.cache
+def _register() -> None:
     """The TIR pipelines _SPLIT (each kernel's packed entry calling its plain function) and _PLAIN (the
-    plain functions alone) for kernels of these arities."""
+    plain functions alone), registered once: each reads its kernels' arities from the module TVM hands
+    it, before lowering (so builds on several threads, the tuner's, never see another's)."""
     import tvm
     from tvm.tirx import compilation_pipeline as pipelines
 
@@ -185,6 +184,7 @@ def _register(arity: dict[str, int]) -> None:
 
             @tvm.transform.module_pass(opt_level=0)
             def split(mod: Any, _ctx: Any) -> Any:
+                arity = {gv.name_hint: len(f.params) for gv, f in mod.functions.items()}
                 funcs = {}
                 for gv, f in lower(mod).functions.items():
                     name = gv.name_hint
@@ -210,14 +210,13 @@ def _emit(kernels: Any, pipeline: str) -> tuple[str, dict[str, int]]:
     from harness.models.compile.intrin import with_header
 
     arity = {gv.name_hint: len(f.params) for gv, f in kernels.functions.items()}
-    with _PIPELINES:
-        _register(arity)
-        try:
-            source = tvm.build(kernels, target="c", pipeline=pipeline).inspect_source()
-        except ModelError:
-            raise
-        except Exception as exc:
-            raise ModelError(f"TVM could not emit the kernels' C: {last_line(exc)}") from None
+    _register()
+    try:
+        source = tvm.build(kernels, target="c", pipeline=pipeline).inspect_source()
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelError(f"TVM could not emit the kernels' C: {last_line(exc)}") from None
     return with_blocked_header(with_header(_with_getter(_weighted(source), sorted(arity)))), arity
 
 
