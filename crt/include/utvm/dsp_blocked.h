@@ -143,43 +143,6 @@ static inline void utvm_blk_mac_2x2(const int16_t* a, const int8_t* w0, const in
   acc[0] = utvm_blk_s32(u00), acc[1] = utvm_blk_s32(u01), acc[2] = utvm_blk_s32(u10), acc[3] = utvm_blk_s32(u11);
 }
 
-/* The 1x4 tile (one pixel, the fully-connected case): acc[c] += sum_k a[k] * w_c[k], w_c = w + c * k. */
-static inline void utvm_blk_mac_1x4(const int16_t* a, const int8_t* w, int32_t k, int32_t* acc) {
-  const int8_t *w0 = w, *w1 = w + k, *w2 = w1 + k, *w3 = w2 + k;
-  int32_t i = 0;
-#if UTVM_BLK_SIMD
-  utvm_blk_smlad_1x4(a, w, k, acc); /* utvm/dsp_blocked_smlad.h */
-  i = k & ~3;
-  uint32_t u0 = (uint32_t)acc[0], u1 = (uint32_t)acc[1], u2 = (uint32_t)acc[2], u3 = (uint32_t)acc[3];
-#else
-  uint32_t u0 = (uint32_t)acc[0], u1 = (uint32_t)acc[1], u2 = (uint32_t)acc[2], u3 = (uint32_t)acc[3];
-  for (; i + 4 <= k; i += 4) {
-    u0 += utvm_blk_dot4(a + i, w0 + i), u1 += utvm_blk_dot4(a + i, w1 + i);
-    u2 += utvm_blk_dot4(a + i, w2 + i), u3 += utvm_blk_dot4(a + i, w3 + i);
-  }
-#endif
-  for (; i < k; ++i) {
-    u0 += utvm_blk_mul(a[i], w0[i]), u1 += utvm_blk_mul(a[i], w1[i]);
-    u2 += utvm_blk_mul(a[i], w2[i]), u3 += utvm_blk_mul(a[i], w3[i]);
-  }
-  acc[0] = utvm_blk_s32(u0), acc[1] = utvm_blk_s32(u1), acc[2] = utvm_blk_s32(u2), acc[3] = utvm_blk_s32(u3);
-}
-
-/* One widened row against one weight row: acc + sum_k a[k] * w[k]. */
-static inline int32_t utvm_blk_mac_1x1(const int16_t* a, const int8_t* w, int32_t k, int32_t acc) {
-  int32_t i = 0;
-#if UTVM_BLK_SIMD
-  acc = utvm_blk_smlad_1x1(a, w, k, acc);
-  i = k & ~3;
-  uint32_t u = (uint32_t)acc;
-#else
-  uint32_t u = (uint32_t)acc;
-  for (; i + 4 <= k; i += 4) u += utvm_blk_dot4(a + i, w + i);
-#endif
-  for (; i < k; ++i) u += utvm_blk_mul(a[i], w[i]);
-  return utvm_blk_s32(u);
-}
-
 /* The requantization of a layer: output zero point, activation range, one multiplier and shift per
  * channel (per_channel = 1) or mult[0], shift[0] for all (0). Shifts (-31..31) are stored in a byte. */
 typedef struct {
@@ -265,24 +228,6 @@ static inline void utvm_blk_matmul_rows(const int16_t* a, const int8_t* w, int32
     utvm_blk_mac_2x2(a, w + c * k, w + c * k, k, acc);
     out0[c] = utvm_blk_requant(rq, acc[0], c), out1[c] = utvm_blk_requant(rq, acc[2], c);
   }
-}
-
-/* One widened pixel row against every output channel (1 x 4 tiles), requantized. */
-static inline void utvm_blk_matmul_row(const int16_t* a, const int8_t* w, int32_t k, const int32_t* bias,
-                                       int32_t channels, const utvm_blk_rq_t* rq, const utvm_blk_frq_t* f,
-                                       int8_t* out) {
-  (void)f;
-  int32_t c = 0;
-  for (; c + 4 <= channels; c += 4) {
-    int32_t acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
-    utvm_blk_mac_1x4(a, w + c * k, k, acc);
-#if UTVM_BLK_SIMD
-    utvm_blk_rq_1x4(rq, f, c, acc, out);
-#else
-    for (int32_t j = 0; j < 4; ++j) out[c + j] = utvm_blk_requant(rq, acc[j], c + j);
-#endif
-  }
-  for (; c < channels; ++c) out[c] = utvm_blk_requant(rq, utvm_blk_mac_1x1(a, w + c * k, k, bias[c]), c);
 }
 
 /* A 1x1 convolution (stride 1, no padding) or fully-connected layer: in [pixels, k] int8, w

@@ -6,8 +6,9 @@
  * General CONV_2D without im2col of the whole input: two output pixels' windows are gathered (int8,
  * the input zero point where the window leaves the input; OHWI order, the weights' row order) and
  * widened to int16 once, then the 2 channels x 2 pixels tiles of utvm_blk_matmul_rows run over them,
- * as CMSIS-NN's convolution does. With input channels a multiple of 4, each tap's channels are
- * widened straight from the input (no gathered copy; ic01's 3x3 layers).
+ * as CMSIS-NN's convolution does; an odd last pixel's gathered window runs as a fully-connected row
+ * (utvm_blk_fc_s8). With input channels a multiple of 4, each tap's channels are widened straight
+ * from the input (no gathered copy; ic01's 3x3 layers).
  */
 #ifndef UTVM_DSP_BLOCKED_LAYERS_H_
 #define UTVM_DSP_BLOCKED_LAYERS_H_
@@ -119,10 +120,9 @@ static inline void utvm_blk_conv_s8(const int8_t* in, const int8_t* w, const int
     }
     utvm_blk_matmul_rows(scratch, w, k, bias, channels, rq, &f, out + p * channels, out + (p + 1) * channels);
   }
-  if (p < pixels) {
+  if (p < pixels) { /* the last pixel alone: its gathered window as a fully-connected row */
     utvm_blk_gather(in, s, p, patch);
-    utvm_blk_widen_s8(patch, k, scratch);
-    utvm_blk_matmul_row(scratch, w, k, bias, channels, rq, &f, out + p * channels);
+    utvm_blk_fc_s8(patch, k, w, channels, bias, rq, out + p * channels);
   }
 #endif
 }

@@ -92,33 +92,6 @@ static inline int32_t utvm_blk_dot1(int32_t s, int32_t xe, int32_t xo, uint32_t 
   return __smlad(xo, utvm_blk_w_odd256(v), __smlad(xe, utvm_blk_even(v), s));
 }
 
-/* acc[c] += the k & ~3 first k of row c (w + c * k) against the widened row a (utvm_blk_widen_s8),
- * c = 0..3, in runs of at most UTVM_BLK_RUN k. */
-static inline void utvm_blk_smlad_1x4(const int16_t* a, const int8_t* w, int32_t k, int32_t* acc) {
-  for (int32_t left = k & ~3; left > 0; left -= UTVM_BLK_RUN) {
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (int32_t n = (left < UTVM_BLK_RUN ? left : UTVM_BLK_RUN) >> 2; n > 0; --n, a += 4, w += 4) {
-      const int32_t xe = utvm_blk_s32(utvm_blk_ld32(a)), xo = utvm_blk_s32(utvm_blk_ld32(a + 2));
-      s0 = utvm_blk_dot1(s0, xe, xo, utvm_blk_ld32(w)), s1 = utvm_blk_dot1(s1, xe, xo, utvm_blk_ld32(w + k));
-      s2 = utvm_blk_dot1(s2, xe, xo, utvm_blk_ld32(w + 2 * k)), s3 = utvm_blk_dot1(s3, xe, xo, utvm_blk_ld32(w + 3 * k));
-    }
-    acc[0] = utvm_blk_unscale(acc[0], s0), acc[1] = utvm_blk_unscale(acc[1], s1);
-    acc[2] = utvm_blk_unscale(acc[2], s2), acc[3] = utvm_blk_unscale(acc[3], s3);
-  }
-}
-
-/* acc + the k & ~3 first k of one row w against the widened row a, in runs of at most UTVM_BLK_RUN. */
-static inline int32_t utvm_blk_smlad_1x1(const int16_t* a, const int8_t* w, int32_t k, int32_t acc) {
-  for (int32_t left = k & ~3; left > 0; left -= UTVM_BLK_RUN) {
-    int32_t s = 0;
-    for (int32_t n = (left < UTVM_BLK_RUN ? left : UTVM_BLK_RUN) >> 2; n > 0; --n, a += 4, w += 4) {
-      s = utvm_blk_dot1(s, utvm_blk_s32(utvm_blk_ld32(a)), utvm_blk_s32(utvm_blk_ld32(a + 2)), utvm_blk_ld32(w));
-    }
-    acc = utvm_blk_unscale(acc, s);
-  }
-  return acc;
-}
-
 #ifdef __cplusplus
 }
 #endif
