@@ -72,7 +72,7 @@ def kernels_module(lowered: Any, used: set[str]) -> Any:
     return tvm.IRModule({gv: f.with_attr("global_symbol", gv.name_hint) for gv, f in prims.items()})
 
 
-def kernels_c(kernels: Any) -> str:
+def packed_c(kernels: Any) -> str:
     """TVM's own C source (TVM-FFI convention) of an IRModule of kernels, packed entries only: what
     the RAM budget reads each kernel's workspace from."""
     import tvm
@@ -88,7 +88,7 @@ def kernels_c(kernels: Any) -> str:
 
 def emit_kernels(lowered: Any, used: set[str]) -> str:
     """The C source (TVM-FFI convention) of the module's kernels named in `used`."""
-    return kernels_c(kernels_module(lowered, used))
+    return packed_c(kernels_module(lowered, used))
 
 
 def _type_of(expr: Any) -> Any:

@@ -22,19 +22,10 @@ import numpy as np
 
 from harness.errors import ModelError
 from harness.models.compile.graph import Graph
-from harness.models.compile.lowering import (
-    Scheduler,
-    emit_kernels,
-    extract_graph,
-    kernels_c,
-    kernels_module,
-    load,
-    lower,
-    schedule,
-)
+from harness.models.compile.lowering import Scheduler, extract_graph, kernels_module, load, lower, schedule
 
-__all__ = ["Compiled", "Scheduler", "compile_model", "emit_kernels", "extract_graph", "kernels_c",
-           "kernels_module", "load", "lower", "reference", "schedule"]
+__all__ = ["Compiled", "Scheduler", "compile_model", "extract_graph", "load", "lower", "reference",
+           "schedule"]
 
 
 @dataclass
@@ -68,7 +59,7 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
     (default: each op's default schedule). Each kernel's loops are its plain function, which its
     packed entry calls (harness.models.compile.unpacked)."""
     from harness.models.compile import c_intrinsics
-    from harness.models.compile.unpacked import kernels_c as split_kernels_c
+    from harness.models.compile.unpacked import kernels_c
 
     c_intrinsics.register()  # tirx.fabs and friends, which TVM's C backend leaves unresolved
     mod, entry = load(source, entry)
@@ -77,15 +68,14 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
         lowered = for_c = schedule(lowered, scheduler)
         graph = extract_graph(lowered[entry]).plan()
     else:
-        from harness.models.compile.scratch import add_scratch
         from harness.models.compile.tuned import within_budget
 
         within = within_budget(lowered, entry, tuning, scheduler)
         lowered, for_c, tuned, fit = within.scheduled, within.for_c, within.tuned, within.fit
-        graph = add_scratch(extract_graph(lowered[entry]), within.scratch).plan()
+        graph = within.graph
     _output_scales(mod, graph)
     kernels = kernels_module(for_c, {n.func for n in graph.nodes})
-    return Compiled(graph, split_kernels_c(kernels), lowered, entry, tuned, budget=fit, kernels=kernels)
+    return Compiled(graph, kernels_c(kernels), lowered, entry, tuned, budget=fit, kernels=kernels)
 
 
 def _output_scales(mod: Any, graph: Graph) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from harness.models.compile.budget import BudgetError, Fit, kernel_workspace
 from harness.models.compile.graph import Graph
+from harness.models.compile.lowering import emit_kernels, extract_graph, schedule
 from harness.models.compile.records import alternatives, apply_tuning
 from harness.models.compile.scratch import Scratch, add_scratch, hoist
 
@@ -20,13 +21,12 @@ class Tuned:
     tuned: list[str]  # the kernels that kept a tuned schedule
     scratch: dict[str, list[Scratch]]  # kernel -> its scratch, planned in the pool
     fit: Fit
+    graph: Graph  # the Relax entry's graph with that scratch, planned within the budget
 
 
 def within_budget(lowered: Any, entry: str, tuning: Any, scheduler: Any = None) -> Tuned:
     """The module scheduled by `tuning` (kernels without a record by `scheduler`), its activations,
     scratch and workspace within the budget."""
-    from harness.models.compile.lowering import emit_kernels, extract_graph, schedule
-
     untuned = schedule(lowered, scheduler)
     graph = extract_graph(untuned[entry]).plan()
     used = {n.func for n in graph.nodes}
@@ -40,7 +40,7 @@ def within_budget(lowered: Any, entry: str, tuning: Any, scheduler: Any = None) 
     scheduled = schedule(mod, scheduler).clone()
     ws = kernel_workspace(emit_kernels(scheduled, used))
     hoisted = {k: h for k in tuned
-               if ws.get(k, 0) and (h := _hoisted(scheduled[k], lowered[k], k, emit_kernels))}
+               if ws.get(k, 0) and (h := _hoisted(scheduled[k], lowered[k], k))}
     fit = Fit(budget, 0, {})
     while True:
         graph = add_scratch(extract_graph(scheduled[entry]), {k: h[1] for k, h in hoisted.items()}).plan()
@@ -48,19 +48,19 @@ def within_budget(lowered: Any, entry: str, tuning: Any, scheduler: Any = None) 
         if graph.arena_bytes + max(rest.values(), default=0) <= budget:
             break
         name = _culprit(graph, rest, budget - graph.arena_bytes, set(tuned) - set(fit.fell_back))
-        func, fit.fell_back[name] = _fallback(lowered[name], name, tuning, untuned[name], emit_kernels)
+        func, fit.fell_back[name] = _fallback(lowered[name], name, tuning, untuned[name])
         scheduled.update_func(scheduled.get_global_var(name), func)
         hoisted.pop(name, None)
-        ws[name] = kernel_workspace(emit_kernels(scheduled, {name})).get(name, 0)
+        ws[name] = 0 if fit.fell_back[name] == "record" else base.get(name, 0)  # _fallback checked it
     fit.pool, fit.in_pool = graph.arena_bytes, sorted(hoisted)
     for_c = scheduled.clone()
     for name, (func, _) in hoisted.items():
         for_c.update_func(for_c.get_global_var(name), func)
     kept = [t for t in tuned if fit.fell_back.get(t, "record") == "record"]
-    return Tuned(scheduled, for_c, kept, {k: h[1] for k, h in hoisted.items()}, fit)
+    return Tuned(scheduled, for_c, kept, {k: h[1] for k, h in hoisted.items()}, fit, graph)
 
 
-def _hoisted(func: Any, unscheduled: Any, name: str, emit: Any) -> tuple[Any, list[Scratch]] | None:
+def _hoisted(func: Any, unscheduled: Any, name: str) -> tuple[Any, list[Scratch]] | None:
     """The kernel with its scratch as parameters, if that leaves it no workspace."""
     import tvm
 
@@ -68,7 +68,7 @@ def _hoisted(func: Any, unscheduled: Any, name: str, emit: Any) -> tuple[Any, li
     if found is None:
         return None
     module = tvm.IRModule({tvm.ir.GlobalVar(name): found[0]})
-    return found if not kernel_workspace(emit(module, {name})) else None
+    return found if not kernel_workspace(emit_kernels(module, {name})) else None
 
 
 def _culprit(graph: Graph, rest: dict[str, int], cap: int, tuned: set[str]) -> str:
@@ -85,7 +85,7 @@ def _culprit(graph: Graph, rest: dict[str, int], cap: int, tuned: set[str]) -> s
     return max(top, key=lambda k: (top[k], k))
 
 
-def _fallback(func: Any, name: str, tuning: Any, default: Any, emit: Any) -> tuple[Any, str]:
+def _fallback(func: Any, name: str, tuning: Any, default: Any) -> tuple[Any, str]:
     """The kernel's next record that needs no workspace, else its default schedule."""
     import tvm
 
@@ -94,6 +94,6 @@ def _fallback(func: Any, name: str, tuning: Any, default: Any, emit: Any) -> tup
     for candidate in alternatives(tuning, func):
         candidate = candidate.without_attr("global_symbol").with_attr(SCHEDULED_ATTR, True)
         module = tvm.IRModule({tvm.ir.GlobalVar(name): candidate})
-        if not kernel_workspace(emit(module, {name})):
+        if not kernel_workspace(emit_kernels(module, {name})):
             return candidate, "record"
     return default, "default"
