@@ -53,6 +53,7 @@ def add_sweep(sub: argparse._SubParsersAction) -> None:
 
 
 def _checked(args: argparse.Namespace) -> tuple[Path, Axes]:
+    from harness.models.compile.budget import BudgetError, with_budget
     from harness.models.frontends import formats
     from harness.sweep.configs import check_configs
 
@@ -61,8 +62,10 @@ def _checked(args: argparse.Namespace) -> tuple[Path, Axes]:
     if args.inputs < 1:
         raise UsageError(f"--inputs {args.inputs}: expected at least one input")
     axes = parse_axes(args.targets, args.executor, args.weights, args.opt, args.tuning, args.config)
-    if args.ram_budget is not None and (args.ram_budget <= 0 or axes.tunings == ("none",)):
-        raise UsageError(f"--ram-budget {args.ram_budget}: a positive number of bytes, with --tuning auto")
+    try:  # the same checks as run-model's, on the tuning the cells may have
+        with_budget(None if axes.tunings == ("none",) else "auto", args.ram_budget)
+    except BudgetError as exc:
+        raise UsageError(str(exc)) from None
     check_configs(axes.targets, axes.configs)
     model = Path(args.model)
     if not model.is_file():
