@@ -48,26 +48,18 @@ extern "C" {
 typedef struct {
   int64_t round; /* 2^30 + 2^(e+30) + out_zp * 2^(e+31) */
   int32_t mult, rsh; /* rsh = e - 1 */
-  int32_t out_zp, act_min, act_max, c;
+  int32_t act_min, act_max, c;
   const utvm_blk_rq_t* rq;
 } utvm_blk_dw_rq_t;
 
 static inline utvm_blk_dw_rq_t utvm_blk_dw_rq_make(const utvm_blk_rq_t* rq, int32_t c) {
   const int32_t i = rq->per_channel ? c : 0, m = rq->mult[i], shift = rq->shift[i];
-  utvm_blk_dw_rq_t q = {0, m, -1, rq->out_zp, rq->act_min, rq->act_max, c, rq};
+  utvm_blk_dw_rq_t q = {0, m, -1, rq->act_min, rq->act_max, c, rq};
   if (m > 0 && shift <= -1 && shift >= -23) { /* the output zero point folded in: zp * 2^(32 + rsh) */
     q.rsh = -shift - 1;
     q.round = ((int64_t)1 << 30) + ((int64_t)1 << (30 - shift)) + (int64_t)((uint64_t)(int64_t)rq->out_zp << (32 + q.rsh));
   }
   return q;
-}
-
-static inline int8_t utvm_blk_dw_rq(const utvm_blk_dw_rq_t* q, int32_t acc) {
-  if (q->rsh < 0) return utvm_blk_requant(q->rq, acc, q->c);
-  const int64_t r = q->round - (int64_t)((uint32_t)acc & 0x80000000u) + (int64_t)acc * q->mult;
-  int32_t v = (int32_t)(r >> 32) >> q->rsh; /* arithmetic shifts (GCC, Clang) */
-  v = v < q->act_min ? q->act_min : v;
-  return (int8_t)(v > q->act_max ? q->act_max : v);
 }
 
 /* One channel's weights: wp[r] = (w[r][0], w[r][2]) as two int16, w1a = (w[0][1], w[1][1]), w1b = w[2][1]. */
@@ -189,6 +181,12 @@ static inline int8_t utvm_blk_dw3_rq1(int32_t a, int64_t round, int32_t mult, in
   v = v > hi ? hi : v;
 #endif
   return (int8_t)v;
+}
+
+/* One sum of channel q->c requantized as the kernel does it: the fast form, else utvm_blk_requant. */
+static inline int8_t utvm_blk_dw_rq(const utvm_blk_dw_rq_t* q, int32_t acc) {
+  if (q->rsh < 0) return utvm_blk_requant(q->rq, acc, q->c);
+  return utvm_blk_dw3_rq1(acc, q->round, q->mult, q->rsh, q->act_min, q->act_max);
 }
 
 /* n sums requantized into o[0], o[C], ... (outputs of one channel are C bytes apart), two per pass;
