@@ -13,6 +13,7 @@ import pytest
 from filelock import FileLock
 
 from harness.build import Manifest, build
+from harness.models.compile.unpacked import kernel_bodies
 from harness.targets import all_targets, get_target
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -35,12 +36,6 @@ def build_image(target: str, sources: list[Path], testing: bool = True) -> Manif
 
 QEMU_TARGETS = [n for n, t in all_targets().items() if t.emulated]
 MLPERF_TINY_DIR = REPO_ROOT.parent / "shared" / "models" / "mlperf-tiny"
-
-
-def kernel_bodies(source: str, prefix: str) -> dict[str, str]:
-    """Each function named prefix + kernel in TVM's generated source, by kernel: its C body."""
-    found = re.finditer(rf"TVM_DLL int32_t {prefix}(\w+)\([^)]*\) {{\n(.*?)\n}}\n", source, re.S)
-    return {m.group(1): m.group(2) for m in found}
 
 
 def shared_kernels_differ(graph_c: str, aot_c: str) -> list[str]:

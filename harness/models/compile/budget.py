@@ -25,8 +25,6 @@ from pathlib import Path
 from harness.errors import UtvmError
 
 HEADER, UNIT = 16, 16  # crt's workspace allocator: per-block header, payload rounding
-# A kernel's packed entry, or its plain function (harness.models.compile.unpacked), which has the loops.
-_FUNC = re.compile(r"^TVM_DLL int32_t (?:__tvm_ffi_|utvm_k_)(\w+)\([^;]*\{$", re.M)
 _ALLOC = re.compile(r"TVMBackendAllocWorkspace\(([^;]*?)\)\)*;")
 _SIZE = re.compile(r"^\s*[^,]+,\s*[^,]+,\s*\(uint64_t\)(\d+)(?:ULL)?\s*,")
 UNKNOWN = 1 << 62  # a workspace size the C does not state as a constant: never within a budget
@@ -65,18 +63,20 @@ def block_bytes(nbytes: int) -> int:
 
 
 def kernel_workspace(source_c: str) -> dict[str, int]:
-    """Each kernel's workspace in bytes (every TVMBackendAllocWorkspace of its C function, as if all
-    were held at once: an upper bound), by kernel name; kernels that take none are left out."""
-    starts = list(_FUNC.finditer(source_c))
+    """Each kernel's workspace in bytes (every TVMBackendAllocWorkspace of its C functions, its packed
+    entry's and its plain function's, as if all were held at once: an upper bound), by kernel name;
+    kernels that take none are left out."""
+    from harness.models.compile.unpacked import PREFIX, kernel_bodies
+
     out: dict[str, int] = {}
-    for i, m in enumerate(starts):
-        end = starts[i + 1].start() if i + 1 < len(starts) else len(source_c)
-        total = 0
-        for call in _ALLOC.finditer(source_c, m.end(), end):
-            size = _SIZE.match(call.group(1))
-            total += block_bytes(int(size.group(1))) if size else UNKNOWN
-        if total:
-            out[m.group(1)] = out.get(m.group(1), 0) + total
+    for prefix in ("__tvm_ffi_", PREFIX):
+        for kernel, body in kernel_bodies(source_c, prefix).items():
+            total = 0
+            for call in _ALLOC.finditer(body):
+                size = _SIZE.match(call.group(1))
+                total += block_bytes(int(size.group(1))) if size else UNKNOWN
+            if total:
+                out[kernel] = out.get(kernel, 0) + total
     return out
 
 

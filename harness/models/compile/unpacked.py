@@ -164,6 +164,13 @@ def _calling(packed: Any, name: str, datas: list[Any]) -> Any:
     return func
 
 
+def kernel_bodies(source: str, prefix: str) -> dict[str, str]:
+    """Each function named prefix + kernel in TVM's generated C (prefix "__tvm_ffi_" for the packed
+    entries, PREFIX for the plain functions), by kernel: its body."""
+    found = re.finditer(rf"TVM_DLL int32_t {prefix}(\w+)\([^)]*\) {{\n(.*?)\n}}\n", source, re.S)
+    return {m.group(1): m.group(2) for m in found}
+
+
 def _with(func: Any, attrs: dict[str, Any]) -> Any:
     for k, v in attrs.items():
         func = func.with_attr(k, v)
