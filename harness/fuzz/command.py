@@ -67,6 +67,7 @@ def summary(report: Report) -> dict:
             "refused_by_reference": report.refused_reference, "refused_by_utvm": report.refused_ours,
             "refusals": report.refusals, "images": report.images, "seconds": round(report.seconds, 1),
             "cases_per_minute": round(report.per_minute, 1),
+            "reference_rounding": report.reference_rounding,
             "lines": [d.line() for d in report.disagreements]}
 
 
@@ -100,4 +101,7 @@ def _cmd_fuzz(args: argparse.Namespace) -> int:
               f"({report.images} images, {report.seconds:.0f} s, {report.per_minute:.0f} cases/min)")
         for line in result["lines"]:
             print(line)
+        for name in report.reference_rounding:
+            print(f"{name}: agrees with the exact (float64) evaluation, where the reference's float32 "
+                  "rounding fell on the other side of a tie")
     return 1 if report.disagreements else 0

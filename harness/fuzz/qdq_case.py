@@ -90,6 +90,16 @@ class QdqKind:
     def reference_file(self, path: Path, inputs: list[np.ndarray]) -> list[np.ndarray]:
         return _run(path, inputs)
 
+    def exact(self, model: QdqModel | Path, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """The case evaluated in float64 (harness.fuzz.exact): the tie-breaker where onnxruntime's
+        float32 rounding and ours part."""
+        import onnx
+
+        from harness.fuzz.exact import evaluate
+
+        path = model if isinstance(model, Path) else write([model], self.scratch)
+        return evaluate(onnx.load(str(path)), inputs)
+
     def culprit(self, models: list[QdqModel], message: str) -> int | None:
         """The case whose node a refusal of the merged model names (its names start c<i>_)."""
         found = re.search(r"\bc(\d+)_", message)
