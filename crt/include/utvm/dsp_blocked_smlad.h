@@ -43,6 +43,55 @@ static inline int32_t utvm_blk_unscale(int32_t acc, int32_t s) {
   return utvm_blk_s32((uint32_t)acc + (uint32_t)(s >> 8));
 }
 
+#if defined(__thumb2__) && defined(__GNUC__)
+/* One group of four k of the 2 x 2 tile: the pair's eight int16 in r4-r7 (LDM), each row's weight word
+ * in r12 split into its even bytes (lr, SXTB16) and its odd bytes times 256 (r12, AND), eight SMLAD
+ * into s00 r8, s01 r9, s10 r10, s11 r11. */
+#define UTVM_BLK_ASM_GROUP                                                                          \
+  "ldm r0!, {r4-r7}\n\tldr r12, [r1], #4\n\tsxtb16 lr, r12\n\tand r12, r12, #0xFF00FF00\n\t" \
+  "smlad r8, r4, lr, r8\n\tsmlad r10, r6, lr, r10\n\tsmlad r8, r5, r12, r8\n\t"                  \
+  "smlad r10, r7, r12, r10\n\tldr r12, [r2], #4\n\tsxtb16 lr, r12\n\tand r12, r12, #0xFF00FF00\n\t" \
+  "smlad r9, r4, lr, r9\n\tsmlad r11, r6, lr, r11\n\tsmlad r9, r5, r12, r9\n\tsmlad r11, r7, r12, r11\n\t"
+
+/* A function that is its asm alone, called as any other (GCC: no interprocedural register allocation,
+ * which would read its clobbers from an asm that lists none). */
+#if defined(__clang__)
+#define UTVM_BLK_ASM_FN __attribute__((naked, noinline, unused))
+#else
+#define UTVM_BLK_ASM_FN __attribute__((naked, noipa, unused))
+#endif
+#define UTVM_BLK_ARG __attribute__((unused)) /* (read by the asm) */
+
+/* The scaled sums of `groups` (>= 0) groups of four k of the 2 x 2 tile into sums[0..3] (s00, s01,
+ * s10, s11): the pair a, weight rows w0 and w1. All of r0-r12 and lr, so written out whole: one
+ * LDM of the pair, two weight loads, four SXTB16 / AND and eight SMLAD per group (15 instructions for
+ * 16 MACs), two groups per pass. */
+UTVM_BLK_ASM_FN static void utvm_blk_smlad_2x2_asm(UTVM_BLK_ARG const int16_t* a, UTVM_BLK_ARG const int8_t* w0,
+                                                   UTVM_BLK_ARG const int8_t* w1, UTVM_BLK_ARG int32_t groups,
+                                                   UTVM_BLK_ARG int32_t* sums) {
+  __asm__ volatile(
+      "push {r4-r11, lr}\n\t"
+      "movs r8, #0\n\tmovs r9, #0\n\tmovs r10, #0\n\tmovs r11, #0\n\t"
+      "lsrs r3, r3, #1\n\t" /* pairs of groups; C: an odd group */
+      "bcc 1f\n\t" UTVM_BLK_ASM_GROUP
+      "1:\n\tcbz r3, 3f\n"
+      "2:\n\t" UTVM_BLK_ASM_GROUP UTVM_BLK_ASM_GROUP
+      "subs r3, r3, #1\n\tbne 2b\n"
+      "3:\n\tldr r0, [sp, #36]\n\tstm r0, {r8-r11}\n\tpop {r4-r11, pc}\n");
+}
+#undef UTVM_BLK_ASM_GROUP
+
+/* The scaled sums of `run` k (a multiple of 4, at most UTVM_BLK_RUN) of the 2 x 2 tile into acc. */
+#define UTVM_BLK_RUN_2X2(run)                                                       \
+  do {                                                                              \
+    int32_t s[4];                                                                   \
+    const int32_t g = (run) >> 2;                                                   \
+    utvm_blk_smlad_2x2_asm(a, w0, w0 + d, g, s);                                    \
+    a += 8 * g, w0 += 4 * g;                                                        \
+    acc[0] = utvm_blk_unscale(acc[0], s[0]), acc[1] = utvm_blk_unscale(acc[1], s[1]); \
+    acc[2] = utvm_blk_unscale(acc[2], s[2]), acc[3] = utvm_blk_unscale(acc[3], s[3]); \
+  } while (0)
+#else
 /* One group of the 2 x 2 tile: pair x (eight int16), weight words at w and w + d. */
 #define UTVM_BLK_GROUP_2X2(x, w)                                                                \
   do {                                                                                          \
@@ -73,6 +122,8 @@ static inline int32_t utvm_blk_unscale(int32_t acc, int32_t s) {
     acc[0] = utvm_blk_unscale(acc[0], s00), acc[1] = utvm_blk_unscale(acc[1], s01); \
     acc[2] = utvm_blk_unscale(acc[2], s10), acc[3] = utvm_blk_unscale(acc[3], s11); \
   } while (0)
+
+#endif
 
 /* acc[0..3] (pixel 0 x channels 0, 1, pixel 1 x channels 0, 1) += the k & ~3 first k of the pair a
  * (utvm_blk_widen_pair_s8) against rows w0, w1, in runs of at most UTVM_BLK_RUN k (GCC keeps the
