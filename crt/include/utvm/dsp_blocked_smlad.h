@@ -81,8 +81,9 @@ UTVM_BLK_ASM_FN static void utvm_blk_smlad_2x2_asm(UTVM_BLK_ARG const int16_t* a
 }
 #undef UTVM_BLK_ASM_GROUP
 
-/* The scaled sums of `run` k (a multiple of 4, at most UTVM_BLK_RUN) of the 2 x 2 tile into acc. */
-#define UTVM_BLK_RUN_2X2(run)                                                       \
+/* The scaled sums of `run` k (a multiple of 4, at most UTVM_BLK_RUN) of the 2 x 2 tile into acc, by
+ * the asm loop. */
+#define UTVM_BLK_ASM_RUN_2X2(run)                                                   \
   do {                                                                              \
     int32_t s[4];                                                                   \
     const int32_t g = (run) >> 2;                                                   \
@@ -91,7 +92,12 @@ UTVM_BLK_ASM_FN static void utvm_blk_smlad_2x2_asm(UTVM_BLK_ARG const int16_t* a
     acc[0] = utvm_blk_unscale(acc[0], s[0]), acc[1] = utvm_blk_unscale(acc[1], s[1]); \
     acc[2] = utvm_blk_unscale(acc[2], s[2]), acc[3] = utvm_blk_unscale(acc[3], s[3]); \
   } while (0)
+#define UTVM_BLK_ASM_MIN_K 16 /* shorter rows: the C loop below, inlined, costs less than the call */
 #else
+#define UTVM_BLK_ASM_MIN_K INT32_MAX /* no asm loop: the C one */
+#define UTVM_BLK_ASM_RUN_2X2 UTVM_BLK_RUN_2X2
+#endif
+
 /* One group of the 2 x 2 tile: pair x (eight int16), weight words at w and w + d. */
 #define UTVM_BLK_GROUP_2X2(x, w)                                                                \
   do {                                                                                          \
@@ -123,19 +129,19 @@ UTVM_BLK_ASM_FN static void utvm_blk_smlad_2x2_asm(UTVM_BLK_ARG const int16_t* a
     acc[2] = utvm_blk_unscale(acc[2], s10), acc[3] = utvm_blk_unscale(acc[3], s11); \
   } while (0)
 
-#endif
-
 /* acc[0..3] (pixel 0 x channels 0, 1, pixel 1 x channels 0, 1) += the k & ~3 first k of the pair a
- * (utvm_blk_widen_pair_s8) against rows w0, w1, in runs of at most UTVM_BLK_RUN k (GCC keeps the
- * one-run loop's registers better apart). */
+ * (utvm_blk_widen_pair_s8) against rows w0, w1, in runs of at most UTVM_BLK_RUN k (rows shorter than
+ * UTVM_BLK_ASM_MIN_K in C, inlined with the caller's constants). */
 static inline void utvm_blk_smlad_2x2(const int16_t* a, const int8_t* w0, const int8_t* w1, int32_t k,
                                       int32_t* acc) {
   const int32_t d = (int32_t)(w1 - w0);
-  if (k <= UTVM_BLK_RUN) {
+  if (k < UTVM_BLK_ASM_MIN_K) {
     UTVM_BLK_RUN_2X2(k & ~3);
     return;
   }
-  for (int32_t left = k & ~3; left > 0; left -= UTVM_BLK_RUN) UTVM_BLK_RUN_2X2(left < UTVM_BLK_RUN ? left : UTVM_BLK_RUN);
+  for (int32_t left = k & ~3; left > 0; left -= UTVM_BLK_RUN) {
+    UTVM_BLK_ASM_RUN_2X2(left < UTVM_BLK_RUN ? left : UTVM_BLK_RUN);
+  }
 }
 
 /* s + one weight word v against a pixel's widened group (xe, xo), scaled by 256. */
