@@ -65,18 +65,20 @@ static inline int32_t utvm_blk_unscale(int32_t acc, int32_t s) {
 /* The scaled sums of `groups` (>= 0) groups of four k of the 2 x 2 tile into sums[0..3] (s00, s01,
  * s10, s11): the pair a, weight rows w0 and w1. All of r0-r12 and lr, so written out whole: one
  * LDM of the pair, two weight loads, four SXTB16 / AND and eight SMLAD per group (15 instructions for
- * 16 MACs), two groups per pass. */
+ * 16 MACs), four groups per pass. */
 UTVM_BLK_ASM_FN static void utvm_blk_smlad_2x2_asm(UTVM_BLK_ARG const int16_t* a, UTVM_BLK_ARG const int8_t* w0,
                                                    UTVM_BLK_ARG const int8_t* w1, UTVM_BLK_ARG int32_t groups,
                                                    UTVM_BLK_ARG int32_t* sums) {
   __asm__ volatile(
       "push {r4-r11, lr}\n\t"
       "movs r8, #0\n\tmovs r9, #0\n\tmovs r10, #0\n\tmovs r11, #0\n\t"
-      "lsrs r3, r3, #1\n\t" /* pairs of groups; C: an odd group */
+      "lsrs r3, r3, #1\n\t" /* C: an odd group (LDM, LDR, SXTB16, AND, SMLAD leave the flags) */
       "bcc 1f\n\t" UTVM_BLK_ASM_GROUP
-      "1:\n\tcbz r3, 3f\n"
-      "2:\n\t" UTVM_BLK_ASM_GROUP UTVM_BLK_ASM_GROUP
-      "subs r3, r3, #1\n\tbne 2b\n"
+      "1:\n\tlsrs r3, r3, #1\n\t" /* C: an odd pair of groups; Z: no fours */
+      "bcc 2f\n\t" UTVM_BLK_ASM_GROUP UTVM_BLK_ASM_GROUP
+      "2:\n\tbeq 3f\n"
+      "4:\n\t" UTVM_BLK_ASM_GROUP UTVM_BLK_ASM_GROUP UTVM_BLK_ASM_GROUP UTVM_BLK_ASM_GROUP
+      "subs r3, r3, #1\n\tbne 4b\n"
       "3:\n\tldr r0, [sp, #36]\n\tstm r0, {r8-r11}\n\tpop {r4-r11, pc}\n");
 }
 #undef UTVM_BLK_ASM_GROUP
