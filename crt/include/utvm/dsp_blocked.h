@@ -198,6 +198,7 @@ static inline utvm_blk_frq_t utvm_blk_frq(const utvm_blk_rq_t* rq, int32_t chann
 #endif
 #include "utvm/dsp_blocked_mve.h"
 #include "utvm/dsp_blocked_rq.h" /* the SMLAD path's epilogue */
+#include "utvm/dsp_blocked_row.h" /* a pixel pair's channel pairs in one asm function */
 #include "utvm/dsp_blocked_fc.h" /* one pixel without scratch */
 #ifdef __cplusplus
 extern "C" {
@@ -213,6 +214,9 @@ static inline void utvm_blk_matmul_rows(const int16_t* a, const int8_t* w, int32
    * registers: 2.3 instead of 3.1 instructions per MAC in blocked_bench.c; but in the models, where the
    * shapes are constants GCC propagates into the inlined tile, inlining wins: kws01 7.59 M against 8.20 M.) */
   int32_t c = 0;
+#if UTVM_BLK_SIMD && defined(__thumb2__) && defined(__GNUC__)
+  if (utvm_blk_row_fits(f, k, channels)) c = utvm_blk_row_2x2(a, w, k, bias, channels, f, out0, out1);
+#endif
   for (; c + 2 <= channels; c += 2) {
     int32_t acc[4] = {bias[c], bias[c + 1], bias[c], bias[c + 1]};
     utvm_blk_mac_2x2(a, w + c * k, w + (c + 1) * k, k, acc);

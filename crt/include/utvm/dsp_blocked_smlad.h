@@ -44,7 +44,7 @@ static inline int32_t utvm_blk_unscale(int32_t acc, int32_t s) {
 }
 
 #if defined(__thumb2__) && defined(__GNUC__)
-/* One group of four k of the 2 x 2 tile: the pair's eight int16 in r4-r7 (LDM), each row's weight word
+/* One group of four k of the 2 x 2 tile (also utvm/dsp_blocked_row.h's): the pair's eight int16 in r4-r7 (LDM), each row's weight word
  * in r12 split into its even bytes (lr, SXTB16) and its odd bytes times 256 (r12, AND), eight SMLAD
  * into s00 r8, s01 r9, s10 r10, s11 r11. */
 #define UTVM_BLK_ASM_GROUP                                                                          \
@@ -52,6 +52,14 @@ static inline int32_t utvm_blk_unscale(int32_t acc, int32_t s) {
   "smlad r8, r4, lr, r8\n\tsmlad r10, r6, lr, r10\n\tsmlad r8, r5, r12, r8\n\t"                  \
   "smlad r10, r7, r12, r10\n\tldr r12, [r2], #4\n\tsxtb16 lr, r12\n\tand r12, r12, #0xFF00FF00\n\t" \
   "smlad r9, r4, lr, r9\n\tsmlad r11, r6, lr, r11\n\tsmlad r9, r5, r12, r9\n\tsmlad r11, r7, r12, r11\n\t"
+
+/* The groups loop: after an LSRS that leaves the number of groups halved in r3 and its last bit in C,
+ * an odd group, an odd pair of groups, then four per pass; ends at local label 3 (LDM, LDR, SXTB16,
+ * AND and SMLAD leave the flags). */
+#define UTVM_BLK_ASM_GROUPS                                                                   \
+  "bcc 1f\n\t" UTVM_BLK_ASM_GROUP "1:\n\tlsrs r3, r3, #1\n\tbcc 2f\n\t" UTVM_BLK_ASM_GROUP          \
+  UTVM_BLK_ASM_GROUP "2:\n\tbeq 3f\n4:\n\t" UTVM_BLK_ASM_GROUP UTVM_BLK_ASM_GROUP UTVM_BLK_ASM_GROUP \
+  UTVM_BLK_ASM_GROUP "subs r3, r3, #1\n\tbne 4b\n3:\n\t"
 
 /* A function that is its asm alone, called as any other (GCC: no interprocedural register allocation,
  * which would read its clobbers from an asm that lists none). */
@@ -72,16 +80,9 @@ UTVM_BLK_ASM_FN static void utvm_blk_smlad_2x2_asm(UTVM_BLK_ARG const int16_t* a
   __asm__ volatile(
       "push {r4-r11, lr}\n\t"
       "movs r8, #0\n\tmovs r9, #0\n\tmovs r10, #0\n\tmovs r11, #0\n\t"
-      "lsrs r3, r3, #1\n\t" /* C: an odd group (LDM, LDR, SXTB16, AND, SMLAD leave the flags) */
-      "bcc 1f\n\t" UTVM_BLK_ASM_GROUP
-      "1:\n\tlsrs r3, r3, #1\n\t" /* C: an odd pair of groups; Z: no fours */
-      "bcc 2f\n\t" UTVM_BLK_ASM_GROUP UTVM_BLK_ASM_GROUP
-      "2:\n\tbeq 3f\n"
-      "4:\n\t" UTVM_BLK_ASM_GROUP UTVM_BLK_ASM_GROUP UTVM_BLK_ASM_GROUP UTVM_BLK_ASM_GROUP
-      "subs r3, r3, #1\n\tbne 4b\n"
-      "3:\n\tldr r0, [sp, #36]\n\tstm r0, {r8-r11}\n\tpop {r4-r11, pc}\n");
+      "lsrs r3, r3, #1\n\t" UTVM_BLK_ASM_GROUPS
+      "ldr r0, [sp, #36]\n\tstm r0, {r8-r11}\n\tpop {r4-r11, pc}\n");
 }
-#undef UTVM_BLK_ASM_GROUP
 
 /* The scaled sums of `run` k (a multiple of 4, at most UTVM_BLK_RUN) of the 2 x 2 tile into acc, by
  * the asm loop. */
