@@ -11,7 +11,9 @@
  * channels x 2 pixels run four accumulators started from the bias: per four k, four word loads of
  * the widened inputs, two of weights, two SXTB16 and two AND, eight SMLAD (16 MACs). The weights
  * stay in their file order: the widened inputs are what is reordered, so no PKHBT. One pixel (fully
- * connected layers) runs tiles of 1 x 4. Requantization on the SMLAD path: utvm/dsp_blocked_rq.h.
+ * connected layers) runs tiles of 1 x 4. Requantization on the SMLAD path: utvm/dsp_blocked_rq.h. On
+ * Thumb-2 the tile's loop is asm (utvm/dsp_blocked_smlad.h), and rows on the short path with the whole
+ * int8 range run every channel pair in one asm function (utvm/dsp_blocked_row.h).
  *
  * Depthwise (utvm_blk_dw_s8, utvm_blk_dw3x3_s8; utvm/dsp_blocked_dw.h): NHWC, depth multiplier 1,
  * any stride, dilation and padding; four channels per pass (SXTB16, SMLABB/SMLATT), taps outside
