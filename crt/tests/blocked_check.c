@@ -121,6 +121,16 @@ static void check_matmul_extremes(void) {
   for (int32_t k = 504; k <= 519; ++k) check_matmul_shape(2, k, 3, 1, 1, (int)k % 4);
 }
 
+/* Rows the asm of utvm/dsp_blocked_row.h takes (pattern 2: every channel on the short path; the
+ * activation range all of int8 two times in three), k from 16 to UTVM_BLK_RUN, the largest sums too. */
+static void check_matmul_rows(void) {
+  for (int32_t k = 12; k <= 508; k += k < 72 ? 4 : 72) {
+    const int32_t most = MAXB / k < 17 ? MAXB / k : 17;
+    check_matmul_shape(rnd_in(2, 5), k, rnd_in(2, most), 0, 0, 2);
+    check_matmul_shape(2, k, rnd_in(2, most), 1, 1, 2);
+  }
+}
+
 static void check_dw(int pattern, int three) {
   utvm_blk_dw_shape_t s;
   s.channels = rnd_in(1, 24), s.k_h = three ? 3 : rnd_in(1, 5), s.k_w = three ? 3 : rnd_in(1, 5);
@@ -229,6 +239,7 @@ static void check_requant(void) {
 int main(void) {
   check_requant();
   check_matmul_extremes();
+  for (int32_t i = 0; i < 6; ++i) check_matmul_rows();
   for (int round = 0; round < 400; ++round) {
     check_matmul(round % 4);
     check_fc(round % 4);

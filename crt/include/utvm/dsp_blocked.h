@@ -11,7 +11,9 @@
  * channels x 2 pixels run four accumulators started from the bias: per four k, four word loads of
  * the widened inputs, two of weights, two SXTB16 and two AND, eight SMLAD (16 MACs). The weights
  * stay in their file order: the widened inputs are what is reordered, so no PKHBT. One pixel (fully
- * connected layers) runs tiles of 1 x 4. Requantization on the SMLAD path: utvm/dsp_blocked_rq.h.
+ * connected layers) runs tiles of 1 x 4. Requantization on the SMLAD path: utvm/dsp_blocked_rq.h. On
+ * Thumb-2 the tile's loop is asm (utvm/dsp_blocked_smlad.h), and rows on the short path with the whole
+ * int8 range run every channel pair in one asm function (utvm/dsp_blocked_row.h).
  *
  * Depthwise (utvm_blk_dw_s8, utvm_blk_dw3x3_s8; utvm/dsp_blocked_dw.h): NHWC, depth multiplier 1,
  * any stride, dilation and padding; four channels per pass (SXTB16, SMLABB/SMLATT), taps outside
@@ -198,6 +200,7 @@ static inline utvm_blk_frq_t utvm_blk_frq(const utvm_blk_rq_t* rq, int32_t chann
 #endif
 #include "utvm/dsp_blocked_mve.h"
 #include "utvm/dsp_blocked_rq.h" /* the SMLAD path's epilogue */
+#include "utvm/dsp_blocked_row.h" /* a pixel pair's channel pairs in one asm function */
 #include "utvm/dsp_blocked_fc.h" /* one pixel without scratch */
 #ifdef __cplusplus
 extern "C" {
@@ -213,6 +216,9 @@ static inline void utvm_blk_matmul_rows(const int16_t* a, const int8_t* w, int32
    * registers: 2.3 instead of 3.1 instructions per MAC in blocked_bench.c; but in the models, where the
    * shapes are constants GCC propagates into the inlined tile, inlining wins: kws01 7.59 M against 8.20 M.) */
   int32_t c = 0;
+#if UTVM_BLK_SIMD && defined(__thumb2__) && defined(__GNUC__)
+  if (utvm_blk_row_fits(f, k, channels)) c = utvm_blk_row_2x2(a, w, k, bias, channels, f, out0, out1);
+#endif
   for (; c + 2 <= channels; c += 2) {
     int32_t acc[4] = {bias[c], bias[c + 1], bias[c], bias[c + 1]};
     utvm_blk_mac_2x2(a, w + c * k, w + (c + 1) * k, k, acc);
