@@ -76,7 +76,9 @@ def test_blocked_helium_instructions_per_mac(tmp_path: Path) -> None:
     (tmp_path / "nomve").mkdir()
     smlad = bench("mps3-an547", tmp_path / "nomve", ["-mcpu=cortex-m55+nomve", "-mfloat-abi=hard"])
     for name in ("matmul 1x1 conv 25x5 pixels k=64 c=64 (kws01)", "kws01 pointwise call (literal shapes)"):
-        assert helium[name] < 0.5 and helium[name] * 4 < smlad[name], name
+        # SMLAD's 2 x 2 tile loop in Thumb-2 (dsp_blocked_smlad.h) runs 15 instructions per 16 MACs:
+        # 1.35 per MAC for the layer, Helium's 0.35 is 3.85 times faster (4.9 times against the C loop)
+        assert helium[name] < 0.5 and smlad[name] < 1.5 and helium[name] * 3.5 < smlad[name], name
     for name in ("dw3x3 25x5 c=64 (kws01)", "kws01 depthwise call (literal shapes)"):
         assert helium[name] < 3.0 and helium[name] * 2.5 < smlad[name], name
 
