@@ -20,7 +20,7 @@
  *
  * The inner loop (utvm_blk_fcp_run, ARM assembly: GCC spills the 14 registers it needs) takes per
  * four k: one LDR of inputs, one LDM of four weight words, three instructions for C and D, four
- * SXTB16 and eight SMLAD: 17 instructions for 16 MACs, two groups per loop pass. The sums are scaled
+ * SXTB16 and eight SMLAD: 17 instructions for 16 MACs, four groups per loop pass. The sums are scaled
  * by 256; a group adds at most 2 * 256 * (255 * 128 + 128 * 128) in magnitude, so runs of at most
  * UTVM_BLK_FCP_RUN groups stay below 2^31 and one arithmetic shift by 8 (exact) brings each into
  * the accumulators, which wrap as the portable sums do.
@@ -87,32 +87,50 @@ static inline int32_t utvm_blk_fcp_pack(const int8_t* w, int32_t k, int32_t chan
   "  smlad r6, ip, r10, r6\n  sxtb16 r10, r10\n  smlad r6, lr, r10, r6\n"                      \
   "  smlad r7, ip, r11, r7\n  sxtb16 r11, r11\n  smlad r7, lr, r11, r7\n"
 
-/* acc[0..3] += the groups (1..UTVM_BLK_FCP_RUN) of four k of x against the packed block at w (AAPCS:
- * r0..r3; the parameters are only read by the assembly). */
+/* out[0..3] = in[0..3] + the groups (1..UTVM_BLK_FCP_RUN) of four k of x against the packed block at
+ * w (AAPCS: r0..r3, out on the stack; the parameters are only read by the assembly). Four groups
+ * per loop pass, a count not a multiple of four entering the loop where its remainder is left (TBB). */
 #define UTVM_BLK_ASM_ARG __attribute__((unused))
 __attribute__((naked, noinline, unused)) static void utvm_blk_fcp_run(UTVM_BLK_ASM_ARG const int8_t* x,
                                                                       UTVM_BLK_ASM_ARG const int8_t* w,
                                                                       UTVM_BLK_ASM_ARG int32_t groups,
-                                                                      UTVM_BLK_ASM_ARG int32_t* acc) {
+                                                                      UTVM_BLK_ASM_ARG const int32_t* in,
+                                                                      UTVM_BLK_ASM_ARG int32_t* out) {
   __asm volatile(
       "  push {r3, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
       "  mvn r3, #0x007E007E\n" /* (-127, -127) */
       "  movs r4, #0\n  movs r5, #0\n  movs r6, #0\n  movs r7, #0\n"
-      "  tst r2, #1\n"
+      "  and ip, r2, #3\n"
       "  add r2, r0, r2, lsl #2\n" /* the inputs' end */
-      "  bne 2f\n"                 /* an odd count starts with the second half */
-      "1:\n" UTVM_BLK_FCP_GROUP "2:\n" UTVM_BLK_FCP_GROUP
+      "  tbb [pc, ip]\n"
+      "5:\n"
+      "  .byte (1f - 5b) / 2, (4f - 5b) / 2, (3f - 5b) / 2, (2f - 5b) / 2\n"
+      "1:\n" UTVM_BLK_FCP_GROUP "2:\n" UTVM_BLK_FCP_GROUP "3:\n" UTVM_BLK_FCP_GROUP "4:\n" UTVM_BLK_FCP_GROUP
       "  cmp r0, r2\n"
       "  bne 1b\n"
       "  ldr r3, [sp]\n"
       "  ldmia r3, {r8, r9, r10, r11}\n"
       "  add r8, r8, r4, asr #8\n  add r9, r9, r5, asr #8\n"
       "  add r10, r10, r6, asr #8\n  add r11, r11, r7, asr #8\n"
+      "  ldr r3, [sp, #40]\n" /* out */
       "  stmia r3, {r8, r9, r10, r11}\n"
       "  pop {r3, r4, r5, r6, r7, r8, r9, r10, r11, pc}\n");
 }
 #undef UTVM_BLK_FCP_GROUP
 #undef UTVM_BLK_ASM_ARG
+
+/* acc (channels c..c+3) into o[c..c+3]: utvm_blk_rq_1x4, four byte stores where SSAT is the clamp. */
+static inline void utvm_blk_fcp_rq(const utvm_blk_rq_t* rq, const utvm_blk_frq_t* f, int32_t c, const int32_t* acc,
+                                   int8_t* o) {
+  if (!f->fast || !f->full) {
+    utvm_blk_rq_1x4(rq, f, c, acc, o);
+    return;
+  }
+  for (int32_t j = 0; j < 4; ++j) {
+    const utvm_blk_ch_t ch = utvm_blk_channel(f, c + j);
+    o[c + j] = (int8_t)utvm_blk_rq_fast(acc[j], &ch, f->out_zp);
+  }
+}
 
 /* One pixel x[0..k) against the packed weights w of every output channel, requantized into out. */
 static inline void utvm_blk_fcp_s8(const int8_t* x, int32_t k, const int8_t* w, int32_t channels,
@@ -121,9 +139,11 @@ static inline void utvm_blk_fcp_s8(const int8_t* x, int32_t k, const int8_t* w, 
   const int32_t groups = k >> 2, tail = k & 3, full = channels & ~3;
   const int8_t *p = w, *tails = w + full * 4 * groups;
   for (int32_t c = 0; c < full; c += 4, tails += 4 * tail) {
-    int32_t acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
-    for (int32_t g = 0; g < groups; g += UTVM_BLK_FCP_RUN, p += 16 * UTVM_BLK_FCP_RUN) {
-      utvm_blk_fcp_run(x + 4 * g, p, groups - g < UTVM_BLK_FCP_RUN ? groups - g : UTVM_BLK_FCP_RUN, acc);
+    int32_t acc[4];
+    if (groups == 0) memcpy(acc, bias + c, sizeof acc);
+    const int32_t* in = bias + c;
+    for (int32_t g = 0; g < groups; g += UTVM_BLK_FCP_RUN, p += 16 * UTVM_BLK_FCP_RUN, in = acc) {
+      utvm_blk_fcp_run(x + 4 * g, p, groups - g < UTVM_BLK_FCP_RUN ? groups - g : UTVM_BLK_FCP_RUN, in, acc);
     }
     p = w + (c + 4) * 4 * groups;
     for (int32_t j = 0; j < 4 && tail; ++j) {
@@ -131,7 +151,7 @@ static inline void utvm_blk_fcp_s8(const int8_t* x, int32_t k, const int8_t* w, 
       for (int32_t i = 0; i < tail; ++i) u += utvm_blk_mul(x[4 * groups + i], tails[j * tail + i]);
       acc[j] = utvm_blk_s32(u);
     }
-    utvm_blk_rq_1x4(rq, &f, c, acc, out);
+    utvm_blk_fcp_rq(rq, &f, c, acc, out);
   }
   for (int32_t c = full; c < channels; ++c) out[c] = utvm_blk_requant(rq, utvm_blk_fc_mac_1x1(x, w + c * k, k, bias[c]), c);
 }

@@ -82,7 +82,7 @@ def pack_fully_connected(kernels: Any, graph: Graph) -> Any:
     for gv, func in kernels.functions.items():
         nodes = calls.get(gv.name_hint, [])
         new = packed_kernel(func) if nodes and type(func).__name__ == "PrimFunc" else None
-        packs = [_node_pack(graph, n, uses) for n in nodes]
+        packs = [_node_pack(graph, n, uses) for n in nodes] if new is not None else []
         if new is None or any(p is None for p in packs):
             continue
         for node, (w, b) in zip(nodes, packs, strict=True):  # type: ignore[misc]
