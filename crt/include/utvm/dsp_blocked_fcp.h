@@ -20,7 +20,7 @@
  *
  * The inner loop (utvm_blk_fcp_run, ARM assembly: GCC spills the 14 registers it needs) takes per
  * four k: one LDR of inputs, one LDM of four weight words, three instructions for C and D, four
- * SXTB16 and eight SMLAD: 17 instructions for 16 MACs, four groups per loop pass. The sums are scaled
+ * SXTB16 and eight SMLAD: 17 instructions for 16 MACs, eight groups per loop pass. The sums are scaled
  * by 256; a group adds at most 2 * 256 * (255 * 128 + 128 * 128) in magnitude, so runs of at most
  * UTVM_BLK_FCP_RUN groups stay below 2^31 and one arithmetic shift by 8 (exact) brings each into
  * the accumulators, which wrap as the portable sums do.
@@ -88,8 +88,8 @@ static inline int32_t utvm_blk_fcp_pack(const int8_t* w, int32_t k, int32_t chan
   "  smlad r7, ip, r11, r7\n  sxtb16 r11, r11\n  smlad r7, lr, r11, r7\n"
 
 /* out[0..3] = in[0..3] + the groups (1..UTVM_BLK_FCP_RUN) of four k of x against the packed block at
- * w (AAPCS: r0..r3, out on the stack; the parameters are only read by the assembly). Four groups
- * per loop pass, a count not a multiple of four entering the loop where its remainder is left (TBB). */
+ * w (AAPCS: r0..r3, out on the stack; the parameters are only read by the assembly). Eight groups
+ * per loop pass, a count not a multiple of eight entering the loop where its remainder is left (TBB). */
 #define UTVM_BLK_ASM_ARG __attribute__((unused))
 __attribute__((naked, noinline, unused)) static void utvm_blk_fcp_run(UTVM_BLK_ASM_ARG const int8_t* x,
                                                                       UTVM_BLK_ASM_ARG const int8_t* w,
@@ -100,12 +100,14 @@ __attribute__((naked, noinline, unused)) static void utvm_blk_fcp_run(UTVM_BLK_A
       "  push {r3, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
       "  mvn r3, #0x007E007E\n" /* (-127, -127) */
       "  movs r4, #0\n  movs r5, #0\n  movs r6, #0\n  movs r7, #0\n"
-      "  and ip, r2, #3\n"
+      "  and ip, r2, #7\n"
       "  add r2, r0, r2, lsl #2\n" /* the inputs' end */
-      "  tbb [pc, ip]\n"
-      "5:\n"
-      "  .byte (1f - 5b) / 2, (4f - 5b) / 2, (3f - 5b) / 2, (2f - 5b) / 2\n"
+      "  tbb [pc, ip]\n"          /* byte offsets: the last group starts 484 bytes on, below 512 */
+      "0:\n"
+      "  .byte (1f - 0b) / 2, (8f - 0b) / 2, (7f - 0b) / 2, (6f - 0b) / 2\n"
+      "  .byte (5f - 0b) / 2, (4f - 0b) / 2, (3f - 0b) / 2, (2f - 0b) / 2\n"
       "1:\n" UTVM_BLK_FCP_GROUP "2:\n" UTVM_BLK_FCP_GROUP "3:\n" UTVM_BLK_FCP_GROUP "4:\n" UTVM_BLK_FCP_GROUP
+      "5:\n" UTVM_BLK_FCP_GROUP "6:\n" UTVM_BLK_FCP_GROUP "7:\n" UTVM_BLK_FCP_GROUP "8:\n" UTVM_BLK_FCP_GROUP
       "  cmp r0, r2\n"
       "  bne 1b\n"
       "  ldr r3, [sp]\n"
