@@ -18,7 +18,7 @@
  * so one LDM loads the four rows' words; then each block's last k % 4 (row by row, in file order),
  * then the last channels % 4 rows in file order: a row past the blocks is where it was.
  *
- * The inner loop (utvm_blk_fcp_run, ARM assembly: GCC spills the 14 registers it needs) takes per
+ * The inner loop (utvm_blk_fcp_run, in assembly: it needs all 14 registers, GCC would spill) takes per
  * four k: one LDR of inputs, one LDM of four weight words, three instructions for C and D, four
  * SXTB16 and eight SMLAD: 17 instructions for 16 MACs, eight groups per loop pass. The sums are scaled
  * by 256; a group adds at most 2 * 256 * (255 * 128 + 128 * 128) in magnitude, so runs of at most
