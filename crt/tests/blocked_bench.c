@@ -11,7 +11,7 @@
 
 #define BARRIER() __asm volatile("" ::: "memory")
 
-static int8_t in[32 * 32 * 32], w[64 * 256], out[32 * 32 * 32];
+static int8_t in[32 * 32 * 32], w[64 * 256] __attribute__((aligned(8))), out[32 * 32 * 32]; /* w: LDM */
 static int32_t bias[256], mult[256];
 static int8_t shift[256];
 static int16_t scratch[2 * 256];
@@ -64,6 +64,15 @@ static void bench_kws01_calls(void) {
   report("kws01 depthwise call (literal shapes)", elapsed(t0), 125u * 64u * 9u);
 }
 
+/* One of ad01's batch-1 layers through the entry point, packed weights on the SMLAD path
+ * (utvm/dsp_blocked_fcp.h; the bytes do not change the count), per-tensor requantization. */
+static void bench_ad01_call(void) {
+  uint32_t t0 = bm_ticks();
+  utvm_blk_fc_call(in, w, bias, mult, shift, out, 128, 128, 0, -128, -128, 127, 1);
+  BARRIER();
+  report("ad01 fully connected call k=128 c=128 (literal shapes, packed)", elapsed(t0), 128u * 128u);
+}
+
 int main(void) {
   for (uint32_t i = 0; i < sizeof in; ++i) in[i] = (int8_t)(i * 29 + 3);
   for (uint32_t i = 0; i < sizeof w; ++i) w[i] = (int8_t)(i * 13 + 1);
@@ -80,5 +89,6 @@ int main(void) {
   bench_dw("dw general 3x3 25x5 c=64", 25, 5, 64, 1, 0);
   bench_dw("dw3x3 24x24 c=32 stride 2", 24, 24, 32, 2, 1);
   bench_kws01_calls();
+  bench_ad01_call();
   return 0;
 }

@@ -48,7 +48,8 @@ static int8_t zp_row[1024]; /* UTVM_BLK_DW_SCRATCH of the largest shape here (UT
 
 static void fill(int8_t* p, int32_t n, int pattern) {
   for (int32_t i = 0; i < n; ++i) {
-    p[i] = (int8_t)(pattern == 1 ? -128 : pattern == 2 ? (i % 2 ? 127 : -128) : rnd_in(-128, 127));
+    p[i] = (int8_t)(pattern == 1 ? -128 : pattern == 2 ? (i % 2 ? 127 : -128) : pattern == 3 ? (i % 2 ? -128 : -127)
+                                                                                 : rnd_in(-128, 127));
   }
 }
 
@@ -99,7 +100,7 @@ static void check_fc_shape(int32_t k, int32_t channels, int in_fill, int w_fill,
   fill(in, k, in_fill), fill(w, channels * k, w_fill);
   utvm_blk_rq_t rq = make_rq(channels, pattern);
   utvm_blk_fc_call(in, w, bias, rq.mult, rq.shift, out, k, channels, rq.per_channel, rq.out_zp, rq.act_min,
-                   rq.act_max);
+                   rq.act_max, 0);
   blocked_twin_fc(in, k, w, channels, bias, &rq, twin);
   for (int32_t c = 0; c < channels; ++c) {
     int64_t sum = bias[c];
@@ -113,6 +114,39 @@ static void check_fc(int pattern) {
   int32_t k = rnd() % 4 == 0 ? rnd_in(400, 1100) : rnd_in(1, 200), channels = rnd_in(1, 13);
   check_fc_shape(k, channels, pattern % 3, (pattern + 1) % 3, pattern);
   for (int32_t j = 0; j < 8; ++j) check_fc_shape(500 + j, 5, 1, 1, j % 4); /* the largest sums around a run */
+}
+
+/* The packed batch-1 call (utvm_blk_fc_call, packed 1: utvm/dsp_blocked_fcp.h): weights packed by
+ * utvm_blk_fcp_pack on the SMLAD path, in file order elsewhere; w_fill 3 (inputs -128) gives the
+ * largest scaled sums, over several runs. */
+static int8_t packed[MAXB] __attribute__((aligned(8)));
+static int32_t packed_bias[256];
+
+static void check_fcp_shape(int32_t k, int32_t channels, int in_fill, int w_fill, int pattern) {
+  if (k > MAXB || channels * k > MAXB) return;
+  fill(in, k, in_fill), fill(w, channels * k, w_fill);
+  for (int32_t i = 0; i < channels * k && w_fill != 3; ++i) w[i] = (int8_t)(w[i] == -128 && rnd() % 8 ? -127 : w[i]);
+  utvm_blk_rq_t rq = make_rq(channels, pattern);
+  const int32_t ok = utvm_blk_fcp_pack(w, k, channels, bias, packed, packed_bias);
+  int32_t unpackable = 0;
+  for (int32_t c = 0; c < (channels & ~3); ++c) {
+    for (int32_t i = 0; i + 1 < (k & ~3); i += 2) unpackable |= w[c * k + i] == -128 && w[c * k + i + 1] < 0;
+  }
+  expect(ok, !unpackable, "fcp pack", k, channels);
+  if (!ok) return;
+  utvm_blk_fc_call(in, UTVM_BLK_FCP_PACKED ? packed : w, UTVM_BLK_FCP_PACKED ? packed_bias : bias, rq.mult,
+                   rq.shift, out, k, channels, rq.per_channel, rq.out_zp, rq.act_min, rq.act_max, 1);
+  for (int32_t c = 0; c < channels; ++c) {
+    int64_t sum = bias[c];
+    for (int32_t i = 0; i < k; ++i) sum += (int64_t)in[i] * w[c * k + i];
+    expect(out[c], ref_out(&rq, sum, c), "fcp", k, c);
+  }
+}
+
+static void check_fcp(int pattern) {
+  int32_t k = rnd() % 4 == 0 ? rnd_in(300, 1400) : rnd_in(1, 200), channels = rnd_in(1, 13);
+  check_fcp_shape(k, channels, pattern % 3, (pattern + 1) % 4, pattern);
+  check_fcp_shape(rnd_in(330, 1400), 4 * rnd_in(1, 3), 1, 3, pattern); /* the largest sums, runs of groups */
 }
 
 /* The largest sums (every input and weight -128) around 512, where the SMLAD 2x2 tile's sums scaled
@@ -243,6 +277,7 @@ int main(void) {
   for (int round = 0; round < 400; ++round) {
     check_matmul(round % 4);
     check_fc(round % 4);
+    check_fcp(round % 4);
     check_dw(round % 4, 0);
     check_dw(round % 4, 1);
     check_conv(round % 4);

@@ -12,6 +12,9 @@
  * (one arithmetic shift by 8 each, exact), the accumulators wrapping as the portable uint32 sums do.
  * Requantization: utvm_blk_rq_1x4 (utvm/dsp_blocked_rq.h). The portable path runs the same blocking
  * in C with wrapping uint32 sums: same bits. The input offset is in the bias (callers fold it).
+ * A model's batch-1 layers take packed weights on the SMLAD path instead (one SXTB16 per weight word,
+ * one LDM for four rows): utvm/dsp_blocked_fcp.h; this one serves the rest (a convolution's odd
+ * pixel, layers whose weights do not pack).
  */
 #include "utvm/dsp_blocked.h" /* first: it includes this header where its helpers are defined */
 #ifndef UTVM_DSP_BLOCKED_FC_H_

@@ -18,6 +18,7 @@
 
 #include "utvm/dsp_blocked.h"
 #include "utvm/dsp_blocked_dw.h"
+#include "utvm/dsp_blocked_fcp.h" /* batch-1 fully connected on packed weights */
 
 #ifdef __cplusplus
 extern "C" {
@@ -138,11 +139,20 @@ static inline int32_t utvm_blk_matmul_call(const int8_t* in, const int8_t* w, co
   return 0;
 }
 
-/* A fully-connected layer of one pixel (utvm_blk_fc_s8): no scratch, the int8 input row read as it is. */
+/* A fully-connected layer of one pixel (utvm_blk_fc_s8): no scratch, the int8 input row read as it is.
+ * packed 1: weights and bias packed on the SMLAD path (utvm_blk_fcp_s8, utvm/dsp_blocked_fcp.h). */
 static inline int32_t utvm_blk_fc_call(const int8_t* in, const int8_t* w, const int32_t* bias, const int32_t* mult,
                                        const int8_t* shift, int8_t* out, int32_t k, int32_t channels,
-                                       int32_t per_channel, int32_t out_zp, int32_t act_min, int32_t act_max) {
+                                       int32_t per_channel, int32_t out_zp, int32_t act_min, int32_t act_max,
+                                       int32_t packed) {
   const utvm_blk_rq_t rq = {mult, shift, per_channel, out_zp, act_min, act_max};
+#if UTVM_BLK_FCP_PACKED
+  if (packed) {
+    utvm_blk_fcp_s8(in, k, w, channels, bias, &rq, out);
+    return 0;
+  }
+#endif
+  (void)packed;
   utvm_blk_fc_s8(in, k, w, channels, bias, &rq, out);
   return 0;
 }

@@ -18,7 +18,7 @@ from harness.build.image import KERNEL_PREFIX
 from harness.errors import ModelError
 from harness.models.compile import unpacked
 from harness.models.compile.graph import ALIGN as ALIGN  # the arena alignment (aot_package.h)
-from harness.models.compile.graph import DEFAULT_PARAM_SECTION, PARAM_ALIGN, Graph, _bytes_c, _dtype_c
+from harness.models.compile.graph import DEFAULT_PARAM_SECTION, Graph, _dtype_c, layout_include, param_array
 
 MAX_ARGS = 16  # UTVM_AOT_MAX_ARGS
 MAX_IO = 16  # UTVM_AOT_MAX_IO
@@ -59,16 +59,6 @@ def _pointer(graph: Graph, tid: int, io: dict[int, int]) -> str:
     return f"ws + {t.offset}u" if t.offset else "ws"
 
 
-def _param_lines(graph: Graph, section: str) -> list[str]:
-    out = []
-    for t in graph.tensors:
-        if t.kind == "param":
-            assert t.data is not None
-            out.append(f'static const uint8_t k_param_{t.id}[] __attribute__((section("{section}"), '
-                       f"aligned({PARAM_ALIGN}))) = {{\n  {_bytes_c(t.data)}\n}};")
-    return out
-
-
 def _io_lines(graph: Graph) -> tuple[list[str], list[str]]:
     """The inputs' and outputs' shapes (arrays) and their utvm_aot_io_t rows."""
     shapes, rows = [], []
@@ -104,8 +94,9 @@ def to_c(graph: Graph, arity: dict[str, int] | None = None, name: str = IMAGE_MO
     check(graph)
     shapes, io = _io_lines(graph)
     protos, calls = _call_lines(graph, arity or {})
+    params = [param_array(t, section) for t in graph.tensors if t.kind == "param"]
     source = template.fill(
         "aot_model.c", name=name, num_calls=len(graph.nodes), num_inputs=len(graph.inputs),
         num_outputs=len(graph.outputs), arena_bytes=graph.arena_bytes, io="\n".join(io),
-        tables="\n".join([*_param_lines(graph, section), *shapes, *protos]), calls="\n".join(calls))
+        tables="\n".join([*layout_include(graph.tensors), *params, *shapes, *protos]), calls="\n".join(calls))
     return source + IMAGE_ENTRY if rpc else source

@@ -33,6 +33,7 @@ HEADER = "utvm/dsp_blocked_layers.h"
 BLOCKED_ATTR = "utvm.blocked"  # on a kernel that is one call into dsp_blocked.h: its entry point
 MATMUL, CONV, DEPTHWISE = "utvm_blk_matmul_call", "utvm_blk_conv_call", "utvm_blk_dw_call"
 FC = "utvm_blk_fc_call"  # one pixel: the int8 row read as it is, no scratch (utvm/dsp_blocked_fc.h)
+SCALARS_ATTR = "utvm.blocked_scalars"  # on an FC kernel: its call's scalars (harness.models.compile.fc_pack)
 DOUBLE_ROUNDING = {"out_ab", "out_nudged", "out_x", "out_e", "out_mask"}  # the epilogue's Let buffers
 PER_TENSOR = {"out_ab", "out_nudged", "out_x"}  # the same with the multiplier and shift constants
 MAX_SCRATCH = 1024  # widened K elements per pixel row (two rows on the stack)
@@ -191,8 +192,9 @@ def dw_scratch(scalars: list[int]) -> int:
     return max(channels, rows * width + 4) if (k_h, k_w) == (3, 3) else channels
 
 
-def _source(func: Any, entry: str, scalars: list[int]) -> str:
-    """TVMScript of the kernel: its parameters, scratch buffers, one call_extern."""
+def _source(func: Any, entry: str, scalars: list[int], packed: bool = False) -> str:
+    """TVMScript of the kernel: its parameters, scratch buffers, one call_extern (FC: last the flag
+    `packed`, weights and bias packed on the SMLAD path: harness.models.compile.fc_pack)."""
     params = list(func.params)
     sig = ", ".join(f'{p.name}: T.Buffer({_shape(p)}, "{p.dtype}")' for p in params)
     data = [f"{p.name}.data" for p in params]
@@ -204,7 +206,7 @@ def _source(func: Any, entry: str, scalars: list[int]) -> str:
                      '    sh = T.alloc_buffer((1,), "int8")', f"    sh[0] = T.int8({s})"]
             data = [*data[:3], "ms.data", "sh.data", data[3]]
         if entry == FC:
-            args = [*data[:6], *map(str, shape)]
+            args = [*data[:6], *map(str, shape), str(int(packed))]
         else:
             body.append(f'    scratch = T.alloc_buffer(({2 * shape[1]},), "int16")')
             args = [*data[:5], "scratch.data", data[5], *map(str, shape)]
@@ -233,6 +235,8 @@ def blocked_kernel(func: Any, op: str) -> Any | None:
         return None
     new = tvm.script.from_source(_source(func, entry, scalars), extra_vars={"T": T})
     attrs = {str(k): v for k, v in func.attrs.items()} if func.attrs is not None else {}
+    if entry == FC:
+        attrs[SCALARS_ATTR] = scalars
     return new.with_attrs({**attrs, SCHEDULED_ATTR: True, BLOCKED_ATTR: entry})
 
 

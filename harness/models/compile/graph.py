@@ -39,6 +39,7 @@ class TensorInfo:
     data: np.ndarray | None = None  # params only
     offset: int = -1  # in the arena; params have none
     scale: float | None = None  # a float output dequantized from int8: its int8 scale (one LSB)
+    packed: np.ndarray | None = None  # a param's bytes on the SMLAD path, as long (compile.fc_pack)
 
     @property
     def nbytes(self) -> int:
@@ -153,16 +154,30 @@ def _bytes_c(data: np.ndarray) -> str:
     return ",\n  ".join(rows) or "0"
 
 
+def param_array(t: TensorInfo, section: str) -> str:
+    """A param's const array; one with packed bytes holds both forms, the build keeping one
+    (UTVM_BLK_FCP_PACKED of utvm/dsp_fcp_layout.h: layout_include)."""
+    assert t.data is not None
+    body = _bytes_c(t.data)
+    if t.packed is not None:
+        body = f"#if UTVM_BLK_FCP_PACKED\n  {_bytes_c(t.packed)}\n#else\n  {body}\n#endif"
+    return (f'static const uint8_t k_param_{t.id}[] __attribute__((section("{section}"), '
+            f"aligned({PARAM_ALIGN}))) = {{\n  {body}\n}};")
+
+
+def layout_include(tensors: list[TensorInfo]) -> list[str]:
+    """The header that says which form a build keeps, where any param has two."""
+    return ['#include "utvm/dsp_fcp_layout.h"'] if any(t.packed is not None for t in tensors) else []
+
+
 def _emit_c(g: Graph, section: str) -> str:
     if any(t.offset < 0 for t in g.tensors if t.kind != "param"):
         raise UtvmError("plan() the graph before emitting C")
-    out: list[str] = []
+    out = layout_include(g.tensors)
     for t in g.tensors:
         out.append(f"static const int64_t k_shape_{t.id}[] = {{{', '.join(map(str, t.shape)) or '0'}}};")
         if t.kind == "param":
-            assert t.data is not None
-            out.append(f'static const uint8_t k_param_{t.id}[] __attribute__((section("{section}"), '
-                       f"aligned({PARAM_ALIGN}))) = {{\n  {_bytes_c(t.data)}\n}};")
+            out.append(param_array(t, section))
     out.append("static const utvm_graph_tensor_t k_tensors[] = {")
     for t in g.tensors:
         data = f"k_param_{t.id}" if t.kind == "param" else "0"

@@ -74,7 +74,9 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
         lowered, for_c, tuned, fit = within.scheduled, within.for_c, within.tuned, within.fit
         graph = within.graph
     _output_scales(mod, graph)
-    kernels = kernels_module(for_c, {n.func for n in graph.nodes})
+    from harness.models.compile.fc_pack import pack_fully_connected
+
+    kernels = pack_fully_connected(kernels_module(for_c, {n.func for n in graph.nodes}), graph)
     return Compiled(graph, kernels_c(kernels), lowered, entry, tuned, budget=fit, kernels=kernels)
 
 

@@ -1,0 +1,96 @@
+"""Packed weights for the batch-1 fully-connected call (crt/include/utvm/dsp_blocked_fcp.h): on cores
+that take the SMLAD path, a layer's weights and bias are stored the way its inner loop reads them
+(each pair of k as one int16 halfword, four rows interleaved per word, the bias corrected), the same
+number of bytes; every other build keeps them in file order. The parameter tables hold both forms
+under `#if UTVM_BLK_FCP_PACKED` (utvm/dsp_fcp_layout.h), so each image has one of them and the
+generated C does not depend on the target.
+
+    pack_fully_connected(kernels, graph)   # after the graph is extracted, before its C is emitted
+
+A blocked FULLY_CONNECTED kernel (harness.models.compile.blocked: utvm_blk_fc_call) whose weights
+and bias are constants of its call alone, and whose pairs all pack (no w0 = -128 with w1 < 0), calls
+utvm_blk_fc_call with `packed` 1 and its tensors carry the packed bytes (TensorInfo.packed); any
+other kernel is left as it is.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+import numpy as np
+
+from harness.models.compile import blocked
+from harness.models.compile.graph import Graph, Node
+
+LAYOUT_HEADER = "utvm/dsp_fcp_layout.h"
+LAYOUT_MACRO = "UTVM_BLK_FCP_PACKED"
+
+
+def pack(w: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(packed weights, packed bias) of a [channels, k] int8 weight matrix and its int32 bias, as
+    utvm_blk_fcp_pack makes them; None if a pair cannot be packed."""
+    channels, k = w.shape
+    groups, full = k // 4, channels // 4 * 4
+    blocks = w[:full, :4 * groups].astype(np.int32).reshape(full // 4, 4, groups, 2, 2)  # block, row, group
+    w0, w1 = blocks[..., 0], blocks[..., 1]
+    if np.any((w0 == -128) & (w1 < 0)):
+        return None
+    halves = np.stack([w1, w0 - (w1 < 0)], axis=-1)  # low byte, high byte of P = 256 w0 + w1
+    words = halves.reshape(full // 4, 4, groups, 4).transpose(0, 2, 1, 3)  # block, group, row, byte
+    tails = w[:full, 4 * groups:].reshape(-1)
+    packed = np.concatenate([words.reshape(-1).astype(np.int8), tails, w[full:].reshape(-1)]).reshape(w.shape)
+    correction = np.zeros(channels, np.int64)
+    correction[:full] = 127 * w0.sum(axis=(2, 3)).reshape(-1)
+    wrapped = (bias.astype(np.int64) + correction + 2**31) % 2**32 - 2**31
+    return packed.astype(np.int8), wrapped.astype(np.int32).reshape(bias.shape)
+
+
+def _node_pack(graph: Graph, node: Node, uses: Counter[int]) -> tuple[np.ndarray, np.ndarray] | None:
+    w, b = (graph.tensors[t] for t in node.args[1:3])
+    if w.kind != "param" or b.kind != "param" or uses[w.id] != 1 or uses[b.id] != 1:
+        return None
+    if w.data is None or b.data is None or w.data.dtype != np.int8 or b.data.dtype != np.int32:
+        return None
+    if w.data.ndim != 2 or b.data.size != w.data.shape[0]:
+        return None
+    return pack(w.data, b.data.reshape(-1))
+
+
+def packed_kernel(func: Any) -> Any | None:
+    """The blocked batch-1 kernel calling utvm_blk_fc_call with `packed` 1 (None: not one)."""
+    import tvm
+    from tvm.script import tirx as T
+
+    attrs = {str(k): v for k, v in func.attrs.items()} if func.attrs is not None else {}
+    if str(attrs.get(blocked.BLOCKED_ATTR, "")) != blocked.FC or blocked.SCALARS_ATTR not in attrs:
+        return None
+    scalars = [int(v) for v in attrs[blocked.SCALARS_ATTR]]
+    new = tvm.script.from_source(blocked._source(func, blocked.FC, scalars, packed=True), extra_vars={"T": T})
+    return new.with_attrs(attrs)
+
+
+def pack_fully_connected(kernels: Any, graph: Graph) -> Any:
+    """`kernels` (an IRModule of the graph's kernels) with the batch-1 blocked calls that pack
+    calling the packed form; the graph's weight and bias tensors of those calls get their packed
+    bytes."""
+    uses = Counter(a for n in graph.nodes for a in n.args)
+    calls: dict[str, list[Node]] = defaultdict(list)
+    for node in graph.nodes:
+        calls[node.func].append(node)
+    updates = {}
+    for gv, func in kernels.functions.items():
+        nodes = calls.get(gv.name_hint, [])
+        new = packed_kernel(func) if nodes and type(func).__name__ == "PrimFunc" else None
+        packs = [_node_pack(graph, n, uses) for n in nodes] if new is not None else []
+        if new is None or any(p is None for p in packs):
+            continue
+        for node, (w, b) in zip(nodes, packs, strict=True):  # type: ignore[misc]
+            graph.tensors[node.args[1]].packed, graph.tensors[node.args[2]].packed = w, b
+        updates[gv] = new
+    if not updates:
+        return kernels
+    kernels = kernels.clone()
+    for gv, func in updates.items():
+        kernels.update_func(gv, func)
+    return kernels
