@@ -253,6 +253,7 @@ int main(void) {
   say_int(mismatches);
   say(UTVM_BLK_MVE    ? " mismatches (Helium path)\n"
       : UTVM_BLK_SIMD ? " mismatches (SMLAD path)\n"
+      : UTVM_BLK_SMLAL ? " mismatches (SMLAL path)\n"
                       : " mismatches (portable path)\n");
   return mismatches != 0;
 }
