@@ -3,7 +3,7 @@ convolutions and fully connected layers, depthwise general and 3x3, the fused re
 crt/tests/blocked_check.c compares them with naive int64 references and with their portable build
 (blocked_twin.c) on the host under ASan/UBSan and bare-metal under QEMU, mps3-an547 (Cortex-M55,
 Helium: utvm/dsp_blocked_mve.h, dsp_blocked_mve_dw.h; GCC and clang-14 builds), mps2-an386
-(Cortex-M4, SMLAD) and mps2-an385 (Cortex-M3, SMLAL tiles: utvm/dsp_blocked_smlal.h);
+(Cortex-M4, SMLAD) and mps2-an385 (Cortex-M3, SMLAL tiles: utvm/dsp_blocked_smlal.h; GCC and clang-14);
 crt/tests/blocked_bench.c counts instructions per MAC under -icount on each, on the M3 built with
 and without its SMLAL tiles, and on the M55 built with and without MVE."""
 
@@ -109,6 +109,25 @@ def test_blocked_checks_built_by_clang_under_qemu(tmp_path: Path) -> None:
     status, output = qemu("mps3-an547", clang_m55(tmp_path, ["blocked_check", "blocked_twin", "bm_startup"]))
     match = CHECK.search(output)
     assert status == 0 and match and int(match[1]) > 100000 and match[2] == "Helium", output
+
+
+def test_blocked_smlal_checks_built_by_clang_under_qemu(tmp_path: Path) -> None:
+    """The M3's SMLAL tiles (naked asm functions, the packing's inline asm) as LLVM assembles them."""
+    if shutil.which("clang-14") is None:
+        pytest.skip("clang-14 is not installed")
+    cpu = [*BOARDS["mps2-an385"][0], "-mthumb"]
+    objs = []
+    for name in ("blocked_check", "blocked_twin", "bm_startup"):
+        objs.append(str(tmp_path / f"{name}.o"))
+        subprocess.run(["clang-14", "--target=arm-none-eabi", *cpu, *WARNINGS, "-O3", "-DUTVM_BAREMETAL",
+                        "-isystem", "/usr/lib/arm-none-eabi/include", f"-I{INCLUDE}", f"-I{TESTS}", "-c",
+                        str(TESTS / f"{name}.c"), "-o", objs[-1]], check=True, capture_output=True, text=True)
+    elf = tmp_path / "check.elf"
+    subprocess.run(["arm-none-eabi-gcc", *cpu, *objs, "-T", str(TESTS / "bm.ld"), "-nostartfiles",
+                    "--specs=nano.specs", "-o", str(elf)], check=True, capture_output=True, text=True)
+    status, output = qemu("mps2-an385", elf)
+    match = CHECK.search(output)
+    assert status == 0 and match and int(match[1]) > 100000 and match[2] == "SMLAL", output
 
 
 def test_blocked_helium_build_uses_mve_and_no_smlad(tmp_path: Path) -> None:

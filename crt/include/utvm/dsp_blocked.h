@@ -25,9 +25,11 @@
  *
  * Paths: Helium on cores with MVE (Cortex-M55, M85: utvm/dsp_blocked_mve.h, int8 rows and VMLADAVA,
  * vector requantization), SMLAD on the other cores with the DSP extension (__ARM_FEATURE_DSP:
- * Cortex-M4, M7, M33), the same blocking in portable C elsewhere (Cortex-M3, the host); int32 sums
- * wrap as SMLAD's do, so all paths give identical bits (defining UTVM_BLK_PORTABLE forces the
- * portable path: the tests compare them). No input offset is added anywhere: callers fold it into the bias.
+ * Cortex-M4, M7, M33), SMLAL tiles on Thumb-2 cores without it (Cortex-M3: utvm/dsp_blocked_smlal.h,
+ * the pixel pair packed as one int32 per k instead of the int16 pairs), the same blocking in portable
+ * C elsewhere (the host); int32 sums wrap as SMLAD's do, so all paths give identical bits (defining
+ * UTVM_BLK_PORTABLE forces the portable path: the tests compare them). No input offset is added
+ * anywhere: callers fold it into the bias.
  */
 #ifndef UTVM_DSP_BLOCKED_H_
 #define UTVM_DSP_BLOCKED_H_

@@ -12,7 +12,8 @@
  * field is taken out (UBFX) and set back to 2^22; the high field keeps adding (k <= 1024: below
  * 2^47). Per four k: one LDM of four packed words, eight LDRSB, eight SMLAL (17 instructions for 16
  * MACs), four groups per pass; k % 4 single k first. Sums are exact, so the int32 results wrap as
- * the portable uint32 sums do: same bits.
+ * the portable uint32 sums do: same bits. The packed pair is read by LDM and written by STRD, so its
+ * scratch is word-aligned, as the SMLAD path's LDM needs too (GCC aligns arrays to words on Arm).
  *
  * utvm_blk_smlal_row runs a pixel pair's channel pairs in one asm function with the requantization
  * of utvm/dsp_blocked_rq.h's short path fused (SMLAL with a sign-dependent 64-bit constant, ASR,
