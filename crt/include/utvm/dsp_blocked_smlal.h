@@ -52,26 +52,20 @@ typedef struct {
   int32_t sums[4];     /* 52: the tile's sums s00, s01, s10, s11 */
 } utvm_blk_smlal_t;
 
-/* Byte `at` (0..3) of v0 and of v1 packed: sext(b0) + sext(b1) * 2^23 (SXTB with its rotation, ADD). */
-static inline uint32_t utvm_blk_smlal_x(uint32_t v0, uint32_t v1, int at) {
-  const int32_t b0 = (int8_t)(uint8_t)(v0 >> (8 * at)), b1 = (int8_t)(uint8_t)(v1 >> (8 * at));
-  return (uint32_t)b0 + ((uint32_t)b1 << 23);
-}
-
 /* src0[0..n), src1[0..n) packed as p0 + p1 * 2^23, one int32 per k in dst (2 int16 per k): four k per
- * two word loads. */
+ * two word loads (per k SXTB of each with its rotation and one ADD), two STRD. */
 static inline void utvm_blk_smlal_pack(const int8_t* src0, const int8_t* src1, int32_t n, int16_t* dst) {
   int32_t i = 0;
   for (; i + 4 <= n; i += 4, dst += 8) {
     uint32_t v0 = utvm_blk_ld32(src0 + i), v1 = utvm_blk_ld32(src1 + i), x0, x1, x2, x3;
     __asm__ volatile("sxtb %[x0], %[v0]\n\tsxtb %[x1], %[v1]\n\tadd %[x0], %[x0], %[x1], lsl #23\n\t"
-            "sxtb %[x1], %[v0], ror #8\n\tsxtb %[x2], %[v1], ror #8\n\tadd %[x1], %[x1], %[x2], lsl #23\n\t"
-            "sxtb %[x2], %[v0], ror #16\n\tsxtb %[x3], %[v1], ror #16\n\tadd %[x2], %[x2], %[x3], lsl #23\n\t"
-            "asr %[v0], %[v0], #24\n\tasr %[v1], %[v1], #24\n\tadd %[x3], %[v0], %[v1], lsl #23\n\t"
-            "strd %[x0], %[x1], [%[d]]\n\tstrd %[x2], %[x3], [%[d], #8]"
-            : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [v0] "+r"(v0), [v1] "+r"(v1)
-            : [d] "r"(dst)
-            : "memory");
+                     "sxtb %[x1], %[v0], ror #8\n\tsxtb %[x2], %[v1], ror #8\n\tadd %[x1], %[x1], %[x2], lsl #23\n\t"
+                     "sxtb %[x2], %[v0], ror #16\n\tsxtb %[x3], %[v1], ror #16\n\tadd %[x2], %[x2], %[x3], lsl #23\n\t"
+                     "asr %[v0], %[v0], #24\n\tasr %[v1], %[v1], #24\n\tadd %[x3], %[v0], %[v1], lsl #23\n\t"
+                     "strd %[x0], %[x1], [%[d]]\n\tstrd %[x2], %[x3], [%[d], #8]"
+                     : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [v0] "+r"(v0), [v1] "+r"(v1)
+                     : [d] "r"(dst)
+                     : "memory");
   }
   for (; i < n; ++i, dst += 2) {
     const uint32_t x = (uint32_t)(int32_t)src0[i] + ((uint32_t)(int32_t)src1[i] << 23);
