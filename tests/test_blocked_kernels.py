@@ -3,8 +3,9 @@ convolutions and fully connected layers, depthwise general and 3x3, the fused re
 crt/tests/blocked_check.c compares them with naive int64 references and with their portable build
 (blocked_twin.c) on the host under ASan/UBSan and bare-metal under QEMU, mps3-an547 (Cortex-M55,
 Helium: utvm/dsp_blocked_mve.h, dsp_blocked_mve_dw.h; GCC and clang-14 builds), mps2-an386
-(Cortex-M4, SMLAD) and mps2-an385 (Cortex-M3, portable); crt/tests/blocked_bench.c counts
-instructions per MAC under -icount on each, and on the M55 built with and without MVE."""
+(Cortex-M4, SMLAD) and mps2-an385 (Cortex-M3, SMLAL tiles: utvm/dsp_blocked_smlal.h; GCC and clang-14);
+crt/tests/blocked_bench.c counts instructions per MAC under -icount on each, on the M3 built with
+and without its SMLAL tiles, and on the M55 built with and without MVE."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from tests.test_c_units import compile_c
 from tests.test_mve_kernels import BOARDS, INCLUDE, TESTS, WARNINGS, clang_m55, disassembly, qemu
 
 CHECK = re.compile(r"blocked: (\d+) checks, 0 mismatches \((\w+) path\)")
+# The path dsp_blocked.h takes where it differs from utvm/dsp.h's (BOARDS): the M3's SMLAL tiles.
+BLOCKED_PATHS = {"mps2-an385": "SMLAL"}
+PORTABLE = ["-DUTVM_BLK_PORTABLE"]
 
 
 def baremetal(out: Path, sources: list[str], cflags: list[str], opt: str = "-O3") -> Path:
@@ -46,6 +50,7 @@ def test_blocked_checks_under_sanitizers(tmp_path: Path) -> None:
 @pytest.mark.parametrize("machine", ["mps3-an547", "mps2-an386", "mps2-an385"])
 def test_blocked_checks_bare_metal_under_qemu(machine: str, tmp_path: Path) -> None:
     cflags, path = BOARDS[machine]
+    path = BLOCKED_PATHS.get(machine, path)
     for opt in ("-O2", "-O3"):
         elf = baremetal(tmp_path / f"check{opt}.elf", ["blocked_check.c", "blocked_twin.c"], cflags, opt)
         status, output = qemu(machine, elf)
@@ -62,12 +67,26 @@ def bench(machine: str, tmp_path: Path, cflags: list[str] | None = None) -> dict
 
 
 def test_blocked_instructions_per_mac(tmp_path: Path) -> None:
-    smlad, portable = bench("mps2-an386", tmp_path), bench("mps2-an385", tmp_path)
+    smlad = bench("mps2-an386", tmp_path)
+    (tmp_path / "portable").mkdir()
+    portable = bench("mps2-an385", tmp_path / "portable", BOARDS["mps2-an385"][0] + PORTABLE)
     kws_pointwise = "matmul 1x1 conv 25x5 pixels k=64 c=64 (kws01)"
     # (kws01's own convolutions, shapes constant in the generated C: 2.1 per MAC, bench/layer_macs.py)
     assert smlad[kws_pointwise] < 3.5 and smlad[kws_pointwise] * 1.25 < portable[kws_pointwise]
     for name, value in smlad.items():
         assert value < portable[name] * 1.2, name  # never much worse than the portable build
+
+
+def test_blocked_smlal_instructions_per_mac(tmp_path: Path) -> None:
+    """The M3's SMLAL tiles (two MACs per SMLAL, utvm/dsp_blocked_smlal.h) against its portable build."""
+    smlal = bench("mps2-an385", tmp_path)
+    (tmp_path / "portable").mkdir()
+    portable = bench("mps2-an385", tmp_path / "portable", BOARDS["mps2-an385"][0] + PORTABLE)
+    for name in ("matmul 1x1 conv 25x5 pixels k=64 c=64 (kws01)", "kws01 pointwise call (literal shapes)"):
+        # 17 instructions per 16 MACs in the loop: 1.52 per MAC for the layer (3.59 portable)
+        assert smlal[name] < 1.6 and smlal[name] * 2.2 < portable[name], name
+    for name, value in smlal.items():
+        assert value < portable[name] * 1.05, name  # nothing else slower
 
 
 def test_blocked_helium_instructions_per_mac(tmp_path: Path) -> None:
@@ -90,6 +109,25 @@ def test_blocked_checks_built_by_clang_under_qemu(tmp_path: Path) -> None:
     status, output = qemu("mps3-an547", clang_m55(tmp_path, ["blocked_check", "blocked_twin", "bm_startup"]))
     match = CHECK.search(output)
     assert status == 0 and match and int(match[1]) > 100000 and match[2] == "Helium", output
+
+
+def test_blocked_smlal_checks_built_by_clang_under_qemu(tmp_path: Path) -> None:
+    """The M3's SMLAL tiles (naked asm functions, the packing's inline asm) as LLVM assembles them."""
+    if shutil.which("clang-14") is None:
+        pytest.skip("clang-14 is not installed")
+    cpu = [*BOARDS["mps2-an385"][0], "-mthumb"]
+    objs = []
+    for name in ("blocked_check", "blocked_twin", "bm_startup"):
+        objs.append(str(tmp_path / f"{name}.o"))
+        subprocess.run(["clang-14", "--target=arm-none-eabi", *cpu, *WARNINGS, "-O3", "-DUTVM_BAREMETAL",
+                        "-isystem", "/usr/lib/arm-none-eabi/include", f"-I{INCLUDE}", f"-I{TESTS}", "-c",
+                        str(TESTS / f"{name}.c"), "-o", objs[-1]], check=True, capture_output=True, text=True)
+    elf = tmp_path / "check.elf"
+    subprocess.run(["arm-none-eabi-gcc", *cpu, *objs, "-T", str(TESTS / "bm.ld"), "-nostartfiles",
+                    "--specs=nano.specs", "-o", str(elf)], check=True, capture_output=True, text=True)
+    status, output = qemu("mps2-an385", elf)
+    match = CHECK.search(output)
+    assert status == 0 and match and int(match[1]) > 100000 and match[2] == "SMLAL", output
 
 
 def test_blocked_helium_build_uses_mve_and_no_smlad(tmp_path: Path) -> None:

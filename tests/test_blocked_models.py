@@ -1,7 +1,8 @@
 """harness.models.compile.blocked.apply_blocked on a real model: MLPerf Tiny's kws01 (DS-CNN: a 10x4 strided
 convolution, four 3x3 depthwise and four 1x1 convolutions, a per-tensor fully connected layer), each
 of those layers one call into utvm/dsp_blocked_layers.h, bit-exact with TFLite Micro on the host
-(portable path), on qemu-mps2-an386 (Cortex-M4, SMLAD) and on qemu-mps3-an547 (Cortex-M55, Helium)."""
+(portable path), on qemu-mps2-an385 (Cortex-M3, SMLAL tiles), on qemu-mps2-an386 (Cortex-M4, SMLAD) and
+on qemu-mps3-an547 (Cortex-M55, Helium)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ def test_every_convolution_and_dense_layer_of_kws01_is_one_blocked_call() -> Non
     assert "TVM_DLL int32_t utvm_blk_" not in model.kernels_c
 
 
-@pytest.mark.parametrize("target", ["host", "qemu-mps2-an386-semihosting", "qemu-mps3-an547-semihosting"])
+@pytest.mark.parametrize("target", ["host", "qemu-mps2-an385-semihosting", "qemu-mps2-an386-semihosting",
+                                    "qemu-mps3-an547-semihosting"])
 def test_kws01_with_apply_blocked_matches_tflite_micro(target: str, tmp_path: Path) -> None:
     from harness.models.deploy.run import build_model_image
 

@@ -27,7 +27,8 @@ static void report(const char* name, uint32_t ticks, uint32_t macs) {
   bm_puts(": ");
   say_milli((uint64_t)ticks * 1000000u / per_unit / macs);
   bm_puts(UTVM_BLK_MVE ? " instructions per MAC (Helium)\n"
-          : UTVM_BLK_SIMD ? " instructions per MAC (SMLAD)\n" : " instructions per MAC (portable)\n");
+          : UTVM_BLK_SIMD ? " instructions per MAC (SMLAD)\n"
+          : UTVM_BLK_SMLAL ? " instructions per MAC (SMLAL)\n" : " instructions per MAC (portable)\n");
 }
 
 static const utvm_blk_rq_t RQ = {mult, shift, 1, -3, -128, 127};

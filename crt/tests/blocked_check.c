@@ -43,13 +43,17 @@ static int32_t wrap(int64_t v) { return utvm_blk_s32((uint32_t)(uint64_t)v); }
 static int8_t in[MAXB], w[MAXB], out[MAXB], twin[MAXB];
 static int32_t bias[256], mult[256];
 static int8_t shift[256];
-static int16_t scratch[2 * 520];
+static int16_t scratch[2 * 1024];
 static int8_t zp_row[1024]; /* UTVM_BLK_DW_SCRATCH of the largest shape here (UTVM_BLK_DW3_BUDGET) */
 
+/* pattern: 0 random, 1 all -128, 2 127 / -128 alternating, 3 -127 / -128 alternating, 4 all 127 */
 static void fill(int8_t* p, int32_t n, int pattern) {
   for (int32_t i = 0; i < n; ++i) {
-    p[i] = (int8_t)(pattern == 1 ? -128 : pattern == 2 ? (i % 2 ? 127 : -128) : pattern == 3 ? (i % 2 ? -128 : -127)
-                                                                                 : rnd_in(-128, 127));
+    p[i] = (int8_t)(pattern == 1   ? -128
+                    : pattern == 2 ? (i % 2 ? 127 : -128)
+                    : pattern == 3 ? (i % 2 ? -128 : -127)
+                    : pattern == 4 ? 127
+                                   : rnd_in(-128, 127));
   }
 }
 
@@ -153,6 +157,13 @@ static void check_fcp(int pattern) {
  * by 256 (utvm/dsp_blocked_smlad.h) give way to unscaled ones. */
 static void check_matmul_extremes(void) {
   for (int32_t k = 504; k <= 519; ++k) check_matmul_shape(2, k, 3, 1, 1, (int)k % 4);
+  /* the SMLAL tiles' low field at both ends (utvm/dsp_blocked_smlal.h: runs of 255 k), rows up to
+   * the longest the blocked calls take (1024 k, four runs) */
+  for (int32_t k = 250; k <= 262; ++k) {
+    check_matmul_shape(2, k, 3, 1, 1, (int)k % 4), check_matmul_shape(2, k, 3, 1, 4, (int)k % 4);
+    check_matmul_shape(3, k, 4, 4, 1, 2), check_matmul_shape(2, k, 4, 1, 1, 2);
+  }
+  for (int32_t k = 1016; k <= 1024; ++k) check_matmul_shape(2, k, 3, 1, (int)k % 2 ? 1 : 4, (int)k % 4);
 }
 
 /* Rows the asm of utvm/dsp_blocked_row.h takes (pattern 2: every channel on the short path; the
@@ -288,6 +299,7 @@ int main(void) {
   say_int(mismatches);
   say(UTVM_BLK_MVE    ? " mismatches (Helium path)\n"
       : UTVM_BLK_SIMD ? " mismatches (SMLAD path)\n"
+      : UTVM_BLK_SMLAL ? " mismatches (SMLAL path)\n"
                       : " mismatches (portable path)\n");
   return mismatches != 0;
 }

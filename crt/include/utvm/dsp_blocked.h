@@ -25,9 +25,11 @@
  *
  * Paths: Helium on cores with MVE (Cortex-M55, M85: utvm/dsp_blocked_mve.h, int8 rows and VMLADAVA,
  * vector requantization), SMLAD on the other cores with the DSP extension (__ARM_FEATURE_DSP:
- * Cortex-M4, M7, M33), the same blocking in portable C elsewhere (Cortex-M3, the host); int32 sums
- * wrap as SMLAD's do, so all paths give identical bits (defining UTVM_BLK_PORTABLE forces the
- * portable path: the tests compare them). No input offset is added anywhere: callers fold it into the bias.
+ * Cortex-M4, M7, M33), SMLAL tiles on Thumb-2 cores without it (Cortex-M3: utvm/dsp_blocked_smlal.h,
+ * the pixel pair packed as one int32 per k instead of the int16 pairs), the same blocking in portable
+ * C elsewhere (the host); int32 sums wrap as SMLAD's do, so all paths give identical bits (defining
+ * UTVM_BLK_PORTABLE forces the portable path: the tests compare them). No input offset is added
+ * anywhere: callers fold it into the bias.
  */
 #ifndef UTVM_DSP_BLOCKED_H_
 #define UTVM_DSP_BLOCKED_H_
@@ -47,6 +49,12 @@
 #define UTVM_BLK_MVE 1 /* the Helium path (utvm/dsp_blocked_mve.h) replaces the SMLAD one */
 #else
 #define UTVM_BLK_MVE 0
+#endif
+/* Thumb-2 without the DSP extension (Cortex-M3): the SMLAL tiles of utvm/dsp_blocked_smlal.h. */
+#if !UTVM_BLK_SIMD && !UTVM_BLK_MVE && defined(__thumb2__) && defined(__GNUC__) && !defined(UTVM_BLK_PORTABLE)
+#define UTVM_BLK_SMLAL 1
+#else
+#define UTVM_BLK_SMLAL 0
 #endif
 
 #ifdef __cplusplus
@@ -73,6 +81,7 @@ static inline int32_t utvm_blk_odd(uint32_t v) { return __sxtb16(utvm_blk_s32((v
 }
 #endif
 #include "utvm/dsp_blocked_smlad.h" /* the SMLAD inner loops */
+#include "utvm/dsp_blocked_smlal.h" /* the SMLAL tiles (no DSP extension) */
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -103,6 +112,10 @@ static inline uint32_t utvm_blk_dot4(const int16_t* a, const int8_t* w) {
 /* n (a multiple of 4 when n < k) bytes of two rows of length k widened and interleaved in dst as
  * utvm_blk_widen_pair_s8 lays out the whole rows (the scaling is the rows' length's). */
 static inline void utvm_blk_widen_pair_part(const int8_t* src0, const int8_t* src1, int32_t n, int16_t* dst) {
+#if UTVM_BLK_SMLAL
+  utvm_blk_smlal_pack(src0, src1, n, dst); /* one int32 per k instead */
+  return;
+#endif
   int32_t i = 0;
   for (; i + 4 <= n; i += 4, dst += 8) {
 #if UTVM_BLK_SIMD
@@ -126,6 +139,10 @@ static inline void utvm_blk_widen_pair_s8(const int8_t* src0, const int8_t* src1
  * words, four SXTB16, eight SMLAD. */
 static inline void utvm_blk_mac_2x2(const int16_t* a, const int8_t* w0, const int8_t* w1, int32_t k,
                                     int32_t* acc) {
+#if UTVM_BLK_SMLAL
+  utvm_blk_smlal_2x2(a, w0, w1, k, acc); /* the packed pair: utvm/dsp_blocked_smlal.h */
+  return;
+#endif
   int32_t i = 0;
 #if UTVM_BLK_SIMD
   utvm_blk_smlad_2x2(a, w0, w1, k, acc); /* utvm/dsp_blocked_smlad.h */
@@ -218,6 +235,11 @@ static inline void utvm_blk_matmul_rows(const int16_t* a, const int8_t* w, int32
   int32_t c = 0;
 #if UTVM_BLK_SIMD && defined(__thumb2__) && defined(__GNUC__)
   if (utvm_blk_row_fits(f, k, channels)) c = utvm_blk_row_2x2(a, w, k, bias, channels, f, out0, out1);
+#endif
+#if UTVM_BLK_SMLAL
+  if (f->fast && f->full && f->step == 1 && channels >= 2) {
+    c = utvm_blk_smlal_row(a, w, k, bias, channels, f->mult, f->shift, f->out_zp, out0, out1);
+  }
 #endif
   for (; c + 2 <= channels; c += 2) {
     int32_t acc[4] = {bias[c], bias[c + 1], bias[c], bias[c + 1]};

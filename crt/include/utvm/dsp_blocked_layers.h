@@ -7,8 +7,9 @@
  * the input zero point where the window leaves the input; OHWI order, the weights' row order) and
  * widened to int16 once, then the 2 channels x 2 pixels tiles of utvm_blk_matmul_rows run over them,
  * as CMSIS-NN's convolution does; an odd last pixel's gathered window runs as a fully-connected row
- * (utvm_blk_fc_s8). With input channels a multiple of 4, each tap's channels are widened straight
- * from the input (no gathered copy; ic01's 3x3 layers).
+ * (utvm_blk_fc_s8). With input channels a multiple of 4 (any number on the SMLAL path, whose packed
+ * pair has one word per k), each tap's channels are widened straight from the input (no gathered
+ * copy; ic01's 3x3 layers).
  */
 #ifndef UTVM_DSP_BLOCKED_LAYERS_H_
 #define UTVM_DSP_BLOCKED_LAYERS_H_
@@ -110,9 +111,10 @@ static inline void utvm_blk_conv_s8(const int8_t* in, const int8_t* w, const int
   }
 #else
   const utvm_blk_frq_t f = utvm_blk_frq(rq, channels);
-  if (s->in_c % 4 == 0) memset(patch, s->in_zp, (size_t)s->in_c); /* the padding's bytes */
+  const int direct = s->in_c % 4 == 0 || UTVM_BLK_SMLAL; /* (the SMLAL path packs any run of k) */
+  if (direct) memset(patch, s->in_zp, (size_t)s->in_c); /* the padding's bytes */
   for (; p + 2 <= pixels; p += 2) {
-    if (s->in_c % 4 == 0) {
+    if (direct) {
       utvm_blk_gather_widen_pair(in, s, p, patch, scratch);
     } else {
       utvm_blk_gather(in, s, p, patch);
