@@ -147,7 +147,7 @@ class ImageBuilder:
         keys = sorted({_task_of(n) for n in kernels})
         refs = {f"ref_{k}": self._ref_c(k) for k in keys}
         try:
-            where = self._build({**{n: sources[n] for n in kernels}, **refs}, keys, which)
+            where = self._build({**{n: sources[n] for n in kernels}, **refs}, keys)
         except UtvmError as exc:
             culprit = _CULPRIT.search(str(exc))
             name = Path(culprit.group(1)).stem if culprit else ""
@@ -160,7 +160,15 @@ class ImageBuilder:
             first = self._link([n if n in half or not _is_kernel(n) else "" for n in names], sources, which)
             second = self._link([n if n not in half else "" for n in names], sources, which)
             return [a if n in half else b for n, a, b in zip(names, first, second, strict=True)]
+        self._own_args(where, {n: which[n] for n in kernels if n in which})
         return [_artifact(where, n, which.get(n, "")) if _is_kernel(n) else n for n in names]
+
+    def _own_args(self, where: Path, which: dict[str, str]) -> None:
+        """The arguments of the candidates measured on their own, beside their tasks'."""
+        for name, own in which.items():
+            task = self.tasks[_task_of(name)]
+            args = blocked.arguments(task, own, get_target(self.target))
+            np.savez(where / f"args_{task.key}{own}.npz", *args)
 
     def _refs_link(self, keys: list[str]) -> bool:
         """Whether an image of these tasks' reference kernels alone builds (asked once per task set)."""
@@ -190,7 +198,7 @@ class ImageBuilder:
             return f"TVM cannot emit C: {last_line(exc)}"
         return name
 
-    def _build(self, sources: dict[str, str], keys: list[str], which: dict[str, str] | None = None) -> Path:
+    def _build(self, sources: dict[str, str], keys: list[str]) -> Path:
         digest = hashlib.sha256(self.target.encode())
         for name in sorted(sources):
             digest.update(name.encode() + b"\0" + sources[name].encode())
@@ -203,10 +211,5 @@ class ImageBuilder:
             files.append(path)
         for key in keys:
             np.savez(where / f"args_{key}.npz", *self.tasks[key].args)
-        for name, own in (which or {}).items():
-            if name in sources:
-                task = self.tasks[_task_of(name)]
-                args = blocked.arguments(task, own, get_target(self.target))
-                np.savez(where / f"args_{task.key}{own}.npz", *args)
         build(get_target(self.target), where / "image", files)
         return where
