@@ -71,3 +71,33 @@ def test_ad01_with_blocked_kernels_holds_both_forms_of_its_parameters() -> None:
     assert all(line.endswith(", 1);") for line in model.kernels_c.splitlines() if "utvm_blk_fc_call(" in line)
     tables = model.graph.to_c()
     assert tables.count("#if UTVM_BLK_FCP_PACKED") == 20 and '#include "utvm/dsp_fcp_layout.h"' in tables
+
+
+def test_utvm_tune_measures_the_form_each_target_builds() -> None:
+    """`utvm tune` measures an ad01 layer's blocked call as the packed call, on the bytes the target's
+    parameter tables keep (UTVM_BLK_FCP_PACKED of utvm/dsp_fcp_layout.h): packed on the M4, M7 and
+    M33, file order on the M3, the M55 and the host."""
+    require_tvm()
+    from harness.models.compile.fc_pack import packs_on
+    from harness.targets import get_target
+    from harness.tune import blocked
+    from harness.tune.tasks import extract
+
+    task = next(t for t in extract(mlperf_tiny_model("ad01")) if t.name == "fully_connected_4")
+    assert task.packed is not None
+    cand = blocked.candidate(task)
+    assert cand is not None and str(cand["main"].attrs[blocked.ARGS_ATTR]) == blocked.PACKED_ARGS
+    assert "T.call_extern(\"int32\", \"utvm_blk_fc_call\"" in cand.script() and ", 1)" in cand.script()
+    for name, packs in [("qemu-mps2-an386", True), ("qemu-mps2-an500-semihosting", True),
+                        ("qemu-mps2-an505", True), ("qemu-mps2-an385", False), ("qemu-mps3-an547", False),
+                        ("host", False)]:
+        target = get_target(name)
+        assert packs_on(target) == packs, name
+        args = blocked.arguments(task, blocked.PACKED_ARGS, target)
+        if not packs:
+            assert args is task.args, name
+            continue
+        w, b = pack(task.args[1], task.args[2].reshape(-1))  # type: ignore[misc]
+        assert np.array_equal(args[1], w) and np.array_equal(args[2].reshape(-1), b), name
+        assert [a.shape for a in args] == [a.shape for a in task.args]
+        assert all(a is b for a, b in zip([args[0], *args[3:]], [task.args[0], *task.args[3:]], strict=True))

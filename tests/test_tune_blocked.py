@@ -1,7 +1,8 @@
 """The blocked kernels (utvm/dsp_blocked.h) as a tuning choice, for real on QEMU: `utvm tune` measures
 a kernel's blocked call beside its schedules and records it where it wins, `utvm tune-export` carries it
 into the records file as {"blocked": true}, and run-model with the database or that file compiles the
-kernel as the blocked call, bit-exact with TFLite Micro."""
+kernel as the blocked call, bit-exact with TFLite Micro. A batch-1 fully-connected call is measured as
+the model runs it: on the weights packed where the target's build packs them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from harness.models.compile import blocked_choice
 from harness.models.compile import records as tuning_records
 from harness.models.deploy.run import run_model
 from harness.targets import get_target
-from tests.conftest import require_tvm
+from tests.conftest import mlperf_tiny_model, require_tvm
 from tests.test_tune import conv_model
 
 TARGET = "qemu-mps2-an386"
@@ -89,3 +90,36 @@ def test_a_record_that_beats_the_blocked_kernel_keeps_its_trace(tmp_path: Path) 
     assert json.loads(out.read_text())["records"][task.key]["blocked"] is True
     blocked_choice.record(db, task.key, task.op, None)
     assert blocked_choice.measured(db) == {} and "utvm.blocked" not in database.best(task.func).attrs
+
+
+def test_a_fully_connected_kernel_is_measured_on_the_weights_the_model_runs_on(tmp_path: Path) -> None:
+    """ad01 on the M4: each fully-connected kernel's blocked call as `utvm tune` measures it (its packed
+    form, utvm/dsp_blocked_fcp.h) takes the time, to a tick, of the same kernel called directly in the
+    model that run-model builds with that database (on file-order weights it was 70.0 us, not 47.8 us,
+    for fully_connected_4)."""
+    require_tvm()
+    from harness.device import Device
+    from harness.models.deploy.overhead import kernel_seconds
+    from harness.models.deploy.run import build_model_image, compile_for, load_inputs
+    from harness.tune.tasks import extract
+
+    target, model, db = f"{TARGET}-semihosting", mlperf_tiny_model("ad01"), tmp_path / "db"
+    proc = _cli("tune", str(model), "--target", target, "--trials", "0", "--db", str(db), "--devices", "1",
+                "--no-model-check")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    chosen = blocked_choice.measured(db)
+    assert len(chosen) == 10 and {e["op"] for e in chosen.values()} == {"fully_connected"}, chosen
+
+    tgt = get_target(target)
+    compiled, _ = compile_for(model, tgt, db)
+    assert compiled.kernels_c.count("utvm_blk_fc_call(") == 10
+    assert all(ln.endswith(", 1);") for ln in compiled.kernels_c.splitlines() if "utvm_blk_fc_call(" in ln)
+    image = build_model_image(compiled, tgt, tmp_path / "model", "graph")
+    with Device(image, workdir=tmp_path / "model") as client:
+        seconds = kernel_seconds(client, compiled.graph, load_inputs(compiled.graph, None))
+    in_model = {n.func: s for n, s in zip(compiled.graph.nodes, seconds, strict=True)}
+    tick = 1 / (tgt.cpu_hz or 1)
+    for task in extract(model):
+        (kernel,) = task.kernels
+        entry = chosen[task.key]
+        assert abs(entry["seconds"] - in_model[kernel]) <= 1.01 * tick, (kernel, entry, in_model[kernel])

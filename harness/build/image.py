@@ -94,6 +94,11 @@ def _flags(target: Target, testing: bool) -> list[str]:
     return [*target.cflags, *defines, f"-I{resources.crt() / 'include'}", f"-I{target.port_dir}"]
 
 
+def kernel_flags(target: Target, testing: bool = False) -> list[str]:
+    """The flags a model's kernels and parameter tables are compiled with (every extra source of an image)."""
+    return [*_flags(target, testing), *target.kernel_cflags]
+
+
 def run_locally(cmd: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, check=False)
 
@@ -184,7 +189,7 @@ def _compile_kernels(target: Target, sources: Sequence[Path], out: Path, testing
         i, src = item
         obj = out / f"kernel{i}_{src.stem}.o"
         renames = [f"-D{s}=__utvm{i}{s}" for s in _PER_FILE_SYMBOLS]
-        _run([target.cc, *_flags(target, testing), *target.kernel_cflags, *_KERNEL_WARNINGS, "-Wno-error",
+        _run([target.cc, *kernel_flags(target, testing), *_KERNEL_WARNINGS, "-Wno-error",
               *renames, "-c", str(src), "-o", str(obj)], f"compiling {src}", runner)
         return obj
 

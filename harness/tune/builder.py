@@ -1,11 +1,12 @@
 """The builder: a batch of candidates as a few firmware images, each holding many candidates.
 
 Every image carries, per task in it, the kernel with its default schedule ("ref_<task>", the
-measure of "before" and the judge of a candidate's output) and the task's arguments (args_<task>.npz),
-with the production runtime, backend functions and compiler flags of the target. Images are
-named by the hash of their kernels' C, so a rebuilt batch is found, not built again. A candidate
-TVM cannot emit, whose C does not compile, or that stops an image linking, is a failed build of its
-own; the others go on.
+measure of "before" and the judge of a candidate's output) and the task's arguments (args_<task>.npz;
+a candidate measured on other ones, a packed fully-connected call, has its own beside them:
+harness.tune.blocked.arguments), with the production runtime, backend functions and compiler flags
+of the target. Images are named by the hash of their kernels' C, so a rebuilt batch is found, not
+built again. A candidate TVM cannot emit, whose C does not compile, or that stops an image linking, is
+a failed build of its own; the others go on.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from harness.errors import UtvmError, last_line
 from harness.models.compile import records
 from harness.models.compile.schedule import apply_default_schedules
 from harness.targets import get_target
+from harness.tune import blocked
 from harness.tune.tasks import Task
 
 _CULPRIT = re.compile(r"compiling (\S+\.c) failed")
@@ -33,13 +35,15 @@ KERNELS_HEADER = "/* utvm tune: candidates and their reference kernels */\n"
 
 @dataclass
 class Artifact:
-    """Where one built candidate is: its image, its kernel, and its task's reference kernel."""
+    """Where one built candidate is: its image, its kernel, and its task's reference kernel; the
+    arguments it runs on, and those of the reference where they differ."""
 
     manifest: str
     kernel: str
     ref: str
     args: str
     task: str
+    ref_args: str = ""  # "": the same as args
 
     def encode(self) -> str:
         return json.dumps(self.__dict__)
@@ -73,6 +77,15 @@ def _is_kernel(name: str) -> bool:
 
 def _task_of(kernel: str) -> str:
     return kernel.rsplit("_", 1)[1]
+
+
+def _artifact(where: Path, kernel: str, which: str) -> Artifact:
+    """A built candidate; `which`: the arguments it runs on where they are not its task's."""
+    key = _task_of(kernel)
+    ref_args = str(where / f"args_{key}.npz")
+    args = str(where / f"args_{key}{which}.npz") if which else ref_args
+    return Artifact(str(where / "image" / "manifest.json"), kernel, f"ref_{key}", args, key,
+                    ref_args if which else "")
 
 
 _CAUSE = re.compile(r"error:|undefined reference|overflowed|will not fit")
@@ -118,11 +131,12 @@ class ImageBuilder:
         """Candidates' kernel names (or their errors), then the image built without those that fail."""
         names: list[str] = []
         sources: dict[str, str] = {}
+        which: dict[str, str] = {}  # a candidate measured on other arguments than its task's: which
         for i, mod in enumerate(mods):
-            names.append(self._emit(i, mod["main"], sources))
-        return self._link(names, sources)
+            names.append(self._emit(i, mod["main"], sources, which))
+        return self._link(names, sources, which)
 
-    def _link(self, names: list[str], sources: dict[str, str]) -> list[Artifact | str]:
+    def _link(self, names: list[str], sources: dict[str, str], which: dict[str, str]) -> list[Artifact | str]:
         """An image of the candidates in `names` (the others are already errors). A candidate whose C
         does not compile is dropped; when the image fails otherwise (a link error, flash overflow),
         each half is built on its own, down to the one candidate at fault (unless an image of the
@@ -139,16 +153,22 @@ class ImageBuilder:
             name = Path(culprit.group(1)).stem if culprit else ""
             if name in kernels:
                 why = f"C does not compile: {_build_reason(exc)}"
-                return self._link([why if n == name else n for n in names], sources)
+                return self._link([why if n == name else n for n in names], sources, which)
             if len(kernels) == 1 or not self._refs_link(keys):  # one culprit, or none among the candidates
                 return [f"build failed: {_build_reason(exc)}" if n in kernels else n for n in names]
             half = set(kernels[: len(kernels) // 2])
-            first = self._link([n if n in half or not _is_kernel(n) else "" for n in names], sources)
-            second = self._link([n if n not in half else "" for n in names], sources)
+            first = self._link([n if n in half or not _is_kernel(n) else "" for n in names], sources, which)
+            second = self._link([n if n not in half else "" for n in names], sources, which)
             return [a if n in half else b for n, a, b in zip(names, first, second, strict=True)]
-        return [Artifact(str(where / "image" / "manifest.json"), n, f"ref_{_task_of(n)}",
-                         str(where / f"args_{_task_of(n)}.npz"), _task_of(n)) if _is_kernel(n) else n
-                for n in names]
+        self._own_args(where, {n: which[n] for n in kernels if n in which})
+        return [_artifact(where, n, which.get(n, "")) if _is_kernel(n) else n for n in names]
+
+    def _own_args(self, where: Path, which: dict[str, str]) -> None:
+        """The arguments of the candidates measured on their own, beside their tasks'."""
+        for name, own in which.items():
+            task = self.tasks[_task_of(name)]
+            args = blocked.arguments(task, own, get_target(self.target))
+            np.savez(where / f"args_{task.key}{own}.npz", *args)
 
     def _refs_link(self, keys: list[str]) -> bool:
         """Whether an image of these tasks' reference kernels alone builds (asked once per task set)."""
@@ -160,12 +180,18 @@ class ImageBuilder:
                 self._refs_ok[tuple(keys)] = False
         return self._refs_ok[tuple(keys)]
 
-    def _emit(self, index: int, func: Any, sources: dict[str, str]) -> str:
-        """The candidate's kernel name, its C added to `sources`; or why it has none."""
+    def _emit(self, index: int, func: Any, sources: dict[str, str], which: dict[str, str]) -> str:
+        """The candidate's kernel name, its C added to `sources` (and to `which` the arguments it is
+        measured on where they are not its task's); or why it has none."""
         key = str(func.attrs[records.TASK_ATTR]) if records.TASK_ATTR in func.attrs else ""
         if key not in self.tasks:
             return f"unknown task {key!r}"
         name = f"cand{index}_{key}"
+        own = str(func.attrs[blocked.ARGS_ATTR]) if blocked.ARGS_ATTR in func.attrs else ""
+        if own:
+            func = func.without_attr(blocked.ARGS_ATTR)
+            if blocked.arguments(self.tasks[key], own, get_target(self.target)) is not self.tasks[key].args:
+                which[name] = own
         try:
             sources[name] = emit_c({name: func})
         except Exception as exc:  # TVM refusing the candidate: its own failure

@@ -214,4 +214,6 @@ def check_artifacts(arts_json: str, payload: Payload) -> list[dict[str, str]]:
             raise PayloadRefused(f"candidate {str(a)[:80]!r} does not name its kernel, reference and task")
         if Path(str(a.get("args", ""))).name not in payload.files:
             raise PayloadRefused(f"candidate {a['kernel']}: its arguments are not in the payload")
+        if a.get("ref_args") and Path(str(a["ref_args"])).name not in payload.files:
+            raise PayloadRefused(f"candidate {a['kernel']}: its reference's arguments are not in the payload")
     return arts

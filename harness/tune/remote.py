@@ -78,7 +78,8 @@ def measure_payload(target: str, wanted: str, payload: bytes, arts_json: str, sa
         manifest = build(spec, where / "image", sources)
         options = StartOptions()
     local = [Artifact(str(where / "image" / "manifest.json"), a["kernel"], a["ref"],
-                      str(where / Path(a["args"]).name), a["task"]) for a in arts]
+                      str(where / Path(a["args"]).name), a["task"],
+                      str(where / Path(a["ref_args"]).name) if a.get("ref_args") else "") for a in arts]
     slot = DeviceSlot("worker", functools.partial(_device, options=options))
     results = slot.run(str(where / "image" / "manifest.json"), local, where / "devices")
     print(f"utvm tune-worker: measured {len(results)} candidates of {manifest.target.name} image "

@@ -2,7 +2,8 @@
 
 A device opens an image once, uploads each task's arguments once, and runs the task's reference
 kernel (the default schedule) for the expected output and the "before" time. Each candidate then
-runs on an output buffer filled with something else: a candidate whose output differs is rejected
+runs (on its task's arguments, or on its own where it has them: a packed fully-connected call's
+weights) on an output buffer filled with something else: a candidate whose output differs is rejected
 (a wrong fast kernel never counts). Time comes from the on-device timer through the runtime's
 time evaluator, the path `run-model` uses. A candidate that faults or hangs the device is an
 error of its own: the device is started again and the image goes on.
@@ -72,7 +73,7 @@ class ImageRun:
         self.slot, self.manifest, self.workdir, self.repeat = slot, manifest, workdir, repeat
         self.device: Device | None = None
         self.lib: Any = None  # the image's system library on the running device
-        self.tensors: dict[str, list[Any]] = {}
+        self.tensors: dict[str, list[Any]] = {}  # by arguments file
         self.expected: dict[str, np.ndarray] = {}
         self.ref_seconds: dict[str, float] = {}
 
@@ -87,27 +88,29 @@ class ImageRun:
             self.device.stop()
             self.device = None
 
-    def _args(self, art: Artifact) -> list[Any]:
-        if art.task not in self.tensors:
+    def _upload(self, path: str) -> list[Any]:
+        if path not in self.tensors:
             assert self.device is not None and self.device.client is not None
-            with np.load(art.args) as data:
+            with np.load(path) as data:
                 arrays = [data[f"arr_{i}"] for i in range(len(data.files))]
-            self.tensors[art.task] = [self.device.client.tensor(a) for a in arrays]
-            if art.task not in self.expected:
-                out = self.tensors[art.task][-1]
-                self.expected[art.task] = self._call(art.ref, out)
-                self.ref_seconds[art.task] = self._time(art.ref)
-        return self.tensors[art.task]
+            self.tensors[path] = [self.device.client.tensor(a) for a in arrays]
+        return self.tensors[path]
 
-    def _call(self, kernel: str, out: Any) -> np.ndarray:
-        task = kernel.rsplit("_", 1)[1]
-        self.lib.get_function(kernel)(*self.tensors[task])
-        return out.numpy()
+    def _args(self, art: Artifact) -> list[Any]:
+        """The candidate's arguments on the device, its task's reference run first (once)."""
+        if art.task not in self.expected:
+            ref_args = self._upload(art.ref_args or art.args)
+            self.expected[art.task] = self._call(art.ref, ref_args)
+            self.ref_seconds[art.task] = self._time(art.ref, ref_args)
+        return self._upload(art.args)
 
-    def _time(self, kernel: str) -> float:
-        task = kernel.rsplit("_", 1)[1]
+    def _call(self, kernel: str, tensors: list[Any]) -> np.ndarray:
+        self.lib.get_function(kernel)(*tensors)
+        return tensors[-1].numpy()
+
+    def _time(self, kernel: str, tensors: list[Any]) -> float:
         with self.lib.time_evaluator(kernel, number=1, repeat=self.repeat) as te:
-            return min(te(*self.tensors[task]))
+            return min(te(*tensors))
 
     def measure(self, art: Artifact) -> Measured:
         try:
@@ -120,12 +123,12 @@ class ImageRun:
         expected = self.expected[art.task]
         try:
             tensors[-1].copyfrom(np.bitwise_not(expected.view(np.uint8)).view(expected.dtype))
-            got = self._call(art.kernel, tensors[-1])
+            got = self._call(art.kernel, tensors)
             if not np.array_equal(got, expected):
                 bad = int(np.count_nonzero(got != expected))
                 return Measured(error=f"wrong output: {bad} of {got.size} values differ from the default "
                                 f"schedule's", rejected=True, ref_seconds=self.ref_seconds[art.task])
-            return Measured(self._time(art.kernel), ref_seconds=self.ref_seconds[art.task])
+            return Measured(self._time(art.kernel, tensors), ref_seconds=self.ref_seconds[art.task])
         except FAULTS as exc:
             self.slot.restarts += 1
             self.stop()  # the next candidate starts the device again

@@ -1,5 +1,7 @@
 """A model's kernels as tuning tasks: one per distinct workload, weighted by how often the graph
-calls it, with the arguments of its first call (the model's constants, seeded activations)."""
+calls it, with the arguments of its first call (the model's constants, seeded activations) and, for a
+fully-connected layer whose compiled model packs its weights (harness.models.compile.fc_pack), their
+packed form."""
 
 from __future__ import annotations
 
@@ -9,9 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from harness.models.compile import records
+from harness.models.compile import fc_pack, records
 from harness.models.compile.graph import Graph
 from harness.models.compile.model import extract_graph, load, lower
+
+PACKED_OP = "fully_connected"  # the op whose blocked call may run on packed weights
 
 
 @dataclass
@@ -23,6 +27,7 @@ class Task:
     calls: int  # how many graph nodes call it: the task's weight
     args: list[np.ndarray] = field(default_factory=list)  # inputs of one call; the output last
     kernels: list[str] = field(default_factory=list)  # every kernel of the model with this workload
+    packed: fc_pack.Pair | None = None  # the first call's weights and bias as the compiled model packs them
 
     @property
     def workload(self) -> Any:
@@ -51,7 +56,9 @@ def extract(model: str | Path | Any, seed: int = 0) -> list[Task]:
                 tasks[key].kernels.append(node.func)
             continue
         op = str(func.attrs[records.OP_ATTR])
-        tasks[key] = Task(key, node.func, op, func, 1, _args(graph, node.args, rng), [node.func])
+        packs = fc_pack.kernel_packs(graph, node.func) if op == PACKED_OP else None
+        tasks[key] = Task(key, node.func, op, func, 1, _args(graph, node.args, rng), [node.func],
+                          packs[0] if packs else None)
     return sorted(tasks.values(), key=lambda t: (-t.calls, -t.args[-1].size, t.name))
 
 

@@ -10,7 +10,8 @@ generated C does not depend on the target.
 A blocked FULLY_CONNECTED kernel (harness.models.compile.blocked: utvm_blk_fc_call) whose weights
 and bias are constants of its call alone, and whose pairs all pack (no w0 = -128 with w1 < 0), calls
 utvm_blk_fc_call with `packed` 1 and its tensors carry the packed bytes (TensorInfo.packed); any
-other kernel is left as it is.
+other kernel is left as it is. `utvm tune` measures a blocked fully-connected candidate the same way
+(kernel_packs, packed_kernel; the bytes a target's build keeps: packs_on).
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from harness.build.macros import header_macros
 from harness.models.compile import blocked
 from harness.models.compile.graph import Graph, Node
+from harness.targets import Target
 
 LAYOUT_HEADER = "utvm/dsp_fcp_layout.h"
 LAYOUT_MACRO = "UTVM_BLK_FCP_PACKED"
+Pair = tuple[np.ndarray, np.ndarray]  # a layer's (weights, bias)
 
 
 def pack(w: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -46,7 +50,7 @@ def pack(w: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray] | Non
     return packed.astype(np.int8), wrapped.astype(np.int32).reshape(bias.shape)
 
 
-def _node_pack(graph: Graph, node: Node, uses: Counter[int]) -> tuple[np.ndarray, np.ndarray] | None:
+def _node_pack(graph: Graph, node: Node, uses: Counter[int]) -> Pair | None:
     w, b = (graph.tensors[t] for t in node.args[1:3])
     if w.kind != "param" or b.kind != "param" or uses[w.id] != 1 or uses[b.id] != 1:
         return None
@@ -55,6 +59,23 @@ def _node_pack(graph: Graph, node: Node, uses: Counter[int]) -> tuple[np.ndarray
     if w.data.ndim != 2 or b.data.size != w.data.shape[0]:
         return None
     return pack(w.data, b.data.reshape(-1))
+
+
+def kernel_packs(graph: Graph, name: str, uses: Counter[int] | None = None) -> list[Pair] | None:
+    """(packed weights, packed bias) of each node calling kernel `name`, or None when one of them does
+    not pack (the kernel then keeps its weights in file order); `uses`: how often each tensor is an
+    argument (default: counted in `graph`)."""
+    uses = Counter(a for n in graph.nodes for a in n.args) if uses is None else uses
+    packs = [_node_pack(graph, n, uses) for n in graph.nodes if n.func == name]
+    if not packs or any(p is None for p in packs):
+        return None
+    return [p for p in packs if p is not None]
+
+
+def packs_on(target: Target) -> bool:
+    """Whether the target's build keeps the packed form (UTVM_BLK_FCP_PACKED of utvm/dsp_fcp_layout.h,
+    preprocessed with the target's kernel flags)."""
+    return header_macros(target, LAYOUT_HEADER).get(LAYOUT_MACRO, "0") == "1"
 
 
 def packed_kernel(func: Any) -> Any | None:
@@ -82,10 +103,10 @@ def pack_fully_connected(kernels: Any, graph: Graph) -> Any:
     for gv, func in kernels.functions.items():
         nodes = calls.get(gv.name_hint, [])
         new = packed_kernel(func) if nodes and type(func).__name__ == "PrimFunc" else None
-        packs = [_node_pack(graph, n, uses) for n in nodes] if new is not None else []
-        if new is None or any(p is None for p in packs):
+        packs = kernel_packs(graph, gv.name_hint, uses) if new is not None else None
+        if new is None or packs is None:
             continue
-        for node, (w, b) in zip(nodes, packs, strict=True):  # type: ignore[misc]
+        for node, (w, b) in zip(nodes, packs, strict=True):
             graph.tensors[node.args[1]].packed, graph.tensors[node.args[2]].packed = w, b
         updates[gv] = new
     if not updates:
