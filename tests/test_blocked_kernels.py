@@ -17,7 +17,16 @@ from pathlib import Path
 import pytest
 
 from tests.test_c_units import compile_c
-from tests.test_mve_kernels import BOARDS, INCLUDE, TESTS, WARNINGS, clang_m55, disassembly, qemu
+from tests.test_mve_kernels import (
+    BOARDS,
+    INCLUDE,
+    TESTS,
+    WARNINGS,
+    clang_baremetal,
+    clang_m55,
+    disassembly,
+    qemu,
+)
 
 CHECK = re.compile(r"blocked: (\d+) checks, 0 mismatches \((\w+) path\)")
 # The path dsp_blocked.h takes where it differs from utvm/dsp.h's (BOARDS): the M3's SMLAL tiles.
@@ -115,16 +124,7 @@ def test_blocked_smlal_checks_built_by_clang_under_qemu(tmp_path: Path) -> None:
     """The M3's SMLAL tiles (naked asm functions, the packing's inline asm) as LLVM assembles them."""
     if shutil.which("clang-14") is None:
         pytest.skip("clang-14 is not installed")
-    cpu = [*BOARDS["mps2-an385"][0], "-mthumb"]
-    objs = []
-    for name in ("blocked_check", "blocked_twin", "bm_startup"):
-        objs.append(str(tmp_path / f"{name}.o"))
-        subprocess.run(["clang-14", "--target=arm-none-eabi", *cpu, *WARNINGS, "-O3", "-DUTVM_BAREMETAL",
-                        "-isystem", "/usr/lib/arm-none-eabi/include", f"-I{INCLUDE}", f"-I{TESTS}", "-c",
-                        str(TESTS / f"{name}.c"), "-o", objs[-1]], check=True, capture_output=True, text=True)
-    elf = tmp_path / "check.elf"
-    subprocess.run(["arm-none-eabi-gcc", *cpu, *objs, "-T", str(TESTS / "bm.ld"), "-nostartfiles",
-                    "--specs=nano.specs", "-o", str(elf)], check=True, capture_output=True, text=True)
+    elf = clang_baremetal(tmp_path, ["blocked_check", "blocked_twin", "bm_startup"], BOARDS["mps2-an385"][0])
     status, output = qemu("mps2-an385", elf)
     match = CHECK.search(output)
     assert status == 0 and match and int(match[1]) > 100000 and match[2] == "SMLAL", output

@@ -52,10 +52,11 @@ def qemu(machine: str, elf: Path, *extra: str, timeout: float = 300) -> tuple[in
     return proc.returncode, proc.stdout + proc.stderr
 
 
-def clang_m55(tmp_path: Path, programs: list[str]) -> Path:
-    """crt/tests programs (names without .c) compiled by clang-14 for the Cortex-M55, -O3, bare-metal,
-    and linked by arm-none-eabi-gcc with bm.ld: the Helium paths as LLVM compiles them."""
-    cpu = ["-mcpu=cortex-m55", *HARD, "-mthumb"]
+def clang_baremetal(tmp_path: Path, programs: list[str], cpu: list[str]) -> Path:
+    """crt/tests programs (names without .c) compiled by clang-14 for `cpu` (its -mcpu and float ABI
+    flags), -O3, bare-metal, and linked by arm-none-eabi-gcc with bm.ld: the kernels as LLVM compiles
+    them."""
+    cpu = [*cpu, "-mthumb"]
     objs = []
     for name in programs:
         objs.append(str(tmp_path / f"{name}.o"))
@@ -66,6 +67,11 @@ def clang_m55(tmp_path: Path, programs: list[str]) -> Path:
     subprocess.run(["arm-none-eabi-gcc", *cpu, *objs, "-T", str(TESTS / "bm.ld"), "-nostartfiles",
                     "--specs=nano.specs", "-o", str(elf)], check=True, capture_output=True, text=True)
     return elf
+
+
+def clang_m55(tmp_path: Path, programs: list[str]) -> Path:
+    """The Helium paths as LLVM compiles them (clang_baremetal for the Cortex-M55)."""
+    return clang_baremetal(tmp_path, programs, ["-mcpu=cortex-m55", *HARD])
 
 
 def disassembly(elf: Path) -> str:
