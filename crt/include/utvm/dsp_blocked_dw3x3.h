@@ -12,14 +12,17 @@
  * load and the two SXTB16 (7 instructions per 6 MACs). The weights and the requantization constants
  * stay in registers over the channel's outputs.
  *
- * Requantization (utvm_blk_dw_rq): TFLite's double rounding MultiplyByQuantizedMultiplier for a
- * channel with a positive multiplier and a right shift e >= 1 (every TFLite per-channel depthwise
- * layer's case) is one 64-bit multiply-accumulate and a shift: with P = acc * m + 2^30 and
- * x = P >> 31 (SaturatingRoundingDoublingHighMul; its saturation needs m = INT32_MIN), RoundingDivideByPOT
- * is (x + 2^(e-1) - [x < 0]) >> e, and nested floors by powers of two combine, so the result is
- * (acc * m + 2^30 + 2^(e+30) - [x < 0] * 2^31) >> (31 + e). [x < 0] may be replaced by [acc < 0]:
- * they differ only for -2^30 <= acc * m < 0, where both give 0. Other channels take utvm_blk_requant.
- * blocked_check.c compares both with utvm_requant_s8.
+ * Requantization (utvm_blk_dw_rq), in the channel's doubled sums: TFLite's double rounding
+ * MultiplyByQuantizedMultiplier for a channel with a positive multiplier m and a right shift e of
+ * 1..23 (every TFLite per-channel depthwise layer's case) is x = SaturatingRoundingDoublingHighMul(acc,
+ * m) = floor((acc * m + 2^30) / 2^31) (no saturation without m = INT32_MIN), then RoundingDivideByPOT
+ * q = (x + 2^(e-1) - [x < 0]) >> e. With the weights and the bias doubled (int16 weights, exact while
+ * |acc| < 2^30: the bias within 2^29, nine int8 products within 2^18), x is the rounded high word of
+ * (2 acc) * m, one SMMLAR, which adds 2^(e-1) + out_zp * 2^e in the same instruction (no overflow:
+ * |x| < 2^30); [x < 0] may be [acc < 0] (they differ only at x = 0, where both give q = 0), one SUB of
+ * the sum's sign bit, and needs none where act_min >= out_zp (then acc < 0 gives q <= 0 either way,
+ * clamped to act_min); then an ASR by e and SSAT. Other channels take utvm_blk_requant. blocked_check.c
+ * compares both with utvm_requant_s8.
  */
 #include "utvm/dsp_blocked_dw.h" /* first: it includes this header where its types are defined */
 #ifndef UTVM_DSP_BLOCKED_DW3X3_H_
@@ -44,20 +47,19 @@ extern "C" {
   (UTVM_BLK_DW3_ROWS(((out_h) - 1) * (stride_h) + 3, ((out_w) - 1) * (stride_w) + 3) *                \
        (((out_w) - 1) * (stride_w) + 3) + 4)
 
-/* A channel's requantization: the fast form (rsh >= 0) or utvm_blk_requant (rsh < 0). */
+/* A channel's requantization: the doubled form (e >= 1) or utvm_blk_requant (e = 0). */
 typedef struct {
-  int64_t round; /* 2^30 + 2^(e+30) + out_zp * 2^(e+31) */
-  int32_t mult, rsh; /* rsh = e - 1 */
+  int32_t mult, k, e, fix; /* k = 2^(e-1) + out_zp * 2^e; fix: subtract [acc < 0] */
   int32_t act_min, act_max, c;
   const utvm_blk_rq_t* rq;
 } utvm_blk_dw_rq_t;
 
-static inline utvm_blk_dw_rq_t utvm_blk_dw_rq_make(const utvm_blk_rq_t* rq, int32_t c) {
+/* Channel c's requantization, its sums bias + nine int8 products (the doubled form needs |bias| < 2^29). */
+static inline utvm_blk_dw_rq_t utvm_blk_dw_rq_make(const utvm_blk_rq_t* rq, int32_t c, int32_t bias) {
   const int32_t i = rq->per_channel ? c : 0, m = rq->mult[i], shift = rq->shift[i];
-  utvm_blk_dw_rq_t q = {0, m, -1, rq->act_min, rq->act_max, c, rq};
-  if (m > 0 && shift <= -1 && shift >= -23) { /* the output zero point folded in: zp * 2^(32 + rsh) */
-    q.rsh = -shift - 1;
-    q.round = ((int64_t)1 << 30) + ((int64_t)1 << (30 - shift)) + (int64_t)((uint64_t)(int64_t)rq->out_zp << (32 + q.rsh));
+  utvm_blk_dw_rq_t q = {m, 0, 0, rq->act_min < rq->out_zp, rq->act_min, rq->act_max, c, rq};
+  if (m > 0 && shift <= -1 && shift >= -23 && bias > -(1 << 29) && bias < (1 << 29)) {
+    q.e = -shift, q.k = (1 << (q.e - 1)) + rq->out_zp * (1 << q.e);
   }
   return q;
 }
@@ -71,23 +73,31 @@ static inline int32_t utvm_blk_dw_pack(int32_t lo, int32_t hi) {
   return utvm_blk_s32((uint32_t)(uint16_t)lo | ((uint32_t)(uint16_t)hi << 16));
 }
 
-static inline utvm_blk_dw3_w_t utvm_blk_dw3_weights(const int8_t* w, int32_t C) {
+/* ... times f (1, or 2 for the doubled sums). */
+static inline utvm_blk_dw3_w_t utvm_blk_dw3_weights(const int8_t* w, int32_t C, int32_t f) {
   utvm_blk_dw3_w_t k;
-  for (int32_t r = 0; r < 3; ++r) k.wp[r] = utvm_blk_dw_pack(w[(3 * r) * C], w[(3 * r + 2) * C]);
-  k.w1a = utvm_blk_dw_pack(w[C], w[4 * C]), k.w1b = w[7 * C];
+  for (int32_t r = 0; r < 3; ++r) k.wp[r] = utvm_blk_dw_pack(f * w[(3 * r) * C], f * w[(3 * r + 2) * C]);
+  k.w1a = utvm_blk_dw_pack(f * w[C], f * w[4 * C]), k.w1b = f * w[7 * C];
   return k;
 }
 
 #if UTVM_BLK_SIMD
+/* utvm_blk_odd in one instruction: GCC 12 does not fold the rotation into SXTB16 (MOV ROR, SXTB16). */
+static inline int32_t utvm_blk_dw_odd(uint32_t v) {
+  int32_t r;
+  __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
+}
+
 /* Two neighbouring outputs at stride 1 (*a0, *a1 += their taps); p: the first tap of the top row. */
 static inline void utvm_blk_dw3_pair(const int8_t* p, int32_t PW, const utvm_blk_dw3_w_t* k, int32_t* a0,
                                      int32_t* a1) {
   uint32_t v = utvm_blk_ld32(p);
-  int32_t e = utvm_blk_even(v), o = utvm_blk_odd(v);
+  int32_t e = utvm_blk_even(v), o = utvm_blk_dw_odd(v);
   int32_t s0 = __smlabb(o, k->w1a, __smlad(e, k->wp[0], *a0)), s1 = __smlatb(e, k->w1a, __smlad(o, k->wp[0], *a1));
-  v = utvm_blk_ld32(p + PW), e = utvm_blk_even(v), o = utvm_blk_odd(v);
+  v = utvm_blk_ld32(p + PW), e = utvm_blk_even(v), o = utvm_blk_dw_odd(v);
   s0 = __smlabt(o, k->w1a, __smlad(e, k->wp[1], s0)), s1 = __smlatt(e, k->w1a, __smlad(o, k->wp[1], s1));
-  v = utvm_blk_ld32(p + 2 * PW), e = utvm_blk_even(v), o = utvm_blk_odd(v);
+  v = utvm_blk_ld32(p + 2 * PW), e = utvm_blk_even(v), o = utvm_blk_dw_odd(v);
   *a0 = __smlabb(o, k->w1b, __smlad(e, k->wp[2], s0)), *a1 = __smlatb(e, k->w1b, __smlad(o, k->wp[2], s1));
 }
 
@@ -96,13 +106,13 @@ static inline void utvm_blk_dw3_pair(const int8_t* p, int32_t PW, const utvm_blk
 static inline void utvm_blk_dw3_pair2(const int8_t* p, int32_t PW, const utvm_blk_dw3_w_t* k, int32_t* a0,
                                       int32_t* a1) {
   uint32_t v = utvm_blk_ld32(p), u = utvm_blk_ld32(p + 2);
-  int32_t o = utvm_blk_odd(v);
+  int32_t o = utvm_blk_dw_odd(v);
   int32_t s0 = __smlabb(o, k->w1a, __smlad(utvm_blk_even(v), k->wp[0], *a0));
   int32_t s1 = __smlatb(o, k->w1a, __smlad(utvm_blk_even(u), k->wp[0], *a1));
-  v = utvm_blk_ld32(p + PW), u = utvm_blk_ld32(p + PW + 2), o = utvm_blk_odd(v);
+  v = utvm_blk_ld32(p + PW), u = utvm_blk_ld32(p + PW + 2), o = utvm_blk_dw_odd(v);
   s0 = __smlabt(o, k->w1a, __smlad(utvm_blk_even(v), k->wp[1], s0));
   s1 = __smlatt(o, k->w1a, __smlad(utvm_blk_even(u), k->wp[1], s1));
-  v = utvm_blk_ld32(p + 2 * PW), u = utvm_blk_ld32(p + 2 * PW + 2), o = utvm_blk_odd(v);
+  v = utvm_blk_ld32(p + 2 * PW), u = utvm_blk_ld32(p + 2 * PW + 2), o = utvm_blk_dw_odd(v);
   *a0 = __smlabb(o, k->w1b, __smlad(utvm_blk_even(v), k->wp[2], s0));
   *a1 = __smlatb(o, k->w1b, __smlad(utvm_blk_even(u), k->wp[2], s1));
 }
@@ -110,11 +120,11 @@ static inline void utvm_blk_dw3_pair2(const int8_t* p, int32_t PW, const utvm_bl
 /* One output (any stride). */
 static inline int32_t utvm_blk_dw3_one(const int8_t* p, int32_t PW, const utvm_blk_dw3_w_t* k, int32_t acc) {
   uint32_t v = utvm_blk_ld32(p);
-  acc = __smlabb(utvm_blk_odd(v), k->w1a, __smlad(utvm_blk_even(v), k->wp[0], acc));
+  acc = __smlabb(utvm_blk_dw_odd(v), k->w1a, __smlad(utvm_blk_even(v), k->wp[0], acc));
   v = utvm_blk_ld32(p + PW);
-  acc = __smlabt(utvm_blk_odd(v), k->w1a, __smlad(utvm_blk_even(v), k->wp[1], acc));
+  acc = __smlabt(utvm_blk_dw_odd(v), k->w1a, __smlad(utvm_blk_even(v), k->wp[1], acc));
   v = utvm_blk_ld32(p + 2 * PW);
-  return __smlabb(utvm_blk_odd(v), k->w1b, __smlad(utvm_blk_even(v), k->wp[2], acc));
+  return __smlabb(utvm_blk_dw_odd(v), k->w1b, __smlad(utvm_blk_even(v), k->wp[2], acc));
 }
 #else
 /* Row r's three taps at p (wrapping products). */
@@ -168,10 +178,17 @@ static inline void utvm_blk_dw3_fill(const int8_t* in, const utvm_blk_dw_shape_t
 
 #define UTVM_BLK_DW3_CHUNK 64 /* sums kept (on the stack) before they are requantized */
 
-/* One sum requantized in the fast form (see above). */
-static inline int8_t utvm_blk_dw3_rq1(int32_t a, int64_t round, int32_t mult, int32_t rsh, int32_t lo, int32_t hi) {
-  const int64_t r = round - (int64_t)((uint32_t)a & 0x80000000u) + (int64_t)a * mult;
-  int32_t v = (int32_t)(r >> 32) >> rsh; /* arithmetic shifts (GCC, Clang) */
+/* One doubled sum a2 requantized (see above). */
+static inline int8_t utvm_blk_dw3_rq2(int32_t a2, int32_t mult, int32_t k, int32_t e, int32_t fix, int32_t lo,
+                                      int32_t hi) {
+#if UTVM_BLK_SIMD
+  int32_t y;
+  __asm("smmlar %0, %1, %2, %3" : "=r"(y) : "r"(a2), "r"(mult), "r"(k));
+#else
+  int32_t y = (int32_t)(((int64_t)k * 4294967296 + (int64_t)a2 * mult + 2147483648) >> 32);
+#endif
+  if (fix) y -= (int32_t)((uint32_t)a2 >> 31);
+  int32_t v = y >> e; /* arithmetic shifts (GCC, Clang) */
 #if UTVM_BLK_SIMD
   v = __ssat(v, 8);
   if (lo > -128) v = v < lo ? lo : v;
@@ -183,23 +200,31 @@ static inline int8_t utvm_blk_dw3_rq1(int32_t a, int64_t round, int32_t mult, in
   return (int8_t)v;
 }
 
-/* One sum of channel q->c requantized as the kernel does it: the fast form, else utvm_blk_requant. */
+/* One sum (|acc| < 2^30 where q->e > 0) of channel q->c requantized as the kernel does it: the doubled
+ * form, else utvm_blk_requant. */
 static inline int8_t utvm_blk_dw_rq(const utvm_blk_dw_rq_t* q, int32_t acc) {
-  if (q->rsh < 0) return utvm_blk_requant(q->rq, acc, q->c);
-  return utvm_blk_dw3_rq1(acc, q->round, q->mult, q->rsh, q->act_min, q->act_max);
+  if (q->e == 0) return utvm_blk_requant(q->rq, acc, q->c);
+  return utvm_blk_dw3_rq2(utvm_blk_s32((uint32_t)acc * 2u), q->mult, q->k, q->e, q->fix, q->act_min, q->act_max);
 }
 
-/* n sums requantized into o[0], o[C], ... (outputs of one channel are C bytes apart), two per pass;
- * called out of line (through utvm_blk_dw3_fast_call), so that its constants get registers of their own. */
+/* n doubled sums requantized into o[0], o[C], ... (outputs of one channel are C bytes apart), two per
+ * pass; called out of line (through utvm_blk_dw3_fast_call), so that its constants get registers of
+ * their own. */
 static void utvm_blk_dw3_fast(const int32_t* acc, int32_t n, const utvm_blk_dw_rq_t* q, int8_t* o, int32_t C) {
-  const int64_t round = q->round;
-  const int32_t mult = q->mult, rsh = q->rsh, lo = q->act_min, hi = q->act_max;
+  const int32_t mult = q->mult, k = q->k, e = q->e, lo = q->act_min, hi = q->act_max;
   const int32_t* end = acc + (n & ~1);
-  for (; acc != end; acc += 2, o += 2 * C) {
-    const int32_t a0 = acc[0], a1 = acc[1];
-    o[0] = utvm_blk_dw3_rq1(a0, round, mult, rsh, lo, hi), o[C] = utvm_blk_dw3_rq1(a1, round, mult, rsh, lo, hi);
+  if (q->fix) {
+    for (; acc != end; acc += 2, o += 2 * C) {
+      const int32_t a0 = acc[0], a1 = acc[1];
+      o[0] = utvm_blk_dw3_rq2(a0, mult, k, e, 1, lo, hi), o[C] = utvm_blk_dw3_rq2(a1, mult, k, e, 1, lo, hi);
+    }
+  } else {
+    for (; acc != end; acc += 2, o += 2 * C) {
+      const int32_t a0 = acc[0], a1 = acc[1];
+      o[0] = utvm_blk_dw3_rq2(a0, mult, k, e, 0, lo, hi), o[C] = utvm_blk_dw3_rq2(a1, mult, k, e, 0, lo, hi);
+    }
   }
-  if (n & 1) o[0] = utvm_blk_dw3_rq1(acc[0], round, mult, rsh, lo, hi);
+  if (n & 1) o[0] = utvm_blk_dw3_rq2(acc[0], mult, k, e, q->fix, lo, hi);
 }
 
 /* A volatile pointer: ISO C has no way to say "not inlined". */
@@ -208,7 +233,7 @@ static void (*const volatile utvm_blk_dw3_fast_call)(const int32_t*, int32_t, co
 
 static inline void utvm_blk_dw3_store(const int32_t* acc, int32_t n, const utvm_blk_dw_rq_t* q, int8_t* o,
                                       int32_t C) {
-  if (q->rsh >= 0) {
+  if (q->e > 0) {
     utvm_blk_dw3_fast_call(acc, n, q, o, C);
     return;
   }
@@ -239,7 +264,7 @@ static inline void utvm_blk_dw3_run(const int8_t* row, int32_t PW, int32_t sw, i
  * channel and band of output rows, the band filled, then the sums of up to UTVM_BLK_DW3_CHUNK outputs
  * (whole rows where they fit, else pieces of one), then their requantization (two loops, each with
  * its constants in registers). */
-static inline int32_t utvm_blk_dw3x3_plane_s8(const int8_t* in, const int8_t* w, const int32_t* bias,
+UTVM_BLK_DW_INLINE int32_t utvm_blk_dw3x3_plane_s8(const int8_t* in, const int8_t* w, const int32_t* bias,
                                               const utvm_blk_dw_shape_t* s, const utvm_blk_rq_t* rq,
                                               int8_t* plane, int8_t* out) {
   const int32_t C = s->channels, sh = s->stride_h, sw = s->stride_w, oh = s->out_h, ow = s->out_w;
@@ -251,9 +276,9 @@ static inline int32_t utvm_blk_dw3x3_plane_s8(const int8_t* in, const int8_t* w,
   int32_t acc[UTVM_BLK_DW3_CHUNK];
   memset(plane, s->in_zp, (size_t)(UTVM_BLK_DW3_ROWS(PH, PW) * PW + 4));
   for (int32_t c = 0; c < C; ++c) {
-    const utvm_blk_dw3_w_t k = utvm_blk_dw3_weights(w + c, C);
-    const utvm_blk_dw_rq_t q = utvm_blk_dw_rq_make(rq, c);
-    const int32_t b = bias[c];
+    const utvm_blk_dw_rq_t q = utvm_blk_dw_rq_make(rq, c, bias[c]);
+    const int32_t f = q.e > 0 ? 2 : 1, b = (int32_t)((uint32_t)bias[c] * (uint32_t)f); /* doubled sums */
+    const utvm_blk_dw3_w_t k = utvm_blk_dw3_weights(w + c, C, f);
     for (int32_t yb = 0; yb < oh; yb += band) {
       const int32_t nb = oh - yb < band ? oh - yb : band;
       utvm_blk_dw3_fill(in, s, c, PW, yb * sh, (nb - 1) * sh + 3, q0, q1, band >= oh, plane);
