@@ -241,23 +241,38 @@ static inline void utvm_blk_dw3_store(const int32_t* acc, int32_t n, const utvm_
 }
 
 /* n outputs of one row (the first reads row[0..]) into acc. */
+/* The row loops are kept rolled: unrolled (GCC does it where n is a small constant), their loads
+ * are hoisted and the sums spill to the stack. */
+#if defined(__GNUC__)
+#define UTVM_BLK_DW3_ROLLED _Pragma("GCC unroll 1")
+#else
+#define UTVM_BLK_DW3_ROLLED
+#endif
+
 static inline void utvm_blk_dw3_run(const int8_t* row, int32_t PW, int32_t sw, int32_t n, const utvm_blk_dw3_w_t* k,
                                     int32_t b, int32_t* acc) {
-  int32_t i = 0;
+  int32_t* const end = acc + (n & ~1); /* pointers stepped, no index: one register fewer in the loop */
   if (sw == 1) {
-    for (; i + 2 <= n; i += 2) {
+    UTVM_BLK_DW3_ROLLED
+    for (; acc != end; acc += 2, row += 2) {
       int32_t a0 = b, a1 = b;
-      utvm_blk_dw3_pair(row + i, PW, k, &a0, &a1);
-      acc[i] = a0, acc[i + 1] = a1;
+      utvm_blk_dw3_pair(row, PW, k, &a0, &a1);
+      acc[0] = a0, acc[1] = a1;
     }
   } else if (sw == 2) {
-    for (; i + 2 <= n; i += 2) {
+    UTVM_BLK_DW3_ROLLED
+    for (; acc != end; acc += 2, row += 4) {
       int32_t a0 = b, a1 = b;
-      utvm_blk_dw3_pair2(row + 2 * i, PW, k, &a0, &a1);
-      acc[i] = a0, acc[i + 1] = a1;
+      utvm_blk_dw3_pair2(row, PW, k, &a0, &a1);
+      acc[0] = a0, acc[1] = a1;
+    }
+  } else {
+    UTVM_BLK_DW3_ROLLED
+    for (; acc != end; acc += 2, row += 2 * sw) {
+      acc[0] = utvm_blk_dw3_one(row, PW, k, b), acc[1] = utvm_blk_dw3_one(row + sw, PW, k, b);
     }
   }
-  for (; i < n; ++i) acc[i] = utvm_blk_dw3_one(row + i * sw, PW, k, b);
+  if (n & 1) acc[0] = utvm_blk_dw3_one(row, PW, k, b);
 }
 
 /* The layer (s->k_h == s->k_w == 3, dil_h == dil_w == 1); plane: UTVM_BLK_DW3X3_PLANE bytes. Per
