@@ -241,12 +241,15 @@ static inline void utvm_blk_dw3_store(const int32_t* acc, int32_t n, const utvm_
 }
 
 /* n outputs of one row (the first reads row[0..]) into acc. */
-/* The row loops are kept rolled: unrolled (GCC does it where n is a small constant), their loads
- * are hoisted and the sums spill to the stack. */
+/* The row loops are kept rolled, and their iterations apart (a compiler barrier after each pair's
+ * stores): unrolled (GCC does it where n is a small constant), the loads are hoisted and the sums
+ * spill to the stack. */
 #if defined(__GNUC__)
 #define UTVM_BLK_DW3_ROLLED _Pragma("GCC unroll 1")
+#define UTVM_BLK_DW3_APART() __asm volatile("" ::: "memory")
 #else
 #define UTVM_BLK_DW3_ROLLED
+#define UTVM_BLK_DW3_APART() ((void)0)
 #endif
 
 static inline void utvm_blk_dw3_run(const int8_t* row, int32_t PW, int32_t sw, int32_t n, const utvm_blk_dw3_w_t* k,
@@ -258,6 +261,7 @@ static inline void utvm_blk_dw3_run(const int8_t* row, int32_t PW, int32_t sw, i
       int32_t a0 = b, a1 = b;
       utvm_blk_dw3_pair(row, PW, k, &a0, &a1);
       acc[0] = a0, acc[1] = a1;
+      UTVM_BLK_DW3_APART();
     }
   } else if (sw == 2) {
     UTVM_BLK_DW3_ROLLED
@@ -265,6 +269,7 @@ static inline void utvm_blk_dw3_run(const int8_t* row, int32_t PW, int32_t sw, i
       int32_t a0 = b, a1 = b;
       utvm_blk_dw3_pair2(row, PW, k, &a0, &a1);
       acc[0] = a0, acc[1] = a1;
+      UTVM_BLK_DW3_APART();
     }
   } else {
     UTVM_BLK_DW3_ROLLED
