@@ -178,9 +178,9 @@ static inline void utvm_blk_dw3_fill(const int8_t* in, const utvm_blk_dw_shape_t
 
 #define UTVM_BLK_DW3_CHUNK 64 /* sums kept (on the stack) before they are requantized */
 
-/* One doubled sum a2 requantized (see above). */
+/* One doubled sum a2 requantized (see above); clamp = 0 where [lo, hi] is all of int8. */
 static inline int8_t utvm_blk_dw3_rq2(int32_t a2, int32_t mult, int32_t k, int32_t e, int32_t fix, int32_t lo,
-                                      int32_t hi) {
+                                      int32_t hi, int32_t clamp) {
 #if UTVM_BLK_SIMD
   int32_t y;
   __asm("smmlar %0, %1, %2, %3" : "=r"(y) : "r"(a2), "r"(mult), "r"(k));
@@ -191,12 +191,10 @@ static inline int8_t utvm_blk_dw3_rq2(int32_t a2, int32_t mult, int32_t k, int32
   int32_t v = y >> e; /* arithmetic shifts (GCC, Clang) */
 #if UTVM_BLK_SIMD
   v = __ssat(v, 8);
-  if (lo > -128) v = v < lo ? lo : v;
-  if (hi < 127) v = v > hi ? hi : v;
 #else
-  v = v < lo ? lo : v;
-  v = v > hi ? hi : v;
+  v = v < -128 ? -128 : v > 127 ? 127 : v;
 #endif
+  if (clamp) v = v < lo ? lo : v > hi ? hi : v;
   return (int8_t)v;
 }
 
@@ -204,27 +202,40 @@ static inline int8_t utvm_blk_dw3_rq2(int32_t a2, int32_t mult, int32_t k, int32
  * form, else utvm_blk_requant. */
 static inline int8_t utvm_blk_dw_rq(const utvm_blk_dw_rq_t* q, int32_t acc) {
   if (q->e == 0) return utvm_blk_requant(q->rq, acc, q->c);
-  return utvm_blk_dw3_rq2(utvm_blk_s32((uint32_t)acc * 2u), q->mult, q->k, q->e, q->fix, q->act_min, q->act_max);
+  return utvm_blk_dw3_rq2(utvm_blk_s32((uint32_t)acc * 2u), q->mult, q->k, q->e, q->fix, q->act_min, q->act_max, 1);
 }
 
-/* n doubled sums requantized into o[0], o[C], ... (outputs of one channel are C bytes apart), two per
- * pass; called out of line (through utvm_blk_dw3_fast_call), so that its constants get registers of
- * their own. */
-static void utvm_blk_dw3_fast(const int32_t* acc, int32_t n, const utvm_blk_dw_rq_t* q, int8_t* o, int32_t C) {
-  const int32_t mult = q->mult, k = q->k, e = q->e, lo = q->act_min, hi = q->act_max;
-  const int32_t* end = acc + (n & ~1);
-  if (q->fix) {
-    for (; acc != end; acc += 2, o += 2 * C) {
-      const int32_t a0 = acc[0], a1 = acc[1];
-      o[0] = utvm_blk_dw3_rq2(a0, mult, k, e, 1, lo, hi), o[C] = utvm_blk_dw3_rq2(a1, mult, k, e, 1, lo, hi);
-    }
-  } else {
-    for (; acc != end; acc += 2, o += 2 * C) {
-      const int32_t a0 = acc[0], a1 = acc[1];
-      o[0] = utvm_blk_dw3_rq2(a0, mult, k, e, 0, lo, hi), o[C] = utvm_blk_dw3_rq2(a1, mult, k, e, 0, lo, hi);
-    }
+/* Doubled sums acc[0..n) (n a multiple of 4) requantized into o[0], o[C], ..., four per pass (r: mult,
+ * k, e, act_min, act_max, copied out of the channel's utvm_blk_dw_rq_t, which the byte stores could
+ * alias; fix and clamp literals). */
+static inline void utvm_blk_dw3_rq_run(const int32_t* acc, int32_t n, int8_t* o, int32_t C, const int32_t* r,
+                                       int32_t fix, int32_t clamp) {
+  const int32_t m = r[0], k = r[1], e = r[2], lo = r[3], hi = r[4];
+  for (const int32_t* end = acc + n; acc != end; acc += 4, o += 4 * C) {
+    const int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    o[0] = utvm_blk_dw3_rq2(a0, m, k, e, fix, lo, hi, clamp), o[C] = utvm_blk_dw3_rq2(a1, m, k, e, fix, lo, hi, clamp);
+    o[2 * C] = utvm_blk_dw3_rq2(a2, m, k, e, fix, lo, hi, clamp);
+    o[3 * C] = utvm_blk_dw3_rq2(a3, m, k, e, fix, lo, hi, clamp);
   }
-  if (n & 1) o[0] = utvm_blk_dw3_rq2(acc[0], mult, k, e, q->fix, lo, hi);
+}
+
+/* n doubled sums requantized into o[0], o[C], ... (outputs of one channel are C bytes apart); called
+ * out of line (through utvm_blk_dw3_fast_call), so that its constants get registers of their own. */
+static void utvm_blk_dw3_fast(const int32_t* acc, int32_t n, const utvm_blk_dw_rq_t* q, int8_t* o, int32_t C) {
+  const int32_t r[5] = {q->mult, q->k, q->e, q->act_min, q->act_max}, fix = q->fix;
+  const int32_t n4 = n & ~3, clamp = r[3] > -128 || r[4] < 127;
+  if (fix) {
+    if (clamp) {
+      utvm_blk_dw3_rq_run(acc, n4, o, C, r, 1, 1);
+    } else {
+      utvm_blk_dw3_rq_run(acc, n4, o, C, r, 1, 0);
+    }
+  } else if (clamp) {
+    utvm_blk_dw3_rq_run(acc, n4, o, C, r, 0, 1);
+  } else {
+    utvm_blk_dw3_rq_run(acc, n4, o, C, r, 0, 0);
+  }
+  for (int32_t i = n4; i < n; ++i) o[i * C] = utvm_blk_dw3_rq2(acc[i], r[0], r[1], r[2], fix, r[3], r[4], 1);
 }
 
 /* A volatile pointer: ISO C has no way to say "not inlined". */
