@@ -191,10 +191,11 @@ static inline int8_t utvm_blk_dw3_rq2(int32_t a2, int32_t mult, int32_t k, int32
   int32_t v = y >> e; /* arithmetic shifts (GCC, Clang) */
 #if UTVM_BLK_SIMD
   v = __ssat(v, 8);
-#else
-  v = v < -128 ? -128 : v > 127 ? 127 : v;
-#endif
   if (clamp) v = v < lo ? lo : v > hi ? hi : v;
+#else
+  (void)clamp; /* [lo, hi] lies in int8 */
+  v = v < lo ? lo : v > hi ? hi : v;
+#endif
   return (int8_t)v;
 }
 
