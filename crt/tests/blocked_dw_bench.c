@@ -1,7 +1,7 @@
 /* Instructions per layer of the MLPerf Tiny models' depthwise layers (kws01, vww01) through
  * utvm_blk_dw_call with literal shapes, as the generated kernels call it, bare-metal under QEMU
  * -icount as blocked_bench.c counts (the requantization as the models have it: multipliers in
- * [2^30, 2^31), zero points -128, ReLU's range). Prints "dw NAME: N instructions, X.XXX per MAC". */
+ * [2^30, 2^31), zero points -128, ReLU's range). Prints "dw NAME: N instructions, X.XXX per MAC", then vww01's layers together. */
 #include <stdint.h>
 
 #include "bm.h"
@@ -18,8 +18,9 @@ static int8_t zp_row[1024]; /* UTVM_BLK_DW_SCRATCH of the largest layer here */
 static uint32_t elapsed(uint32_t start) { return (start - bm_ticks()) & 0xFFFFFFu; }
 static uint64_t per_unit; /* ticks per 1000 instructions */
 
-static void report(const char* name, uint32_t ticks, uint32_t macs) {
-  const uint64_t n = (uint64_t)ticks * 1000u / per_unit;
+static uint64_t vww_n, vww_macs; /* vww01's layers together */
+
+static void say_count(const char* name, uint64_t n, uint64_t macs) {
   say("dw ");
   say(name);
   say(": ");
@@ -27,6 +28,12 @@ static void report(const char* name, uint32_t ticks, uint32_t macs) {
   say(" instructions, ");
   say_milli(n * 1000u / macs);
   say(" per MAC\n");
+}
+
+static void report(const char* name, uint32_t ticks, uint32_t macs) {
+  const uint64_t n = (uint64_t)ticks * 1000u / per_unit;
+  if (name[0] == 'v') vww_n += n, vww_macs += macs;
+  say_count(name, n, macs);
 }
 
 /* One layer, as its own function (as in the generated kernels, where GCC specialises each call):
@@ -70,5 +77,6 @@ int main(void) {
   bm_spin(n);
   per_unit = (uint64_t)elapsed(t0) * 1000u / (2u * n + 1u);
   for (uint32_t i = 0; i < sizeof layers / sizeof layers[0]; ++i) layers[i]();
+  say_count("vww01 all layers", vww_n, vww_macs);
   return 0;
 }
