@@ -25,8 +25,8 @@ extern "C" {
 
 /* The 3x3 layer is inlined into each call (GCC and clang would otherwise share one copy between a
  * model's layers, unspecialised: its shapes are literals at every call, and per layer the constants
- * make its loops about a third shorter). */
-#if defined(__GNUC__)
+ * make its loops about a third shorter), but where the build optimises for size (-Os). */
+#if defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
 #define UTVM_BLK_DW_INLINE static inline __attribute__((always_inline))
 #else
 #define UTVM_BLK_DW_INLINE static inline
