@@ -1,5 +1,5 @@
 /* Instructions per layer of the MLPerf Tiny models' depthwise layers (kws01, vww01) through
- * utvm_blk_dw_call with literal shapes, as the generated kernels call it, bare-metal under QEMU
+ * UTVM_BLK_DW_CALL with literal shapes, as the generated kernels call them, bare-metal under QEMU
  * -icount as blocked_bench.c counts (the requantization as the models have it: multipliers in
  * [2^30, 2^31), zero points -128, ReLU's range). Prints "dw NAME: N instructions, X.XXX per MAC", then vww01's layers together. */
 #include <stdint.h>
@@ -43,7 +43,7 @@ static void report(const char* name, uint32_t ticks, uint32_t macs) {
   static void fn(void) {                                                                             \
     const int32_t oh = (h) / (s), ow = (wd) / (s), pad = (s) == 1;                                   \
     uint32_t t0 = bm_ticks();                                                                        \
-    utvm_blk_dw_call(in, w, bias, mult, shift, zp_row, out, h, wd, c, 3, 3, s, s, 1, 1, pad, pad, oh, ow, \
+    UTVM_BLK_DW_CALL(in, w, bias, mult, shift, zp_row, out, h, wd, c, 3, 3, s, s, 1, 1, pad, pad, oh, ow, \
                      -128, -128, -128, 127);                                                         \
     BARRIER();                                                                                       \
     report(name, elapsed(t0), (uint32_t)(oh * ow * (c) * 9));                                        \

@@ -23,15 +23,6 @@
 extern "C" {
 #endif
 
-/* The 3x3 layer is inlined into each call (GCC and clang would otherwise share one copy between a
- * model's layers, unspecialised: its shapes are literals at every call, and per layer the constants
- * make its loops about a third shorter), but where the build optimises for size (-Os). */
-#if defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
-#define UTVM_BLK_DW_INLINE static inline __attribute__((always_inline))
-#else
-#define UTVM_BLK_DW_INLINE static inline
-#endif
-
 #define UTVM_BLK_DW_MAX_TAPS 64 /* larger windows take the scalar path everywhere */
 /* Bytes of zp_row scratch a layer needs: its channels, or the 3x3 plane where that is larger. */
 #define UTVM_BLK_DW_SCRATCH(channels, out_h, out_w, stride_h, stride_w)                              \
@@ -120,7 +111,7 @@ static inline int32_t utvm_blk_dw_s8(const int8_t* in, const int8_t* w, const in
 /* The 3x3 special case (s->k_h == s->k_w == 3): at dilation 1 the plane kernel of
  * utvm/dsp_blocked_dw3x3.h (zp_row then UTVM_BLK_DW_SCRATCH bytes), else the tap count a constant the
  * compiler unrolls. */
-UTVM_BLK_DW_INLINE int32_t utvm_blk_dw3x3_s8(const int8_t* in, const int8_t* w, const int32_t* bias,
+static inline int32_t utvm_blk_dw3x3_s8(const int8_t* in, const int8_t* w, const int32_t* bias,
                                         const utvm_blk_dw_shape_t* s, const utvm_blk_rq_t* rq, int8_t* zp_row,
                                         int8_t* out) {
 #if UTVM_BLK_MVE

@@ -164,19 +164,37 @@ static inline int32_t utvm_blk_conv_call(const int8_t* in, const int8_t* w, cons
 
 /* A depthwise layer (depth multiplier 1; the 3x3 special case where it applies); zp_row: channels
  * bytes of scratch. */
-UTVM_BLK_DW_INLINE int32_t utvm_blk_dw_call(const int8_t* in, const int8_t* w, const int32_t* bias,
-                                           const int32_t* mult, const int8_t* shift, int8_t* zp_row, int8_t* out,
-                                           int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h,
-                                           int32_t k_w, int32_t stride_h, int32_t stride_w, int32_t dil_h,
-                                           int32_t dil_w, int32_t pad_top, int32_t pad_left, int32_t out_h,
-                                           int32_t out_w, int32_t in_zp, int32_t out_zp, int32_t act_min,
-                                           int32_t act_max) {
+static inline int32_t utvm_blk_dw_call(const int8_t* in, const int8_t* w, const int32_t* bias,
+                                       const int32_t* mult, const int8_t* shift, int8_t* zp_row, int8_t* out,
+                                       int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h,
+                                       int32_t k_w, int32_t stride_h, int32_t stride_w, int32_t dil_h,
+                                       int32_t dil_w, int32_t pad_top, int32_t pad_left, int32_t out_h,
+                                       int32_t out_w, int32_t in_zp, int32_t out_zp, int32_t act_min,
+                                       int32_t act_max) {
   const utvm_blk_rq_t rq = {mult, shift, 1, out_zp, act_min, act_max};
   const utvm_blk_dw_shape_t s = {in_h,  in_w,  channels, k_h,      k_w,   stride_h, stride_w,
                                  dil_h, dil_w, pad_top,  pad_left, out_h, out_w,    in_zp};
   if (k_h == 3 && k_w == 3) return utvm_blk_dw3x3_s8(in, w, bias, &s, &rq, zp_row, out);
   return utvm_blk_dw_s8(in, w, bias, &s, &rq, zp_row, out);
 }
+
+/* utvm_blk_dw_call as a statement, the 3x3 plane kernel expanded in place (UTVM_BLK_DW3_PLANE, SMLAD
+ * and portable paths): the generated kernels call their depthwise layers through it
+ * (harness.models.compile.blocked.with_blocked_header), each specialised to its literal shapes. */
+#define UTVM_BLK_DW_CALL(in, w, bias, mult, shift, zp_row, out, in_h, in_w, channels, k_h, k_w, stride_h,              \
+                         stride_w, dil_h, dil_w, pad_top, pad_left, out_h, out_w, in_zp, out_zp, act_min, act_max)     \
+  do {                                                                                                                 \
+    const utvm_blk_rq_t rq_call_ = {(mult), (shift), 1, (out_zp), (act_min), (act_max)};                               \
+    const utvm_blk_dw_shape_t s_call_ = {(in_h),  (in_w),  (channels), (k_h),     (k_w),      (stride_h), (stride_w),  \
+                                         (dil_h), (dil_w), (pad_top),  (pad_left), (out_h), (out_w),    (in_zp)};      \
+    if (!UTVM_BLK_MVE && (k_h) == 3 && (k_w) == 3 && (dil_h) == 1 && (dil_w) == 1) {                                   \
+      UTVM_BLK_DW3_PLANE((in), (w), (bias), &s_call_, &rq_call_, (zp_row), (out));                                     \
+    } else if ((k_h) == 3 && (k_w) == 3) {                                                                             \
+      (void)utvm_blk_dw3x3_s8((in), (w), (bias), &s_call_, &rq_call_, (zp_row), (out));                                \
+    } else {                                                                                                           \
+      (void)utvm_blk_dw_s8((in), (w), (bias), &s_call_, &rq_call_, (zp_row), (out));                                   \
+    }                                                                                                                  \
+  } while (0)
 
 #ifdef __cplusplus
 }
