@@ -276,7 +276,7 @@ static void check_requant(void) {
     int32_t zp = rnd_in(-128, 127), lo = rnd_in(-128, 0), hi = rnd_in(0, 127);
     int8_t sh = (int8_t)s;
     const utvm_blk_rq_t rq = {&m, &sh, 0, zp, lo, hi};
-    const utvm_blk_dw_rq_t q = utvm_blk_dw_rq_make(&rq, j);
+    const utvm_blk_dw_rq_t q = utvm_blk_dw_rq_make(&rq, j, acc); /* acc as a bias: the fast form within 2^27 */
     if (s < 0) expect(utvm_blk_dw_rq(&q, acc), utvm_requant_s8(acc, m, s, zp, lo, hi), "dw requant", m, s);
   }
 }

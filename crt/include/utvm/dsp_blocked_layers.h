@@ -190,6 +190,24 @@ static inline int32_t utvm_blk_dw_call(const int8_t* in, const int8_t* w, const 
   return utvm_blk_dw_s8(in, w, bias, &s, &rq, zp_row, out);
 }
 
+/* utvm_blk_dw_call as a statement, the 3x3 plane kernel expanded in place (UTVM_BLK_DW3_PLANE, SMLAD
+ * and portable paths): the generated kernels call their depthwise layers through it
+ * (harness.models.compile.blocked.with_blocked_header), each specialised to its literal shapes. */
+#define UTVM_BLK_DW_CALL(in, w, bias, mult, shift, zp_row, out, in_h, in_w, channels, k_h, k_w, stride_h,              \
+                         stride_w, dil_h, dil_w, pad_top, pad_left, out_h, out_w, in_zp, out_zp, act_min, act_max)     \
+  do {                                                                                                                 \
+    const utvm_blk_rq_t rq_call_ = {(mult), (shift), 1, (out_zp), (act_min), (act_max)};                               \
+    const utvm_blk_dw_shape_t s_call_ = {(in_h),  (in_w),  (channels), (k_h),     (k_w),      (stride_h), (stride_w),  \
+                                         (dil_h), (dil_w), (pad_top),  (pad_left), (out_h), (out_w),    (in_zp)};      \
+    if (!UTVM_BLK_MVE && (k_h) == 3 && (k_w) == 3 && (dil_h) == 1 && (dil_w) == 1) {                                   \
+      UTVM_BLK_DW3_PLANE((in), (w), (bias), &s_call_, &rq_call_, (zp_row), (out));                                     \
+    } else if ((k_h) == 3 && (k_w) == 3) {                                                                             \
+      (void)utvm_blk_dw3x3_s8((in), (w), (bias), &s_call_, &rq_call_, (zp_row), (out));                                \
+    } else {                                                                                                           \
+      (void)utvm_blk_dw_s8((in), (w), (bias), &s_call_, &rq_call_, (zp_row), (out));                                   \
+    }                                                                                                                  \
+  } while (0)
+
 #ifdef __cplusplus
 }
 #endif

@@ -260,9 +260,12 @@ def apply_blocked(mod: Any) -> Any:
 
 
 def with_blocked_header(source: str) -> str:
-    """Kernel C with dsp_blocked.h included where it calls it, without TVM's prototypes of the calls."""
+    """Kernel C with dsp_blocked.h included where it calls it, without TVM's prototypes of the calls;
+    depthwise calls are statements (TVM emits them so) of the header's UTVM_BLK_DW_CALL."""
     names = f"{MATMUL}|{FC}|{CONV}|{DEPTHWISE}"
     if not re.search(rf"\b({names})\(", source):
         return source
     prototype = rf'(#ifdef __cplusplus\nextern "C"\n#endif\n)?TVM_DLL int32_t ({names})\([^;{{}}]*\);\n'
-    return f'#include "{HEADER}"\n' + re.sub(prototype, "", source)
+    # Depthwise calls expanded in place, each with its layer's literal shapes (UTVM_BLK_DW_CALL).
+    in_place = f"#define {DEPTHWISE} UTVM_BLK_DW_CALL\n" if re.search(rf"\b{DEPTHWISE}\(", source) else ""
+    return f'#include "{HEADER}"\n' + in_place + re.sub(prototype, "", source)
