@@ -34,7 +34,7 @@
 
 #include "utvm/dsp_fcp_layout.h"
 
-#if UTVM_BLK_FCP_PACKED != (UTVM_BLK_SIMD && !UTVM_BLK_MVE)
+#if UTVM_BLK_FCP_PACKED && !(UTVM_BLK_SIMD && !UTVM_BLK_MVE)
 #error "utvm/dsp_fcp_layout.h and utvm/dsp_blocked.h disagree on the SMLAD path"
 #endif
 
