@@ -12,6 +12,7 @@ import pytest
 
 from acceptance_tests.kernels import tvm_kernels
 from harness import resources
+from harness.targets import Target
 
 KERNELS = Path(__file__).parent / "kernels"
 
@@ -26,6 +27,13 @@ def _sources(cache_dir: Path) -> list[Path]:
 
 def pytest_utvm_image_sources(config: pytest.Config) -> list[Path]:
     return _sources(Path(config.getoption("utvm_cache") or resources.cache_dir()))
+
+
+def pytest_utvm_model_variants(config: pytest.Config, target: Target) -> list[str]:
+    """The model tier's variants on a target: each model tuned on the boards that hold its records."""
+    from harness.models.deploy import tier
+
+    return tier.variants(target)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

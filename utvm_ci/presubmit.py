@@ -92,6 +92,17 @@ class Presubmit:
                            *(["-k", self.select] if self.select else []),
                            *(["--container"] if self.containers else []), tests=[str(self.suite)])
 
+    def expected(self) -> list[tuple[str, str]]:
+        """The (model, target) pairs the model tier measures: each model on each target, and its
+        variants where the tier runs them (kws01@tuned on the boards of tier.TUNED_BOARDS)."""
+        from harness.models.deploy import tier
+
+        pairs = []
+        for t in self.targets:
+            labels = ["", *(f"@{v}" for v in tier.variants(get_target(t)))]
+            pairs += [(m.stem + label, t) for label in labels for m in self.models]
+        return pairs
+
     def run_suite(self) -> tuple[int, dict | None]:
         """The suite (and model tier) and its verdict; the summary, None if the run left none."""
         self.validate()
@@ -111,8 +122,7 @@ class Presubmit:
         code, summary = self.run_suite()
         if summary is None or not self.models:
             return code
-        expected = [(m.stem, t) for m in self.models for t in self.targets]
-        comparison = baseline.compare(summary, self.baseline, self.report_dir, expected)
+        comparison = baseline.compare(summary, self.baseline, self.report_dir, self.expected())
         for line in comparison.report(self.report_dir):
             print(line)
         comparison.write(self.report_dir)

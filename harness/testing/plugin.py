@@ -10,7 +10,8 @@ skips a test on targets without that feature. Each xdist worker gets its own
 devices; images are built once and shared through file locks.
 
 The model tier (`--utvm-models FILE_OR_DIR`): tests that ask for `utvm_model` are
-parametrized over those models too, and not collected when none are given. Such a test
+parametrized over those models too (and over the variants the suite names for a target,
+pytest_utvm_model_variants: "kws01@tuned"), and not collected when none are given. Such a test
 runs on the model's own image through `image_dut(manifest)` (harness.testing.devices)
 and records what it measured with `utvm_figures.record({...})`: the figures go with
 its result into JUnit, summary.json and the nightly history.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ import pytest
 from harness.build import Manifest
 from harness.device.dut import DeviceUnderTest
 from harness.errors import BuildError, InfrastructureError, UtvmError
+from harness.targets import Target
 from harness.testing import report as R
 from harness.testing.devices import DevicePool, Figures, ImageDevices, set_property
 from harness.testing.suite import ModelFile, RunConfig, TargetSpec, image_facts
@@ -41,6 +44,12 @@ class UtvmHookSpecs:
     @pytest.hookspec
     def pytest_utvm_image_sources(self, config: pytest.Config) -> list[Path]:  # type: ignore[empty-body]
         """Kernel sources (C files) the suite's image is built with."""
+
+    @pytest.hookspec
+    def pytest_utvm_model_variants(self, config: pytest.Config,  # type: ignore[empty-body]
+                                   target: Target) -> list[str]:
+        """Variants of each model (a name such as "tuned") the model tier also runs on this target,
+        beside the model as compiled by default; a test sees one as `utvm_model.variant`."""
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -112,11 +121,25 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 # ---- parametrization, feature skips, order ----
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "utvm_spec" in metafunc.fixturenames:
-        specs = _run(metafunc.config).specs
-        metafunc.parametrize("utvm_spec", specs, ids=[s.name for s in specs], scope="session")
-    if MODEL in metafunc.fixturenames and (models := _run(metafunc.config).models):
-        metafunc.parametrize(MODEL, models, ids=[m.name for m in models], scope="session")
+    run = _run(metafunc.config) if {"utvm_spec", MODEL} & set(metafunc.fixturenames) else None
+    if run is not None and MODEL in metafunc.fixturenames and run.models:
+        pairs = _model_runs(metafunc.config, run)  # each model (and variant) on each target it runs on
+        metafunc.parametrize(["utvm_spec", MODEL], pairs, ids=[f"{s.name}-{m.label}" for s, m in pairs],
+                             scope="session")
+    elif run is not None and "utvm_spec" in metafunc.fixturenames:
+        metafunc.parametrize("utvm_spec", run.specs, ids=[s.name for s in run.specs], scope="session")
+
+
+def _model_runs(config: pytest.Config, run: RunConfig) -> list[tuple[TargetSpec, ModelFile]]:
+    """Every model on every target, and the variants the suite names for a target
+    (pytest_utvm_model_variants) on that target only: elsewhere they are not collected."""
+    pairs = []
+    for spec in run.specs:
+        variants = [v for group in config.hook.pytest_utvm_model_variants(config=config, target=spec.target)
+                    for v in group]
+        pairs += [(spec, m) for m in run.models]
+        pairs += [(spec, replace(m, variant=v)) for v in dict.fromkeys(variants) for m in run.models]
+    return pairs
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -146,14 +169,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda i: _order(i, specs, models))
 
 
-def _order(item: pytest.Item, specs: list[str], models: list[ModelFile]) -> tuple[int, int, int]:
+def _order(item: pytest.Item, specs: list[str], models: list[ModelFile]) -> tuple[int, int, str, int]:
     """The suite one target after the other (a worker keeps few devices alive), then the model tier
-    one model after the other (a worker compiles a model once; a serial board is flashed least)."""
+    one model (and variant) after the other (a worker compiles a model once; a serial board is flashed
+    least)."""
     spec, model = _spec_of(item), _param(item, MODEL)
     target = specs.index(spec.name) if spec is not None else -1
     if isinstance(model, ModelFile):
-        return 1, models.index(model), target
-    return 0, target, 0
+        return 1, models.index(replace(model, variant="")), model.variant, target
+    return 0, target, "", 0
 
 
 def _param(item: pytest.Item, name: str) -> Any:
@@ -278,7 +302,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     set_property(item, R.P_TARGET, spec.name)
     model = _param(item, MODEL)
     if isinstance(model, ModelFile):  # a model-tier result says which model, even when it skipped
-        set_property(item, R.P_FIGURE + "model", model.name)
+        set_property(item, R.P_FIGURE + "model", model.label)
     rep.user_properties = list(item.user_properties)
     if rep.failed and call.excinfo is not None:
         for kind, error_class in ((InfrastructureError, R.ErrorClass.INFRASTRUCTURE),

@@ -37,9 +37,15 @@ class ModelFile:
     name: str  # the file's stem: kws01
     path: Path
     sha256: str  # its images are keyed by it
+    variant: str = ""  # how it is compiled: "" by default, else a variant the suite names ("tuned")
+
+    @property
+    def label(self) -> str:
+        """Its name in test ids, figures and the baseline: kws01, kws01@tuned."""
+        return f"{self.name}@{self.variant}" if self.variant else self.name
 
     def __repr__(self) -> str:  # shown in test ids
-        return self.name
+        return self.label
 
 
 def model_files(paths: list[str]) -> tuple[ModelFile, ...]:

@@ -4,6 +4,10 @@ with what it costs.
 A model is compiled once per process (keyed by the file's sha256) with whatever
 `compile_model` accepts, and its image for each target is built once and cached by content (in
 CACHE/models/<name>-<sha256>-<target>, where harness.build reuses it while its build key holds).
+Its variants (VARIANTS) are compiled another way, each its own model in the figures and the baseline
+(kws01@tuned): "tuned" with the target's shipped records (`--tuning auto`, the default RAM budget),
+run only on the boards of TUNED_BOARDS (each over every link: they share the board's records), so
+that a change that slows a tuned kernel fails the pre-submit as an untuned regression does.
 `measure` runs seeded inputs on the device and through the model's own runtime
 (harness.models.deploy.reference), then times one inference on the device. Its figures:
 
@@ -32,6 +36,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from harness.build import Manifest
+from harness.models.compile import records
 from harness.models.compile.model import Compiled, compile_model
 from harness.models.deploy import fit
 from harness.models.deploy import reference as references
@@ -45,7 +50,14 @@ from harness.targets import Target
 Figures = dict[str, int | float | str]
 TIMED_RUNS = 3  # the fastest of these; where device time is exact (-icount, a cycle counter) one is enough
 
-_COMPILED: dict[str, tuple[Compiled, LoadedModel]] = {}  # by the model file's sha256: once per process
+# The variants the tier runs beside each model: what `--tuning` they compile with.
+VARIANTS: dict[str, str] = {"tuned": "auto"}
+# The boards the tuned variant runs on: the two cores whose records the tuner was last run on (M4, M3),
+# each over every link, to keep the pre-submit's cost bounded (a tuned compile and run per model and
+# target); the other QEMU boards ship records too, `utvm run-model --tuning auto` reports them.
+TUNED_BOARDS = ("qemu-mps2-an385", "qemu-mps2-an386")
+
+_COMPILED: dict[tuple[str, str], tuple[Compiled, LoadedModel]] = {}  # by sha256 and records: once per process
 _REFERENCES: dict[str, references.Reference] = {}
 
 
@@ -63,14 +75,40 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def compiled(path: Path, sha256: str | None = None) -> tuple[Compiled, LoadedModel]:
+def variants(target: Target) -> list[str]:
+    """The variants the tier runs on this target: "tuned" on a board of TUNED_BOARDS (over any link)
+    that ships records for the target's configuration; none elsewhere (the host ships none)."""
+    if records.same_core(target.name) not in TUNED_BOARDS:
+        return []
+    try:
+        records.shipped_for(target.name)
+    except records.TuningError:
+        return []
+    return ["tuned"]
+
+
+def _tuning(variant: str, target: Target | None) -> records.BestRecords | None:
+    if not variant:
+        return None
+    if variant not in VARIANTS or target is None:
+        raise records.TuningError(f"no model variant {variant!r} on {target}; the tier knows "
+                                  f"{', '.join(VARIANTS)}")
+    found = records.resolve(VARIANTS[variant], target.name)
+    assert isinstance(found, records.BestRecords)
+    return found
+
+
+def compiled(path: Path, sha256: str | None = None, variant: str = "",
+             target: Target | None = None) -> tuple[Compiled, LoadedModel]:
     """The model compiled (ModelError if it cannot be) and the model as read (once); once per process
-    and content."""
+    and content; a variant with the target's records (once per records file)."""
     key = sha256 or file_sha256(path)
-    if key not in _COMPILED:
+    tuning = _tuning(variant, target)
+    slot = (key, str(tuning.path) if tuning is not None else "")
+    if slot not in _COMPILED:
         loaded = read_model(path)
-        _COMPILED[key] = compile_model(loaded), loaded
-    return _COMPILED[key]
+        _COMPILED[slot] = compile_model(loaded, tuning=tuning), loaded
+    return _COMPILED[slot]
 
 
 def reference(path: Path, sha256: str | None = None) -> references.Reference:
@@ -82,16 +120,19 @@ def reference(path: Path, sha256: str | None = None) -> references.Reference:
     return _REFERENCES[key]
 
 
-def image(path: Path, target: Target, cache: Path, sha256: str | None = None) -> ModelImage:
-    """The model's image for the target; fit.ModelTooBig if its plan cannot fit the target."""
+def image(path: Path, target: Target, cache: Path, sha256: str | None = None,
+          variant: str = "") -> ModelImage:
+    """The model's image (or its variant's) for the target; fit.ModelTooBig if its plan cannot fit the
+    target."""
     key = sha256 or file_sha256(path)
-    model, loaded = compiled(path, key)
+    model, loaded = compiled(path, key, variant, target)
     fit.check(model.graph, target, cache)
-    out = cache / "models" / f"{path.stem}-{key[:16]}-{target.name}"
+    name = f"{path.stem}@{variant}" if variant else path.stem
+    out = cache / "models" / f"{path.stem}-{key[:16]}{'-' + variant if variant else ''}-{target.name}"
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):  # xdist workers and concurrent runs share it
         manifest = build_model_image(model, target, out)
-    return ModelImage(path.stem, Path(path), key, loaded.format, model, manifest)
+    return ModelImage(name, Path(path), key, loaded.format, model, manifest)
 
 
 @dataclass
