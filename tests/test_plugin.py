@@ -166,6 +166,9 @@ def test_a_test_runs_on_another_image_of_its_target_and_records_figures(pytester
 
         def test_model_param(utvm_model, utvm_spec):
             assert utvm_model.name == "m1" and len(utvm_model.sha256) == 64
+
+        def test_model_alone(utvm_model):  # a test of the models on no target: each model once
+            assert utvm_model.name == "m1"
     """)
     model = tmp_path / "models" / "m1.onnx"
     model.parent.mkdir()
@@ -182,6 +185,8 @@ def test_a_test_runs_on_another_image_of_its_target_and_records_figures(pytester
                                                                             "model": "m1"}
     tier = run(pytester, "--target", "host", f"--utvm-models={model.parent}", "-k", "model_param")
     assert tier.ret == 0 and tier.parseoutcomes()["passed"] == 1, tier.stdout.str()
+    alone = run(pytester, "--target", "host", f"--utvm-models={model.parent}", "-k", "model_alone")
+    assert alone.ret == 0 and alone.parseoutcomes()["passed"] == 1, alone.stdout.str()
 
 
 def test_a_serial_board_is_flashed_with_the_image_a_test_needs(tmp_path: Path) -> None:

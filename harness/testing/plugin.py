@@ -122,7 +122,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 # ---- parametrization, feature skips, order ----
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     run = _run(metafunc.config) if {"utvm_spec", MODEL} & set(metafunc.fixturenames) else None
-    if run is not None and MODEL in metafunc.fixturenames and run.models:
+    if run is not None and MODEL in metafunc.fixturenames and "utvm_spec" not in metafunc.fixturenames:
+        if run.models:  # a test of the models alone, on no target: each model once
+            metafunc.parametrize(MODEL, run.models, ids=[m.name for m in run.models], scope="session")
+    elif run is not None and MODEL in metafunc.fixturenames and run.models:
         pairs = _model_runs(metafunc.config, run)  # each model (and variant) on each target it runs on
         metafunc.parametrize(["utvm_spec", MODEL], pairs, ids=[f"{s.name}-{m.label}" for s, m in pairs],
                              scope="session")
