@@ -90,15 +90,17 @@ class QdqKind:
     def reference_file(self, path: Path, inputs: list[np.ndarray]) -> list[np.ndarray]:
         return _run(path, inputs)
 
-    def exact(self, model: QdqModel | Path, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        """The case evaluated in float64 (harness.fuzz.exact): the tie-breaker where onnxruntime's
-        float32 rounding and ours part."""
+    def exact(self, model: QdqModel | Path, inputs: list[np.ndarray]) -> list[np.ndarray] | None:
+        """The case evaluated in float64 (harness.fuzz.exact), the tie-breaker where onnxruntime's
+        float32 rounding and ours part; None where that evaluation rounded no exact tie (then there is
+        nothing for it to break)."""
         import onnx
 
         from harness.fuzz.exact import evaluate
 
         path = model if isinstance(model, Path) else write([model], self.scratch)
-        return evaluate(onnx.load(str(path)), inputs)
+        outputs, ties = evaluate(onnx.load(str(path)), inputs)
+        return outputs if ties else None
 
     def culprit(self, models: list[QdqModel], message: str) -> int | None:
         """The case whose node a refusal of the merged model names (its names start c<i>_)."""

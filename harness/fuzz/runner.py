@@ -107,7 +107,8 @@ def compare(case: Case, got: list[np.ndarray]) -> str | None:
 
 def reference_rounding(case: Case, got: list[np.ndarray], model: Any = None) -> bool:
     """Whether a disagreement is the reference's own rounding: the kind's exact evaluation of the
-    case (`model`, default the case's) agrees with our outputs and not with the reference's."""
+    case (`model`, default the case's), which only answers where it rounded an exact tie, agrees with
+    our outputs and not with the reference's."""
     kind = KINDS[case.kind]
     try:
         exact = kind.exact(case.model if model is None else model, case.inputs)
