@@ -44,6 +44,8 @@ def test_every_convolution_and_dense_layer_of_kws01_is_one_blocked_call() -> Non
     assert entries == {CONV, DEPTHWISE, MATMUL, FC}  # FC: the batch-1 dense layer, no scratch
     assert model.kernels_c.startswith('#include "utvm/dsp_blocked_layers.h"\n')
     assert "TVM_DLL int32_t utvm_blk_" not in model.kernels_c
+    # the tiles' scratch (2k int16) is read by LDM and written by STRD: allocated as int32, word-aligned
+    assert "int32_t scratch_ptr[" in model.kernels_c and "int16_t scratch_ptr[" not in model.kernels_c
 
 
 @pytest.mark.parametrize("target", ["host", "qemu-mps2-an385-semihosting", "qemu-mps2-an386-semihosting",

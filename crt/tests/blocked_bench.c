@@ -14,7 +14,7 @@
 static int8_t in[32 * 32 * 32], w[64 * 256] __attribute__((aligned(8))), out[32 * 32 * 32]; /* w: LDM */
 static int32_t bias[256], mult[256];
 static int8_t shift[256];
-static int16_t scratch[2 * 256];
+static _Alignas(4) int16_t scratch[2 * 256]; /* the tiles read it with LDM */
 static int8_t zp_row[1024]; /* UTVM_BLK_DW_SCRATCH of the largest layer here */
 
 

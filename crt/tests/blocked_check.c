@@ -43,7 +43,7 @@ static int32_t wrap(int64_t v) { return utvm_blk_s32((uint32_t)(uint64_t)v); }
 static int8_t in[MAXB], w[MAXB], out[MAXB], twin[MAXB];
 static int32_t bias[256], mult[256];
 static int8_t shift[256];
-static int16_t scratch[2 * 1024];
+static _Alignas(4) int16_t scratch[2 * 1024]; /* the tiles read it with LDM */
 static int8_t zp_row[1024]; /* UTVM_BLK_DW_SCRATCH of the largest shape here (UTVM_BLK_DW3_BUDGET) */
 
 /* pattern: 0 random, 1 all -128, 2 127 / -128 alternating, 3 -127 / -128 alternating, 4 all 127 */

@@ -92,7 +92,7 @@ static inline void utvm_blk_gather_widen_pair(const int8_t* in, const utvm_blk_c
 }
 
 /* A convolution: in [in_h, in_w, in_c], w [channels, k_h, k_w, in_c], out [out_h, out_w, channels];
- * patch: 2 * K int8 and scratch: 2 * K int16 (K = k_h * k_w * in_c). */
+ * patch: 2 * K int8 and scratch: 2 * K int16 on a 4-byte boundary (K = k_h * k_w * in_c). */
 static inline void utvm_blk_conv_s8(const int8_t* in, const int8_t* w, const int32_t* bias,
                                     const utvm_blk_conv_shape_t* s, int32_t channels, const utvm_blk_rq_t* rq,
                                     int8_t* patch, int16_t* scratch, int8_t* out) {
@@ -131,13 +131,14 @@ static inline void utvm_blk_conv_s8(const int8_t* in, const int8_t* w, const int
 }
 
 /* A 1x1 convolution or fully-connected layer (utvm_blk_matmul_s8); per_channel 0: mult[0], shift[0]
- * for every channel. scratch: 2 * k int16. */
+ * for every channel. scratch: 2 * k int16 on a 4-byte boundary (the Thumb-2 tiles read it with LDM and
+ * write it with STRD; the generated kernels allocate it as k int32). */
 static inline int32_t utvm_blk_matmul_call(const int8_t* in, const int8_t* w, const int32_t* bias,
-                                           const int32_t* mult, const int8_t* shift, int16_t* scratch,
+                                           const int32_t* mult, const int8_t* shift, void* scratch,
                                            int8_t* out, int32_t pixels, int32_t k, int32_t channels,
                                            int32_t per_channel, int32_t out_zp, int32_t act_min, int32_t act_max) {
   const utvm_blk_rq_t rq = {mult, shift, per_channel, out_zp, act_min, act_max};
-  utvm_blk_matmul_s8(in, pixels, k, w, channels, bias, &rq, scratch, out);
+  utvm_blk_matmul_s8(in, pixels, k, w, channels, bias, &rq, (int16_t*)scratch, out);
   return 0;
 }
 
@@ -159,10 +160,11 @@ static inline int32_t utvm_blk_fc_call(const int8_t* in, const int8_t* w, const 
   return 0;
 }
 
-/* A convolution (utvm_blk_conv_s8), per-channel requantization. */
+/* A convolution (utvm_blk_conv_s8), per-channel requantization; scratch on a 4-byte boundary, as
+ * utvm_blk_matmul_call's. */
 static inline int32_t utvm_blk_conv_call(const int8_t* in, const int8_t* w, const int32_t* bias,
                                          const int32_t* mult, const int8_t* shift, int8_t* patch,
-                                         int16_t* scratch, int8_t* out, int32_t in_h, int32_t in_w, int32_t in_c,
+                                         void* scratch, int8_t* out, int32_t in_h, int32_t in_w, int32_t in_c,
                                          int32_t channels, int32_t k_h, int32_t k_w, int32_t stride_h,
                                          int32_t stride_w, int32_t dil_h, int32_t dil_w, int32_t pad_top,
                                          int32_t pad_left, int32_t out_h, int32_t out_w, int32_t in_zp,
@@ -170,7 +172,7 @@ static inline int32_t utvm_blk_conv_call(const int8_t* in, const int8_t* w, cons
   const utvm_blk_rq_t rq = {mult, shift, 1, out_zp, act_min, act_max};
   const utvm_blk_conv_shape_t s = {in_h,  in_w,  in_c,    k_h,      k_w,   stride_h, stride_w,
                                    dil_h, dil_w, pad_top, pad_left, out_h, out_w,    in_zp};
-  utvm_blk_conv_s8(in, w, bias, &s, channels, &rq, patch, scratch, out);
+  utvm_blk_conv_s8(in, w, bias, &s, channels, &rq, patch, (int16_t*)scratch, out);
   return 0;
 }
 

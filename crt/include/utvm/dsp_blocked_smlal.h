@@ -13,7 +13,9 @@
  * 2^47). Per four k: one LDM of four packed words, eight LDRSB, eight SMLAL (17 instructions for 16
  * MACs), four groups per pass; k % 4 single k first. Sums are exact, so the int32 results wrap as
  * the portable uint32 sums do: same bits. The packed pair is read by LDM and written by STRD, so its
- * scratch is word-aligned, as the SMLAD path's LDM needs too (GCC aligns arrays to words on Arm).
+ * scratch must be on a 4-byte boundary, as the SMLAD path's LDM needs too: utvm_blk_matmul_call and
+ * utvm_blk_conv_call say so, and the generated kernels allocate it as int32 (an int16 array is only
+ * 2-byte aligned: clang, or GCC at -Os for globals, place it so).
  *
  * utvm_blk_smlal_row runs a pixel pair's channel pairs in one asm function with the requantization
  * of utvm/dsp_blocked_rq.h's short path fused (SMLAL with a sign-dependent 64-bit constant, ASR,

@@ -208,12 +208,12 @@ def _source(func: Any, entry: str, scalars: list[int], packed: bool = False) -> 
         if entry == FC:
             args = [*data[:6], *map(str, shape), str(int(packed))]
         else:
-            body.append(f'    scratch = T.alloc_buffer(({2 * shape[1]},), "int16")')
+            body.append(f'    scratch = T.alloc_buffer(({shape[1]},), "int32")')  # 2k int16, word-aligned
             args = [*data[:5], "scratch.data", data[5], *map(str, shape)]
     elif entry == CONV:
         k = scalars[2] * scalars[4] * scalars[5]
         body += [f'    patch = T.alloc_buffer(({2 * k},), "int8")',
-                 f'    scratch = T.alloc_buffer(({2 * k},), "int16")']
+                 f'    scratch = T.alloc_buffer(({k},), "int32")']  # 2k int16 on a 4-byte boundary (LDM)
         args = [*data[:5], "patch.data", "scratch.data", data[5], *map(str, scalars)]
     else:  # the zero-point row, or the 3x3 kernel's padded plane (UTVM_BLK_DW_SCRATCH)
         body.append(f'    zp_row = T.alloc_buffer(({dw_scratch(scalars)},), "int8")')
