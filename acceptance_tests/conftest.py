@@ -30,10 +30,12 @@ def pytest_utvm_image_sources(config: pytest.Config) -> list[Path]:
 
 
 def pytest_utvm_model_variants(config: pytest.Config, target: Target) -> list[str]:
-    """The model tier's variants on a target: each model tuned on the boards that hold its records."""
+    """The model tier's variants on a target: each model tuned on the QEMU boards that hold its
+    records, where the pre-submit's baseline holds its figures; none on a lab board reached by
+    --serial-port (a vendor's validation, the nightly), which measures the models as they are."""
     from harness.models.deploy import tier
 
-    return tier.variants(target)
+    return [] if config.getoption("serial_port", default=None) else tier.variants(target)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
