@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from harness.models.compile import blocked_choice, fc_pack
-from harness.models.compile.blocked import PARSERS, blocked_kernel
+from harness.models.compile.blocked import PARSERS, blocked_kernel, packed_fc_kernel
 from harness.targets import Target
 from harness.tune.tasks import Task
 
@@ -33,7 +33,7 @@ def candidate(task: Task) -> Any | None:
     func = blocked_kernel(task.workload["main"], task.op)
     if func is None:
         return None
-    packed = fc_pack.packed_kernel(func) if task.packed is not None else None
+    packed = packed_fc_kernel(func) if task.packed is not None else None
     if packed is not None:
         func = packed.with_attr(ARGS_ATTR, PACKED_ARGS)
     return tvm.IRModule({"main": func})

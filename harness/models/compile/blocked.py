@@ -223,21 +223,39 @@ def _source(func: Any, entry: str, scalars: list[int], packed: bool = False) -> 
     return "\n".join([*head, *body])
 
 
-def blocked_kernel(func: Any, op: str) -> Any | None:
-    """The kernel as one call into dsp_blocked.h (attributes kept, marked scheduled and "utvm.blocked"),
-    or None if it does not fit."""
+def _made(func: Any, entry: str, scalars: list[int], attrs: dict[str, Any], packed: bool = False) -> Any:
+    """The kernel made from _source's TVMScript, with `attrs`."""
     import tvm
     from tvm.script import tirx as T
 
+    new = tvm.script.from_source(_source(func, entry, scalars, packed), extra_vars={"T": T})
+    return new.with_attrs(attrs)
+
+
+def _attrs(func: Any) -> dict[str, Any]:
+    return {str(k): v for k, v in func.attrs.items()} if func.attrs is not None else {}
+
+
+def blocked_kernel(func: Any, op: str) -> Any | None:
+    """The kernel as one call into dsp_blocked.h (attributes kept, marked scheduled and "utvm.blocked"),
+    or None if it does not fit."""
     try:
         entry, scalars = _call(func, op)
     except (ValueError, AttributeError, IndexError, TypeError):
         return None
-    new = tvm.script.from_source(_source(func, entry, scalars), extra_vars={"T": T})
-    attrs = {str(k): v for k, v in func.attrs.items()} if func.attrs is not None else {}
+    attrs = _attrs(func)
     if entry == FC:
         attrs[SCALARS_ATTR] = scalars
-    return new.with_attrs({**attrs, SCHEDULED_ATTR: True, BLOCKED_ATTR: entry})
+    return _made(func, entry, scalars, {**attrs, SCHEDULED_ATTR: True, BLOCKED_ATTR: entry})
+
+
+def packed_fc_kernel(func: Any) -> Any | None:
+    """A batch-1 fully-connected kernel of blocked_kernel's made again calling utvm_blk_fc_call with
+    `packed` 1 (harness.models.compile.fc_pack); None for any other kernel."""
+    attrs = _attrs(func)
+    if str(attrs.get(BLOCKED_ATTR, "")) != FC or SCALARS_ATTR not in attrs:
+        return None
+    return _made(func, FC, [int(v) for v in attrs[SCALARS_ATTR]], attrs, packed=True)
 
 
 def apply_blocked(mod: Any) -> Any:

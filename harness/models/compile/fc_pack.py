@@ -11,7 +11,7 @@ A blocked FULLY_CONNECTED kernel (harness.models.compile.blocked: utvm_blk_fc_ca
 and bias are constants of its call alone, and whose pairs all pack (no w0 = -128 with w1 < 0), calls
 utvm_blk_fc_call with `packed` 1 and its tensors carry the packed bytes (TensorInfo.packed); any
 other kernel is left as it is. `utvm tune` measures a blocked fully-connected candidate the same way
-(kernel_packs, packed_kernel; the bytes a target's build keeps: packs_on).
+(kernel_packs, blocked.packed_fc_kernel; the bytes a target's build keeps: packs_on).
 """
 
 from __future__ import annotations
@@ -78,19 +78,6 @@ def packs_on(target: Target) -> bool:
     return header_macros(target, LAYOUT_HEADER).get(LAYOUT_MACRO, "0") == "1"
 
 
-def packed_kernel(func: Any) -> Any | None:
-    """The blocked batch-1 kernel calling utvm_blk_fc_call with `packed` 1 (None: not one)."""
-    import tvm
-    from tvm.script import tirx as T
-
-    attrs = {str(k): v for k, v in func.attrs.items()} if func.attrs is not None else {}
-    if str(attrs.get(blocked.BLOCKED_ATTR, "")) != blocked.FC or blocked.SCALARS_ATTR not in attrs:
-        return None
-    scalars = [int(v) for v in attrs[blocked.SCALARS_ATTR]]
-    new = tvm.script.from_source(blocked._source(func, blocked.FC, scalars, packed=True), extra_vars={"T": T})
-    return new.with_attrs(attrs)
-
-
 def pack_fully_connected(kernels: Any, graph: Graph) -> Any:
     """`kernels` (an IRModule of the graph's kernels) with the batch-1 blocked calls that pack
     calling the packed form; the graph's weight and bias tensors of those calls get their packed
@@ -102,7 +89,7 @@ def pack_fully_connected(kernels: Any, graph: Graph) -> Any:
     updates = {}
     for gv, func in kernels.functions.items():
         nodes = calls.get(gv.name_hint, [])
-        new = packed_kernel(func) if nodes and type(func).__name__ == "PrimFunc" else None
+        new = blocked.packed_fc_kernel(func) if nodes and type(func).__name__ == "PrimFunc" else None
         packs = kernel_packs(graph, gv.name_hint, uses) if new is not None else None
         if new is None or packs is None:
             continue
