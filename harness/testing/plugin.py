@@ -121,15 +121,17 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 # ---- parametrization, feature skips, order ----
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    run = _run(metafunc.config) if {"utvm_spec", MODEL} & set(metafunc.fixturenames) else None
-    if run is not None and MODEL in metafunc.fixturenames and "utvm_spec" not in metafunc.fixturenames:
-        if run.models:  # a test of the models alone, on no target: each model once
-            metafunc.parametrize(MODEL, run.models, ids=[m.name for m in run.models], scope="session")
-    elif run is not None and MODEL in metafunc.fixturenames and run.models:
+    names = set(metafunc.fixturenames)
+    if not {"utvm_spec", MODEL} & names:
+        return
+    run = _run(metafunc.config)
+    if MODEL in names and run.models and "utvm_spec" in names:
         pairs = _model_runs(metafunc.config, run)  # each model (and variant) on each target it runs on
         metafunc.parametrize(["utvm_spec", MODEL], pairs, ids=[f"{s.name}-{m.label}" for s, m in pairs],
                              scope="session")
-    elif run is not None and "utvm_spec" in metafunc.fixturenames:
+    elif MODEL in names and run.models:  # a test of the models alone, on no target: each model once
+        metafunc.parametrize(MODEL, run.models, ids=[m.name for m in run.models], scope="session")
+    elif "utvm_spec" in names:
         metafunc.parametrize("utvm_spec", run.specs, ids=[s.name for s in run.specs], scope="session")
 
 
