@@ -23,12 +23,22 @@ def test_time_evaluator_sanity(rpc: LiveRPC) -> None:
 
 def test_time_evaluator_is_linear(dut: DeviceUnderTest, rpc: LiveRPC) -> None:
     """Twice the work measures twice the time: within 1% where time is exact (a board's
-    cycle counter, an emulator's virtual clock), within 15% on a shared host."""
+    cycle counter, an emulator's virtual clock), within 15% on a shared host.
+
+    Other processes only ever add time, so the fastest repeat is the best estimate of each. On a
+    shared host the two sizes are measured in alternating rounds (a burst of load then lands on
+    both, not on one), the fastest of all rounds kept, until the ratio settles or the rounds run
+    out; a fixed cost in the evaluator (or time not scaling with work) fails every round.
+    """
     exact = "exact_time" in dut.target.features
     tolerance = 0.01 if exact else 0.15
-    # on a shared host the fastest of many repeats is the one no other process got in the way of
-    with rpc.system_lib().time_evaluator("busy", number=1, repeat=5 if exact else 25) as te:
-        one, two = min(te(300_000)), min(te(600_000))
+    rounds, n = (1, 300_000) if exact else (12, 1_000_000)
+    one = two = float("inf")
+    with rpc.system_lib().time_evaluator("busy", number=1, repeat=5) as te:
+        for _ in range(rounds):
+            one, two = min(one, *te(n)), min(two, *te(2 * n))
+            if abs(two / one - 2.0) < 2.0 * tolerance:
+                break
     assert abs(two / one - 2.0) < 2.0 * tolerance, f"busy(2n)/busy(n) = {two / one:.4f}"
 
 
