@@ -21,7 +21,8 @@ parameters), RAM (activations + kernel workspace) beside TFLite Micro's arena, a
 difference from TFLite Micro in LSB over seeded inputs; where TFLite Micro + CMSIS-NN was measured on
 the same emulated board (the issues' tables: same QEMU -icount count), the ratio to it. Then per board,
 a row per layer type: instructions and instructions per MAC (harness.models.deploy.layers), beside the
-floor of the core's widest multiply-accumulate (SMLAD: 0.5, Helium VMLADAV: 1/16, MLA: 1).
+floor of the core's widest multiply-accumulate (SMLAD: 0.5, Helium VMLADAV: 1/16, the M3's SMLAL on two
+packed pixels: 0.5).
 """
 
 from __future__ import annotations
