@@ -48,7 +48,7 @@ from harness.models.deploy.layers import by_layer_type, mac_floor
 from harness.models.deploy.run import build_model_image, code_size, compile_for
 from harness.targets import get_target
 
-MODELS = ("kws01", "vww01", "ic01", "ad01")
+MODELS = ("kws01", "vww01", "ic01", "ad01")  # the default; sww01 and ic02 (v1.3, no anchors) on request
 # Cycles per inference on a Cortex-M4F (NUCLEO-L4R5ZI @ 120 MHz), from the published MLPerf Tiny results
 # (mlcommons/tiny_results v0.5 to v1.3: ms x MHz).
 ANCHORS = {
@@ -95,6 +95,11 @@ def measure(model: Path, target: str, inputs: int, out: Path, dsp: bool = False,
 
 
 
+def _anchor(cycles: float | None) -> str:
+    """A published figure in M, or "-" for a model with none (sww01, ic02: MLPerf Tiny v1.3)."""
+    return f"{cycles / 1e6:>16.2f}" if cycles is not None else f"{'-':>16}"
+
+
 def table(target: str, rows: list[dict]) -> list[str]:
     head = (f"{'model':<7}{'M instr':>9}" + "".join(f"{k:>16}" for k in ANCHORS) + f"{'runtime':>9}"
             f"{'graph':>7}{'kernels':>9}{'params':>8}{'act+ws':>9}{'TFLM':>8}{'LSB':>5}{'top1':>7}"
@@ -104,7 +109,7 @@ def table(target: str, rows: list[dict]) -> list[str]:
     for r in rows:
         m, f, ram, a = r["model"], r["flash"], r["ram"], r["agreement"]
         count = r["instructions"] if r["instructions"] is not None else r["cycles"]
-        lines.append(f"{m:<7}{count / 1e6:>9.2f}" + "".join(f"{ANCHORS[k][m] / 1e6:>16.2f}" for k in ANCHORS)
+        lines.append(f"{m:<7}{count / 1e6:>9.2f}" + "".join(_anchor(ANCHORS[k].get(m)) for k in ANCHORS)
                      + f"{f['runtime']:>9}{f['graph_executor']:>7}{f['kernels']:>9}{f['params']:>8}"
                      f"{ram['activations'] + ram['workspace']:>9}{ram['tflm_arena'] or 0:>8}"
                      f"{a['max_diff_lsb']:>5.0f}{a['top1_agree']:>4}/{a['inputs']:<2}"

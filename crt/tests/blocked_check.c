@@ -43,7 +43,7 @@ static int32_t wrap(int64_t v) { return utvm_blk_s32((uint32_t)(uint64_t)v); }
 static int8_t in[MAXB], w[MAXB], out[MAXB], twin[MAXB];
 static int32_t bias[256], mult[256];
 static int8_t shift[256];
-static _Alignas(4) int16_t scratch[2 * 1024]; /* the tiles read it with LDM */
+static _Alignas(4) int16_t scratch[2 * 2048]; /* the tiles read it with LDM */
 static int8_t zp_row[1024]; /* UTVM_BLK_DW_SCRATCH of the largest shape here (UTVM_BLK_DW3_BUDGET) */
 
 /* pattern: 0 random, 1 all -128, 2 127 / -128 alternating, 3 -127 / -128 alternating, 4 all 127 */
@@ -158,12 +158,13 @@ static void check_fcp(int pattern) {
 static void check_matmul_extremes(void) {
   for (int32_t k = 504; k <= 519; ++k) check_matmul_shape(2, k, 3, 1, 1, (int)k % 4);
   /* the SMLAL tiles' low field at both ends (utvm/dsp_blocked_smlal.h: runs of 255 k), rows up to
-   * the longest the blocked calls take (1024 k, four runs) */
+   * the longest the blocked calls take (2048 k: harness.models.compile.blocked.MAX_SCRATCH) */
   for (int32_t k = 250; k <= 262; ++k) {
     check_matmul_shape(2, k, 3, 1, 1, (int)k % 4), check_matmul_shape(2, k, 3, 1, 4, (int)k % 4);
     check_matmul_shape(3, k, 4, 4, 1, 2), check_matmul_shape(2, k, 4, 1, 1, 2);
   }
   for (int32_t k = 1016; k <= 1024; ++k) check_matmul_shape(2, k, 3, 1, (int)k % 2 ? 1 : 4, (int)k % 4);
+  for (int32_t k = 2040; k <= 2048; ++k) check_matmul_shape(2, k, 2, 1, (int)k % 2 ? 1 : 4, (int)k % 4);
 }
 
 /* Rows the asm of utvm/dsp_blocked_row.h takes (pattern 2: every channel on the short path; the

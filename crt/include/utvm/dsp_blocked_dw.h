@@ -46,9 +46,11 @@ extern "C" {
 /* One output pixel: tap[t] the input row of channels tap t reads (the zero-point row `zp_row` where
  * the tap falls outside the input), weights of tap t at w + t * C. Four channels per pass: per tap
  * one word of inputs and one of weights, SXTB16 and SXTB16 ROR #8 of each, SMLABB and SMLATT into
- * four accumulators started from the bias; the last C % 4 channels scalar. */
+ * four accumulators started from the bias, requantized together by utvm/dsp_blocked_rq.h's 1 x 4
+ * epilogue (its short path where the layer `f` takes it); the last C % 4 channels scalar. */
 static inline void utvm_blk_dw_pixel(const int8_t* const* tap, int32_t taps, const int8_t* w,
-                                     const int32_t* bias, int32_t C, const utvm_blk_rq_t* rq, int8_t* out) {
+                                     const int32_t* bias, int32_t C, const utvm_blk_rq_t* rq,
+                                     const utvm_blk_frq_t* f, int8_t* out) {
   int32_t c = 0;
   for (; c + 4 <= C; c += 4) {
     const int8_t* q = w + c;
@@ -60,6 +62,8 @@ static inline void utvm_blk_dw_pixel(const int8_t* const* tap, int32_t taps, con
       s0 = __smlabb(xe, ve, s0), s2 = __smlatt(xe, ve, s2);
       s1 = __smlabb(xo, vo, s1), s3 = __smlatt(xo, vo, s3);
     }
+    const int32_t acc[4] = {s0, s1, s2, s3};
+    utvm_blk_rq_1x4(rq, f, c, acc, out);
 #else
     uint32_t u0 = (uint32_t)bias[c], u1 = (uint32_t)bias[c + 1], u2 = (uint32_t)bias[c + 2], u3 = (uint32_t)bias[c + 3];
     for (int32_t t = 0; t < taps; ++t, q += C) {
@@ -67,10 +71,10 @@ static inline void utvm_blk_dw_pixel(const int8_t* const* tap, int32_t taps, con
       u0 += utvm_blk_mul(x[0], q[0]), u1 += utvm_blk_mul(x[1], q[1]);
       u2 += utvm_blk_mul(x[2], q[2]), u3 += utvm_blk_mul(x[3], q[3]);
     }
-    int32_t s0 = utvm_blk_s32(u0), s1 = utvm_blk_s32(u1), s2 = utvm_blk_s32(u2), s3 = utvm_blk_s32(u3);
+    (void)f;
+    out[c] = utvm_blk_requant(rq, utvm_blk_s32(u0), c), out[c + 1] = utvm_blk_requant(rq, utvm_blk_s32(u1), c + 1);
+    out[c + 2] = utvm_blk_requant(rq, utvm_blk_s32(u2), c + 2), out[c + 3] = utvm_blk_requant(rq, utvm_blk_s32(u3), c + 3);
 #endif
-    out[c] = utvm_blk_requant(rq, s0, c), out[c + 1] = utvm_blk_requant(rq, s1, c + 1);
-    out[c + 2] = utvm_blk_requant(rq, s2, c + 2), out[c + 3] = utvm_blk_requant(rq, s3, c + 3);
   }
   for (; c < C; ++c) {
     uint32_t u = (uint32_t)bias[c];
@@ -90,6 +94,7 @@ static inline int32_t utvm_blk_dw_s8(const int8_t* in, const int8_t* w, const in
   const int32_t C = s->channels, taps = s->k_h * s->k_w;
   const int8_t* tap[UTVM_BLK_DW_MAX_TAPS];
   if (taps > UTVM_BLK_DW_MAX_TAPS) return -1;
+  const utvm_blk_frq_t f = utvm_blk_frq(rq, C);
   memset(zp_row, s->in_zp, (size_t)C);
   for (int32_t y = 0; y < s->out_h; ++y) {
     for (int32_t x = 0; x < s->out_w; ++x) {
@@ -101,7 +106,7 @@ static inline int32_t utvm_blk_dw_s8(const int8_t* in, const int8_t* w, const in
           tap[t] = iy >= 0 && iy < s->in_h && ix >= 0 && ix < s->in_w ? in + (iy * s->in_w + ix) * C : zp_row;
         }
       }
-      utvm_blk_dw_pixel(tap, taps, w, bias, C, rq, out + (y * s->out_w + x) * C);
+      utvm_blk_dw_pixel(tap, taps, w, bias, C, rq, &f, out + (y * s->out_w + x) * C);
     }
   }
   return 0;
@@ -120,6 +125,7 @@ static inline int32_t utvm_blk_dw3x3_s8(const int8_t* in, const int8_t* w, const
   if (s->dil_h == 1 && s->dil_w == 1) return utvm_blk_dw3x3_plane_s8(in, w, bias, s, rq, zp_row, out);
   const int32_t C = s->channels;
   const int8_t* tap[9];
+  const utvm_blk_frq_t f = utvm_blk_frq(rq, C);
   memset(zp_row, s->in_zp, (size_t)C);
   for (int32_t y = 0; y < s->out_h; ++y) {
     for (int32_t x = 0; x < s->out_w; ++x) {
@@ -128,7 +134,7 @@ static inline int32_t utvm_blk_dw3x3_s8(const int8_t* in, const int8_t* w, const
         const int32_t iy = iy0 + (t / 3) * s->dil_h, ix = ix0 + (t % 3) * s->dil_w;
         tap[t] = iy >= 0 && iy < s->in_h && ix >= 0 && ix < s->in_w ? in + (iy * s->in_w + ix) * C : zp_row;
       }
-      utvm_blk_dw_pixel(tap, 9, w, bias, C, rq, out + (y * s->out_w + x) * C);
+      utvm_blk_dw_pixel(tap, 9, w, bias, C, rq, &f, out + (y * s->out_w + x) * C);
     }
   }
   return 0;

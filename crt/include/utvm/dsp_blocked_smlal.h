@@ -9,8 +9,8 @@
  * 64-bit sum started at 2^22: the low 23 bits hold 2^22 + sum p0 w, exact over a run of at most
  * UTVM_BLK_SMLAL_RUN k (|p w| <= 2^14, so the low field stays in [0, 2^23) and never carries), and
  * the 64-bit sum >> 23 is sum p1 w exactly (floor; the low field is below 2^23). Past a run the low
- * field is taken out (UBFX) and set back to 2^22; the high field keeps adding (k <= 1024: below
- * 2^47). Per four k: one LDM of four packed words, eight LDRSB, eight SMLAL (17 instructions for 16
+ * field is taken out (UBFX) and set back to 2^22; the high field keeps adding (k <= 2048: below
+ * 2^48). Per four k: one LDM of four packed words, eight LDRSB, eight SMLAL (17 instructions for 16
  * MACs), four groups per pass; k % 4 single k first. Sums are exact, so the int32 results wrap as
  * the portable uint32 sums do: same bits. The packed pair is read by LDM and written by STRD, so its
  * scratch must be on a 4-byte boundary, as the SMLAD path's LDM needs too: utvm_blk_matmul_call and

@@ -36,7 +36,7 @@ FC = "utvm_blk_fc_call"  # one pixel: the int8 row read as it is, no scratch (ut
 SCALARS_ATTR = "utvm.blocked_scalars"  # on an FC kernel: its call's scalars (harness.models.compile.fc_pack)
 DOUBLE_ROUNDING = {"out_ab", "out_nudged", "out_x", "out_e", "out_mask"}  # the epilogue's Let buffers
 PER_TENSOR = {"out_ab", "out_nudged", "out_x"}  # the same with the multiplier and shift constants
-MAX_SCRATCH = 1024  # widened K elements per pixel row (two rows on the stack)
+MAX_SCRATCH = 2048  # K of a pixel row: two rows widened (or packed) in the kernel's scratch, 8 KiB at most
 MAX_TAPS = 64  # UTVM_BLK_DW_MAX_TAPS
 DW3_BUDGET = 1000  # UTVM_BLK_DW3_BUDGET: bytes of plane the 3x3 depthwise kernel keeps at most
 
