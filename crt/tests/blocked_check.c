@@ -282,8 +282,41 @@ static void check_requant(void) {
   }
 }
 
+/* utvm_blk_rq_unpack (utvm/dsp_blocked_rqpack.h) against the tables it was packed from: rows of up to
+ * 2100 weights (the SMLAD path's halfword sums flushed every 1020), rows of extreme bytes, strided
+ * (depthwise) columns, every shift offset, r at both ends of 15 bits, any zero point. */
+static void check_rq_unpack(void) {
+  static int16_t half[64];
+  static int32_t word[64], got_bias[64], got_mult[64];
+  static int8_t got_shift[64];
+  for (int32_t round = 0; round < 60; ++round) {
+    const int32_t channels = round < 8 ? rnd_in(1, 2) : rnd_in(1, 12), dw = round % 3 == 0;
+    const int32_t k = round < 8 ? 2040 + round * 8 : rnd_in(1, dw ? 64 : 500), pattern = round % 5;
+    const int32_t base = rnd_in(-31, 20), zp = rnd_in(-128, 127);
+    if (channels * k > MAXB) continue;
+    fill(w, channels * k, pattern);
+    const int32_t cs = dw ? 1 : k, ts = dw ? channels : 1;
+    for (int32_t c = 0; c < channels; ++c) {
+      const int32_t r = c % 3 == 0 ? (c % 2 ? 16383 : -16384) : rnd_in(-16384, 16383), offset = rnd_in(0, 7);
+      const uint32_t m = 0x40000000u | (rnd() & 0x3FFFFFFFu);
+      word[c] = utvm_blk_s32((m & 0x3FFFFFFFu) | (uint32_t)(offset & 3) << 30);
+      half[c] = (int16_t)(uint16_t)(((uint32_t)r & 0x7FFFu) | (uint32_t)(offset >> 2) << 15);
+      int64_t sum = 0;
+      for (int32_t t = 0; t < k; ++t) sum += w[c * cs + t * ts];
+      bias[c] = wrap((int64_t)r - (int64_t)zp * sum), mult[c] = utvm_blk_s32(m), shift[c] = (int8_t)(base + offset);
+    }
+    utvm_blk_rq_unpack(half, word, w, base, zp, channels, k, cs, ts, got_bias, got_mult, got_shift);
+    for (int32_t c = 0; c < channels; ++c) {
+      expect(got_bias[c], bias[c], "rq_unpack bias", k, c);
+      expect(got_mult[c], mult[c], "rq_unpack mult", k, c);
+      expect(got_shift[c], shift[c], "rq_unpack shift", k, c);
+    }
+  }
+}
+
 int main(void) {
   check_requant();
+  check_rq_unpack();
   check_matmul_extremes();
   for (int32_t i = 0; i < 6; ++i) check_matmul_rows();
   for (int round = 0; round < 400; ++round) {

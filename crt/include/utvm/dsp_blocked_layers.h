@@ -19,7 +19,8 @@
 
 #include "utvm/dsp_blocked.h"
 #include "utvm/dsp_blocked_dw.h"
-#include "utvm/dsp_blocked_fcp.h" /* batch-1 fully connected on packed weights */
+#include "utvm/dsp_blocked_fcp.h"    /* batch-1 fully connected on packed weights */
+#include "utvm/dsp_blocked_rqpack.h" /* requantization constants stored narrow */
 
 #ifdef __cplusplus
 extern "C" {

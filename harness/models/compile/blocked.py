@@ -32,6 +32,7 @@ from harness.models.int8.attrs import OP_ATTR, SCHEDULED_ATTR
 HEADER = "utvm/dsp_blocked_layers.h"
 BLOCKED_ATTR = "utvm.blocked"  # on a kernel that is one call into dsp_blocked.h: its entry point
 MATMUL, CONV, DEPTHWISE = "utvm_blk_matmul_call", "utvm_blk_conv_call", "utvm_blk_dw_call"
+RQ_UNPACK = "utvm_blk_rq_unpack"  # packed requantization constants (harness.models.compile.rq_pack)
 FC = "utvm_blk_fc_call"  # one pixel: the int8 row read as it is, no scratch (utvm/dsp_blocked_fc.h)
 SCALARS_ATTR = "utvm.blocked_scalars"  # on an FC kernel: its call's scalars (harness.models.compile.fc_pack)
 DOUBLE_ROUNDING = {"out_ab", "out_nudged", "out_x", "out_e", "out_mask"}  # the epilogue's Let buffers
@@ -280,7 +281,7 @@ def apply_blocked(mod: Any) -> Any:
 def with_blocked_header(source: str) -> str:
     """Kernel C with dsp_blocked.h included where it calls it, without TVM's prototypes of the calls;
     depthwise calls are statements (TVM emits them so) of the header's UTVM_BLK_DW_CALL."""
-    names = f"{MATMUL}|{FC}|{CONV}|{DEPTHWISE}"
+    names = f"{MATMUL}|{FC}|{CONV}|{DEPTHWISE}|{RQ_UNPACK}"
     if not re.search(rf"\b({names})\(", source):
         return source
     prototype = rf'(#ifdef __cplusplus\nextern "C"\n#endif\n)?TVM_DLL int32_t ({names})\([^;{{}}]*\);\n'

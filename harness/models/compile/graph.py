@@ -87,6 +87,23 @@ class Graph:
                            "params_bytes": sum(t.nbytes for t in self.tensors if t.kind == "param")}
         return self
 
+    def drop_unused_params(self) -> Graph:
+        """Without the parameters no node reads (e.g. a table harness.models.compile.rq_pack folded
+        into another); the other tensors renumbered in order."""
+        read = {a for n in self.nodes for a in n.args}
+        kept = [t for t in self.tensors if t.kind != "param" or t.id in read]
+        if len(kept) == len(self.tensors):
+            return self
+        new = {t.id: i for i, t in enumerate(kept)}
+        for i, t in enumerate(kept):
+            t.id = i
+        self.tensors = kept
+        for n in self.nodes:
+            n.args, n.scratch = [new[a] for a in n.args], [new[a] for a in n.scratch]
+        self.inputs, self.outputs = [new[t] for t in self.inputs], [new[t] for t in self.outputs]
+        self.plan_stats["params_bytes"] = sum(t.nbytes for t in kept if t.kind == "param")
+        return self
+
     def to_json(self) -> str:
         return json.dumps({
             "tensors": [{"id": t.id, "name": t.name, "shape": list(t.shape), "dtype": t.dtype, "kind": t.kind,

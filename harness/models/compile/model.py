@@ -75,8 +75,10 @@ def compile_model(source: str | Path | Any, params: dict[str, np.ndarray] | None
         graph = within.graph
     _output_scales(mod, graph)
     from harness.models.compile.fc_pack import pack_fully_connected
+    from harness.models.compile.rq_pack import pack_requant
 
     kernels = pack_fully_connected(kernels_module(for_c, {n.func for n in graph.nodes}), graph)
+    kernels = pack_requant(kernels, graph)
     return Compiled(graph, kernels_c(kernels), lowered, entry, tuned, budget=fit, kernels=kernels)
 
 
