@@ -82,6 +82,15 @@ class Layer:
     wsum: np.ndarray
 
 
+@dataclass
+class Found:
+    """A call's shift base and zero point (literals of its kernel), and each of its layers' tables."""
+
+    base: int
+    zp: int
+    packs: list[Packed]
+
+
 def _layer(graph: Graph, node: Node, entry: str, uses: Counter[int]) -> Layer | None:
     w, *ts = (graph.tensors[a] for a in node.args[1:5])
     if any(t.kind != "param" or t.data is None or uses[t.id] != 1 or t.packed is not None for t in ts):
@@ -143,13 +152,6 @@ def _packs(graph: Graph, nodes: list[Node], entry: str, uses: Counter[int]) -> F
             return None
         packs.append(packed)
     return Found(base, zp, packs)
-
-
-@dataclass
-class Found:
-    base: int
-    zp: int
-    packs: list[Packed]
 
 
 def packed_kernel(func: Any, entry: str, base: int, zp: int) -> Any | None:
