@@ -16,7 +16,7 @@ other kernel is left as it is. `utvm tune` measures a blocked fully-connected ca
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ import numpy as np
 from harness.build.macros import header_macros
 from harness.models.compile import blocked
 from harness.models.compile.graph import Graph, Node
+from harness.models.compile.lowering import replace_funcs
 from harness.targets import Target
 
 LAYOUT_HEADER = "utvm/dsp_fcp_layout.h"
@@ -65,7 +66,7 @@ def kernel_packs(graph: Graph, name: str, uses: Counter[int] | None = None) -> l
     """(packed weights, packed bias) of each node calling kernel `name`, or None when one of them does
     not pack (the kernel then keeps its weights in file order); `uses`: how often each tensor is an
     argument (default: counted in `graph`)."""
-    uses = Counter(a for n in graph.nodes for a in n.args) if uses is None else uses
+    uses = graph.arg_uses() if uses is None else uses
     packs = [_node_pack(graph, n, uses) for n in graph.nodes if n.func == name]
     if not packs or any(p is None for p in packs):
         return None
@@ -82,10 +83,7 @@ def pack_fully_connected(kernels: Any, graph: Graph) -> Any:
     """`kernels` (an IRModule of the graph's kernels) with the batch-1 blocked calls that pack
     calling the packed form; the graph's weight and bias tensors of those calls get their packed
     bytes."""
-    uses = Counter(a for n in graph.nodes for a in n.args)
-    calls: dict[str, list[Node]] = defaultdict(list)
-    for node in graph.nodes:
-        calls[node.func].append(node)
+    uses, calls = graph.arg_uses(), graph.calls()
     updates = {}
     for gv, func in kernels.functions.items():
         nodes = calls.get(gv.name_hint, [])
@@ -96,9 +94,4 @@ def pack_fully_connected(kernels: Any, graph: Graph) -> Any:
         for node, (w, b) in zip(nodes, packs, strict=True):
             graph.tensors[node.args[1]].packed, graph.tensors[node.args[2]].packed = w, b
         updates[gv] = new
-    if not updates:
-        return kernels
-    kernels = kernels.clone()
-    for gv, func in updates.items():
-        kernels.update_func(gv, func)
-    return kernels
+    return replace_funcs(kernels, updates)

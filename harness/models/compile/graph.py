@@ -12,6 +12,7 @@ flash section and never move.
 from __future__ import annotations
 
 import json
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,6 +87,17 @@ class Graph:
         self.plan_stats = {"arena_bytes": top, "without_reuse": naive,
                            "params_bytes": sum(t.nbytes for t in self.tensors if t.kind == "param")}
         return self
+
+    def calls(self) -> dict[str, list[Node]]:
+        """Each kernel's nodes, in order."""
+        found: dict[str, list[Node]] = defaultdict(list)
+        for node in self.nodes:
+            found[node.func].append(node)
+        return found
+
+    def arg_uses(self) -> Counter[int]:
+        """How often each tensor is a node's argument."""
+        return Counter(a for n in self.nodes for a in n.args)
 
     def drop_unused_params(self) -> Graph:
         """Without the parameters no node reads (e.g. a table harness.models.compile.rq_pack folded

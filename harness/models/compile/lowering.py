@@ -72,6 +72,17 @@ def kernels_module(lowered: Any, used: set[str]) -> Any:
     return tvm.IRModule({gv: f.with_attr("global_symbol", gv.name_hint) for gv, f in prims.items()})
 
 
+def replace_funcs(kernels: Any, updates: dict[Any, Any]) -> Any:
+    """A copy of the IRModule `kernels` with each global var of `updates` bound to its new function
+    (`kernels` itself when there is none)."""
+    if not updates:
+        return kernels
+    kernels = kernels.clone()
+    for gv, func in updates.items():
+        kernels.update_func(gv, func)
+    return kernels
+
+
 def packed_c(kernels: Any) -> str:
     """TVM's own C source (TVM-FFI convention) of an IRModule of kernels, packed entries only: what
     the RAM budget reads each kernel's workspace from."""

@@ -18,7 +18,7 @@ Exact by construction: unpack(pack(t)) == t is checked for every table before it
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 
 from harness.models.compile import blocked
 from harness.models.compile.graph import Graph, Node
+from harness.models.compile.lowering import replace_funcs
 
 ENTRY = blocked.RQ_UNPACK
 MAX_CHANNELS = 255  # each unpacked int32 table under TVM's 1 KB of stack (scratch.MAX_STACK)
@@ -194,10 +195,7 @@ def _store(graph: Graph, node: Node, halves: np.ndarray, words: np.ndarray) -> N
 def pack_requant(kernels: Any, graph: Graph) -> Any:
     """`kernels` with every blocked call whose layers all fit taking its constants packed; those
     layers' tables hold the packed bytes, their shift tables dropped from the graph."""
-    uses = Counter(a for n in graph.nodes for a in n.args)
-    calls: dict[str, list[Node]] = defaultdict(list)
-    for node in graph.nodes:
-        calls[node.func].append(node)
+    uses, calls = graph.arg_uses(), graph.calls()
     updates = {}
     for gv, func in kernels.functions.items():
         nodes, entry = calls.get(gv.name_hint, []), _entry(func)
@@ -210,10 +208,6 @@ def pack_requant(kernels: Any, graph: Graph) -> Any:
         updates[gv] = new
         for node, (halves, words) in zip(nodes, found.packs, strict=True):
             _store(graph, node, halves, words)
-    if not updates:
-        return kernels
-    graph.drop_unused_params()
-    kernels = kernels.clone()
-    for gv, new in updates.items():
-        kernels.update_func(gv, new)
-    return kernels
+    if updates:
+        graph.drop_unused_params()
+    return replace_funcs(kernels, updates)
