@@ -223,18 +223,13 @@ static void check_dw(int pattern, int three) {
   }
 }
 
-static int8_t patch[2 * 520];
+static int8_t patch[2 * 2048]; /* two windows of up to 2048 k (harness.models.compile.blocked.MAX_SCRATCH) */
 
-static void check_conv(int pattern) {
-  utvm_blk_conv_shape_t s;
-  s.in_c = rnd_in(1, 9), s.k_h = rnd_in(1, 4), s.k_w = rnd_in(1, 4);
-  s.stride_h = rnd_in(1, 2), s.stride_w = rnd_in(1, 2), s.dil_h = rnd() % 5 ? 1 : 2, s.dil_w = rnd() % 5 ? 1 : 2;
-  s.in_h = rnd_in(1, 9), s.in_w = rnd_in(1, 9), s.in_zp = rnd_in(-128, 127);
-  s.pad_top = rnd_in(0, s.k_h / 2 * s.dil_h), s.pad_left = rnd_in(0, s.k_w / 2 * s.dil_w);
+static void check_conv_shape(utvm_blk_conv_shape_t s, int32_t oc, int pattern) {
   int32_t eh = s.in_h + 2 * s.pad_top - (s.k_h - 1) * s.dil_h, ew = s.in_w + 2 * s.pad_left - (s.k_w - 1) * s.dil_w;
   if (eh < 1 || ew < 1) return;
   s.out_h = (eh - 1) / s.stride_h + 1, s.out_w = (ew - 1) / s.stride_w + 1;
-  int32_t C = s.in_c, oc = rnd_in(1, 12), k = s.k_h * s.k_w * C;
+  int32_t C = s.in_c, k = s.k_h * s.k_w * C;
   if (s.in_h * s.in_w * C > MAXB || s.out_h * s.out_w * oc > MAXB || k * oc > MAXB) return;
   fill(in, s.in_h * s.in_w * C, pattern % 3), fill(w, k * oc, (pattern + 1) % 3);
   utvm_blk_rq_t rq = make_rq(oc, pattern);
@@ -258,6 +253,25 @@ static void check_conv(int pattern) {
         expect(twin[at], out[at], "conv twin", k, at);
       }
     }
+  }
+}
+
+static void check_conv(int pattern) {
+  utvm_blk_conv_shape_t s;
+  s.in_c = rnd_in(1, 9), s.k_h = rnd_in(1, 4), s.k_w = rnd_in(1, 4);
+  s.stride_h = rnd_in(1, 2), s.stride_w = rnd_in(1, 2), s.dil_h = rnd() % 5 ? 1 : 2, s.dil_w = rnd() % 5 ? 1 : 2;
+  s.in_h = rnd_in(1, 9), s.in_w = rnd_in(1, 9), s.in_zp = rnd_in(-128, 127);
+  s.pad_top = rnd_in(0, s.k_h / 2 * s.dil_h), s.pad_left = rnd_in(0, s.k_w / 2 * s.dil_w);
+  check_conv_shape(s, rnd_in(1, 12), pattern);
+}
+
+/* Windows of more than 1024 k (ic02's conv2d_9: 3x3 x 142 channels), up to 2048: input depths a multiple
+ * of 4 (each tap widened straight from the input) and not (the gathered window). */
+static void check_conv_deep(void) {
+  static const int32_t depths[] = {142, 144, 220, 227}; /* k = 9 x depth <= 2048 */
+  for (int32_t i = 0; i < 4; ++i) {
+    utvm_blk_conv_shape_t s = {4, 3, depths[i], 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, rnd_in(-128, 127)};
+    check_conv_shape(s, 2, i % 4);
   }
 }
 
@@ -317,6 +331,7 @@ static void check_rq_unpack(void) {
 int main(void) {
   check_requant();
   check_rq_unpack();
+  check_conv_deep();
   check_matmul_extremes();
   for (int32_t i = 0; i < 6; ++i) check_matmul_rows();
   for (int round = 0; round < 400; ++round) {
