@@ -65,3 +65,15 @@ def test_fuzz_command_takes_schedules(tmp_path: Path, capsys: pytest.CaptureFixt
                  "--schedules", "random", "--json", "--workdir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert '"schedules": "random"' in out and '"untuned_compared": 2' in out and '"fully_connected": 2' in out
+
+
+def test_a_one_channel_convolution_keeps_its_constants_wide_and_compiles(tmp_path: Path) -> None:
+    """Found by `utvm fuzz --seed 29100 --schedules blocked`: a convolution of one output channel, whose
+    blocked call TVMScript prints reading `in2.source`, failed to compile when its requantization
+    constants were packed (harness.models.compile.rq_pack); it keeps them wide and agrees."""
+    require_tvm()
+    case = make_case("tflite", 29100, 25, 8)
+    report = fuzz([case], get_target("host"), tmp_path, batch_cases=40,
+                  scheduler=scheduler("blocked", 29100, "host"))
+    assert not report.disagreements, "\n".join(d.line() for d in report.disagreements)
+    assert report.matched == 1, report
