@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "utvm/dsp_blocked_asm.h" /* UTVM_BLK_ASM_FN */
 #include "utvm/dsp_fcp_layout.h"
 
 #if UTVM_BLK_FCP_PACKED && !(UTVM_BLK_SIMD && !UTVM_BLK_MVE)
@@ -90,12 +91,9 @@ static inline int32_t utvm_blk_fcp_pack(const int8_t* w, int32_t k, int32_t chan
 /* out[0..3] = in[0..3] + the groups (1..UTVM_BLK_FCP_RUN) of four k of x against the packed block at
  * w (AAPCS: r0..r3, out on the stack; the parameters are only read by the assembly). Eight groups
  * per loop pass, a count not a multiple of eight entering the loop where its remainder is left (TBB). */
-#define UTVM_BLK_ASM_ARG __attribute__((unused))
-__attribute__((naked, noinline, unused)) static void utvm_blk_fcp_run(UTVM_BLK_ASM_ARG const int8_t* x,
-                                                                      UTVM_BLK_ASM_ARG const int8_t* w,
-                                                                      UTVM_BLK_ASM_ARG int32_t groups,
-                                                                      UTVM_BLK_ASM_ARG const int32_t* in,
-                                                                      UTVM_BLK_ASM_ARG int32_t* out) {
+UTVM_BLK_ASM_FN static void utvm_blk_fcp_run(UTVM_BLK_ARG const int8_t* x, UTVM_BLK_ARG const int8_t* w,
+                                             UTVM_BLK_ARG int32_t groups, UTVM_BLK_ARG const int32_t* in,
+                                             UTVM_BLK_ARG int32_t* out) {
   __asm volatile(
       "  push {r3, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
       "  mvn r3, #0x007E007E\n" /* (-127, -127) */
@@ -119,7 +117,6 @@ __attribute__((naked, noinline, unused)) static void utvm_blk_fcp_run(UTVM_BLK_A
       "  pop {r3, r4, r5, r6, r7, r8, r9, r10, r11, pc}\n");
 }
 #undef UTVM_BLK_FCP_GROUP
-#undef UTVM_BLK_ASM_ARG
 
 /* acc (channels c..c+3) into o[c..c+3]: utvm_blk_rq_1x4, four byte stores where SSAT is the clamp. */
 static inline void utvm_blk_fcp_rq(const utvm_blk_rq_t* rq, const utvm_blk_frq_t* f, int32_t c, const int32_t* acc,

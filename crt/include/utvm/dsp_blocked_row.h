@@ -14,35 +14,12 @@
 
 #include <stdint.h>
 
+#include "utvm/dsp_blocked_asm.h" /* utvm_blk_row_t, UTVM_BLK_ASM_RQ, UTVM_BLK_ASM_CH */
+
 #if UTVM_BLK_SIMD && defined(__thumb2__) && defined(__GNUC__)
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* The asm's arguments, at these offsets (the pointers advance pair by pair). */
-typedef struct {
-  const int16_t* a;     /* 0: the widened pair (utvm_blk_widen_pair_s8) */
-  const int8_t* w;      /* 4: the pair's first weight row */
-  int32_t k;            /* 8 */
-  int32_t pairs;        /* 12: channel pairs left */
-  const int32_t* bias;  /* 16 */
-  const int32_t* mult;  /* 20 */
-  const int8_t* shift;  /* 24 */
-  int32_t out_zp;       /* 28 */
-  int8_t* out0;         /* 32 */
-  int8_t* out1;         /* 36 */
-} utvm_blk_row_t;
-
-/* One output: r8..r11's accumulator `acc` requantized in place with the channel's high word `high`,
- * multiplier `m` and right shift `right` (utvm_blk_rq_fast before its zero point), r1 and r2 spent. */
-#define UTVM_BLK_ASM_RQ(acc, high, m, right)                                                  \
-  "add r2, " high ", " acc ", asr #31\n\tand r1, " acc ", #0x80000000\n\t"                    \
-  "eor r1, r1, #0x40000000\n\tsmlal r1, r2, " acc ", " m "\n\tasr " acc ", r2, " right "\n\t"
-
-/* One channel's constants from its shift byte in `e`: e = max(-shift - 2, 0), then `high` = 1 << e
- * (r0 holds 1) and e + 1 in `e`. */
-#define UTVM_BLK_ASM_CH(e, high) \
-  "mvn " e ", " e "\n\tsub " e ", " e ", #1\n\tbic " e ", " e ", " e ", asr #31\n\tlsl " high ", r0, " e "\n\tadd " e ", " e ", #1\n\t"
 
 /* Every pair of r->pairs (>= 1): outputs out0[2i], out0[2i + 1] (pixel 0), out1[...] (pixel 1). */
 UTVM_BLK_ASM_FN static void utvm_blk_row_2x2_asm(UTVM_BLK_ARG utvm_blk_row_t* r) {
@@ -69,8 +46,6 @@ UTVM_BLK_ASM_FN static void utvm_blk_row_2x2_asm(UTVM_BLK_ARG utvm_blk_row_t* r)
       "ldr r1, [lr, #4]\n\tldr r3, [lr, #12]\n\tsubs r3, r3, #1\n\tstr r3, [lr, #12]\n\tbne 5b\n\t"
       "pop {r0, r4-r11, pc}\n");
 }
-#undef UTVM_BLK_ASM_CH
-#undef UTVM_BLK_ASM_RQ
 
 /* Whether the asm takes these rows (see above). */
 static inline int utvm_blk_row_fits(const utvm_blk_frq_t* f, int32_t k, int32_t channels) {

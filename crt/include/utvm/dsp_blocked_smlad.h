@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "utvm/dsp_blocked_asm.h" /* UTVM_BLK_ASM_FN */
+
 #if UTVM_BLK_SIMD
 #ifdef __cplusplus
 extern "C" {
@@ -60,15 +62,6 @@ static inline int32_t utvm_blk_unscale(int32_t acc, int32_t s) {
   "bcc 1f\n\t" UTVM_BLK_ASM_GROUP "1:\n\tlsrs r3, r3, #1\n\tbcc 2f\n\t" UTVM_BLK_ASM_GROUP          \
   UTVM_BLK_ASM_GROUP "2:\n\tbeq 3f\n4:\n\t" UTVM_BLK_ASM_GROUP UTVM_BLK_ASM_GROUP UTVM_BLK_ASM_GROUP \
   UTVM_BLK_ASM_GROUP "subs r3, r3, #1\n\tbne 4b\n3:\n\t"
-
-/* A function that is its asm alone, called as any other (GCC: no interprocedural register allocation,
- * which would read its clobbers from an asm that lists none). */
-#if defined(__clang__)
-#define UTVM_BLK_ASM_FN __attribute__((naked, noinline, unused))
-#else
-#define UTVM_BLK_ASM_FN __attribute__((naked, noipa, unused))
-#endif
-#define UTVM_BLK_ARG __attribute__((unused)) /* (read by the asm) */
 
 /* The scaled sums of `groups` (>= 0) groups of four k of the 2 x 2 tile into sums[0..3] (s00, s01,
  * s10, s11): the pair a, weight rows w0 and w1. All of r0-r12 and lr, so written out whole: one

@@ -30,6 +30,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "utvm/dsp_blocked_asm.h" /* utvm_blk_row_t, UTVM_BLK_ASM_FN, _RQ, _CH */
+
 #if UTVM_BLK_SMLAL
 #ifdef __cplusplus
 extern "C" {
@@ -37,21 +39,12 @@ extern "C" {
 
 #define UTVM_BLK_SMLAL_RUN 255 /* k per low field: 2^14 * 255 < 2^22, -16256 * 255 >= -2^22 */
 
-/* The asm's arguments and state, at these offsets (the pointers advance pair by pair). */
+/* The asm's arguments (a row descriptor, at its offsets) and state. */
 typedef struct {
-  const int16_t* a;    /* 0: the packed pair (utvm_blk_smlal_pack) */
-  const int8_t* w;     /* 4: the (first) weight row */
-  int32_t k;           /* 8 */
-  int32_t pairs;       /* 12: channel pairs left (row); the second row's offset from w (tile) */
-  const int32_t* bias; /* 16 */
-  const int32_t* mult; /* 20 */
-  const int8_t* shift; /* 24 */
-  int32_t out_zp;      /* 28 */
-  int8_t* out0;        /* 32 */
-  int8_t* out1;        /* 36 */
-  int32_t low[2];      /* 40: the low fields' sums over runs */
-  int32_t left;        /* 48: groups left after this run */
-  int32_t sums[4];     /* 52: the tile's sums s00, s01, s10, s11 */
+  utvm_blk_row_t row; /* 0..39: the pair packed (utvm_blk_smlal_pack) */
+  int32_t low[2];     /* 40: the low fields' sums over runs */
+  int32_t left;       /* 48: groups left after this run */
+  int32_t sums[4];    /* 52: the tile's sums s00, s01, s10, s11 */
 } utvm_blk_smlal_t;
 
 /* src0[0..n), src1[0..n) packed as p0 + p1 * 2^23, one int32 per k in dst (2 int16 per k): four k per
@@ -118,16 +111,8 @@ static inline void utvm_blk_smlal_pack(const int8_t* src0, const int8_t* src1, i
   UTVM_BLK_SMLAL_TAKE("r8", "40") UTVM_BLK_SMLAL_TAKE("r10", "44")                                     \
   "ldr r3, [lr, #48]\n\tcmp r3, #0\n\tbgt 8b\n\tldr r4, [lr, #40]\n\tldr r5, [lr, #44]\n\t" UTVM_BLK_SMLAL_HIGH
 
-/* A function that is its asm alone (as utvm/dsp_blocked_smlad.h's). */
-#if defined(__clang__)
-#define UTVM_BLK_SMLAL_FN __attribute__((naked, noinline, unused))
-#else
-#define UTVM_BLK_SMLAL_FN __attribute__((naked, noipa, unused))
-#endif
-#define UTVM_BLK_SMLAL_ARG __attribute__((unused)) /* (read by the asm) */
-
 /* The tile: t->sums = the sums of the pair t->a against rows t->w and t->w + t->pairs over t->k. */
-UTVM_BLK_SMLAL_FN static void utvm_blk_smlal_2x2_asm(UTVM_BLK_SMLAL_ARG utvm_blk_smlal_t* t) {
+UTVM_BLK_ASM_FN static void utvm_blk_smlal_2x2_asm(UTVM_BLK_ARG utvm_blk_smlal_t* t) {
   __asm__ volatile(
       "push {r4-r11, lr}\n\tmov lr, r0\n\t"
       "ldr r1, [lr, #4]\n\tldr r2, [lr, #12]\n\tadd r2, r1, r2\n\tldr r3, [lr, #8]\n\tldr r0, [lr, #0]\n\t"
@@ -140,21 +125,10 @@ UTVM_BLK_SMLAL_FN static void utvm_blk_smlal_2x2_asm(UTVM_BLK_SMLAL_ARG utvm_blk
 static inline void utvm_blk_smlal_2x2(const int16_t* a, const int8_t* w0, const int8_t* w1, int32_t k,
                                       int32_t* acc) {
   utvm_blk_smlal_t t;
-  t.a = a, t.w = w0, t.k = k, t.pairs = (int32_t)(w1 - w0);
+  t.row.a = a, t.row.w = w0, t.row.k = k, t.row.pairs = (int32_t)(w1 - w0);
   utvm_blk_smlal_2x2_asm(&t);
   for (int32_t j = 0; j < 4; ++j) acc[j] = utvm_blk_s32((uint32_t)acc[j] + (uint32_t)t.sums[j]);
 }
-
-/* One output: accumulator `acc` requantized in place with the channel's high word `high`, multiplier
- * `m` and right shift `right` (utvm_blk_rq_fast before its zero point), r1 and r2 spent. */
-#define UTVM_BLK_SMLAL_RQ(acc, high, m, right)                                           \
-  "add r2, " high ", " acc ", asr #31\n\tand r1, " acc ", #0x80000000\n\t"               \
-  "eor r1, r1, #0x40000000\n\tsmlal r1, r2, " acc ", " m "\n\tasr " acc ", r2, " right "\n\t"
-
-/* One channel's constants from its shift byte in `e`: e = max(-shift - 2, 0), then `high` = 1 << e
- * (r0 holds 1) and e + 1 in `e`. */
-#define UTVM_BLK_SMLAL_CH(e, high) \
-  "mvn " e ", " e "\n\tsub " e ", " e ", #1\n\tbic " e ", " e ", " e ", asr #31\n\tlsl " high ", r0, " e "\n\tadd " e ", " e ", #1\n\t"
 
 /* Every pair of t->pairs (>= 1), with SUMS (UTVM_BLK_SMLAL_SUMS1 or UTVM_BLK_SMLAL_SUMS): per pair the
  * sums, the bias, the requantization, outputs out0[2i], out0[2i + 1] (pixel 0), out1[...] (pixel 1). */
@@ -166,9 +140,9 @@ static inline void utvm_blk_smlal_2x2(const int16_t* a, const int8_t* w0, const 
   "add r4, r4, r6\n\tadd r8, r8, r6\n\tadd r5, r5, r7\n\tadd r10, r10, r7\n\t"                         \
   "ldr r12, [lr, #20]\n\tldrd r6, r7, [r12], #8\n\tstr r12, [lr, #20]\n\t"                             \
   "ldr r1, [lr, #24]\n\tldrsb r3, [r1], #1\n\tldrsb r12, [r1], #1\n\tstr r1, [lr, #24]\n\t"            \
-  "movs r0, #1\n\t" UTVM_BLK_SMLAL_CH("r3", "r9") UTVM_BLK_SMLAL_CH("r12", "r11")                       \
-  UTVM_BLK_SMLAL_RQ("r4", "r9", "r6", "r3") UTVM_BLK_SMLAL_RQ("r8", "r9", "r6", "r3")                   \
-  UTVM_BLK_SMLAL_RQ("r5", "r11", "r7", "r12") UTVM_BLK_SMLAL_RQ("r10", "r11", "r7", "r12")              \
+  "movs r0, #1\n\t" UTVM_BLK_ASM_CH("r3", "r9") UTVM_BLK_ASM_CH("r12", "r11")                       \
+  UTVM_BLK_ASM_RQ("r4", "r9", "r6", "r3") UTVM_BLK_ASM_RQ("r8", "r9", "r6", "r3")                   \
+  UTVM_BLK_ASM_RQ("r5", "r11", "r7", "r12") UTVM_BLK_ASM_RQ("r10", "r11", "r7", "r12")              \
   "ldr r1, [lr, #28]\n\t"                                                                               \
   "add r4, r4, r1\n\tssat r4, #8, r4\n\tadd r5, r5, r1\n\tssat r5, #8, r5\n\t"                         \
   "add r8, r8, r1\n\tssat r8, #8, r8\n\tadd r10, r10, r1\n\tssat r10, #8, r10\n\t"                     \
@@ -178,15 +152,13 @@ static inline void utvm_blk_smlal_2x2(const int16_t* a, const int8_t* w0, const 
   "pop {r4-r11, pc}\n"
 
 /* Rows of k <= UTVM_BLK_SMLAL_RUN (one run), and of any k. */
-UTVM_BLK_SMLAL_FN static void utvm_blk_smlal_row1_asm(UTVM_BLK_SMLAL_ARG utvm_blk_smlal_t* r) {
+UTVM_BLK_ASM_FN static void utvm_blk_smlal_row1_asm(UTVM_BLK_ARG utvm_blk_smlal_t* r) {
   __asm__ volatile(UTVM_BLK_SMLAL_ROW(UTVM_BLK_SMLAL_SUMS1));
 }
-UTVM_BLK_SMLAL_FN static void utvm_blk_smlal_rows_asm(UTVM_BLK_SMLAL_ARG utvm_blk_smlal_t* r) {
+UTVM_BLK_ASM_FN static void utvm_blk_smlal_rows_asm(UTVM_BLK_ARG utvm_blk_smlal_t* r) {
   __asm__ volatile(UTVM_BLK_SMLAL_ROW(UTVM_BLK_SMLAL_SUMS));
 }
 #undef UTVM_BLK_SMLAL_ROW
-#undef UTVM_BLK_SMLAL_CH
-#undef UTVM_BLK_SMLAL_RQ
 
 /* The packed pair a against channels 0..(channels & ~1) of w (per channel: bias, mult, shift of the
  * short path), requantized into out0, out1 with SSAT as the only clamp; returns the channels done. */
@@ -194,8 +166,7 @@ static inline int32_t utvm_blk_smlal_row(const int16_t* a, const int8_t* w, int3
                                          int32_t channels, const int32_t* mult, const int8_t* shift,
                                          int32_t out_zp, int8_t* out0, int8_t* out1) {
   utvm_blk_smlal_t r;
-  r.a = a, r.w = w, r.k = k, r.pairs = channels >> 1, r.bias = bias, r.mult = mult, r.shift = shift;
-  r.out_zp = out_zp, r.out0 = out0, r.out1 = out1;
+  r.row = (utvm_blk_row_t){a, w, k, channels >> 1, bias, mult, shift, out_zp, out0, out1};
   if (k <= UTVM_BLK_SMLAL_RUN) {
     utvm_blk_smlal_row1_asm(&r);
   } else {
