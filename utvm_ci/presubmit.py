@@ -99,8 +99,8 @@ class Presubmit:
 
         pairs = []
         for t in self.targets:
-            labels = ["", *(f"@{v}" for v in tier.variants(get_target(t)))]
-            pairs += [(m.stem + label, t) for label in labels for m in self.models]
+            variants = ["", *tier.variants(get_target(t))]
+            pairs += [(tier.label(m.stem, v), t) for v in variants for m in self.models]
         return pairs
 
     def run_suite(self) -> tuple[int, dict | None]:

@@ -41,7 +41,8 @@ class ModelFile:
 
     @property
     def label(self) -> str:
-        """Its name in test ids, figures and the baseline: kws01, kws01@tuned."""
+        """Its name in test ids, figures and the baseline: kws01, kws01@tuned (harness.models.deploy.tier.
+        label, which this layer does not import)."""
         return f"{self.name}@{self.variant}" if self.variant else self.name
 
     def __repr__(self) -> str:  # shown in test ids

@@ -87,6 +87,12 @@ def variants(target: Target) -> list[str]:
     return ["tuned"]
 
 
+def label(name: str, variant: str = "") -> str:
+    """A model's (or its variant's) name in the figures and the baseline: kws01, kws01@tuned (as
+    harness.testing.suite.ModelFile.label, which the model tier's tests report under)."""
+    return f"{name}@{variant}" if variant else name
+
+
 def _tuning(variant: str, target: Target | None) -> records.BestRecords | None:
     if not variant:
         return None
@@ -127,12 +133,11 @@ def image(path: Path, target: Target, cache: Path, sha256: str | None = None,
     key = sha256 or file_sha256(path)
     model, loaded = compiled(path, key, variant, target)
     fit.check(model.graph, target, cache)
-    name = f"{path.stem}@{variant}" if variant else path.stem
     out = cache / "models" / f"{path.stem}-{key[:16]}{'-' + variant if variant else ''}-{target.name}"
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):  # xdist workers and concurrent runs share it
         manifest = build_model_image(model, target, out)
-    return ModelImage(name, Path(path), key, loaded.format, model, manifest)
+    return ModelImage(label(path.stem, variant), Path(path), key, loaded.format, model, manifest)
 
 
 @dataclass
